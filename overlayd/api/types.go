@@ -1,0 +1,152 @@
+// Package api defines overlayd's local API: the JSON types exchanged over the
+// unix socket (/run/dcnet/overlayd.sock), the HTTP routes, a client used by the
+// CNI plugins, the Docker driver and dcnetctl, and the records overlayd
+// publishes to the cluster store for other components (l4lb, dns) to read.
+package api
+
+import "time"
+
+// DefaultSocket is where overlayd listens unless told otherwise.
+const DefaultSocket = "/run/dcnet/overlayd.sock"
+
+// Routes of the local API (JSON over HTTP on the unix socket).
+const (
+	PathStatus      = "/v1/status"      // GET  -> Status
+	PathAllocate    = "/v1/allocate"    // POST AllocateRequest -> AllocateResponse
+	PathRelease     = "/v1/release"     // POST AttachmentID -> ReleaseResponse (idempotent)
+	PathGC          = "/v1/gc"          // POST GCRequest -> GCResponse
+	PathAttachment  = "/v1/attachment"  // GET ?network=&containerID=&ifName= -> Attachment (404 when absent)
+	PathAttachments = "/v1/attachments" // GET -> []Attachment (this node's leases)
+	PathEndpoints   = "/v1/endpoints"   // GET -> []Endpoint (cluster-wide, from the store cache)
+	PathNetworks    = "/v1/networks"    // GET -> []Network (this node's overlays and subnets)
+)
+
+// Runtimes that create attachments.
+const (
+	RuntimeCNI    = "cni"
+	RuntimeDocker = "docker"
+)
+
+// AttachmentID names one interface of one container on one overlay network.
+// Allocation is idempotent per AttachmentID.
+type AttachmentID struct {
+	Network     string `json:"network"`
+	ContainerID string `json:"containerID"`
+	IfName      string `json:"ifName"`
+}
+
+// String renders the ID as network/containerID/ifName.
+func (id AttachmentID) String() string {
+	return id.Network + "/" + id.ContainerID + "/" + id.IfName
+}
+
+// PortMapping is a host port forwarded to a container port.
+type PortMapping struct {
+	HostPort      int    `json:"hostPort"`
+	ContainerPort int    `json:"containerPort"`
+	Protocol      string `json:"protocol"` // "tcp" or "udp"
+	HostIP        string `json:"hostIP,omitempty"`
+}
+
+// IPConfig is one address of an attachment, in CIDR form with the node
+// subnet's prefix length ("9.0.1.5/24"), and the gateway on the node bridge.
+type IPConfig struct {
+	Address string `json:"address"`
+	Gateway string `json:"gateway"`
+}
+
+// AllocateRequest asks for the addresses of one attachment. Labels and port
+// mappings are recorded in the endpoint record.
+type AllocateRequest struct {
+	AttachmentID
+	Runtime      string            `json:"runtime,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	PortMappings []PortMapping     `json:"portMappings,omitempty"`
+}
+
+// Attachment is one allocated container interface, as stored by overlayd.
+type Attachment struct {
+	AttachmentID
+	IPs          []IPConfig        `json:"ips"`
+	Runtime      string            `json:"runtime,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	PortMappings []PortMapping     `json:"portMappings,omitempty"`
+	Created      time.Time         `json:"created"`
+}
+
+// Network describes one overlay as configured on this node.
+type Network struct {
+	Name    string `json:"name"`
+	Bridge  string `json:"bridge"`
+	MTU     int    `json:"mtu"`
+	Subnet  string `json:"subnet,omitempty"`  // overlay-wide IPv4 range, e.g. 9.0.0.0/8
+	Subnet6 string `json:"subnet6,omitempty"` // overlay-wide IPv6 range
+	// NodeSubnet and NodeSubnet6 are the ranges leased to this node.
+	NodeSubnet  string `json:"nodeSubnet,omitempty"`
+	NodeSubnet6 string `json:"nodeSubnet6,omitempty"`
+	Gateway     string `json:"gateway,omitempty"`
+	Gateway6    string `json:"gateway6,omitempty"`
+}
+
+// AllocateResponse is the attachment plus what the caller needs to wire it.
+type AllocateResponse struct {
+	Attachment Attachment `json:"attachment"`
+	Network    Network    `json:"network"`
+}
+
+// ReleaseResponse says whether something was released (false when it was
+// already gone, which is not an error).
+type ReleaseResponse struct {
+	Released bool `json:"released"`
+}
+
+// GCRequest lists the attachments of Network that are still alive; every
+// other attachment of that network on this node is released.
+type GCRequest struct {
+	Network string         `json:"network"`
+	Valid   []AttachmentID `json:"valid"`
+}
+
+// GCResponse lists what GC released.
+type GCResponse struct {
+	Released []Attachment `json:"released"`
+}
+
+// Status is overlayd's health and identity.
+type Status struct {
+	Node        string    `json:"node"`
+	UnderlayIP  string    `json:"underlayIP,omitempty"`
+	Version     string    `json:"version"`
+	Started     time.Time `json:"started"`
+	Store       string    `json:"store"`   // "embedded" or the external endpoints
+	StoreOK     bool      `json:"storeOK"` // last store operation succeeded
+	StoreError  string    `json:"storeError,omitempty"`
+	Networks    []Network `json:"networks"`
+	Attachments int       `json:"attachments"`
+	// PendingPublish counts endpoint records not yet written to the store.
+	PendingPublish int `json:"pendingPublish"`
+}
+
+// Endpoint is the cluster-wide record of one attachment, written by the
+// attachment's node under /dcnet/v1/endpoints/<node>/... and read by l4lb
+// and dns.
+type Endpoint struct {
+	Attachment
+	Node   string `json:"node"`
+	NodeIP string `json:"nodeIP,omitempty"`
+}
+
+// Error codes carried in ErrorBody.Code.
+const (
+	CodeInvalid     = "invalid"     // the request is malformed or names an unknown network
+	CodeExhausted   = "exhausted"   // the node subnet has no free address
+	CodeNotFound    = "not_found"   // the attachment does not exist
+	CodeUnavailable = "unavailable" // overlayd is not ready (no subnet lease yet)
+	CodeInternal    = "internal"
+)
+
+// ErrorBody is the JSON body of every non-2xx answer.
+type ErrorBody struct {
+	Code  string `json:"code"`
+	Error string `json:"error"`
+}
