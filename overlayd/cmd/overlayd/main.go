@@ -1,0 +1,85 @@
+// Command overlayd is dcnet's node daemon: overlay subnet lease, node bridge,
+// masquerade, container address allocation and endpoint records.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/dcnet/dcnet/overlayd"
+	"github.com/dcnet/dcnet/overlayd/config"
+)
+
+var version = "dev"
+
+func main() {
+	cfgPath := flag.String("config", "", "JSON config file (see conf/overlayd.json); defaults when empty")
+	runDir := flag.String("run-dir", "/run/dcnet", "directory of the API socket overlayd.sock")
+	stateDir := flag.String("state-dir", "/var/lib/dcnet", "directory of durable state (overlayd.db, embedded etcd)")
+	node := flag.String("node-name", "", "node name (overrides the config; default: host name)")
+	underlay := flag.String("underlay-ip", "", "node underlay address (overrides the config)")
+	endpoints := flag.String("etcd-endpoints", "", "comma-separated external etcd endpoints; empty: embedded etcd")
+	etcdCA := flag.String("etcd-cafile", "", "etcd CA certificate")
+	etcdCert := flag.String("etcd-certfile", "", "etcd client certificate")
+	etcdKey := flag.String("etcd-keyfile", "", "etcd client key")
+	metrics := flag.String("metrics-addr", "-", "Prometheus metrics address (overrides the config; \"\" disables)")
+	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *showVersion {
+		fmt.Println(version)
+		return
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "overlayd: --log-level %q: want debug, info, warn or error\n", *logLevel)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+
+	cfg, err := config.Load(*cfgPath)
+	if err == nil {
+		err = override(&cfg, *node, *underlay, *endpoints, *etcdCA, *etcdCert, *etcdKey, *metrics)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "overlayd: %v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := overlayd.Run(ctx, overlayd.Options{Config: cfg, RunDir: *runDir, StateDir: *stateDir, Version: version, Log: log}); err != nil {
+		log.Error("overlayd failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func override(cfg *config.Config, node, underlay, endpoints, ca, cert, key, metrics string) error {
+	if node != "" {
+		cfg.NodeName = node
+	}
+	if underlay != "" {
+		cfg.UnderlayIP = underlay
+	}
+	if endpoints != "" {
+		cfg.Etcd.Endpoints = strings.Split(endpoints, ",")
+	}
+	if ca != "" {
+		cfg.Etcd.CAFile = ca
+	}
+	if cert != "" {
+		cfg.Etcd.CertFile = cert
+	}
+	if key != "" {
+		cfg.Etcd.KeyFile = key
+	}
+	if metrics != "-" {
+		cfg.MetricsAddr = metrics
+	}
+	return cfg.Validate()
+}

@@ -1,0 +1,18 @@
+// Package overlayd is the node daemon: it leases the node's overlay subnets
+// from the cluster store, owns the node bridges and masquerade rules
+// (datapath), allocates container addresses (ipam) and serves them on a
+// local API socket, and publishes an endpoint record for every attachment.
+//
+// Design notes:
+//
+//   - The local bbolt database is the source of truth for attachments. The
+//     endpoint records in etcd are derived from it by a Publisher that
+//     reconciles on every change and on a timer, under the node's liveness
+//     lease, so an etcd outage or a crash never loses a record and the ADD
+//     path never waits on etcd.
+//   - Subnet leases are remembered locally too, so a node that restarts while
+//     etcd is away keeps serving its own subnet.
+//   - The API starts before the store is reached; allocation answers
+//     "unavailable" (the CNI plugin turns that into "try again later") until
+//     the node's subnets are known.
+package overlayd
