@@ -132,9 +132,6 @@ func (d *Daemon) metaPrefix(key string) netip.Prefix {
 }
 
 func (d *Daemon) close() {
-	if d.store != nil {
-		d.store.Close()
-	}
 	d.ipam.Close()
 }
 
@@ -155,6 +152,9 @@ func (d *Daemon) run(ctx context.Context) error {
 		return err
 	}
 	d.store = store
+	// Close the client before the embedded etcd (deferred earlier, so it
+	// runs later): etcd's graceful stop waits for open client connections.
+	defer store.Close()
 	if d.cfg.UnderlayIP == "" {
 		d.cfg.UnderlayIP = detectUnderlayIP(endpoints)
 	}

@@ -53,22 +53,26 @@ func (p *Publisher) Syncs() int64 { return p.syncs.Load() }
 
 const publishRetry = time.Second
 
-// Run syncs on every kick and at least every interval until ctx ends.
+// Run syncs on every kick and at least every interval until ctx ends; a
+// failed sync is retried after publishRetry (or at the next kick).
 func (p *Publisher) Run(ctx context.Context, interval time.Duration) {
 	p.pending.Store(-1)
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	<-retry.C
 	for {
 		if err := p.Sync(ctx); err != nil && ctx.Err() == nil {
 			p.log.Warn("publish records: will retry", "prefix", p.prefix, "err", err)
-			sleep(ctx, publishRetry)
-			p.Kick()
+			retry.Reset(publishRetry)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.kick:
 		case <-t.C:
+		case <-retry.C:
 		}
 	}
 }
@@ -80,6 +84,10 @@ func (p *Publisher) Sync(ctx context.Context) error {
 		return fmt.Errorf("compute records: %w", err)
 	}
 	lease := p.lease()
+	if lease == 0 && len(want) == 0 {
+		p.pending.Store(0)
+		return nil
+	}
 	if lease == 0 {
 		p.pending.Store(int64(len(want)))
 		return fmt.Errorf("no liveness lease yet (%d records waiting)", len(want))

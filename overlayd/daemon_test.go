@@ -1,0 +1,223 @@
+package overlayd
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dcnet/dcnet/overlayd/api"
+	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/dcnet/dcnet/overlayd/config"
+	"github.com/dcnet/dcnet/overlayd/datapath"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// testDaemon runs overlayd against an embedded etcd and a fake kernel, no
+// root needed. It returns a client and a stop function.
+type testDaemon struct {
+	client *api.Client
+	kernel *datapath.Fake
+	cfg    config.Config
+	state  string
+	run    string
+	stop   func()
+}
+
+func startDaemon(t *testing.T, cfg config.Config, state, run string) *testDaemon {
+	t.Helper()
+	k := datapath.NewFake()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Config: cfg, RunDir: run, StateDir: state, Version: "test", Kernel: k,
+			Log: slog.New(slog.NewTextHandler(testLogOut, nil))})
+	}()
+	c := api.NewClient(filepath.Join(run, socketFile))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ns, err := c.Networks(context.Background())
+		if err == nil && ns[0].NodeSubnet != "" {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("overlayd exited: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("overlayd not ready: %v %+v", err, ns)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	td := &testDaemon{client: c, kernel: k, cfg: cfg, state: state, run: run}
+	stopped := false
+	td.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("overlayd: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("overlayd did not stop")
+		}
+	}
+	t.Cleanup(td.stop)
+	return td
+}
+
+func testConfig(t *testing.T) config.Config {
+	cfg := config.Default()
+	cfg.NodeName = "node-a"
+	cfg.UnderlayIP = "198.18.0.1"
+	cfg.MetricsAddr = ""
+	cfg.Etcd.ClientURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	cfg.Etcd.PeerURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	cfg.ReconcileInterval = config.Duration{Duration: 200 * time.Millisecond}
+	c, err := config.Parse(mustJSON(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestDaemonAllocateReleaseGCAndRecords(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded etcd")
+	}
+	cfg := testConfig(t)
+	d := startDaemon(t, cfg, t.TempDir(), t.TempDir())
+	ctx := context.Background()
+
+	req := api.AllocateRequest{AttachmentID: api.AttachmentID{Network: "dcos", ContainerID: "c1", IfName: "eth0"},
+		Labels: map[string]string{"VIP_0": "/web:80"}, PortMappings: []api.PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}}}
+	r1, err := d.client.Allocate(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.Network.NodeSubnet != "9.0.0.0/24" || r1.Attachment.IPs[0].Address != "9.0.0.2/24" || r1.Attachment.IPs[0].Gateway != "9.0.0.1" {
+		t.Fatalf("first allocation: %+v", r1)
+	}
+	r2, err := d.client.Allocate(ctx, req)
+	if err != nil || r2.Attachment.IPs[0] != r1.Attachment.IPs[0] {
+		t.Fatalf("allocation not idempotent: %+v %v", r2, err)
+	}
+	if _, err := d.client.Allocate(ctx, api.AllocateRequest{AttachmentID: api.AttachmentID{Network: "nope", ContainerID: "c", IfName: "eth0"}}); !api.IsCode(err, api.CodeInvalid) {
+		t.Fatalf("unknown network: %v", err)
+	}
+	bad := req
+	bad.PortMappings = []api.PortMapping{{HostPort: 0, ContainerPort: 80}}
+	bad.ContainerID = "c-bad"
+	if _, err := d.client.Allocate(ctx, bad); !api.IsCode(err, api.CodeInvalid) {
+		t.Fatalf("bad port mapping: %v", err)
+	}
+	r6, err := d.client.Allocate(ctx, api.AllocateRequest{AttachmentID: api.AttachmentID{Network: "dcos6", ContainerID: "c1", IfName: "eth1"}})
+	if err != nil || r6.Attachment.IPs[0].Address != "fd01:b::2/80" {
+		t.Fatalf("ipv6 allocation: %+v %v", r6, err)
+	}
+
+	// The endpoint record appears in the store, with labels and ports.
+	waitEndpoints(t, d.client, 2)
+	eps, _ := d.client.Endpoints(ctx)
+	if eps[0].Node != "node-a" || eps[0].Labels["VIP_0"] != "/web:80" || eps[0].PortMappings[0].HostPort != 8080 {
+		t.Fatalf("endpoint record: %+v", eps[0])
+	}
+
+	// GC keeps the valid one and frees the other.
+	rel, err := d.client.GC(ctx, "dcos6", nil)
+	if err != nil || len(rel) != 1 {
+		t.Fatalf("gc: %v %+v", err, rel)
+	}
+	waitEndpoints(t, d.client, 1)
+
+	ok, err := d.client.Release(ctx, req.AttachmentID)
+	if err != nil || !ok {
+		t.Fatalf("release: %v %v", ok, err)
+	}
+	ok, err = d.client.Release(ctx, req.AttachmentID)
+	if err != nil || ok {
+		t.Fatalf("second release must succeed with released=false: %v %v", ok, err)
+	}
+	waitEndpoints(t, d.client, 0)
+
+	want := "addr 9.0.0.1/24 dev m-dcos\naddr fd01:b::1/80 dev m-dcos6\nbridge m-dcos mtu 1420\nbridge m-dcos6 mtu 1420\nforwarding ipv4=true ipv6=true\nmasquerade 9.0.0.0/8\nmasquerade fd01:b::/64\n"
+	if got := d.kernel.String(); got != want {
+		t.Errorf("kernel state:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func waitEndpoints(t *testing.T, c *api.Client, n int) {
+	t.Helper()
+	var eps []api.Endpoint
+	for i := 0; i < 200; i++ {
+		var err error
+		eps, err = c.Endpoints(context.Background())
+		if err == nil && len(eps) == n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("want %d endpoint records, have %+v", n, eps)
+}
+
+// TestDaemonRestartKeepsStateAndLease: a restarted overlayd keeps its
+// subnet, its allocations and its liveness lease, so its records never blink.
+func TestDaemonRestartKeepsStateAndLease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded etcd")
+	}
+	cfg := testConfig(t)
+	state, run := t.TempDir(), t.TempDir()
+	d := startDaemon(t, cfg, state, run)
+	ctx := context.Background()
+	r1, err := d.client.Allocate(ctx, api.AllocateRequest{AttachmentID: api.AttachmentID{Network: "dcos", ContainerID: "c1", IfName: "eth0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEndpoints(t, d.client, 1)
+	d.stop()
+
+	d2 := startDaemon(t, cfg, state, run)
+	r2, err := d2.client.Attachment(ctx, r1.Attachment.AttachmentID)
+	if err != nil || r2.IPs[0] != r1.Attachment.IPs[0] {
+		t.Fatalf("attachment after restart: %+v %v", r2, err)
+	}
+	ns, _ := d2.client.Networks(ctx)
+	if ns[0].NodeSubnet != r1.Network.NodeSubnet {
+		t.Fatalf("subnet changed over restart: %s -> %s", r1.Network.NodeSubnet, ns[0].NodeSubnet)
+	}
+	waitEndpoints(t, d2.client, 1)
+	// The record is bound to the same lease as before the restart.
+	store, err := cluster.Connect(cluster.Options{Endpoints: []string{cfg.Etcd.ClientURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	resp, err := store.Client.Get(ctx, cluster.EndpointsPrefix, clientv3.WithPrefix())
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("records: %v %v", resp, err)
+	}
+	alive, err := store.Client.Get(ctx, cluster.AlivePrefix+"node-a")
+	if err != nil || len(alive.Kvs) != 1 || alive.Kvs[0].Lease != resp.Kvs[0].Lease {
+		t.Fatalf("endpoint lease %x differs from liveness lease: %+v", resp.Kvs[0].Lease, alive)
+	}
+}
