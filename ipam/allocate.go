@@ -1,0 +1,199 @@
+package ipam
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"github.com/dcnet/dcnet/overlayd/api"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Allocate returns the attachment for req.AttachmentID, allocating one
+// address from every range of pool on first use. Idempotent: a second call
+// with the same ID returns the stored attachment unchanged (created=false),
+// even if labels differ. The attachment (with req's Runtime, Labels,
+// PortMappings, and Created=now) is durable (committed, fsynced) before it
+// returns. Either every range yields an address or none is kept; a range
+// without a free address makes the error wrap ErrExhausted.
+func (s *Store) Allocate(pool Pool, req api.AllocateRequest) (att api.Attachment, created bool, err error) {
+	id := req.AttachmentID
+	if err := validateID(id); err != nil {
+		return api.Attachment{}, false, fmt.Errorf("allocate attachment %s: %w", id, err)
+	}
+	if err := pool.validate(id); err != nil {
+		return api.Attachment{}, false, fmt.Errorf("allocate attachment %s: %w", id, err)
+	}
+	hosts := make([]hostRange, len(pool.Ranges))
+	for i, r := range pool.Ranges {
+		hosts[i] = r.hosts()
+	}
+	fresh := api.Attachment{
+		AttachmentID: id,
+		Runtime:      req.Runtime,
+		Labels:       maps.Clone(req.Labels),
+		PortMappings: slices.Clone(req.PortMappings),
+		Created:      s.now().UTC().Round(0),
+	}
+	// Match what a JSON round trip through the store gives back.
+	if len(fresh.Labels) == 0 {
+		fresh.Labels = nil
+	}
+	if len(fresh.PortMappings) == 0 {
+		fresh.PortMappings = nil
+	}
+	o := &op{prepare: func(tx *bolt.Tx) (func() error, error) {
+		created = false
+		old, found, err := getAttachment(tx, id)
+		if err != nil || found {
+			att = old
+			return nil, err
+		}
+		return allocate(tx, hosts, fresh, &att, &created)
+	}}
+	if err := s.do(o); err != nil {
+		return api.Attachment{}, false, fmt.Errorf("allocate attachment %s: %w", id, err)
+	}
+	return att, created, nil
+}
+
+// allocate picks a free address in every range of hosts for the new
+// attachment fresh and returns the writes that store it, which set *att and
+// *created. It writes nothing itself.
+func allocate(tx *bolt.Tx, hosts []hostRange, fresh api.Attachment, att *api.Attachment, created *bool) (func() error, error) {
+	network := fresh.Network
+	addrs, cursors := tx.Bucket(bucketAddresses), tx.Bucket(bucketCursors)
+	picked := make([]netip.Addr, len(hosts))
+	fresh.IPs = make([]api.IPConfig, len(hosts))
+	for i, h := range hosts {
+		var cursor netip.Addr
+		if v := cursors.Get(cursorKey(network, h.Subnet)); v != nil {
+			cursor, _ = netip.ParseAddr(string(v)) // a bad cursor only restarts the search
+		}
+		found := findFree(addrs, network, h, cursor)
+		if !found.addr.IsValid() {
+			return nil, h.exhausted(network, found)
+		}
+		picked[i] = found.addr
+		fresh.IPs[i] = api.IPConfig{
+			Address: netip.PrefixFrom(found.addr, h.Subnet.Bits()).String(),
+			Gateway: h.Gateway.String(),
+		}
+	}
+	value, err := json.Marshal(fresh)
+	if err != nil {
+		return nil, fmt.Errorf("encode attachment: %w", err)
+	}
+	key := attachmentKey(fresh.AttachmentID)
+	return func() error {
+		for i, h := range hosts {
+			if err := addrs.Put(addressKey(network, picked[i]), key); err != nil {
+				return fmt.Errorf("store address %s: %w", picked[i], err)
+			}
+			if err := cursors.Put(cursorKey(network, h.Subnet), []byte(picked[i].String())); err != nil {
+				return fmt.Errorf("store cursor of subnet %s: %w", h.Subnet, err)
+			}
+		}
+		if err := tx.Bucket(bucketAttachments).Put(key, value); err != nil {
+			return fmt.Errorf("store attachment: %w", err)
+		}
+		*att, *created = fresh, true
+		return nil
+	}, nil
+}
+
+// Release removes the attachment and frees its addresses; released=false (no
+// error) when it does not exist. Safe to call repeatedly.
+func (s *Store) Release(id api.AttachmentID) (att api.Attachment, released bool, err error) {
+	if err := validateID(id); err != nil {
+		return api.Attachment{}, false, fmt.Errorf("release attachment %s: %w", id, err)
+	}
+	o := &op{prepare: func(tx *bolt.Tx) (func() error, error) {
+		att, released = api.Attachment{}, false
+		old, found, err := getAttachment(tx, id)
+		if err != nil || !found {
+			return nil, err
+		}
+		return func() error {
+			if err := remove(tx, old); err != nil {
+				return err
+			}
+			att, released = old, true
+			return nil
+		}, nil
+	}}
+	if err := s.do(o); err != nil {
+		return api.Attachment{}, false, fmt.Errorf("release attachment %s: %w", id, err)
+	}
+	return att, released, nil
+}
+
+// GC releases every attachment of network whose ID is not in valid, returning
+// what it released (in List order). IDs of other networks in valid are ignored.
+func (s *Store) GC(network string, valid []api.AttachmentID) ([]api.Attachment, error) {
+	if network == "" {
+		return nil, fmt.Errorf("gc: network is empty")
+	}
+	keep := make(map[api.AttachmentID]bool, len(valid))
+	for _, id := range valid {
+		keep[id] = true
+	}
+	var released []api.Attachment
+	o := &op{prepare: func(tx *bolt.Tx) (func() error, error) {
+		released = nil
+		var stale []api.Attachment
+		prefix := []byte(network + "\x00")
+		c := tx.Bucket(bucketAttachments).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			a, err := decodeAttachment(k, v)
+			if err != nil {
+				return nil, err
+			}
+			if !keep[a.AttachmentID] {
+				stale = append(stale, a)
+			}
+		}
+		if len(stale) == 0 {
+			return nil, nil
+		}
+		return func() error {
+			for _, a := range stale {
+				if err := remove(tx, a); err != nil {
+					return err
+				}
+			}
+			released = stale
+			return nil
+		}, nil
+	}}
+	if err := s.do(o); err != nil {
+		return nil, fmt.Errorf("gc network %s: %w", network, err)
+	}
+	return released, nil
+}
+
+// remove deletes att and the addresses it holds.
+func remove(tx *bolt.Tx, att api.Attachment) error {
+	key := attachmentKey(att.AttachmentID)
+	addrs := tx.Bucket(bucketAddresses)
+	for _, ip := range att.IPs {
+		p, err := netip.ParsePrefix(ip.Address)
+		if err != nil {
+			continue // never stored under an address key
+		}
+		ak := addressKey(att.Network, p.Addr())
+		if !bytes.Equal(addrs.Get(ak), key) {
+			continue // not (or no longer) this attachment's
+		}
+		if err := addrs.Delete(ak); err != nil {
+			return fmt.Errorf("free address %s of attachment %s: %w", p.Addr(), att.AttachmentID, err)
+		}
+	}
+	if err := tx.Bucket(bucketAttachments).Delete(key); err != nil {
+		return fmt.Errorf("delete attachment %s: %w", att.AttachmentID, err)
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package ipam
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/dcnet/dcnet/overlayd/api"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestRelease(t *testing.T) {
+	s := openTest(t, true)
+	p := pool("dcos", testSubnet4, testSubnet6)
+	att := mustAllocate(t, s, p, req("dcos", "c1"))
+	other := mustAllocate(t, s, p, req("dcos", "c2"))
+
+	got, released, err := s.Release(att.AttachmentID)
+	if err != nil || !released {
+		t.Fatalf("Release() released=%v err=%v, want released", released, err)
+	}
+	if diff := cmp.Diff(att, got); diff != "" {
+		t.Errorf("released attachment (-want +got):\n%s", diff)
+	}
+	if _, found, err := s.Get(att.AttachmentID); err != nil || found {
+		t.Errorf("Get() after Release: found=%v err=%v, want absent", found, err)
+	}
+	checkInvariants(t, s, p) // fails if the addresses of c1 stayed indexed
+
+	got, released, err = s.Release(att.AttachmentID)
+	if err != nil || released || got.ContainerID != "" {
+		t.Errorf("second Release() = %+v, %v, %v; want nothing released, no error", got, released, err)
+	}
+	if _, _, err := s.Release(api.AttachmentID{Network: "dcos"}); err == nil {
+		t.Error("Release of an ID without containerID succeeded, want error")
+	}
+	list, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]api.Attachment{other}, list); diff != "" {
+		t.Errorf("List after Release (-want +got):\n%s", diff)
+	}
+}
+
+func TestReleasedAddressNotReusedAtOnce(t *testing.T) {
+	s := openTest(t, true)
+	p := pool("dcos", testSubnet4, testSubnet6)
+	a := mustAllocate(t, s, p, req("dcos", "a"))
+	if _, _, err := s.Release(a.AttachmentID); err != nil {
+		t.Fatal(err)
+	}
+	b := mustAllocate(t, s, p, req("dcos", "b"))
+	for i := range a.IPs {
+		if a.IPs[i].Address == b.IPs[i].Address {
+			t.Errorf("address %s of released a handed to b at once", a.IPs[i].Address)
+		}
+	}
+}
+
+func TestRoundRobinWraps(t *testing.T) {
+	s := openTest(t, true)
+	p := pool("dcos", "9.0.3.0/29") // .2 to .6
+	for i := range 5 {
+		mustAllocate(t, s, p, req("dcos", fmt.Sprint("c", i)))
+	}
+	for _, c := range []string{"c3", "c1"} { // free .5, then .3
+		if _, _, err := s.Release(req("dcos", c).AttachmentID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, c := range []string{"x", "y"} {
+		got = append(got, addrs(t, mustAllocate(t, s, p, req("dcos", c)))...)
+	}
+	// The cursor is at .6, the end: the search wraps and finds .3 first.
+	if diff := cmp.Diff([]string{"9.0.3.3", "9.0.3.5"}, got); diff != "" {
+		t.Errorf("addresses after wrap (-want +got):\n%s", diff)
+	}
+	checkInvariants(t, s, p)
+}
+
+func TestGC(t *testing.T) {
+	id := func(network, container, ifName string) api.AttachmentID {
+		return api.AttachmentID{Network: network, ContainerID: container, IfName: ifName}
+	}
+	all := []api.AttachmentID{
+		id("a", "c1", "eth0"), id("a", "c2", "eth0"), id("a", "c2", "eth1"),
+		id("ab", "c1", "eth0"), id("b", "c1", "eth0"),
+	}
+	tests := []struct {
+		name    string
+		network string
+		valid   []api.AttachmentID
+		want    []api.AttachmentID // released
+	}{
+		{"keep all", "a", all, nil},
+		{"keep none", "a", nil, all[:3]},
+		{"keep one interface", "a", []api.AttachmentID{id("a", "c2", "eth1")}, all[:2]},
+		{"valid IDs of other networks ignored", "a", []api.AttachmentID{id("b", "c1", "eth0"), id("a", "c1", "eth0")}, all[1:3]},
+		{"network is not a prefix match", "ab", nil, all[3:4]},
+		{"unknown network", "zz", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openTest(t, true)
+			pools := map[string]Pool{}
+			for _, n := range []string{"a", "ab", "b"} {
+				pools[n] = pool(n, testSubnet4)
+			}
+			for _, i := range all {
+				mustAllocate(t, s, pools[i.Network], api.AllocateRequest{AttachmentID: i})
+			}
+			released, err := s.GC(tt.network, tt.valid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []api.AttachmentID
+			for _, a := range released {
+				got = append(got, a.AttachmentID)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("released (-want +got):\n%s", diff)
+			}
+			left, err := s.List()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left)+len(released) != len(all) {
+				t.Errorf("%d attachments left and %d released, want %d in all", len(left), len(released), len(all))
+			}
+			checkInvariants(t, s, pools["a"], pools["ab"], pools["b"])
+		})
+	}
+	if _, err := openTest(t, true).GC("", nil); err == nil {
+		t.Error("GC without network succeeded, want error")
+	}
+}
+
+func TestListSorted(t *testing.T) {
+	s := openTest(t, true)
+	ids := []api.AttachmentID{ // in the wanted order
+		{Network: "a", ContainerID: "c", IfName: "eth0"},
+		{Network: "a", ContainerID: "c", IfName: "eth1"},
+		{Network: "a", ContainerID: "c0", IfName: "eth0"},
+		{Network: "a-b", ContainerID: "a", IfName: "eth0"},
+		{Network: "ab", ContainerID: "a", IfName: "eth0"},
+		{Network: "b", ContainerID: "a", IfName: "eth0"},
+	}
+	for i := len(ids) - 1; i >= 0; i-- {
+		mustAllocate(t, s, pool(ids[i].Network, testSubnet4), api.AllocateRequest{AttachmentID: ids[i]})
+	}
+	list, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []api.AttachmentID
+	for _, a := range list {
+		got = append(got, a.AttachmentID)
+	}
+	if diff := cmp.Diff(ids, got); diff != "" {
+		t.Errorf("List order (-want +got):\n%s", diff)
+	}
+}
