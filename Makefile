@@ -24,9 +24,11 @@ build:
 ifeq ($(strip $(CMD_PKGS)),)
 	@echo "build: no main packages yet"
 else
-	@mkdir -p $(BIN)
+	@mkdir -p $(BIN)/ref
 	$(GO) build -o $(BIN)/ $(CMD_PKGS)
 endif
+	$(GO) build -o $(BIN)/ github.com/containernetworking/cni/cnitool
+	$(GO) build -o $(BIN)/ref/ github.com/containernetworking/plugins/plugins/main/bridge github.com/containernetworking/plugins/plugins/ipam/host-local
 
 deps:
 	bash scripts/deps.sh

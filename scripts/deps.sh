@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh installs what the demo, the tests and the benchmarks need: Debian
-# packages through apt-get and cnitool into ./bin. Idempotent: when all is
+# packages through apt-get (cnitool and the reference CNI plugins are
+# built by `make build` from the versions pinned in go.mod). Idempotent: when all is
 # there it touches nothing. It starts no service: daemons in the packages
 # (etcd, dockerd, containerd, unbound) are kept from starting by a
 # policy-rc.d during the install, and any that started anyway is stopped by
@@ -15,7 +16,6 @@ PACKAGES=(
 	docker.io dnsperf unbound
 )
 DAEMONS=(etcd dockerd containerd unbound)
-CNITOOL_VERSION=v1.3.1
 POLICY_RC=/usr/sbin/policy-rc.d
 STOP_WAIT_SECONDS=10
 policy_saved="" # "" nothing to restore, "none" no policy before, else a backup file
@@ -110,16 +110,5 @@ install_packages() {
 	rm -f "$log"
 }
 
-install_cnitool() {
-	if [ -x bin/cnitool ]; then
-		step "cnitool: bin/cnitool present"
-		return
-	fi
-	step "go install cnitool@$CNITOOL_VERSION into bin/"
-	mkdir -p bin
-	GOBIN="$PWD/bin" go install "github.com/containernetworking/cni/cnitool@$CNITOOL_VERSION"
-}
-
 install_packages
-install_cnitool
 step "done"
