@@ -33,6 +33,7 @@ func (s *Store) Allocate(pool Pool, req api.AllocateRequest) (att api.Attachment
 	}
 	fresh := api.Attachment{
 		AttachmentID: id,
+		Config:       req.Config,
 		Runtime:      req.Runtime,
 		Labels:       maps.Clone(req.Labels),
 		PortMappings: slices.Clone(req.PortMappings),
@@ -133,9 +134,12 @@ func (s *Store) Release(id api.AttachmentID) (att api.Attachment, released bool,
 
 // GC releases every attachment of network whose ID is not in valid, returning
 // what it released (in List order). IDs of other networks in valid are ignored.
-func (s *Store) GC(network string, valid []api.AttachmentID) ([]api.Attachment, error) {
+func (s *Store) GC(network, config string, valid []api.AttachmentID) ([]api.Attachment, error) {
 	if network == "" {
 		return nil, fmt.Errorf("gc: network is empty")
+	}
+	if config == "" {
+		config = network
 	}
 	keep := make(map[api.AttachmentID]bool, len(valid))
 	for _, id := range valid {
@@ -152,7 +156,7 @@ func (s *Store) GC(network string, valid []api.AttachmentID) ([]api.Attachment, 
 			if err != nil {
 				return nil, err
 			}
-			if !keep[a.AttachmentID] {
+			if !keep[a.AttachmentID] && a.ConfigName() == config {
 				stale = append(stale, a)
 			}
 		}

@@ -81,7 +81,7 @@ func FuzzAllocateRelease(f *testing.F) {
 						want = append(want, fuzzID(j))
 					}
 				}
-				released, err := s.GC(network, valid)
+				released, err := s.GC(network, "", valid)
 				var got []api.AttachmentID
 				for _, a := range released {
 					got = append(got, a.AttachmentID)

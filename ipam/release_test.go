@@ -110,7 +110,7 @@ func TestGC(t *testing.T) {
 			for _, i := range all {
 				mustAllocate(t, s, pools[i.Network], api.AllocateRequest{AttachmentID: i})
 			}
-			released, err := s.GC(tt.network, tt.valid)
+			released, err := s.GC(tt.network, "", tt.valid)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +131,7 @@ func TestGC(t *testing.T) {
 			checkInvariants(t, s, pools["a"], pools["ab"], pools["b"])
 		})
 	}
-	if _, err := openTest(t, true).GC("", nil); err == nil {
+	if _, err := openTest(t, true).GC("", "", nil); err == nil {
 		t.Error("GC without network succeeded, want error")
 	}
 }
@@ -159,5 +159,24 @@ func TestListSorted(t *testing.T) {
 	}
 	if diff := cmp.Diff(ids, got); diff != "" {
 		t.Errorf("List order (-want +got):\n%s", diff)
+	}
+}
+
+// TestGCScopedToConfig: GC of one CNI configuration never frees attachments
+// another configuration made on the same overlay network.
+func TestGCScopedToConfig(t *testing.T) {
+	s := openTest(t, true)
+	p := pool("dcos", testSubnet4)
+	plain := api.AttachmentID{Network: "dcos", ContainerID: "c1", IfName: "eth0"}
+	other := api.AttachmentID{Network: "dcos", ContainerID: "c2", IfName: "eth0"}
+	mustAllocate(t, s, p, api.AllocateRequest{AttachmentID: plain})
+	mustAllocate(t, s, p, api.AllocateRequest{AttachmentID: other, Config: "dcos-bridge"})
+	rel, err := s.GC("dcos", "", nil)
+	if err != nil || len(rel) != 1 || rel[0].AttachmentID != plain {
+		t.Fatalf("GC of config dcos released %+v (%v), want only %v", rel, err, plain)
+	}
+	rel, err = s.GC("dcos", "dcos-bridge", nil)
+	if err != nil || len(rel) != 1 || rel[0].AttachmentID != other || rel[0].Config != "dcos-bridge" {
+		t.Fatalf("GC of config dcos-bridge released %+v (%v)", rel, err)
 	}
 }

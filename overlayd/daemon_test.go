@@ -143,7 +143,7 @@ func TestDaemonAllocateReleaseGCAndRecords(t *testing.T) {
 	}
 
 	// GC keeps the valid one and frees the other.
-	rel, err := d.client.GC(ctx, "dcos6", nil)
+	rel, err := d.client.GC(ctx, "dcos6", "", nil)
 	if err != nil || len(rel) != 1 {
 		t.Fatalf("gc: %v %+v", err, rel)
 	}

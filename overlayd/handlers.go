@@ -220,7 +220,7 @@ func (d *Daemon) handleGC(w http.ResponseWriter, r *http.Request) {
 		if _, _, err := d.pool(req.Network); err != nil && api.IsCode(err, api.CodeInvalid) {
 			return api.GCResponse{}, err
 		}
-		rel, err := d.ipam.GC(req.Network, req.Valid)
+		rel, err := d.ipam.GC(req.Network, req.Config, req.Valid)
 		if err != nil {
 			return api.GCResponse{}, err
 		}

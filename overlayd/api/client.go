@@ -123,13 +123,14 @@ func (c *Client) Release(ctx context.Context, id AttachmentID) (bool, error) {
 	return r.Released, err
 }
 
-// GC releases every attachment of network that is not in valid.
-func (c *Client) GC(ctx context.Context, network string, valid []AttachmentID) ([]Attachment, error) {
+// GC releases every attachment of network made by configuration config
+// ("" = network) that is not in valid.
+func (c *Client) GC(ctx context.Context, network, config string, valid []AttachmentID) ([]Attachment, error) {
 	if valid == nil {
 		valid = []AttachmentID{}
 	}
 	var r GCResponse
-	err := c.do(ctx, http.MethodPost, PathGC, GCRequest{Network: network, Valid: valid}, &r)
+	err := c.do(ctx, http.MethodPost, PathGC, GCRequest{Network: network, Config: config, Valid: valid}, &r)
 	return r.Released, err
 }
 

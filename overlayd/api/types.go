@@ -59,6 +59,10 @@ type IPConfig struct {
 // mappings are recorded in the endpoint record.
 type AllocateRequest struct {
 	AttachmentID
+	// Config is the name of the CNI network configuration (or Docker
+	// network) that made the attachment; GC is scoped to it. Empty means
+	// the same as Network.
+	Config       string            `json:"config,omitempty"`
 	Runtime      string            `json:"runtime,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
 	PortMappings []PortMapping     `json:"portMappings,omitempty"`
@@ -67,11 +71,21 @@ type AllocateRequest struct {
 // Attachment is one allocated container interface, as stored by overlayd.
 type Attachment struct {
 	AttachmentID
+	Config       string            `json:"config,omitempty"`
 	IPs          []IPConfig        `json:"ips"`
 	Runtime      string            `json:"runtime,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
 	PortMappings []PortMapping     `json:"portMappings,omitempty"`
 	Created      time.Time         `json:"created"`
+}
+
+// ConfigName is the configuration that owns the attachment (Network when
+// Config is empty).
+func (a Attachment) ConfigName() string {
+	if a.Config != "" {
+		return a.Config
+	}
+	return a.Network
 }
 
 // Network describes one overlay as configured on this node.
@@ -100,10 +114,12 @@ type ReleaseResponse struct {
 	Released bool `json:"released"`
 }
 
-// GCRequest lists the attachments of Network that are still alive; every
-// other attachment of that network on this node is released.
+// GCRequest lists the attachments of Network made by configuration Config
+// (default: Network) that are still alive; every other attachment of that
+// network and configuration on this node is released.
 type GCRequest struct {
 	Network string         `json:"network"`
+	Config  string         `json:"config,omitempty"`
 	Valid   []AttachmentID `json:"valid"`
 }
 
