@@ -39,7 +39,11 @@ var ErrRangeFull = errors.New("no free node subnet")
 
 // SubnetKey is the key of subnet p of overlay.
 func SubnetKey(overlay string, p netip.Prefix) string {
-	return fmt.Sprintf("%s%s/%s-%d", SubnetsPrefix, overlay, p.Addr(), p.Bits())
+	return blockKey(SubnetsPrefix+overlay+"/", p)
+}
+
+func blockKey(keyPrefix string, p netip.Prefix) string {
+	return fmt.Sprintf("%s%s-%d", keyPrefix, p.Addr(), p.Bits())
 }
 
 // parseSubnetKey reverses SubnetKey's last element.
@@ -71,12 +75,19 @@ func (s *Store) PutNode(ctx context.Context, n Node) error {
 // prefer, when valid and free (or already the node's), is taken first: a
 // node that remembers its subnet gets it back.
 func (s *Store) LeaseSubnet(ctx context.Context, overlay, node string, rng netip.Prefix, bits int, prefer netip.Prefix) (netip.Prefix, error) {
+	return s.leaseBlock(ctx, SubnetsPrefix+overlay+"/", overlay, node, rng, bits, prefer, nil)
+}
+
+// leaseBlock is the allocation behind subnets and VTEP addresses: blocks of
+// length bits inside rng, one key per block under keyPrefix, never one of
+// reserved.
+func (s *Store) leaseBlock(ctx context.Context, keyPrefix, kind, node string, rng netip.Prefix, bits int, prefer netip.Prefix, reserved []netip.Prefix) (netip.Prefix, error) {
 	for attempt := 0; attempt < maxLeaseAttempts; attempt++ {
-		taken, err := s.subnetLeases(ctx, overlay)
+		taken, err := s.blockLeases(ctx, keyPrefix)
 		if err != nil {
 			return netip.Prefix{}, err
 		}
-		var used []netip.Prefix
+		used := append([]netip.Prefix(nil), reserved...)
 		for p, l := range taken {
 			if l.Node == node && rng.Contains(p.Addr()) && p.Bits() == bits {
 				return p, nil
@@ -85,7 +96,13 @@ func (s *Store) LeaseSubnet(ctx context.Context, overlay, node string, rng netip
 		}
 		cand := netip.Prefix{}
 		if prefer.IsValid() && prefer.Bits() == bits && rng.Contains(prefer.Addr()) {
-			if _, ok := taken[prefer]; !ok {
+			free := true
+			for _, u := range used {
+				if u.Overlaps(prefer) {
+					free = false
+				}
+			}
+			if free {
 				cand = prefer
 			}
 		}
@@ -93,10 +110,10 @@ func (s *Store) LeaseSubnet(ctx context.Context, overlay, node string, rng netip
 			var ok bool
 			cand, ok = LowestFree(rng, bits, used)
 			if !ok {
-				return netip.Prefix{}, fmt.Errorf("overlay %s range %s: %w of length /%d (%d in use)", overlay, rng, ErrRangeFull, bits, len(used))
+				return netip.Prefix{}, fmt.Errorf("%s range %s: %w of length /%d (%d in use)", kind, rng, ErrRangeFull, bits, len(taken))
 			}
 		}
-		won, err := s.claim(ctx, overlay, node, cand)
+		won, err := s.claim(ctx, keyPrefix, kind, node, cand)
 		if err != nil {
 			return netip.Prefix{}, err
 		}
@@ -104,12 +121,12 @@ func (s *Store) LeaseSubnet(ctx context.Context, overlay, node string, rng netip
 			return cand, nil
 		}
 	}
-	return netip.Prefix{}, fmt.Errorf("overlay %s: lost %d subnet races in a row, giving up", overlay, maxLeaseAttempts)
+	return netip.Prefix{}, fmt.Errorf("%s: lost %d allocation races in a row, giving up", kind, maxLeaseAttempts)
 }
 
-func (s *Store) claim(ctx context.Context, overlay, node string, p netip.Prefix) (bool, error) {
-	key := SubnetKey(overlay, p)
-	b, _ := json.Marshal(SubnetLease{Node: node, Overlay: overlay, Subnet: p.String(), Created: time.Now().UTC()})
+func (s *Store) claim(ctx context.Context, keyPrefix, kind, node string, p netip.Prefix) (bool, error) {
+	key := blockKey(keyPrefix, p)
+	b, _ := json.Marshal(SubnetLease{Node: node, Overlay: kind, Subnet: p.String(), Created: time.Now().UTC()})
 	ctx, cancel := opCtx(ctx)
 	defer cancel()
 	resp, err := s.Client.Txn(ctx).
@@ -117,18 +134,18 @@ func (s *Store) claim(ctx context.Context, overlay, node string, p netip.Prefix)
 		Then(clientv3.OpPut(key, string(b))).
 		Commit()
 	if err != nil {
-		return false, fmt.Errorf("claim subnet %s of overlay %s: %w", p, overlay, err)
+		return false, fmt.Errorf("claim %s %s: %w", kind, p, err)
 	}
 	return resp.Succeeded, nil
 }
 
-// SubnetLeases returns the overlay's subnet leases.
-func (s *Store) subnetLeases(ctx context.Context, overlay string) (map[netip.Prefix]SubnetLease, error) {
+// blockLeases returns the leases under keyPrefix.
+func (s *Store) blockLeases(ctx context.Context, keyPrefix string) (map[netip.Prefix]SubnetLease, error) {
 	ctx, cancel := opCtx(ctx)
 	defer cancel()
-	resp, err := s.Client.Get(ctx, SubnetsPrefix+overlay+"/", clientv3.WithPrefix())
+	resp, err := s.Client.Get(ctx, keyPrefix, clientv3.WithPrefix())
 	if err != nil {
-		return nil, fmt.Errorf("read subnet leases of overlay %s: %w", overlay, err)
+		return nil, fmt.Errorf("read leases under %s: %w", keyPrefix, err)
 	}
 	out := make(map[netip.Prefix]SubnetLease, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
