@@ -26,6 +26,11 @@ commands:
   networks    this node's overlays, bridges and subnets
   leases      this node's address allocations
   endpoints   the cluster's endpoint records (all nodes)
+  nodes       the cluster's nodes: underlay, VTEP, subnets, liveness
+  peers       what this node programs on its VTEP for every other node
+  node remove NAME
+              remove a departed node: free its subnets and VTEP; every
+              node drops its routes, neighbour and FDB entries
 `
 
 // Main runs dcnetctl with args (without the program name) and returns the
@@ -40,7 +45,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 || (*output != "table" && *output != "json") {
+	if fs.NArg() < 1 || (*output != "table" && *output != "json") {
 		fs.Usage()
 		return 2
 	}
@@ -63,6 +68,21 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "endpoints":
 		v, err = c.Endpoints(ctx)
 		render = renderEndpoints
+	case "nodes":
+		v, err = c.Nodes(ctx)
+		render = renderNodes
+	case "peers":
+		v, err = c.Peers(ctx)
+		render = renderPeers
+	case "node":
+		if fs.NArg() != 3 || fs.Arg(1) != "remove" {
+			fmt.Fprintln(stderr, "dcnetctl: usage: dcnetctl node remove NAME")
+			return 2
+		}
+		var n int
+		n, err = c.RemoveNode(ctx, fs.Arg(2))
+		v = map[string]any{"node": fs.Arg(2), "removed": n}
+		render = func(w io.Writer, _ any) { fmt.Fprintf(w, "node %s removed (%d store keys)\n", fs.Arg(2), n) }
 	default:
 		fmt.Fprintf(stderr, "dcnetctl: unknown command %q\n", fs.Arg(0))
 		fs.Usage()
@@ -101,8 +121,14 @@ func renderStatus(w io.Writer, v any) {
 	if !s.StoreOK {
 		store = "error: " + s.StoreError
 	}
-	fmt.Fprintf(w, "node:         %s\nunderlay:     %s\nversion:      %s\nstarted:      %s\nstore:        %s (%s)\nattachments:  %d\npending:      %d endpoint records not yet in the store\n\n",
+	fmt.Fprintf(w, "node:         %s\nunderlay:     %s\nversion:      %s\nstarted:      %s\nstore:        %s (%s)\nattachments:  %d\npending:      %d endpoint records not yet in the store\n",
 		s.Node, s.UnderlayIP, s.Version, s.Started.Format(time.RFC3339), s.Store, store, s.Attachments, max(s.PendingPublish, 0))
+	fmt.Fprintf(w, "vtep:         %s vni %d port %d ip %s ip6 %s mac %s mtu %d\n", s.VTEP.Device, s.VTEP.VNI, s.VTEP.Port,
+		dash(s.VTEP.IP), dash(s.VTEP.IP6), dash(s.VTEP.MAC), s.VTEP.MTU)
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "WARNING:      %s\n", warn)
+	}
+	fmt.Fprintln(w)
 	renderNetworks(w, s.Networks)
 }
 
@@ -173,4 +199,31 @@ func ports(pms []api.PortMapping) string {
 		out = append(out, fmt.Sprintf("%d->%d/%s", p.HostPort, p.ContainerPort, p.Protocol))
 	}
 	return dash(strings.Join(out, ","))
+}
+
+func renderNodes(w io.Writer, v any) {
+	ns := v.([]api.Node)
+	var rows [][]string
+	for _, n := range ns {
+		alive := "alive"
+		if !n.Alive {
+			alive = "gone since " + n.Updated.Format(time.RFC3339)
+		}
+		var subnets []string
+		for o, ss := range n.Subnets {
+			subnets = append(subnets, o+"="+strings.Join(ss, "+"))
+		}
+		sort.Strings(subnets)
+		rows = append(rows, []string{n.Name, dash(n.UnderlayIP), dash(n.VTEPIP), dash(n.VTEPIP6), dash(n.VTEPMAC), dash(strings.Join(subnets, ",")), alive})
+	}
+	table(w, "NODE\tUNDERLAY\tVTEP\tVTEP6\tVTEP MAC\tSUBNETS\tSTATE", rows)
+}
+
+func renderPeers(w io.Writer, v any) {
+	ps := v.([]api.Peer)
+	var rows [][]string
+	for _, p := range ps {
+		rows = append(rows, []string{p.Name, p.UnderlayIP, p.VTEPIP, dash(p.VTEPIP6), p.VTEPMAC, strings.Join(p.Subnets, ",")})
+	}
+	table(w, "PEER\tUNDERLAY (fdb dst)\tVTEP (neigh)\tVTEP6\tMAC\tROUTES", rows)
 }

@@ -48,8 +48,16 @@ type Daemon struct {
 	live      *cluster.Liveness
 	publisher *cluster.Publisher
 	endpoints *cluster.Cache
+	nodes     *cluster.Cache
+	alive     *cluster.Cache
+
+	underlayMTU int
+	lastNode    []byte    // last node record written
+	lastNodeAt  time.Time // when
 
 	mu       sync.RWMutex
+	vtep4    netip.Addr
+	vtep6    netip.Addr
 	networks map[string]*network
 	ready    bool
 	storeErr error
@@ -118,6 +126,8 @@ func newDaemon(opts Options) (*Daemon, error) {
 		n.sub6 = d.metaPrefix(metaSubnetKey(o.Name, true))
 		d.networks[o.Name] = n
 	}
+	d.vtep4 = d.metaAddr(metaVTEP)
+	d.vtep6 = d.metaAddr(metaVTEP6)
 	d.metrics = newMetrics(d)
 	return d, nil
 }
@@ -158,6 +168,10 @@ func (d *Daemon) run(ctx context.Context) error {
 	if d.cfg.UnderlayIP == "" {
 		d.cfg.UnderlayIP = detectUnderlayIP(endpoints)
 	}
+	d.underlayMTU = underlayLinkMTU(d.cfg.UnderlayIP)
+	for _, w := range d.mtuWarnings() {
+		d.log.Warn(w)
+	}
 	ln, err := listenUnix(filepath.Join(d.opts.RunDir, socketFile))
 	if err != nil {
 		return err
@@ -175,6 +189,9 @@ func (d *Daemon) run(ctx context.Context) error {
 		d.publisher.Kick()
 	}
 	d.endpoints = cluster.NewCache(store, cluster.EndpointsPrefix, d.log)
+	d.nodes = cluster.NewCache(store, cluster.NodesPrefix, d.log)
+	d.nodes.OnChange = d.kickReconcile
+	d.alive = cluster.NewCache(store, cluster.AlivePrefix, d.log)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -188,6 +205,8 @@ func (d *Daemon) run(ctx context.Context) error {
 	goRun(d.live.Run)
 	goRun(func(ctx context.Context) { d.publisher.Run(ctx, d.cfg.ReconcileInterval.Duration) })
 	goRun(d.endpoints.Run)
+	goRun(d.nodes.Run)
+	goRun(d.alive.Run)
 
 	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
@@ -268,6 +287,7 @@ func (d *Daemon) leaseLoop(ctx context.Context) {
 		if err == nil {
 			d.kickReconcile()
 			d.publisher.Kick()
+			d.reclaimGone(ctx)
 			sleepCtx(ctx, d.cfg.ReconcileInterval.Duration)
 			backoff = leaseRetryMin
 			continue
@@ -279,7 +299,17 @@ func (d *Daemon) leaseLoop(ctx context.Context) {
 }
 
 func (d *Daemon) leaseAll(ctx context.Context) error {
+	if err := d.leaseVTEP(ctx); err != nil {
+		return err
+	}
 	node := cluster.Node{Name: d.cfg.NodeName, UnderlayIP: d.cfg.UnderlayIP, Subnets: map[string][]string{}}
+	d.mu.RLock()
+	node.VTEPIP = d.vtep4.String()
+	node.VTEPMAC = datapath.VTEPMAC(d.vtep4).String()
+	if d.vtep6.IsValid() {
+		node.VTEPIP6 = d.vtep6.String()
+	}
+	d.mu.RUnlock()
 	for _, o := range d.cfg.Overlays {
 		d.mu.RLock()
 		n := d.networks[o.Name]
@@ -313,7 +343,23 @@ func (d *Daemon) leaseAll(ctx context.Context) error {
 			node.Subnets[o.Name] = append(node.Subnets[o.Name], p.String())
 		}
 	}
-	return d.store.PutNode(ctx, node)
+	return d.putNode(ctx, node)
+}
+
+// nodeRefresh bounds how stale the node record's Updated time may get; the
+// record is otherwise rewritten only when it changes.
+const nodeRefresh = time.Hour
+
+func (d *Daemon) putNode(ctx context.Context, n cluster.Node) error {
+	b, _ := json.Marshal(n)
+	if string(b) == string(d.lastNode) && time.Since(d.lastNodeAt) < min(nodeRefresh, d.cfg.NodeGracePeriod.Duration/4) {
+		return nil
+	}
+	if err := d.store.PutNode(ctx, n); err != nil {
+		return err
+	}
+	d.lastNode, d.lastNodeAt = b, time.Now()
+	return nil
 }
 
 func (d *Daemon) setStoreErr(err error) {
@@ -332,7 +378,14 @@ func (d *Daemon) plan() datapath.Want {
 		in = append(in, datapath.OverlayLease{Bridge: o.Bridge, MTU: o.MTU, Masquerade: o.MasqueradeOn(),
 			Range4: o.Prefix4(), Range6: o.Prefix6Range(), NodeSubnet4: n.sub4, NodeSubnet6: n.sub6})
 	}
-	return datapath.Plan(in)
+	w := datapath.Plan(in)
+	w.VTEP = d.vtepLocked()
+	w.Self = d.cfg.NodeName
+	if w.VTEP != nil {
+		w.Peers = d.peers(d.vtep4)
+		w.PeersUnknown = d.nodes == nil || !d.nodes.Synced()
+	}
+	return w
 }
 
 // reconcileLoop applies the plan at start, on every kick and on a timer,

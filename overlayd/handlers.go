@@ -29,6 +29,9 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("GET "+api.PathAttachments, d.handleAttachments)
 	mux.HandleFunc("GET "+api.PathEndpoints, d.handleEndpoints)
 	mux.HandleFunc("GET "+api.PathNetworks, d.handleNetworks)
+	mux.HandleFunc("GET "+api.PathNodes, d.handleNodes)
+	mux.HandleFunc("GET "+api.PathPeers, d.handlePeers)
+	mux.HandleFunc("POST "+api.PathNodeRemove, d.handleNodeRemove)
 	return d.metrics.instrument(mux)
 }
 
@@ -303,9 +306,62 @@ func (d *Daemon) status() api.Status {
 	if storeErr != nil {
 		st.StoreError = storeErr.Error()
 	}
+	st.VTEP = api.VTEP{Device: d.cfg.VTEP.Name, VNI: d.cfg.VTEP.VNI, Port: d.cfg.VTEP.Port, MTU: d.underlayMTU - vxlanOverhead}
+	d.mu.RLock()
+	if d.vtep4.IsValid() {
+		st.VTEP.IP = d.vtep4.String()
+		st.VTEP.MAC = datapath.VTEPMAC(d.vtep4).String()
+	}
+	if d.vtep6.IsValid() {
+		st.VTEP.IP6 = d.vtep6.String()
+	}
+	d.mu.RUnlock()
+	st.Warnings = d.mtuWarnings()
 	return st
 }
 
 func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	d.reply(w, r, d.status(), nil)
+}
+
+func (d *Daemon) handleNodes(w http.ResponseWriter, r *http.Request) {
+	out := d.nodeInfos()
+	if out == nil {
+		out = []api.Node{}
+	}
+	d.reply(w, r, out, nil)
+}
+
+func (d *Daemon) handlePeers(w http.ResponseWriter, r *http.Request) {
+	out := []api.Peer{}
+	for _, p := range d.plan().Peers {
+		out = append(out, peerInfo(p))
+	}
+	d.reply(w, r, out, nil)
+}
+
+func (d *Daemon) handleNodeRemove(w http.ResponseWriter, r *http.Request) {
+	var req api.NodeRemoveRequest
+	resp, err := func() (api.NodeRemoveResponse, error) {
+		if err := decode(r, &req); err != nil {
+			return api.NodeRemoveResponse{}, err
+		}
+		if req.Name == "" || strings.Contains(req.Name, "/") {
+			return api.NodeRemoveResponse{}, fail(http.StatusBadRequest, api.CodeInvalid, "name %q: want a node name", req.Name)
+		}
+		if req.Name == d.cfg.NodeName {
+			return api.NodeRemoveResponse{}, fail(http.StatusBadRequest, api.CodeInvalid,
+				"node %s is this node: stop its overlayd first and remove it from another node", req.Name)
+		}
+		n, err := d.store.RemoveNode(r.Context(), req.Name)
+		if err != nil {
+			return api.NodeRemoveResponse{}, fail(http.StatusServiceUnavailable, api.CodeUnavailable, "%v", err)
+		}
+		if n == 0 {
+			return api.NodeRemoveResponse{}, fail(http.StatusNotFound, api.CodeNotFound, "no node %s in the cluster store", req.Name)
+		}
+		d.log.Info("node removed", "node", req.Name, "keys", n)
+		return api.NodeRemoveResponse{Removed: n}, nil
+	}()
+	d.reply(w, r, resp, err)
 }

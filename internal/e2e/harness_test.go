@@ -75,17 +75,18 @@ type node struct {
 	confDir  string // CNI config dir for cnitool
 	socket   string
 	restarts int
+	extra    []string // more overlayd flags
 }
 
 // startNode creates a node on f and starts overlayd on it with cfg (JSON, "" = defaults).
-func startNode(t *testing.T, f *netsim.Fabric, name, cfg string) *node {
+func startNode(t *testing.T, f *netsim.Fabric, name, cfg string, extra ...string) *node {
 	t.Helper()
 	n, err := f.AddNode(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	nd := &node{Node: n, t: t, dir: dir, socket: filepath.Join(dir, "run", "overlayd.sock"), confDir: filepath.Join(dir, "cni")}
+	nd := &node{Node: n, t: t, dir: dir, socket: filepath.Join(dir, "run", "overlayd.sock"), confDir: filepath.Join(dir, "cni"), extra: extra}
 	if cfg != "" {
 		nd.cfgPath = filepath.Join(dir, "overlayd.json")
 		if err := os.WriteFile(nd.cfgPath, []byte(cfg), 0o644); err != nil {
@@ -116,6 +117,7 @@ func (n *node) start() {
 	if n.cfgPath != "" {
 		argv = append(argv, "--config", n.cfgPath)
 	}
+	argv = append(argv, n.extra...)
 	log := filepath.Join(n.dir, fmt.Sprintf("overlayd-%d.log", n.restarts))
 	n.restarts++
 	n.proc = netsim.StartProcessT(n.t, n.Node, log, argv...)

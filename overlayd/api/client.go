@@ -162,3 +162,24 @@ func (c *Client) Networks(ctx context.Context) ([]Network, error) {
 	err := c.do(ctx, http.MethodGet, PathNetworks, nil, &ns)
 	return ns, err
 }
+
+// Nodes lists the cluster's nodes.
+func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
+	var ns []Node
+	err := c.do(ctx, http.MethodGet, PathNodes, nil, &ns)
+	return ns, err
+}
+
+// Peers lists what this node programs for the other nodes.
+func (c *Client) Peers(ctx context.Context) ([]Peer, error) {
+	var ps []Peer
+	err := c.do(ctx, http.MethodGet, PathPeers, nil, &ps)
+	return ps, err
+}
+
+// RemoveNode removes a node from the cluster, freeing its subnets and VTEP.
+func (c *Client) RemoveNode(ctx context.Context, name string) (int, error) {
+	var r NodeRemoveResponse
+	err := c.do(ctx, http.MethodPost, PathNodeRemove, NodeRemoveRequest{Name: name}, &r)
+	return r.Removed, err
+}

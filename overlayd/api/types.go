@@ -11,14 +11,17 @@ const DefaultSocket = "/run/dcnet/overlayd.sock"
 
 // Routes of the local API (JSON over HTTP on the unix socket).
 const (
-	PathStatus      = "/v1/status"      // GET  -> Status
-	PathAllocate    = "/v1/allocate"    // POST AllocateRequest -> AllocateResponse
-	PathRelease     = "/v1/release"     // POST AttachmentID -> ReleaseResponse (idempotent)
-	PathGC          = "/v1/gc"          // POST GCRequest -> GCResponse
-	PathAttachment  = "/v1/attachment"  // GET ?network=&containerID=&ifName= -> Attachment (404 when absent)
-	PathAttachments = "/v1/attachments" // GET -> []Attachment (this node's leases)
-	PathEndpoints   = "/v1/endpoints"   // GET -> []Endpoint (cluster-wide, from the store cache)
-	PathNetworks    = "/v1/networks"    // GET -> []Network (this node's overlays and subnets)
+	PathStatus      = "/v1/status"       // GET  -> Status
+	PathAllocate    = "/v1/allocate"     // POST AllocateRequest -> AllocateResponse
+	PathRelease     = "/v1/release"      // POST AttachmentID -> ReleaseResponse (idempotent)
+	PathGC          = "/v1/gc"           // POST GCRequest -> GCResponse
+	PathAttachment  = "/v1/attachment"   // GET ?network=&containerID=&ifName= -> Attachment (404 when absent)
+	PathAttachments = "/v1/attachments"  // GET -> []Attachment (this node's leases)
+	PathEndpoints   = "/v1/endpoints"    // GET -> []Endpoint (cluster-wide, from the store cache)
+	PathNetworks    = "/v1/networks"     // GET -> []Network (this node's overlays and subnets)
+	PathNodes       = "/v1/nodes"        // GET -> []Node (cluster-wide, from the store cache)
+	PathPeers       = "/v1/peers"        // GET -> []Peer (what this node programs for the others)
+	PathNodeRemove  = "/v1/nodes/remove" // POST NodeRemoveRequest -> NodeRemoveResponse
 )
 
 // Runtimes that create attachments.
@@ -140,7 +143,53 @@ type Status struct {
 	Networks    []Network `json:"networks"`
 	Attachments int       `json:"attachments"`
 	// PendingPublish counts endpoint records not yet written to the store.
-	PendingPublish int `json:"pendingPublish"`
+	PendingPublish int      `json:"pendingPublish"`
+	VTEP           VTEP     `json:"vtep"`
+	Warnings       []string `json:"warnings,omitempty"`
+}
+
+// VTEP is this node's VxLAN endpoint.
+type VTEP struct {
+	Device string `json:"device"`
+	VNI    int    `json:"vni"`
+	Port   int    `json:"port"`
+	IP     string `json:"ip,omitempty"`
+	IP6    string `json:"ip6,omitempty"`
+	MAC    string `json:"mac,omitempty"`
+	MTU    int    `json:"mtu,omitempty"`
+}
+
+// Node is a node of the cluster as the store has it.
+type Node struct {
+	Name       string              `json:"name"`
+	UnderlayIP string              `json:"underlayIP,omitempty"`
+	VTEPIP     string              `json:"vtepIP,omitempty"`
+	VTEPIP6    string              `json:"vtepIP6,omitempty"`
+	VTEPMAC    string              `json:"vtepMAC,omitempty"`
+	Subnets    map[string][]string `json:"subnets,omitempty"`
+	Alive      bool                `json:"alive"`
+	Updated    time.Time           `json:"updated"`
+}
+
+// Peer is what this node programs for another node: neighbour, FDB entry
+// and routes on the VTEP device.
+type Peer struct {
+	Name       string   `json:"name"`
+	UnderlayIP string   `json:"underlayIP"`
+	VTEPIP     string   `json:"vtepIP"`
+	VTEPIP6    string   `json:"vtepIP6,omitempty"`
+	VTEPMAC    string   `json:"vtepMAC"`
+	Subnets    []string `json:"subnets"`
+}
+
+// NodeRemoveRequest names the node to remove from the cluster.
+type NodeRemoveRequest struct {
+	Name string `json:"name"`
+}
+
+// NodeRemoveResponse counts the store keys removed.
+type NodeRemoveResponse struct {
+	Removed int `json:"removed"`
 }
 
 // Endpoint is the cluster-wide record of one attachment, written by the

@@ -20,7 +20,11 @@ type Node struct {
 	// Subnets maps overlay name to the node's subnets in it ("9.0.1.0/24",
 	// "fd01:b::1:0:0:0/80").
 	Subnets map[string][]string `json:"subnets,omitempty"`
-	Updated time.Time           `json:"updated"`
+	// VTEP addresses and MAC of the node's VxLAN device.
+	VTEPIP  string    `json:"vtepIP,omitempty"`
+	VTEPIP6 string    `json:"vtepIP6,omitempty"`
+	VTEPMAC string    `json:"vtepMAC,omitempty"`
+	Updated time.Time `json:"updated"`
 }
 
 // SubnetLease is the value of a subnet key.

@@ -109,7 +109,9 @@ func StartEmbedded(name, dir, clientURL, peerURL string, log *slog.Logger) (*Emb
 	cfg.ListenPeerUrls = []url.URL{*pu}
 	cfg.AdvertisePeerUrls = []url.URL{*pu}
 	cfg.InitialCluster = cfg.InitialClusterFromName(name)
-	cfg.LogLevel = "error"
+	// Shutdown makes etcd log "errors" about closed listeners; real
+	// failures reach us through StartEtcd, ReadyNotify and Err.
+	cfg.LogLevel = "fatal"
 	cfg.LogOutputs = []string{"stderr"}
 	cfg.QuotaBackendBytes = embedQuotaBytes
 	cfg.AutoCompactionMode = "periodic"

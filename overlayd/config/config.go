@@ -28,6 +28,14 @@ const (
 	DefaultEtcdPeer    = "http://127.0.0.1:2380"
 	DefaultLeaseTTL    = 15 * time.Second
 	DefaultReconcile   = 10 * time.Second
+	DefaultVTEPName    = "vtep1024"
+	DefaultVNI         = 1024
+	DefaultVTEPPort    = 64000
+	DefaultVTEPSubnet  = "44.128.0.0/20"
+	DefaultVTEPSubnet6 = "fd01:a::/64"
+	DefaultGracePeriod = 7 * 24 * time.Hour
+	maxVNI             = 1<<24 - 1
+	maxPort            = 65535
 
 	bridgePrefix  = "m-"
 	maxIfNameLen  = 15 // IFNAMSIZ - 1
@@ -82,6 +90,15 @@ func (o Overlay) Prefix6Range() netip.Prefix { p, _ := netip.ParsePrefix(o.Subne
 // MasqueradeOn reports whether masquerade is enabled (default true).
 func (o Overlay) MasqueradeOn() bool { return o.Masquerade == nil || *o.Masquerade }
 
+// VTEP configures the node's VxLAN device and its address ranges.
+type VTEP struct {
+	Name    string `json:"name"`
+	VNI     int    `json:"vni"`
+	Port    int    `json:"port"`
+	Subnet  string `json:"subnet"`  // VTEP IPv4 addresses, one per node
+	Subnet6 string `json:"subnet6"` // VTEP IPv6 addresses (used when an overlay has subnet6)
+}
+
 // Etcd says where the cluster store is.
 type Etcd struct {
 	// Endpoints of an external etcd cluster; empty means an embedded
@@ -104,12 +121,16 @@ type Config struct {
 	UnderlayIP string    `json:"underlayIP,omitempty"`
 	Overlays   []Overlay `json:"overlays"`
 	Etcd       Etcd      `json:"etcd"`
+	VTEP       VTEP      `json:"vtep"`
 	// MetricsAddr serves Prometheus metrics; "" disables.
 	MetricsAddr string `json:"metricsAddr"`
 	// LeaseTTL of the node's liveness lease in the store.
 	LeaseTTL Duration `json:"leaseTTL"`
 	// ReconcileInterval between full reconciles of kernel state and store records.
 	ReconcileInterval Duration `json:"reconcileInterval"`
+	// NodeGracePeriod: a node without a liveness lease for longer loses its
+	// subnets and VTEP (they go back to the pool).
+	NodeGracePeriod Duration `json:"nodeGracePeriod"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -123,6 +144,9 @@ func Default() Config {
 		MetricsAddr:       DefaultMetricsAddr,
 		LeaseTTL:          Duration{DefaultLeaseTTL},
 		ReconcileInterval: Duration{DefaultReconcile},
+		NodeGracePeriod:   Duration{DefaultGracePeriod},
+		VTEP: VTEP{Name: DefaultVTEPName, VNI: DefaultVNI, Port: DefaultVTEPPort,
+			Subnet: DefaultVTEPSubnet, Subnet6: DefaultVTEPSubnet6},
 	}
 }
 
@@ -187,6 +211,22 @@ func (c *Config) applyDefaults() {
 			o.MTU = DefaultMTU
 		}
 	}
+	d := Default().VTEP
+	if c.VTEP.Name == "" {
+		c.VTEP.Name = d.Name
+	}
+	if c.VTEP.VNI == 0 {
+		c.VTEP.VNI = d.VNI
+	}
+	if c.VTEP.Port == 0 {
+		c.VTEP.Port = d.Port
+	}
+	if c.VTEP.Subnet == "" {
+		c.VTEP.Subnet = d.Subnet
+	}
+	if c.VTEP.Subnet6 == "" {
+		c.VTEP.Subnet6 = d.Subnet6
+	}
 	if c.Etcd.ClientURL == "" {
 		c.Etcd.ClientURL = DefaultEtcdClient
 	}
@@ -240,8 +280,14 @@ func (c *Config) Validate() error {
 			ranges = append(ranges, p)
 		}
 	}
+	if err := c.VTEP.validate(ranges); err != nil {
+		return err
+	}
 	if err := c.Etcd.validate(); err != nil {
 		return err
+	}
+	if c.NodeGracePeriod.Duration < c.LeaseTTL.Duration {
+		return fmt.Errorf("nodeGracePeriod %s: must be at least leaseTTL (%s)", c.NodeGracePeriod, c.LeaseTTL)
 	}
 	if c.LeaseTTL.Duration < minLeaseTTL {
 		return fmt.Errorf("leaseTTL %s: must be at least %s", c.LeaseTTL, minLeaseTTL)
@@ -315,6 +361,36 @@ func checkRange(field, value, prefixField string, prefix int, v4 bool) error {
 	}
 	if prefix <= p.Bits() || prefix > limit {
 		return fmt.Errorf("%s %d: out of range [%d, %d] for %s %s", prefixField, prefix, p.Bits()+1, limit, field, value)
+	}
+	return nil
+}
+
+func (v VTEP) validate(overlays []netip.Prefix) error {
+	if len(v.Name) == 0 || len(v.Name) > maxIfNameLen {
+		return fmt.Errorf("vtep.name %q: want 1-%d characters (a Linux interface name)", v.Name, maxIfNameLen)
+	}
+	if v.VNI < 1 || v.VNI > maxVNI {
+		return fmt.Errorf("vtep.vni %d: out of range [1, %d]", v.VNI, maxVNI)
+	}
+	if v.Port < 1 || v.Port > maxPort {
+		return fmt.Errorf("vtep.port %d: out of range [1, %d]", v.Port, maxPort)
+	}
+	for _, f := range []struct {
+		name, value string
+		v4          bool
+	}{{"vtep.subnet", v.Subnet, true}, {"vtep.subnet6", v.Subnet6, false}} {
+		p, err := netip.ParsePrefix(f.value)
+		if err != nil {
+			return fmt.Errorf("%s %q: not a CIDR range", f.name, f.value)
+		}
+		if p.Addr().Is4() != f.v4 || p.Masked() != p || p.Bits() > p.Addr().BitLen()-2 {
+			return fmt.Errorf("%s %q: want a masked %s range with room for addresses", f.name, f.value, map[bool]string{true: "IPv4", false: "IPv6"}[f.v4])
+		}
+		for _, o := range overlays {
+			if o.Overlaps(p) {
+				return fmt.Errorf("%s %s overlaps overlay range %s", f.name, p, o)
+			}
+		}
 	}
 	return nil
 }

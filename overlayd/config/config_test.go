@@ -59,6 +59,12 @@ func TestParseErrors(t *testing.T) {
 		{"lease", `{"leaseTTL":"1s"}`, "leaseTTL 1s: must be at least 2s"},
 		{"tls", `{"etcd":{"certFile":"x"}}`, "set both or neither"},
 		{"underlay", `{"underlayIP":"nope"}`, `underlayIP "nope"`},
+		{"vni", `{"vtep":{"vni":16777216}}`, "vtep.vni 16777216: out of range [1, 16777215]"},
+		{"vtep port", `{"vtep":{"port":70000}}`, "vtep.port 70000"},
+		{"vtep name", `{"vtep":{"name":"vtep-with-a-long-name"}}`, "vtep.name"},
+		{"vtep subnet", `{"vtep":{"subnet":"fd01::/64"}}`, "vtep.subnet \"fd01::/64\""},
+		{"vtep overlap", `{"vtep":{"subnet":"9.1.0.0/20"}}`, "overlaps overlay range 9.0.0.0/8"},
+		{"grace", `{"nodeGracePeriod":"5s"}`, "nodeGracePeriod 5s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.doc))

@@ -14,6 +14,14 @@ type Fake struct {
 	Bridges    map[string]*Bridge
 	Masq       [2][]netip.Prefix
 	Forwarding [2]bool
+	// VTEP is the VxLAN device, nil until EnsureVTEP makes it.
+	VTEP *VTEP
+	// Peers is the VTEP's neighbour, FDB and route state; tests may edit
+	// it to simulate hand damage.
+	Peers PeerState
+	// Recreated counts VTEPs deleted and recreated for a changed VNI, port
+	// or local address.
+	Recreated int
 	// Fail, when set, is returned by every method.
 	Fail error
 }
@@ -27,7 +35,7 @@ func (f *Fake) EnsureBridge(b Bridge) (bool, error) {
 		return false, f.Fail
 	}
 	cur, ok := f.Bridges[b.Name]
-	if ok && cur.MTU == b.MTU && samePrefixes(cur.Addrs, b.Addrs) {
+	if ok && cur.MTU == b.MTU && samePrefixes(cur.Addrs, b.Addrs) && cur.MAC.String() == b.MAC.String() {
 		return false, nil
 	}
 	c := b
@@ -84,7 +92,7 @@ func samePrefixes(a, b []netip.Prefix) bool {
 func (f *Fake) String() string {
 	var lines []string
 	for _, b := range f.Bridges {
-		lines = append(lines, fmt.Sprintf("bridge %s mtu %d", b.Name, b.MTU))
+		lines = append(lines, fmt.Sprintf("bridge %s mtu %d mac %s", b.Name, b.MTU, b.MAC))
 		for _, a := range b.Addrs {
 			lines = append(lines, fmt.Sprintf("addr %s dev %s", a, b.Name))
 		}
@@ -95,6 +103,10 @@ func (f *Fake) String() string {
 		}
 	}
 	lines = append(lines, fmt.Sprintf("forwarding ipv4=%v ipv6=%v", f.Forwarding[0], f.Forwarding[1]))
+	if f.VTEP != nil {
+		lines = append(lines, f.VTEP.String())
+		lines = append(lines, f.Peers.Lines(f.VTEP.Name)...)
+	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n") + "\n"
 }

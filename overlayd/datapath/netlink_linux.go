@@ -3,6 +3,7 @@ package datapath
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -24,6 +25,10 @@ var _ Kernel = (*Netlink)(nil)
 
 // Netlink is the Kernel of the network namespace the process runs in.
 type Netlink struct {
+	// Log, when set, receives the rare events worth an operator's eye,
+	// such as a VTEP recreated for a changed VNI, port or local address.
+	Log *slog.Logger
+
 	ipt [2]*iptables.IPTables
 }
 
@@ -56,6 +61,12 @@ func (n *Netlink) EnsureBridge(b Bridge) (bool, error) {
 	if b.MTU > 0 && link.Attrs().MTU != b.MTU {
 		if err := netlink.LinkSetMTU(link, b.MTU); err != nil {
 			return changed, fmt.Errorf("set mtu %d on bridge %s: %w", b.MTU, b.Name, err)
+		}
+		changed = true
+	}
+	if b.MAC != nil && link.Attrs().HardwareAddr.String() != b.MAC.String() {
+		if err := netlink.LinkSetHardwareAddr(link, b.MAC); err != nil {
+			return changed, fmt.Errorf("set mac %s on bridge %s: %w", b.MAC, b.Name, err)
 		}
 		changed = true
 	}

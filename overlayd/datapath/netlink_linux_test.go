@@ -49,7 +49,10 @@ func TestPrivilegedNetlinkApply(t *testing.T) {
 		}
 		return string(out)
 	}
-	if a := ip("addr", "show", "m-dcos"); !strings.Contains(a, "9.0.3.1/24") || !strings.Contains(a, "mtu 1420") {
+	// The bridge MAC is pinned: a port with a lower MAC does not change it.
+	ip("link", "add", "lowmac", "mtu", "1420", "address", "02:00:00:00:00:01", "type", "veth", "peer", "name", "lowmac-p")
+	ip("link", "set", "lowmac", "master", "m-dcos", "up")
+	if a := ip("addr", "show", "m-dcos"); !strings.Contains(a, "9.0.3.1/24") || !strings.Contains(a, "mtu 1420") || !strings.Contains(a, "0a:58:09:00:03:01") {
 		t.Fatalf("m-dcos: %s", a)
 	}
 	if a := ip("addr", "show", "m-dcos6"); !strings.Contains(a, "fd01:b::3:0:0:1/80") {

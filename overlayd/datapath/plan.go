@@ -2,6 +2,8 @@ package datapath
 
 import (
 	"fmt"
+	"hash/fnv"
+	"net"
 	"net/netip"
 	"sort"
 	"strings"
@@ -16,6 +18,37 @@ type Bridge struct {
 	// Ranges are the overlay ranges; other addresses found on the bridge
 	// inside them are stale (an old lease) and removed.
 	Ranges []netip.Prefix
+	// MAC is set explicitly: a Linux bridge without one takes the lowest
+	// MAC of its ports, so it would change whenever a container comes or
+	// goes and containers' cached gateway neighbour would go stale.
+	MAC net.HardwareAddr
+}
+
+// bridgeMACPrefix starts every bridge MAC: locally administered, unicast.
+var bridgeMACPrefix = []byte{0x0a, 0x58}
+
+// BridgeMAC is the stable MAC of a bridge: 0a:58 followed by its first
+// IPv4 gateway address (0a:58:09:00:03:01 for 9.0.3.1), or by the last four
+// bytes of its first gateway address, or of a hash of its name when it has
+// no address yet.
+func BridgeMAC(name string, addrs []netip.Prefix) net.HardwareAddr {
+	var tail []byte
+	for _, a := range addrs {
+		if a.Addr().Is4() {
+			tail = a.Addr().AsSlice()
+			break
+		}
+	}
+	if tail == nil && len(addrs) > 0 {
+		b := addrs[0].Addr().AsSlice()
+		tail = b[len(b)-4:]
+	}
+	if tail == nil {
+		h := fnv.New32a()
+		h.Write([]byte(name))
+		tail = h.Sum(nil)
+	}
+	return net.HardwareAddr(append(append([]byte{}, bridgeMACPrefix...), tail...))
 }
 
 // Masquerade says which overlay ranges of one family to masquerade when
@@ -31,6 +64,18 @@ type Want struct {
 	Masquerade  [2]Masquerade // [0] IPv4, [1] IPv6
 	Forwarding4 bool
 	Forwarding6 bool
+	// VTEP is the node's VxLAN device; nil means no overlay device yet
+	// (e.g. a single node before its VTEP IP is allocated), and then Peers
+	// are not programmed either.
+	VTEP *VTEP
+	// Self is the node's own name; a peer of that name is skipped.
+	Self string
+	// Peers are the overlay's nodes; the node itself may be among them.
+	Peers []Peer
+	// PeersUnknown says the peer list is not known yet (the store cache has
+	// never synced, e.g. right after a restart): the kernel's peer entries
+	// are left exactly as they are rather than planned away.
+	PeersUnknown bool
 }
 
 // OverlayLease is the input to Plan for one overlay.
@@ -75,6 +120,7 @@ func Plan(overlays []OverlayLease) Want {
 				b.Addrs = append(b.Addrs, netip.PrefixFrom(Gateway(sub), sub.Bits()))
 			}
 		}
+		b.MAC = BridgeMAC(b.Name, b.Addrs)
 		w.Bridges = append(w.Bridges, b)
 	}
 	sort.Slice(w.Bridges, func(i, j int) bool { return w.Bridges[i].Name < w.Bridges[j].Name })
@@ -92,7 +138,7 @@ func sortPrefixes(ps []netip.Prefix) {
 func (w Want) String() string {
 	var b strings.Builder
 	for _, br := range w.Bridges {
-		fmt.Fprintf(&b, "bridge %s mtu %d\n", br.Name, br.MTU)
+		fmt.Fprintf(&b, "bridge %s mtu %d mac %s\n", br.Name, br.MTU, br.MAC)
 		for _, a := range br.Addrs {
 			fmt.Fprintf(&b, "addr %s dev %s\n", a, br.Name)
 		}
@@ -103,6 +149,12 @@ func (w Want) String() string {
 		}
 	}
 	fmt.Fprintf(&b, "forwarding ipv4=%v ipv6=%v\n", w.Forwarding4, w.Forwarding6)
+	if w.VTEP != nil {
+		fmt.Fprintln(&b, w.VTEP)
+		for _, l := range PlanPeers(w.VTEP, w.Self, w.Peers).Lines(w.VTEP.Name) {
+			fmt.Fprintln(&b, l)
+		}
+	}
 	return b.String()
 }
 
@@ -117,10 +169,25 @@ type Kernel interface {
 	EnsureMasquerade(m Masquerade) (changed bool, err error)
 	// EnsureForwarding enables IP forwarding for the family.
 	EnsureForwarding(ipv6 bool) (changed bool, err error)
+	// EnsureVTEP creates the VxLAN device if missing and adopts an existing
+	// one whose VNI, port and local address match, fixing its MAC, MTU, up
+	// state and addresses in place (stale addresses inside the VTEP ranges
+	// are removed). Only a device with another VNI, port or local address
+	// is deleted and recreated. It never touches the device's neighbours,
+	// FDB or routes otherwise.
+	EnsureVTEP(v VTEP) (changed bool, err error)
+	// EnsurePeers reads the VTEP's permanent neighbours, permanent FDB
+	// entries and routes, and makes them exactly want (see DiffPeers):
+	// entries already right are not written, wrong or missing ones are
+	// replaced in place, left-over ones are deleted. It applies everything
+	// it can and returns the number of writes and the first error.
+	EnsurePeers(v VTEP, want PeerState) (changes int, err error)
 }
 
-// Apply makes the kernel match w, returning how many objects it changed.
-// It applies everything it can and returns the first error.
+// Apply makes the kernel match w, returning how many objects it changed:
+// bridges, forwarding, masquerade, then, when w.VTEP is set, the VTEP device
+// and its peers (every neighbour, FDB or route write counts). It applies
+// everything it can and returns the first error.
 func Apply(k Kernel, w Want) (int, error) {
 	changes := 0
 	var first error
@@ -143,6 +210,14 @@ func Apply(k Kernel, w Want) (int, error) {
 	}
 	for _, m := range w.Masquerade {
 		note(k.EnsureMasquerade(m))
+	}
+	if w.VTEP != nil {
+		note(k.EnsureVTEP(*w.VTEP))
+		if !w.PeersUnknown {
+			n, err := k.EnsurePeers(*w.VTEP, PlanPeers(w.VTEP, w.Self, w.Peers))
+			changes += n
+			note(false, err)
+		}
 	}
 	return changes, first
 }

@@ -19,10 +19,10 @@ func testLeases() []OverlayLease {
 
 func TestPlan(t *testing.T) {
 	got := Plan(testLeases()).String()
-	want := `bridge m-blue mtu 1400
-bridge m-dcos mtu 1420
+	want := `bridge m-blue mtu 1400 mac 0a:58:e8:00:36:db
+bridge m-dcos mtu 1420 mac 0a:58:09:00:03:01
 addr 9.0.3.1/24 dev m-dcos
-bridge m-dcos6 mtu 1420
+bridge m-dcos6 mtu 1420 mac 0a:58:00:00:00:01
 addr fd01:b::3:0:0:1/80 dev m-dcos6
 masquerade 9.0.0.0/8
 masquerade fd01:b::/64
@@ -62,5 +62,25 @@ func TestMasqueradeRules(t *testing.T) {
 	}
 	if len(filter) != 2 {
 		t.Errorf("filter rules: %v", filter)
+	}
+}
+
+// TestApplyLeavesPeersWhenUnknown: before the peer list is known (store
+// cache not synced after a restart) the kernel's peers are left alone.
+func TestApplyLeavesPeersWhenUnknown(t *testing.T) {
+	P := netip.MustParsePrefix
+	k := NewFake()
+	v := &VTEP{Name: "vtep1024", VNI: 1024, Port: 64000, IP: P("44.128.0.1/20"), Local: netip.MustParseAddr("198.18.0.1"), MTU: 1450}
+	peer := Peer{Name: "b", Underlay: netip.MustParseAddr("198.18.0.2"), VTEPIP: netip.MustParseAddr("44.128.0.2"), Subnets: []netip.Prefix{P("9.0.1.0/24")}}
+	if _, err := Apply(k, Want{VTEP: v, Self: "a", Peers: []Peer{peer}}); err != nil {
+		t.Fatal(err)
+	}
+	before := k.String()
+	n, err := Apply(k, Want{VTEP: v, Self: "a", PeersUnknown: true})
+	if err != nil || n != 0 || k.String() != before {
+		t.Fatalf("unknown peers changed %d objects (%v):\n%s\nwas:\n%s", n, err, k.String(), before)
+	}
+	if n, _ := Apply(k, Want{VTEP: v, Self: "a"}); n == 0 {
+		t.Fatal("a known empty peer list must remove the peer")
 	}
 }
