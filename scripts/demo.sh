@@ -1,38 +1,45 @@
 #!/usr/bin/env bash
-# demo.sh: one dcnet node in network namespaces on this machine. It starts
-# overlayd (embedded etcd), attaches three containers with cnitool and the
-# dcnet CNI plugin, shows them reaching each other and an "outside" host
-# through masquerade, then removes everything it made (also on failure).
-# Nothing touches the host's own network namespace.
+# demo.sh: a dcnet cluster in network namespaces on this machine. Three
+# masters run a three-member etcd cluster (Debian's etcd-server), three
+# agents run overlayd against it, containers on every agent are attached
+# with cnitool and the dcnet CNI plugin (IPv4 on overlay dcos, IPv6 on
+# dcos6), reach each other across nodes over VxLAN and an outside host
+# through masquerade; then a master is killed and the overlay keeps working.
+# Everything it makes is removed at the end, also on failure. Nothing
+# touches the host's own network namespace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/bin
 P=dcnet-demo                 # prefix of every namespace this script makes
 TMP=$(mktemp -d /tmp/dcnet-demo.XXXXXX)
-NODE=$P-node1
-OUTSIDE=$P-outside
 FABRIC=$P-fabric
-CONTAINERS=(web-1 web-2 db-1)
-OVERLAYD_PID=""
-WAIT_TRIES=100               # x 0.1 s
+MASTERS=(m1 m2 m3)
+AGENTS=(a1 a2 a3)
+declare -A UNDERLAY=([m1]=198.18.0.1 [m2]=198.18.0.2 [m3]=198.18.0.3 [a1]=198.18.0.11 [a2]=198.18.0.12 [a3]=198.18.0.13 [outside]=198.19.255.254)
+declare -A PID IP4 IP6
+WAIT_TRIES=150               # x 0.1 s
+ENDPOINTS=http://198.18.0.1:2379,http://198.18.0.2:2379,http://198.18.0.3:2379
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
-in_node() { ip netns exec "$NODE" "$@"; }
+ctl() { "$BIN/dcnetctl" --socket "$TMP/$1/run/overlayd.sock" "${@:2}"; }
+cni() { # cni AGENT COMMAND NETWORK CONTAINER [IFNAME]
+	ip netns exec "$P-$1" env CNI_PATH="$BIN" NETCONFPATH="$TMP/$1/cni" CNI_IFNAME="${5:-eth0}" \
+		"$BIN/cnitool" "$2" "$3" "/run/netns/$P-$4"
+}
+
+stop_pid() {
+	kill -TERM "$1" 2>/dev/null || return 0
+	for ((i = 0; i < WAIT_TRIES; i++)); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	kill -KILL "$1" 2>/dev/null || true
+}
 
 cleanup() {
 	set +e
 	step "cleanup"
-	if [ -n "$OVERLAYD_PID" ]; then
-		for c in "${CONTAINERS[@]}"; do
-			[ -e "/run/netns/$P-$c" ] && in_node env CNI_PATH="$BIN" NETCONFPATH="$TMP/cni" "$BIN/cnitool" del dcos "/run/netns/$P-$c" >/dev/null 2>&1
-		done
-		kill -TERM "$OVERLAYD_PID" 2>/dev/null
-		for ((i = 0; i < WAIT_TRIES; i++)); do kill -0 "$OVERLAYD_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$OVERLAYD_PID" 2>/dev/null
-		echo "stopped overlayd (pid $OVERLAYD_PID)"
-	fi
-	for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do ip netns del "$ns" && echo "deleted netns $ns"; done
+	for who in "${!PID[@]}"; do stop_pid "${PID[$who]}" && echo "stopped $who (pid ${PID[$who]})"; done
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do ip netns del "$ns"; done
+	echo "deleted every $P-* namespace"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -41,79 +48,109 @@ trap cleanup EXIT
 for b in overlayd dcnet dcnetctl cnitool; do
 	[ -x "$BIN/$b" ] || { echo "demo: $BIN/$b missing: run 'make demo' (it builds first)" >&2; exit 1; }
 done
-if ip netns list | grep -q "^$P-"; then
-	echo "demo: removing namespaces left by an earlier run"
-	for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do ip netns del "$ns"; done
-fi
+command -v etcd >/dev/null || { echo "demo: etcd missing: run 'make demo' (scripts/deps.sh installs etcd-server)" >&2; exit 1; }
+for ns in $(ip netns list | awk '{print $1}' | grep "^$P-" || true); do ip netns del "$ns"; done
 
-step "1. underlay: a switch (netns $FABRIC), node1 198.18.0.1 and an outside host 198.19.255.254"
+step "1. underlay: a switch (netns $FABRIC) with masters, agents and an outside host on 198.18.0.0/15"
 ip netns add "$FABRIC"
 ip -n "$FABRIC" link add fabric0 type bridge
 ip -n "$FABRIC" link set fabric0 up
-attach() { # attach NS DEV ADDR
-	ip netns add "$1"
-	ip -n "$1" link set lo up
-	ip link add "$P-$2" netns "$FABRIC" type veth peer name eth0 netns "$1"
-	ip -n "$FABRIC" link set "$P-$2" master fabric0 up
-	ip -n "$1" addr add "$3" dev eth0
-	ip -n "$1" link set eth0 up
-}
-attach "$NODE" n1 198.18.0.1/15
-attach "$OUTSIDE" out 198.19.255.254/15
-run ip -n "$NODE" -br addr show eth0
+for who in "${MASTERS[@]}" "${AGENTS[@]}" outside; do
+	ip netns add "$P-$who"
+	ip -n "$P-$who" link set lo up
+	ip link add "up-$who" netns "$FABRIC" type veth peer name eth0 netns "$P-$who"
+	ip -n "$FABRIC" link set "up-$who" master fabric0 up
+	ip -n "$P-$who" addr add "${UNDERLAY[$who]}/15" dev eth0
+	ip -n "$P-$who" link set eth0 up
+	printf '  %-8s %s\n' "$who" "${UNDERLAY[$who]}"
+done
 
-step "2. overlayd on node1 (embedded etcd, state in $TMP/node1)"
-mkdir -p "$TMP/node1"
-in_node "$BIN/overlayd" --config conf/overlayd.json --node-name node1 --underlay-ip 198.18.0.1 \
-	--run-dir "$TMP/node1/run" --state-dir "$TMP/node1/state" >"$TMP/node1/overlayd.log" 2>&1 &
-OVERLAYD_PID=$!
-echo "overlayd pid $OVERLAYD_PID, log $TMP/node1/overlayd.log"
-SOCK=$TMP/node1/run/overlayd.sock
+step "2. masters: a three-member etcd cluster"
+cluster=""
+for m in "${MASTERS[@]}"; do cluster+="${cluster:+,}$m=http://${UNDERLAY[$m]}:2380"; done
+for m in "${MASTERS[@]}"; do
+	mkdir -p "$TMP/$m"
+	ip netns exec "$P-$m" etcd --name "$m" --data-dir "$TMP/$m/etcd" \
+		--listen-client-urls "http://${UNDERLAY[$m]}:2379" --advertise-client-urls "http://${UNDERLAY[$m]}:2379" \
+		--listen-peer-urls "http://${UNDERLAY[$m]}:2380" --initial-advertise-peer-urls "http://${UNDERLAY[$m]}:2380" \
+		--initial-cluster "$cluster" --initial-cluster-token dcnet-demo --log-level warn >"$TMP/$m/etcd.log" 2>&1 &
+	PID[$m]=$!
+done
 for ((i = 0; i < WAIT_TRIES; i++)); do
-	"$BIN/dcnetctl" --socket "$SOCK" networks 2>/dev/null | grep -q '9\.0\.' && break
-	kill -0 "$OVERLAYD_PID" 2>/dev/null || { cat "$TMP/node1/overlayd.log"; exit 1; }
+	ip netns exec "$P-m1" etcdctl --endpoints "$ENDPOINTS" endpoint health >/dev/null 2>&1 && break
 	sleep 0.1
 done
-run "$BIN/dcnetctl" --socket "$SOCK" status
-run ip -n "$NODE" -br addr show m-dcos
-run ip netns exec "$NODE" iptables -t nat -S DCNET-POSTROUTING
+run ip netns exec "$P-m1" etcdctl --endpoints "$ENDPOINTS" member list
 
-step "3. three containers attached with cnitool + the dcnet CNI plugin"
-mkdir -p "$TMP/cni"
-cat >"$TMP/cni/10-dcos.conflist" <<JSON
-{"cniVersion": "1.1.0", "name": "dcos",
- "plugins": [{"type": "dcnet", "socket": "$SOCK", "args": {"labels": [{"key": "VIP_0", "value": "/web:80"}]}}]}
-JSON
-declare -A IP
-for c in "${CONTAINERS[@]}"; do
-	ip netns add "$P-$c"
-	printf '$ ip netns exec %s cnitool add dcos /run/netns/%s\n' "$NODE" "$P-$c"
-	in_node env CNI_PATH="$BIN" NETCONFPATH="$TMP/cni" "$BIN/cnitool" add dcos "/run/netns/$P-$c" >"$TMP/$c.json"
-	IP[$c]=$(jq -r '.ips[0].address' "$TMP/$c.json" | cut -d/ -f1)
-	echo "  $c -> ${IP[$c]} (mtu $(ip netns exec "$P-$c" cat /sys/class/net/eth0/mtu))"
+step "3. agents: overlayd on each, pointed at the masters (conf/overlayd.json: dcos 9.0.0.0/8, dcos6 fd01:b::/64)"
+for a in "${AGENTS[@]}"; do
+	mkdir -p "$TMP/$a/cni"
+	ip netns exec "$P-$a" "$BIN/overlayd" --config conf/overlayd.json --node-name "$a" --underlay-ip "${UNDERLAY[$a]}" \
+		--etcd-endpoints "$ENDPOINTS" --run-dir "$TMP/$a/run" --state-dir "$TMP/$a/state" >"$TMP/$a/overlayd.log" 2>&1 &
+	PID[$a]=$!
+	for net in dcos dcos6; do
+		echo "{\"cniVersion\":\"1.1.0\",\"name\":\"$net\",\"plugins\":[{\"type\":\"dcnet\",\"socket\":\"$TMP/$a/run/overlayd.sock\"}]}" >"$TMP/$a/cni/$net.conflist"
+	done
 done
-run "$BIN/dcnetctl" --socket "$SOCK" leases
+for a in "${AGENTS[@]}"; do
+	for ((i = 0; i < WAIT_TRIES; i++)); do
+		# converged: two peers known and their routes in the kernel
+		[ "$(ctl "$a" -o json peers 2>/dev/null | jq length 2>/dev/null)" = "2" ] &&
+			[ "$(ip -n "$P-$a" route show dev vtep1024 2>/dev/null | grep -c onlink)" = "2" ] && break
+		kill -0 "${PID[$a]}" 2>/dev/null || { cat "$TMP/$a/overlayd.log"; exit 1; }
+		sleep 0.1
+	done
+done
+run ctl a1 nodes
+run ctl a1 peers
+run ip -n "$P-a1" -d link show vtep1024
+run ip -n "$P-a1" neigh show dev vtep1024
+run bridge -n "$P-a1" fdb show dev vtep1024
+run ip -n "$P-a1" route show dev vtep1024
 
-step "4. containers reach each other over the node bridge"
-for pair in "web-1 web-2" "web-2 db-1" "db-1 web-1"; do
+step "4. a container on every agent: eth0 on dcos (IPv4), eth1 on dcos6 (IPv6)"
+for a in "${AGENTS[@]}"; do
+	ip netns add "$P-$a-web"
+	IP4[$a]=$(cni "$a" add dcos "$a-web" eth0 | jq -r '.ips[0].address' | cut -d/ -f1)
+	IP6[$a]=$(cni "$a" add dcos6 "$a-web" eth1 | jq -r '.ips[0].address' | cut -d/ -f1)
+	echo "  $a-web: ${IP4[$a]} ${IP6[$a]} (mtu $(ip netns exec "$P-$a-web" cat /sys/class/net/eth0/mtu))"
+done
+
+reach() { # reach FROM-AGENT TO-ADDRESS LABEL
+	printf '$ ip netns exec %s ping -c1 %s   (%s) ... ' "$P-$1-web" "$2" "$3"
+	if ip netns exec "$P-$1-web" ping -c1 -W2 "$2" >/dev/null; then echo ok; else echo FAILED; return 1; fi
+}
+step "5. containers reach each other across nodes over VxLAN (IPv4 and IPv6)"
+for pair in "a1 a2" "a2 a3" "a3 a1"; do
 	set -- $pair
-	printf '$ ip netns exec %s ping -c1 %s   (%s -> %s) ... ' "$P-$1" "${IP[$2]}" "$1" "$2"
-	ip netns exec "$P-$1" ping -c1 -W2 "${IP[$2]}" >/dev/null && echo ok
+	reach "$1" "${IP4[$2]}" "$1 -> $2"
+	reach "$1" "${IP6[$2]}" "$1 -> $2"
 done
-
-step "5. a container reaches the outside host through masquerade"
-printf '$ ip netns exec %s ping -c1 198.19.255.254 ... ' "$P-web-1"
-ip netns exec "$P-web-1" ping -c1 -W2 198.19.255.254 >/dev/null && echo ok
-run ip netns exec "$NODE" iptables -t nat -L DCNET-POSTROUTING -v -n
-
-step "6. endpoint records in the cluster store (labels included)"
+printf '$ ip netns exec %s curl -s http://[%s]:8080/  (TCP across nodes) ... ' "$P-a1-web" "${IP6[a2]}"
+printf 'HTTP/1.0 200 OK\r\n\r\nhello from a2-web over the IPv6 overlay\n' | ip netns exec "$P-a2-web" timeout 5 nc -6 -N -l 8080 >/dev/null 2>&1 &
+PID[nc]=$!
 sleep 0.3
-run "$BIN/dcnetctl" --socket "$SOCK" endpoints
+ip netns exec "$P-a1-web" curl -s -m 3 "http://[${IP6[a2]}]:8080/" || echo FAILED
+wait "${PID[nc]}" 2>/dev/null || true
+unset 'PID[nc]'
 
-step "7. DEL releases; leases go back to zero"
-for c in "${CONTAINERS[@]}"; do
-	in_node env CNI_PATH="$BIN" NETCONFPATH="$TMP/cni" "$BIN/cnitool" del dcos "/run/netns/$P-$c"
-done
-run "$BIN/dcnetctl" --socket "$SOCK" leases
+step "6. a container reaches the outside host through masquerade"
+reach a1 198.19.255.254 "a1-web -> outside"
+run ip netns exec "$P-a1" iptables -t nat -S DCNET-POSTROUTING
+
+step "7. endpoint records in the cluster store"
+sleep 0.3
+run ctl a3 endpoints
+
+step "8. kill -9 master m1: the etcd cluster keeps quorum, the overlay keeps working"
+kill -KILL "${PID[m1]}"
+unset 'PID[m1]'
+echo "killed etcd on m1"
+ip netns add "$P-a2-db"
+printf '$ cnitool add dcos (new container on a2 with m1 down) ... '
+IP4[db]=$(cni a2 add dcos a2-db | jq -r '.ips[0].address' | cut -d/ -f1) && echo "${IP4[db]}"
+reach a1 "${IP4[db]}" "a1-web -> a2-db"
+reach a3 "${IP4[a1]}" "a3-web -> a1-web"
+run ctl a2 status
 echo
 echo "demo: done"
