@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,5 +221,64 @@ func TestDaemonRestartKeepsStateAndLease(t *testing.T) {
 	alive, err := store.Client.Get(ctx, cluster.AlivePrefix+"node-a")
 	if err != nil || len(alive.Kvs) != 1 || alive.Kvs[0].Lease != resp.Kvs[0].Lease {
 		t.Fatalf("endpoint lease %x differs from liveness lease: %+v", resp.Kvs[0].Lease, alive)
+	}
+}
+
+// TestDaemonReclaimsDepartedNode: a node with no liveness key whose record
+// is older than the grace period loses its subnet and VTEP.
+func TestDaemonReclaimsDepartedNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded etcd")
+	}
+	cfg := testConfig(t)
+	cfg.LeaseTTL = config.Duration{Duration: 2 * time.Second}
+	cfg.NodeGracePeriod = config.Duration{Duration: 2 * time.Second}
+	d := startDaemon(t, cfg, t.TempDir(), t.TempDir())
+	store, err := cluster.Connect(cluster.Options{Endpoints: []string{cfg.Etcd.ClientURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	sub, err := store.LeaseSubnet(ctx, "dcos", "ghost", netip.MustParsePrefix("9.0.0.0/8"), 24, netip.Prefix{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost := cluster.Node{Name: "ghost", UnderlayIP: "198.18.0.9", Subnets: map[string][]string{"dcos": {sub.String()}}}
+	b := mustJSON(ghost)
+	// Written with an Updated time far in the past, as a node gone for long.
+	old := strings.Replace(string(b), `"updated":"0001-01-01T00:00:00Z"`, `"updated":"2020-01-01T00:00:00Z"`, 1)
+	if _, err := store.Client.Put(ctx, cluster.NodesPrefix+"ghost", old); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := store.Client.Get(ctx, cluster.SubnetKey("dcos", sub))
+		if err == nil && len(resp.Kvs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("subnet %s of the departed node was not reclaimed", sub)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ns, _ := d.client.Nodes(ctx)
+	for _, n := range ns {
+		if n.Name == "ghost" {
+			t.Fatalf("ghost still listed: %+v", n)
+		}
+	}
+}
+
+func TestMTUWarnings(t *testing.T) {
+	d := &Daemon{cfg: config.Default(), underlayMTU: 1450}
+	d.cfg.Overlays[0].MTU = 1420
+	w := d.mtuWarnings()
+	if len(w) != 1 || !strings.Contains(w[0], "mtu 1420 does not fit the underlay (mtu 1450 minus 50 bytes of VxLAN = 1400)") {
+		t.Fatalf("warnings: %q", w)
+	}
+	d.underlayMTU = 1500
+	if w := d.mtuWarnings(); len(w) != 0 {
+		t.Fatalf("1420 fits a 1500 underlay: %q", w)
 	}
 }

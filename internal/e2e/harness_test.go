@@ -76,6 +76,7 @@ type node struct {
 	socket   string
 	restarts int
 	extra    []string // more overlayd flags
+	log      string   // current overlayd log
 }
 
 // startNode creates a node on f and starts overlayd on it with cfg (JSON, "" = defaults).
@@ -85,6 +86,14 @@ func startNode(t *testing.T, f *netsim.Fabric, name, cfg string, extra ...string
 	if err != nil {
 		t.Fatal(err)
 	}
+	nd := prepareNode(t, n, cfg, extra...)
+	nd.start()
+	return nd
+}
+
+// prepareNode writes a node's overlayd and CNI configs without starting it.
+func prepareNode(t *testing.T, n *netsim.Node, cfg string, extra ...string) *node {
+	t.Helper()
 	dir := t.TempDir()
 	nd := &node{Node: n, t: t, dir: dir, socket: filepath.Join(dir, "run", "overlayd.sock"), confDir: filepath.Join(dir, "cni"), extra: extra}
 	if cfg != "" {
@@ -95,7 +104,6 @@ func startNode(t *testing.T, f *netsim.Fabric, name, cfg string, extra ...string
 	}
 	nd.client = api.NewClient(nd.socket)
 	nd.writeConf("10-dcos.conflist", fmt.Sprintf(`{"cniVersion":"1.1.0","name":"dcos","plugins":[{"type":"dcnet","socket":%q}]}`, nd.socket))
-	nd.start()
 	return nd
 }
 
@@ -112,15 +120,26 @@ func (n *node) writeConf(name, body string) {
 // start runs overlayd and waits until its first network has a subnet.
 func (n *node) start() {
 	n.t.Helper()
+	n.launch()
+	n.waitReady()
+}
+
+// launch starts overlayd without waiting.
+func (n *node) launch() {
 	argv := []string{bin("overlayd"), "--node-name", n.Name, "--underlay-ip", n.UnderlayIP.String(),
 		"--run-dir", filepath.Join(n.dir, "run"), "--state-dir", filepath.Join(n.dir, "state"), "--metrics-addr", ""}
 	if n.cfgPath != "" {
 		argv = append(argv, "--config", n.cfgPath)
 	}
 	argv = append(argv, n.extra...)
-	log := filepath.Join(n.dir, fmt.Sprintf("overlayd-%d.log", n.restarts))
+	n.log = filepath.Join(n.dir, fmt.Sprintf("overlayd-%d.log", n.restarts))
 	n.restarts++
-	n.proc = netsim.StartProcessT(n.t, n.Node, log, argv...)
+	n.proc = netsim.StartProcessT(n.t, n.Node, n.log, argv...)
+}
+
+// waitReady waits until overlayd serves and its first network has a subnet.
+func (n *node) waitReady() {
+	n.t.Helper()
 	err := netsim.WaitFor(context.Background(), 30*time.Second, 20*time.Millisecond, func() error {
 		ns, err := n.client.Networks(context.Background())
 		if err != nil {
@@ -132,7 +151,7 @@ func (n *node) start() {
 		return nil
 	})
 	if err != nil {
-		out, _ := os.ReadFile(log)
+		out, _ := os.ReadFile(n.log)
 		n.t.Fatalf("overlayd on %s not ready: %v\n%s", n.Name, err, out)
 	}
 }
