@@ -169,6 +169,7 @@ func (d *Daemon) run(ctx context.Context) error {
 		d.cfg.UnderlayIP = detectUnderlayIP(endpoints)
 	}
 	d.underlayMTU = underlayLinkMTU(d.cfg.UnderlayIP)
+	d.resolveAutoMTU()
 	for _, w := range d.mtuWarnings() {
 		d.log.Warn(w)
 	}
@@ -375,7 +376,7 @@ func (d *Daemon) plan() datapath.Want {
 	var in []datapath.OverlayLease
 	for _, o := range d.cfg.Overlays {
 		n := d.networks[o.Name]
-		in = append(in, datapath.OverlayLease{Bridge: o.Bridge, MTU: o.MTU, Masquerade: o.MasqueradeOn(),
+		in = append(in, datapath.OverlayLease{Bridge: o.Bridge, MTU: int(o.MTU), Masquerade: o.MasqueradeOn(),
 			Range4: o.Prefix4(), Range6: o.Prefix6Range(), NodeSubnet4: n.sub4, NodeSubnet6: n.sub6})
 	}
 	w := datapath.Plan(in)

@@ -3,6 +3,7 @@ package overlayd
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -280,5 +281,19 @@ func TestMTUWarnings(t *testing.T) {
 	d.underlayMTU = 1500
 	if w := d.mtuWarnings(); len(w) != 0 {
 		t.Fatalf("1420 fits a 1500 underlay: %q", w)
+	}
+}
+
+func TestResolveAutoMTU(t *testing.T) {
+	cfg := config.Default()
+	cfg.Overlays[0].MTU = config.AutoMTU
+	d := &Daemon{cfg: cfg, underlayMTU: 9000, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		networks: map[string]*network{"dcos": {cfg: cfg.Overlays[0]}, "dcos6": {cfg: cfg.Overlays[1]}}}
+	d.resolveAutoMTU()
+	if d.cfg.Overlays[0].MTU != 8950 || d.networks["dcos"].info().MTU != 8950 || d.cfg.Overlays[1].MTU != 1420 {
+		t.Fatalf("auto mtu over a 9000 underlay: %v %v %v", d.cfg.Overlays[0].MTU, d.networks["dcos"].info().MTU, d.cfg.Overlays[1].MTU)
+	}
+	if w := d.mtuWarnings(); len(w) != 0 {
+		t.Fatalf("auto mtu must fit: %q", w)
 	}
 }

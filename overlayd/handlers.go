@@ -126,7 +126,7 @@ func (d *Daemon) pool(name string) (ipam.Pool, api.Network, error) {
 }
 
 func (n *network) info() api.Network {
-	out := api.Network{Name: n.cfg.Name, Bridge: n.cfg.Bridge, MTU: n.cfg.MTU, Subnet: n.cfg.Subnet, Subnet6: n.cfg.Subnet6}
+	out := api.Network{Name: n.cfg.Name, Bridge: n.cfg.Bridge, MTU: int(n.cfg.MTU), Subnet: n.cfg.Subnet, Subnet6: n.cfg.Subnet6}
 	if n.sub4.IsValid() {
 		out.NodeSubnet = n.sub4.String()
 		out.Gateway = datapath.Gateway(n.sub4).String()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/dcnet/dcnet/overlayd/config"
 	"github.com/dcnet/dcnet/overlayd/datapath"
 	"github.com/vishvananda/netlink"
 )
@@ -174,13 +175,32 @@ func (d *Daemon) mtuWarnings() []string {
 	var out []string
 	limit := d.underlayMTU - vxlanOverhead
 	for _, o := range d.cfg.Overlays {
-		if o.MTU > limit {
+		if int(o.MTU) > limit {
 			out = append(out, fmt.Sprintf("overlay %s: mtu %d does not fit the underlay (mtu %d minus %d bytes of VxLAN = %d): large packets between nodes will be dropped; set mtu to %d or less",
 				o.Name, o.MTU, d.underlayMTU, vxlanOverhead, limit, limit))
 		}
 	}
 	return out
 }
+
+// resolveAutoMTU turns "auto" MTUs into the underlay MTU minus the VxLAN
+// overhead.
+func (d *Daemon) resolveAutoMTU() {
+	for i, o := range d.cfg.Overlays {
+		if o.MTU != config.AutoMTU {
+			continue
+		}
+		mtu := config.MTU(max(d.underlayMTU-vxlanOverhead, minAutoMTU))
+		d.cfg.Overlays[i].MTU = mtu
+		d.mu.Lock()
+		d.networks[o.Name].cfg.MTU = mtu
+		d.mu.Unlock()
+		d.log.Info("container mtu from the underlay", "overlay", o.Name, "mtu", mtu, "underlay_mtu", d.underlayMTU)
+	}
+}
+
+// minAutoMTU is the smallest MTU "auto" yields (IPv6 needs 1280).
+const minAutoMTU = 1280
 
 // nodeInfos is the API view of the cluster's nodes.
 func (d *Daemon) nodeInfos() []api.Node {

@@ -68,6 +68,35 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // MarshalJSON writes the duration as a string.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
+// AutoMTU is the value of an MTU written as "auto": overlayd uses the
+// underlay link's MTU minus the VxLAN overhead.
+const AutoMTU MTU = -1
+
+// MTU is a container MTU: a number, or "auto".
+type MTU int
+
+// UnmarshalJSON accepts a number or the string "auto".
+func (m *MTU) UnmarshalJSON(b []byte) error {
+	if string(b) == `"auto"` {
+		*m = AutoMTU
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("want a number or \"auto\", got %s", b)
+	}
+	*m = MTU(n)
+	return nil
+}
+
+// MarshalJSON writes "auto" or the number.
+func (m MTU) MarshalJSON() ([]byte, error) {
+	if m == AutoMTU {
+		return []byte(`"auto"`), nil
+	}
+	return json.Marshal(int(m))
+}
+
 // Overlay is one overlay network. Field names follow DC/OS's overlay config.
 type Overlay struct {
 	Name    string `json:"name"`
@@ -76,7 +105,7 @@ type Overlay struct {
 	Subnet6 string `json:"subnet6,omitempty"` // IPv6 overlay range, e.g. fd01:b::/64
 	Prefix6 int    `json:"prefix6,omitempty"` // node subnet length inside Subnet6, e.g. 80
 	Bridge  string `json:"bridge,omitempty"`  // node bridge; default "m-<name>"
-	MTU     int    `json:"mtu,omitempty"`     // container MTU; default 1420
+	MTU     MTU    `json:"mtu,omitempty"`     // container MTU; default 1420; "auto": underlay MTU - 50
 	// Masquerade traffic from this overlay to destinations outside it; default true.
 	Masquerade *bool `json:"masquerade,omitempty"`
 }
@@ -334,8 +363,8 @@ func (o Overlay) validate() error {
 	if len(o.Bridge) == 0 || len(o.Bridge) > maxIfNameLen {
 		return fmt.Errorf("bridge %q: want 1-%d characters (a Linux interface name)", o.Bridge, maxIfNameLen)
 	}
-	if o.MTU < minMTU || o.MTU > maxMTU {
-		return fmt.Errorf("mtu %d: out of range [%d, %d]", o.MTU, minMTU, maxMTU)
+	if o.MTU != AutoMTU && (o.MTU < minMTU || o.MTU > maxMTU) {
+		return fmt.Errorf("mtu %d: out of range [%d, %d] (or \"auto\")", o.MTU, minMTU, maxMTU)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,7 +52,7 @@ func TestParseErrors(t *testing.T) {
 		{"family", `{"overlays":[{"name":"a","subnet":"fd01::/64","prefix":80}]}`, "want an IPv4 range"},
 		{"prefix range", `{"overlays":[{"name":"a","subnet":"9.0.0.0/8","prefix":8}]}`, "prefix 8: out of range [9, 30]"},
 		{"prefix6 range", `{"overlays":[{"name":"a","subnet6":"fd01:b::/64","prefix6":127}]}`, "prefix6 127: out of range [65, 126]"},
-		{"mtu", `{"overlays":[{"name":"a","subnet":"9.0.0.0/8","prefix":24,"mtu":100}]}`, "mtu 100: out of range [576, 9000]"},
+		{"mtu", `{"overlays":[{"name":"a","subnet":"9.0.0.0/8","prefix":24,"mtu":100}]}`, "mtu 100: out of range [576, 9000] (or \"auto\")"},
 		{"bridge", `{"overlays":[{"name":"a","subnet":"9.0.0.0/8","prefix":24,"bridge":"a-very-long-bridge"}]}`, "bridge \"a-very-long-bridge\""},
 		{"dup", `{"overlays":[{"name":"a","subnet":"9.0.0.0/8","prefix":24},{"name":"a","subnet":"10.0.0.0/8","prefix":24}]}`, "used twice"},
 		{"overlap", `{"overlays":[{"name":"a","subnet":"9.0.0.0/8","prefix":24},{"name":"b","subnet":"9.1.0.0/16","prefix":24}]}`, "overlaps"},
@@ -65,6 +66,7 @@ func TestParseErrors(t *testing.T) {
 		{"vtep subnet", `{"vtep":{"subnet":"fd01::/64"}}`, "vtep.subnet \"fd01::/64\""},
 		{"vtep overlap", `{"vtep":{"subnet":"9.1.0.0/20"}}`, "overlaps overlay range 9.0.0.0/8"},
 		{"grace", `{"nodeGracePeriod":"5s"}`, "nodeGracePeriod 5s"},
+		{"mtu word", `{"overlays":[{"name":"a","subnet":"9.0.0.0/8","prefix":24,"mtu":"big"}]}`, `want a number or "auto"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.doc))
@@ -126,4 +128,15 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted a config that Validate rejects: %v", err)
 		}
 	})
+}
+
+func TestAutoMTU(t *testing.T) {
+	c, err := Parse([]byte(`{"overlays":[{"name":"a","subnet":"9.0.0.0/8","prefix":24,"mtu":"auto"}]}`))
+	if err != nil || c.Overlays[0].MTU != AutoMTU {
+		t.Fatalf("mtu auto: %v %v", c.Overlays[0].MTU, err)
+	}
+	b, _ := json.Marshal(c.Overlays[0])
+	if !strings.Contains(string(b), `"mtu":"auto"`) {
+		t.Fatalf("marshal: %s", b)
+	}
 }
