@@ -285,7 +285,7 @@ func TestMTUWarnings(t *testing.T) {
 }
 
 func TestResolveAutoMTU(t *testing.T) {
-	cfg := config.Default()
+	cfg, _ := config.Load("")
 	cfg.Overlays[0].MTU = config.AutoMTU
 	d := &Daemon{cfg: cfg, underlayMTU: 9000, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		networks: map[string]*network{"dcos": {cfg: cfg.Overlays[0]}, "dcos6": {cfg: cfg.Overlays[1]}}}
