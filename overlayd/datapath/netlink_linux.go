@@ -58,7 +58,11 @@ func (n *Netlink) EnsureBridge(b Bridge) (bool, error) {
 	if link.Type() != "bridge" {
 		return false, fmt.Errorf("link %s exists but is a %s, not a bridge: remove it or choose another bridge name", b.Name, link.Type())
 	}
-	if b.MTU > 0 && link.Attrs().MTU != b.MTU {
+	// The kernel resets an empty bridge to MTU 1500 and makes it follow its
+	// ports otherwise; an empty bridge's MTU carries no traffic, so only a
+	// bridge with ports (or a new one) is corrected, and a reconcile after
+	// the last container left reports no repair.
+	if b.MTU > 0 && link.Attrs().MTU != b.MTU && (changed || hasPorts(link)) {
 		if err := netlink.LinkSetMTU(link, b.MTU); err != nil {
 			return changed, fmt.Errorf("set mtu %d on bridge %s: %w", b.MTU, b.Name, err)
 		}
@@ -82,6 +86,20 @@ func (n *Netlink) EnsureBridge(b Bridge) (bool, error) {
 	}
 	ch, err := ensureAddrs(link, b)
 	return changed || ch, err
+}
+
+// hasPorts reports whether any link is enslaved to the bridge.
+func hasPorts(br netlink.Link) bool {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return true // when in doubt, correct the MTU
+	}
+	for _, l := range links {
+		if l.Attrs().MasterIndex == br.Attrs().Index {
+			return true
+		}
+	}
+	return false
 }
 
 func hasIPv6(ps []netip.Prefix) bool {

@@ -82,6 +82,16 @@ func TestPrivilegedNetlinkApply(t *testing.T) {
 	if !strings.Contains(string(save), "-A DCNET-POSTROUTING -s 9.0.0.0/8 -j MASQUERADE") {
 		t.Fatalf("masquerade not repaired:\n%s", save)
 	}
+	// The last port leaving resets the kernel's bridge MTU to 1500: that is
+	// not damage (no traffic) and reports no repair.
+	ip("link", "del", "lowmac")
+	in(func() error {
+		n, err := Apply(k, w)
+		if n != 0 {
+			t.Errorf("apply after the last port left changed %d objects", n)
+		}
+		return err
+	})
 	// A non-bridge link with the bridge's name is a clear error.
 	in(func() error {
 		netlink.LinkDel(&netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "m-blue"}})
