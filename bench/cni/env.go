@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/dcnet/dcnet/internal/netsim"
@@ -235,19 +233,9 @@ func (e *env) overlaydLogTail() string {
 	if e == nil || e.Tmp == "" {
 		return ""
 	}
-	fh, err := os.Open(filepath.Join(e.Tmp, "overlayd.log"))
-	if err != nil {
+	path := filepath.Join(e.Tmp, "overlayd.log")
+	if _, err := os.Stat(path); err != nil {
 		return ""
 	}
-	defer fh.Close()
-	var lines []string
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > logTailLines {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
+	return netsim.TailFile(path, logTailLines)
 }

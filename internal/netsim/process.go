@@ -97,7 +97,7 @@ func StartProcessT(t testing.TB, node *Node, logPath string, argv ...string) *Pr
 			t.Errorf("netsim: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("netsim: last lines of %s:\n%s", p.LogPath, tailFile(p.LogPath, logTailLines))
+			t.Logf("netsim: last lines of %s:\n%s", p.LogPath, TailFile(p.LogPath, logTailLines))
 		}
 	})
 	return p
@@ -165,8 +165,9 @@ func killGroup(pgid int) error {
 	return nil
 }
 
-// tailFile returns the last n lines of a file, or a note why it cannot.
-func tailFile(path string, n int) string {
+// TailFile returns the last n lines of a file (a daemon's log), or a note
+// why it cannot.
+func TailFile(path string, n int) string {
 	fh, err := os.Open(path)
 	if err != nil {
 		return "(" + err.Error() + ")"
