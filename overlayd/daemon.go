@@ -61,7 +61,17 @@ type Daemon struct {
 	networks map[string]*network
 	ready    bool
 	storeErr error
-	kick     chan struct{}
+	kick     chan struct{} // full reconcile soon
+	// peersKick asks for the fast path: only the peers changed.
+	peersKick chan struct{}
+	// applied is the peer state the last reconcile left in the kernel
+	// (valid when appliedOK); owned by the reconcile loop.
+	applied   datapath.PeerState
+	appliedOK bool
+	// decoded caches decoded node records by key; owned by storeNodes'
+	// callers under decodeMu.
+	decodeMu sync.Mutex
+	decoded  map[string]decodedNode
 }
 
 type network struct {
@@ -118,7 +128,8 @@ func newDaemon(opts Options) (*Daemon, error) {
 		k = datapath.NewNetlink()
 	}
 	d := &Daemon{opts: opts, cfg: cfg, log: opts.Log, ipam: db, kernel: k, started: time.Now().UTC(),
-		networks: map[string]*network{}, kick: make(chan struct{}, 1)}
+		networks: map[string]*network{}, kick: make(chan struct{}, 1), peersKick: make(chan struct{}, 1),
+		decoded: map[string]decodedNode{}}
 	for _, o := range cfg.Overlays {
 		n := &network{cfg: o}
 		// A remembered lease serves at once, even if the store is away.
@@ -191,7 +202,7 @@ func (d *Daemon) run(ctx context.Context) error {
 	}
 	d.endpoints = cluster.NewCache(store, cluster.EndpointsPrefix, d.log)
 	d.nodes = cluster.NewCache(store, cluster.NodesPrefix, d.log)
-	d.nodes.OnChange = d.kickReconcile
+	d.nodes.OnChange = d.kickPeers
 	d.alive = cluster.NewCache(store, cluster.AlivePrefix, d.log)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -387,29 +398,6 @@ func (d *Daemon) plan() datapath.Want {
 		w.PeersUnknown = d.nodes == nil || !d.nodes.Synced()
 	}
 	return w
-}
-
-// reconcileLoop applies the plan at start, on every kick and on a timer,
-// repairing hand damage.
-func (d *Daemon) reconcileLoop(ctx context.Context) {
-	t := time.NewTicker(d.cfg.ReconcileInterval.Duration)
-	defer t.Stop()
-	for {
-		start := time.Now()
-		n, err := datapath.Apply(d.kernel, d.plan())
-		d.metrics.reconciled(n, err, time.Since(start))
-		if err != nil {
-			d.log.Error("apply datapath", "err", err)
-		} else if n > 0 {
-			d.log.Info("datapath repaired", "changes", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-d.kick:
-		}
-	}
 }
 
 // desiredEndpoints derives this node's endpoint records from local state.

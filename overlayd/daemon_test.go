@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func freePort(t *testing.T) int {
 // root needed. It returns a client and a stop function.
 type testDaemon struct {
 	client *api.Client
-	kernel *datapath.Fake
+	kernel *lockedFake
 	cfg    config.Config
 	state  string
 	run    string
@@ -42,7 +43,7 @@ type testDaemon struct {
 
 func startDaemon(t *testing.T, cfg config.Config, state, run string) *testDaemon {
 	t.Helper()
-	k := datapath.NewFake()
+	k := &lockedFake{f: datapath.NewFake()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -296,4 +297,104 @@ func TestResolveAutoMTU(t *testing.T) {
 	if w := d.mtuWarnings(); len(w) != 0 {
 		t.Fatalf("auto mtu must fit: %q", w)
 	}
+}
+
+// TestDaemonPeerFastPath: with the periodic reconcile far away, a peer's
+// node record appearing, changing and leaving reaches the kernel through
+// the peers-only fast path.
+func TestDaemonPeerFastPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded etcd")
+	}
+	cfg := testConfig(t)
+	cfg.ReconcileInterval = config.Duration{Duration: time.Hour}
+	d := startDaemon(t, cfg, t.TempDir(), t.TempDir())
+	store, err := cluster.Connect(cluster.Options{Endpoints: []string{cfg.Etcd.ClientURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	peer := cluster.Node{Name: "peer", UnderlayIP: "198.18.0.2", VTEPIP: "44.128.0.9", VTEPMAC: "70:b3:d5:80:00:09",
+		Subnets: map[string][]string{"dcos": {"9.0.9.0/24"}}}
+	put := func(n cluster.Node) {
+		if err := store.PutNode(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitKernel := func(want string, present bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got := d.kernel.String()
+			if strings.Contains(got, want) == present {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("kernel (want %q present=%v):\n%s", want, present, got)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	put(peer)
+	waitKernel("fdb 70:b3:d5:80:00:09 dst 198.18.0.2 dev vtep1024", true)
+	waitKernel("route 9.0.9.0/24 via 44.128.0.9 dev vtep1024 onlink", true)
+	peer.UnderlayIP = "198.18.0.3"
+	put(peer)
+	waitKernel("fdb 70:b3:d5:80:00:09 dst 198.18.0.3 dev vtep1024", true)
+	if _, err := store.RemoveNode(ctx, "peer"); err != nil {
+		t.Fatal(err)
+	}
+	waitKernel("vtep1024 onlink", false)
+}
+
+// lockedFake serialises the daemon's reconcile goroutine and the test's
+// reads of the fake kernel.
+type lockedFake struct {
+	mu sync.Mutex
+	f  *datapath.Fake
+}
+
+var _ datapath.Kernel = (*lockedFake)(nil)
+
+func (l *lockedFake) EnsureBridge(b datapath.Bridge) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.EnsureBridge(b)
+}
+
+func (l *lockedFake) EnsureMasquerade(m datapath.Masquerade) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.EnsureMasquerade(m)
+}
+
+func (l *lockedFake) EnsureForwarding(v6 bool) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.EnsureForwarding(v6)
+}
+
+func (l *lockedFake) EnsureVTEP(v datapath.VTEP) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.EnsureVTEP(v)
+}
+
+func (l *lockedFake) EnsurePeers(v datapath.VTEP, want datapath.PeerState) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.EnsurePeers(v, want)
+}
+
+func (l *lockedFake) ApplyPeerChanges(v datapath.VTEP, c datapath.PeerChanges) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.ApplyPeerChanges(v, c)
+}
+
+func (l *lockedFake) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.String()
 }

@@ -2,7 +2,6 @@ package overlayd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -97,19 +96,6 @@ func (d *Daemon) vtepLocked() *datapath.VTEP {
 		v.IP6 = netip.PrefixFrom(d.vtep6, netip.MustParsePrefix(d.cfg.VTEP.Subnet6).Bits())
 	}
 	return v
-}
-
-// storeNodes decodes the nodes cache.
-func (d *Daemon) storeNodes() []cluster.Node {
-	kvs := d.nodes.List("")
-	out := make([]cluster.Node, 0, len(kvs))
-	for _, kv := range kvs {
-		var n cluster.Node
-		if json.Unmarshal(kv.Value, &n) == nil && n.Name != "" {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 // peers turns the other nodes' records into datapath peers. Records that

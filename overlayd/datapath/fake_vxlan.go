@@ -48,6 +48,19 @@ func (f *Fake) EnsurePeers(v VTEP, want PeerState) (int, error) {
 	return n, nil
 }
 
+// ApplyPeerChanges implements Kernel.
+func (f *Fake) ApplyPeerChanges(v VTEP, c PeerChanges) (int, error) {
+	if f.Fail != nil {
+		return 0, f.Fail
+	}
+	if f.VTEP == nil || f.VTEP.Name != v.Name {
+		return 0, fmt.Errorf("apply peers to %s: %w", v.Name, ErrNoVTEP)
+	}
+	var n int
+	f.Peers, n = applyChanges(f.Peers, c)
+	return n, nil
+}
+
 // applyChanges applies c to s as the kernel would and returns the new state
 // and the number of writes that changed something: a set replaces the entry
 // of the same key (neighbour: IP; FDB: MAC, its first destination; route:

@@ -182,6 +182,10 @@ type Kernel interface {
 	// replaced in place, left-over ones are deleted. It applies everything
 	// it can and returns the number of writes and the first error.
 	EnsurePeers(v VTEP, want PeerState) (changes int, err error)
+	// ApplyPeerChanges applies a precomputed diff without reading the
+	// kernel first: the fast path for one store change, between full
+	// EnsurePeers reconciles that read everything back.
+	ApplyPeerChanges(v VTEP, c PeerChanges) (changes int, err error)
 }
 
 // Apply makes the kernel match w, returning how many objects it changed:

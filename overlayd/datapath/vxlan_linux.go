@@ -143,6 +143,18 @@ func (n *Netlink) EnsurePeers(v VTEP, want PeerState) (int, error) {
 	return applyPeerChanges(link, DiffPeers(have, want))
 }
 
+// ApplyPeerChanges implements Kernel.
+func (n *Netlink) ApplyPeerChanges(v VTEP, c PeerChanges) (int, error) {
+	if c.Len() == 0 {
+		return 0, nil
+	}
+	link, err := netlink.LinkByName(v.Name)
+	if err != nil {
+		return 0, fmt.Errorf("find vtep %s: %w", v.Name, err)
+	}
+	return applyPeerChanges(link, c)
+}
+
 // ReadPeerState reads the peer state of a VTEP from the kernel: its
 // permanent neighbours (not learned ones, not IPv6 link-local), its
 // permanent FDB entries with a destination (not the device's own or zero
