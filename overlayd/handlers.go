@@ -32,6 +32,7 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("GET "+api.PathNodes, d.handleNodes)
 	mux.HandleFunc("GET "+api.PathPeers, d.handlePeers)
 	mux.HandleFunc("POST "+api.PathNodeRemove, d.handleNodeRemove)
+	mux.HandleFunc("POST "+api.PathUpdate, d.handleUpdate)
 	return d.metrics.instrument(mux)
 }
 
@@ -207,6 +208,41 @@ func (d *Daemon) handleRelease(w http.ResponseWriter, r *http.Request) {
 			d.publisher.Kick()
 		}
 		return api.ReleaseResponse{Released: released}, nil
+	}()
+	d.reply(w, r, resp, err)
+}
+
+func (d *Daemon) handleUpdate(w http.ResponseWriter, r *http.Request) {
+	var req api.UpdateRequest
+	resp, err := func() (api.Attachment, error) {
+		if err := decode(r, &req); err != nil {
+			return api.Attachment{}, err
+		}
+		if err := validID(req.AttachmentID); err != nil {
+			return api.Attachment{}, err
+		}
+		to := req.AttachmentID
+		if req.To != nil {
+			if err := validID(*req.To); err != nil {
+				return api.Attachment{}, err
+			}
+			if req.To.Network != req.Network {
+				return api.Attachment{}, fail(http.StatusBadRequest, api.CodeInvalid, "to.network %q: must stay %q", req.To.Network, req.Network)
+			}
+			to = *req.To
+		}
+		if err := validPortMappings(req.PortMappings); err != nil {
+			return api.Attachment{}, err
+		}
+		att, err := d.ipam.Update(req.AttachmentID, to, req.Labels, req.PortMappings)
+		if errors.Is(err, ipam.ErrNotFound) {
+			return api.Attachment{}, fail(http.StatusNotFound, api.CodeNotFound, "%v on node %s", err, d.cfg.NodeName)
+		}
+		if err != nil {
+			return api.Attachment{}, fail(http.StatusConflict, api.CodeInvalid, "%v", err)
+		}
+		d.publisher.Kick()
+		return att, nil
 	}()
 	d.reply(w, r, resp, err)
 }

@@ -123,6 +123,14 @@ func (c *Client) Release(ctx context.Context, id AttachmentID) (bool, error) {
 	return r.Released, err
 }
 
+// Update replaces an attachment's labels and port mappings and optionally
+// re-keys it (see UpdateRequest); safe to call repeatedly.
+func (c *Client) Update(ctx context.Context, req UpdateRequest) (Attachment, error) {
+	var a Attachment
+	err := c.do(ctx, http.MethodPost, PathUpdate, req, &a)
+	return a, err
+}
+
 // GC releases every attachment of network made by configuration config
 // ("" = network) that is not in valid.
 func (c *Client) GC(ctx context.Context, network, config string, valid []AttachmentID) ([]Attachment, error) {

@@ -22,6 +22,7 @@ const (
 	PathNodes       = "/v1/nodes"        // GET -> []Node (cluster-wide, from the store cache)
 	PathPeers       = "/v1/peers"        // GET -> []Peer (what this node programs for the others)
 	PathNodeRemove  = "/v1/nodes/remove" // POST NodeRemoveRequest -> NodeRemoveResponse
+	PathUpdate      = "/v1/update"       // POST UpdateRequest -> Attachment (404 when absent)
 )
 
 // Runtimes that create attachments.
@@ -115,6 +116,18 @@ type AllocateResponse struct {
 // already gone, which is not an error).
 type ReleaseResponse struct {
 	Released bool `json:"released"`
+}
+
+// UpdateRequest replaces the labels and port mappings of an existing
+// attachment and, when To is set, re-keys it to To (same network). It is
+// idempotent: when the attachment is already under To, the labels are
+// applied there. The Docker driver uses it to turn an address allocated
+// before the endpoint existed into the endpoint's attachment.
+type UpdateRequest struct {
+	AttachmentID
+	To           *AttachmentID     `json:"to,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	PortMappings []PortMapping     `json:"portMappings,omitempty"`
 }
 
 // GCRequest lists the attachments of Network made by configuration Config
