@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	cnins "github.com/containernetworking/plugins/pkg/ns"
+	"github.com/dcnet/dcnet/internal/netsim"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+)
+
+// Names and bounds of the simulated cluster.
+const (
+	netsimPrefix = "bovl"
+	etcdPort     = 2379
+	etcdPeerPort = 2380
+
+	etcdReadyTimeout = 30 * time.Second
+	readyInterval    = 20 * time.Millisecond
+	etcdOpTimeout    = 5 * time.Second
+	cmdTimeout       = 30 * time.Second
+)
+
+// binaries are the absolute paths of the programs the bench runs.
+type binaries struct {
+	Overlayd string
+	Dcnetctl string
+	Cnitool  string
+	// CNIPath is CNI_PATH for cnitool: a directory holding only dcnet.
+	CNIPath string
+}
+
+// copyBinaries copies overlayd, dcnetctl, cnitool and dcnet from srcDir
+// (make build's bin/) into dir, so that a `make build` running meanwhile
+// cannot mix versions.
+func copyBinaries(srcDir, dir string) (binaries, error) {
+	abs, err := filepath.Abs(srcDir)
+	if err != nil {
+		return binaries{}, fmt.Errorf("binary directory %s: %w", srcDir, err)
+	}
+	b := binaries{
+		Overlayd: filepath.Join(dir, "overlayd"),
+		Dcnetctl: filepath.Join(dir, "dcnetctl"),
+		Cnitool:  filepath.Join(dir, "cnitool"),
+		CNIPath:  filepath.Join(dir, "cni"),
+	}
+	for _, p := range [][2]string{
+		{"overlayd", b.Overlayd}, {"dcnetctl", b.Dcnetctl}, {"cnitool", b.Cnitool},
+		{"dcnet", filepath.Join(b.CNIPath, "dcnet")},
+	} {
+		src := filepath.Join(abs, p[0])
+		if st, err := os.Stat(src); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			return binaries{}, fmt.Errorf("%s is missing or not executable: run `make build` from the repository root first", src)
+		}
+		if err := copyFile(src, p[1]); err != nil {
+			return binaries{}, fmt.Errorf("copy %s: %w", src, err)
+		}
+	}
+	return b, nil
+}
+
+func copyFile(from, to string) error {
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// env is everything the run made: a temporary directory, the fabric with
+// its namespaces, the processes and the clients. Close removes all of it.
+type env struct {
+	Tmp    string
+	Bins   binaries
+	Fabric *netsim.Fabric
+
+	mu      sync.Mutex
+	procs   []*netsim.Process
+	closers []func() error
+}
+
+// newEnv makes the temporary directory, copies the binaries and builds the
+// fabric; on failure it removes what it made.
+func newEnv(binDir string) (e *env, err error) {
+	e = &env{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, e.Close())
+			e = nil
+		}
+	}()
+	if e.Tmp, err = os.MkdirTemp("", "dcnet-bench-overlay-"); err != nil {
+		return e, fmt.Errorf("temporary directory: %w", err)
+	}
+	if e.Bins, err = copyBinaries(binDir, filepath.Join(e.Tmp, "bin")); err != nil {
+		return e, err
+	}
+	if e.Fabric, err = netsim.NewFabricNoT(netsimPrefix); err != nil {
+		return e, err
+	}
+	return e, nil
+}
+
+// onClose registers fn to run first in Close (clients and handles go
+// before the processes and namespaces they talk to).
+func (e *env) onClose(fn func() error) {
+	e.mu.Lock()
+	e.closers = append(e.closers, fn)
+	e.mu.Unlock()
+}
+
+// start runs argv inside ns (a node or a container netns) with its output
+// in log, and registers it to be stopped by PID in Close.
+func (e *env) start(ns netsim.Namespace, name, log string, argv ...string) (*netsim.Process, error) {
+	// StartProcess needs only the namespace and a name of a Node.
+	p, err := netsim.StartProcess(context.Background(), &netsim.Node{Namespace: ns, Name: name}, log, argv...)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.procs = append(e.procs, p)
+	e.mu.Unlock()
+	return p, nil
+}
+
+// Close closes clients, stops every process by its PID (newest first),
+// removes every namespace and the temporary directory. Safe to call on a
+// half-built env and repeatedly.
+func (e *env) Close() error {
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	closers, procs := e.closers, e.procs
+	e.closers, e.procs = nil, nil
+	e.mu.Unlock()
+	var errs []error
+	for i := len(closers) - 1; i >= 0; i-- {
+		if err := closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i := len(procs) - 1; i >= 0; i-- {
+		errs = append(errs, procs[i].Stop())
+	}
+	if e.Fabric != nil {
+		errs = append(errs, e.Fabric.Close())
+		e.Fabric = nil
+	}
+	if e.Tmp != "" {
+		errs = append(errs, os.RemoveAll(e.Tmp))
+		e.Tmp = ""
+	}
+	return errors.Join(errs...)
+}
+
+// etcdServer is Debian's etcd, one member, in its own master netns.
+type etcdServer struct {
+	Node     *netsim.Node
+	Proc     *netsim.Process
+	Endpoint string
+	// Client reaches the member from this process: its connections are
+	// dialled inside the master netns (the host has no route to the
+	// underlay).
+	Client *clientv3.Client
+}
+
+// startEtcd adds node name, runs etcd in it and waits until it answers.
+func (e *env) startEtcd(ctx context.Context, name string) (*etcdServer, error) {
+	node, err := e.Fabric.AddNode(name)
+	if err != nil {
+		return nil, err
+	}
+	ip := node.UnderlayIP.String()
+	dir := filepath.Join(e.Tmp, name)
+	client := fmt.Sprintf("http://%s:%d", ip, etcdPort)
+	peer := fmt.Sprintf("http://%s:%d", ip, etcdPeerPort)
+	argv := []string{"etcd", "--name", name, "--data-dir", filepath.Join(dir, "data"),
+		"--listen-client-urls", client, "--advertise-client-urls", client,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", name + "=" + peer, "--initial-cluster-state", "new",
+		"--initial-cluster-token", "dcnet-bench-" + name, "--log-level", "warn"}
+	s := &etcdServer{Node: node, Endpoint: client}
+	if s.Proc, err = e.start(node.Namespace, name, filepath.Join(dir, "etcd.log"), argv...); err != nil {
+		return nil, err
+	}
+	s.Client, err = clientv3.New(clientv3.Config{
+		Endpoints:   []string{client},
+		DialTimeout: etcdOpTimeout,
+		Logger:      zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithContextDialer(nsDialer(node.Namespace))},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd client for %s: %w", client, err)
+	}
+	e.onClose(s.Client.Close)
+	err = netsim.WaitFor(ctx, etcdReadyTimeout, 100*time.Millisecond, func() error {
+		select {
+		case <-s.Proc.Done():
+			return errors.New("etcd exited")
+		default:
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := s.Client.Put(cctx, "/dcnet-bench/ready", "1")
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd on %s not ready (log %s): %w", name, s.Proc.LogPath, err)
+	}
+	return s, nil
+}
+
+// Stop stops the etcd member by its PID.
+func (s *etcdServer) Stop() error { return s.Proc.Stop() }
+
+// nsDialer dials TCP from inside ns: the socket is made on a thread that
+// sits in ns and keeps belonging to ns afterwards.
+func nsDialer(ns netsim.Namespace) func(ctx context.Context, addr string) (net.Conn, error) {
+	return func(ctx context.Context, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := ns.Do(func(cnins.NetNS) error {
+			var err error
+			c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+			return err
+		})
+		return c, err
+	}
+}
+
+// openNetlink returns a netlink handle whose sockets live in ns, usable
+// from any goroutine of this process (one goroutine at a time).
+func (e *env) openNetlink(ns netsim.Namespace) (*netlink.Handle, error) {
+	h, err := netns.GetFromPath(ns.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open netns %s: %w", ns.NSName, err)
+	}
+	defer h.Close()
+	nh, err := netlink.NewHandleAt(h)
+	if err != nil {
+		return nil, fmt.Errorf("netlink handle in %s: %w", ns.NSName, err)
+	}
+	e.onClose(func() error { nh.Close(); return nil })
+	return nh, nil
+}
+
+// runIn runs argv inside ns with a bounded time and returns its output.
+func runIn(ctx context.Context, ns netsim.Namespace, env []string, argv ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+	defer cancel()
+	cmd := ns.Exec(ctx, argv...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%w: %s", err, ee.Stderr)
+		}
+		return string(out), fmt.Errorf("netns %s: %s: %w (stdout: %.300s)", ns.NSName, argv[0], err, out)
+	}
+	return string(out), nil
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dcnet/dcnet/internal/netsim"
+	"github.com/dcnet/dcnet/overlayd/api"
+	"github.com/dcnet/dcnet/overlayd/config"
+	"github.com/vishvananda/netlink"
+)
+
+// Overlay facts the bench relies on (overlayd's defaults).
+const (
+	overlayName = config.DefaultOverlay
+	vtepName    = config.DefaultVTEPName
+	bridgeName  = "m-" + config.DefaultOverlay
+	underlayDev = netsim.UnderlayDev
+
+	overlaydReadyTimeout = 60 * time.Second
+	apiTimeout           = 5 * time.Second
+)
+
+// node is a simulated node running overlayd against an external etcd.
+type node struct {
+	*netsim.Node
+	Dir     string
+	Socket  string
+	ConfDir string // NETCONFPATH for cnitool
+	API     *api.Client
+	Proc    *netsim.Process
+	NL      *netlink.Handle // netlink inside the node netns
+}
+
+// addNode creates node name on the fabric with a netlink handle in it.
+func (e *env) addNode(name string) (*node, error) {
+	n, err := e.Fabric.AddNode(name)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(e.Tmp, name)
+	nd := &node{Node: n, Dir: dir, Socket: filepath.Join(dir, "run", "overlayd.sock"), ConfDir: filepath.Join(dir, "cni")}
+	nd.API = api.NewClient(nd.Socket)
+	if nd.NL, err = e.openNetlink(n.Namespace); err != nil {
+		return nil, err
+	}
+	return nd, nil
+}
+
+// startOverlayd runs overlayd (default config) against endpoint; metrics
+// "" disables its metrics listener. It does not wait.
+func (e *env) startOverlayd(nd *node, endpoint, metrics string) error {
+	argv := []string{e.Bins.Overlayd, "--node-name", nd.Name, "--underlay-ip", nd.UnderlayIP.String(),
+		"--run-dir", filepath.Join(nd.Dir, "run"), "--state-dir", filepath.Join(nd.Dir, "state"),
+		"--metrics-addr", metrics, "--etcd-endpoints", endpoint}
+	p, err := e.start(nd.Namespace, nd.Name, filepath.Join(nd.Dir, "overlayd.log"), argv...)
+	if err != nil {
+		return err
+	}
+	nd.Proc = p
+	return nil
+}
+
+// waitReady waits until overlayd has leased the node's subnet of the dcos
+// overlay and returns it.
+func (nd *node) waitReady(ctx context.Context) (netip.Prefix, error) {
+	var sub netip.Prefix
+	err := netsim.WaitFor(ctx, overlaydReadyTimeout, readyInterval, func() error {
+		select {
+		case <-nd.Proc.Done():
+			return errors.New("overlayd exited")
+		default:
+		}
+		cctx, cancel := context.WithTimeout(ctx, apiTimeout)
+		defer cancel()
+		nets, err := nd.API.Networks(cctx)
+		if err != nil {
+			return err
+		}
+		for _, n := range nets {
+			if n.Name == overlayName && n.NodeSubnet != "" {
+				sub, err = netip.ParsePrefix(n.NodeSubnet)
+				return err
+			}
+		}
+		return fmt.Errorf("no subnet of %s yet", overlayName)
+	})
+	if err != nil {
+		return sub, fmt.Errorf("overlayd on %s not ready: %w\n%s", nd.Name, err, logTail(nd.Proc.LogPath, 15))
+	}
+	return sub, nil
+}
+
+// peerNames asks overlayd which peers it programs.
+func (nd *node) peerNames(ctx context.Context) ([]string, error) {
+	cctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	ps, err := nd.API.Peers(cctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	return names, nil
+}
+
+// vtepRoutes returns the IPv4 routes through vtep1024 in the node's kernel.
+func (nd *node) vtepRoutes() (map[netip.Prefix]bool, error) {
+	link, err := nd.NL.LinkByName(vtepName)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", nd.Name, vtepName, err)
+	}
+	rs, err := nd.NL.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{LinkIndex: link.Attrs().Index}, netlink.RT_FILTER_OIF)
+	if err != nil {
+		return nil, fmt.Errorf("%s: list routes of %s: %w", nd.Name, vtepName, err)
+	}
+	out := make(map[netip.Prefix]bool, len(rs))
+	for _, r := range rs {
+		if r.Dst == nil {
+			continue
+		}
+		bits, _ := r.Dst.Mask.Size()
+		if a, ok := netip.AddrFromSlice(r.Dst.IP); ok {
+			out[netip.PrefixFrom(a.Unmap(), bits)] = true
+		}
+	}
+	return out, nil
+}
+
+// linkMTU returns the MTU of dev inside the namespace of h.
+func linkMTU(h *netlink.Handle, dev string) int {
+	l, err := h.LinkByName(dev)
+	if err != nil {
+		return 0
+	}
+	return l.Attrs().MTU
+}
+
+// converged waits until every node programs exactly the others: its API
+// lists them and its kernel routes their subnets.
+func converged(ctx context.Context, nodes []*node, subnets map[string]netip.Prefix, timeout time.Duration) error {
+	for _, nd := range nodes {
+		err := netsim.WaitFor(ctx, timeout, readyInterval, func() error {
+			names, err := nd.peerNames(ctx)
+			if err != nil {
+				return err
+			}
+			routes, err := nd.vtepRoutes()
+			if err != nil {
+				return err
+			}
+			for _, o := range nodes {
+				if o == nd {
+					continue
+				}
+				if !slices.Contains(names, o.Name) || !routes[subnets[o.Name]] {
+					return fmt.Errorf("%s does not program %s yet (peers %v)", nd.Name, o.Name, names)
+				}
+			}
+			if len(names) != len(nodes)-1 {
+				return fmt.Errorf("%s has %d peers, want %d: %v", nd.Name, len(names), len(nodes)-1, names)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attach creates container name on nd and attaches it with cnitool to the
+// CNI network netName; it returns the container and its IPv4 address.
+func (e *env) attach(ctx context.Context, nd *node, name, netName string) (*netsim.Container, string, error) {
+	c, err := nd.AddContainer(name)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := runIn(ctx, nd.Namespace, []string{"CNI_PATH=" + e.Bins.CNIPath, "NETCONFPATH=" + nd.ConfDir},
+		e.Bins.Cnitool, "add", netName, c.Path)
+	if err != nil {
+		return nil, "", fmt.Errorf("cnitool add %s on %s: %w", netName, nd.Name, err)
+	}
+	var res struct {
+		IPs []struct{ Address string } `json:"ips"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		return nil, "", fmt.Errorf("cnitool add %s on %s: result %q: %w", netName, nd.Name, out, err)
+	}
+	for _, ip := range res.IPs {
+		if a, _, ok := strings.Cut(ip.Address, "/"); ok && !strings.Contains(a, ":") {
+			return c, a, nil
+		}
+	}
+	return nil, "", fmt.Errorf("cnitool add %s on %s: no IPv4 address in %s", netName, nd.Name, out)
+}
+
+// writeConf writes a CNI config list into the node's NETCONFPATH.
+func (nd *node) writeConf(file, body string) error {
+	if err := os.MkdirAll(nd.ConfDir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(nd.ConfDir, file), []byte(body), 0o644)
+}
+
+// logTail returns the last n lines of a file ("" when unreadable).
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	cnins "github.com/containernetworking/plugins/pkg/ns"
+	"github.com/coreos/go-iptables/iptables"
+	"github.com/dcnet/dcnet/internal/netsim"
+	"github.com/dcnet/dcnet/overlayd/datapath"
+	"github.com/vishvananda/netlink"
+)
+
+// jumpComment mirrors the comment of overlayd's jump rules
+// (overlayd/datapath/netlink_linux.go), so the probe runs the very same
+// iptables checks a reconcile runs.
+const jumpComment = "dcnet: overlay masquerade and forwarding"
+
+// scraper reads overlayd's Prometheus endpoint inside a node netns.
+type scraper struct {
+	url    string
+	client *http.Client
+}
+
+func newScraper(e *env, ns netsim.Namespace, addr string) *scraper {
+	dial := nsDialer(ns)
+	tr := &http.Transport{
+		DialContext:         func(ctx context.Context, _, a string) (net.Conn, error) { return dial(ctx, a) },
+		MaxIdleConnsPerHost: 1,
+	}
+	e.onClose(func() error { tr.CloseIdleConnections(); return nil })
+	return &scraper{url: "http://" + addr + "/metrics", client: &http.Client{Transport: tr, Timeout: apiTimeout}}
+}
+
+// scrape returns every unlabelled sample by metric name.
+func (s *scraper) scrape(ctx context.Context) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", s.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scrape %s: %s", s.url, resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out, sc.Err()
+}
+
+// measureBreakdown times, inside the scale node's netns and with the same
+// calls overlayd makes in every reconcile, the read of the VTEP's peer
+// state (netlink dumps of neighbours, FDB and routes) and the read-only
+// iptables checks of EnsureMasquerade. Nothing is written.
+func measureBreakdown(res *scaleResult, nd *node) error {
+	return nd.Do(func(cnins.NetNS) error {
+		link, err := netlink.LinkByName(vtepName)
+		if err != nil {
+			return fmt.Errorf("%s: %w", vtepName, err)
+		}
+		for range breakdownSamples {
+			start := time.Now()
+			st, err := datapath.ReadPeerState(link)
+			res.ReadPeerState = append(res.ReadPeerState, time.Since(start))
+			if err != nil {
+				return err
+			}
+			if len(st.FDB) != res.Peers {
+				return fmt.Errorf("read %d FDB entries, want %d", len(st.FDB), res.Peers)
+			}
+		}
+		var ipts []*iptables.IPTables
+		for _, proto := range []iptables.Protocol{iptables.ProtocolIPv4, iptables.ProtocolIPv6} {
+			ipt, err := iptables.NewWithProtocol(proto)
+			if err != nil {
+				return fmt.Errorf("iptables: %w", err)
+			}
+			ipts = append(ipts, ipt)
+		}
+		for range breakdownSamples {
+			start := time.Now()
+			execs := 0
+			for _, ipt := range ipts {
+				for _, c := range [][3]string{{"nat", "POSTROUTING", datapath.ChainMasq}, {"filter", "FORWARD", datapath.ChainForward}} {
+					ok, err := ipt.ChainExists(c[0], c[2])
+					if err != nil || !ok {
+						return fmt.Errorf("chain %s/%s missing (%v)", c[0], c[2], err)
+					}
+					if _, err := ipt.List(c[0], c[2]); err != nil {
+						return err
+					}
+					if _, err := ipt.Exists(c[0], c[1], "-m", "comment", "--comment", jumpComment, "-j", c[2]); err != nil {
+						return err
+					}
+					execs += 3
+				}
+			}
+			res.Iptables = append(res.Iptables, time.Since(start))
+			res.IptablesExecs = execs
+		}
+		return nil
+	})
+}
+
+// statusKiB reads a "Key:   123 kB" line of /proc/<pid>/status.
+func statusKiB(status []byte, key string) int {
+	for _, l := range bytes.Split(status, []byte("\n")) {
+		if f := strings.Fields(string(l)); len(f) >= 2 && f[0] == key {
+			v, _ := strconv.Atoi(f[1])
+			return v
+		}
+	}
+	return 0
+}

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Targets from the issue, and units.
+const (
+	throughputTarget = 0.90 // overlay/underlay, at least
+	convergeTargetMs = 1000 // p99 of join and leave, at most
+	planningTargetMs = 10   // p99 of one change with 1,000 peers, at most
+	memoryTargetMiB  = 50   // overlayd VmRSS with 1,000 peers, at most
+	mtuNoise         = 0.05 // ratio differences below this are run-to-run noise
+	busySender       = 80   // % of a CPU: below it an iperf3 sender was starved
+	kibPerMiB        = 1 << 10
+	bytesPerMiB      = 1 << 20
+)
+
+// results are what the three phases measured; a phase that did not run
+// is nil.
+type results struct {
+	Throughput *throughputResult
+	Converge   *convergeResult
+	Scale      *scaleResult
+}
+
+// report renders the results as markdown, printed and written to the docs.
+type report struct {
+	opts    options
+	res     results
+	when    time.Time
+	load    string
+	targets [][]string
+	missed  bool
+}
+
+func newReport(o options, res results, load string) *report {
+	return &report{opts: o, res: res, when: time.Now().UTC(), load: load}
+}
+
+// target adds one row to the target table.
+func (r *report) target(what, value, limit string, ok bool) {
+	r.targets = append(r.targets, []string{what, value, limit, passMiss(ok)})
+	r.missed = r.missed || !ok
+}
+
+// Markdown returns the section, heading included.
+func (r *report) Markdown() string {
+	r.targets = [][]string{{"target", "measured", "limit", "result"}}
+	var b strings.Builder
+	fmt.Fprintf(&b, "## %s\n\n", sectionTitle)
+	fmt.Fprintf(&b, "Measured %s on Linux %s, %s, %s.\nCommand: `%s` (as root, from the repository root; `make bench` runs it).\n\n",
+		r.when.Format("2006-01-02 15:04 UTC"), kernelRelease(), cpuDescription(), runtime.Version(), r.opts.Command)
+	fmt.Fprintf(&b, "Load average (1, 5, 15 min) when the run started: %s, when it ended: %s. The machine may be shared; every "+
+		"anchor runs in the same run, interleaved where it can be, for that reason.\n\n", r.load, loadAverage())
+	b.WriteString("Everything runs in network namespaces (prefix `dcnet-" + netsimPrefix + "-`) on one fabric bridge, underlay 198.18.0.0/15 " +
+		"with MTU 1500; etcd is Debian's etcd-server (one member in a master netns), overlayd the binary from `make build` with its default " +
+		"config and `--etcd-endpoints`.\n\n")
+	if t := r.res.Throughput; t != nil {
+		r.throughput(&b, t)
+	}
+	if c := r.res.Converge; c != nil {
+		r.converge(&b, c)
+	}
+	if s := r.res.Scale; s != nil {
+		r.scale(&b, s)
+	}
+	b.WriteString("### Targets\n\n")
+	b.WriteString(table(r.targets))
+	return b.String()
+}
+
+func (r *report) throughput(b *strings.Builder, t *throughputResult) {
+	b.WriteString("### 1. Throughput: overlay vs underlay\n\n")
+	fmt.Fprintf(b, "iperf3 TCP, one stream, %d s per run after %d s left out (`iperf3 -c <ip> -t %d -O %d -J`), %s after a discarded "+
+		"warm-up; the paths alternate order every round; the value is the median of the server's received rate. Underlay: "+
+		"between the two node netns on their 198.18.0.x addresses. Overlay: between containers on the two nodes, attached with "+
+		"the dcnet plugin through cnitool, across vtep1024.\n\n", t.Seconds, iperfOmit, t.Seconds, iperfOmit, plural(t.Rounds, "round"))
+	under := median(gbps(t.Runs[t.Paths[0]]))
+	rows := [][]string{{"path", "Gbit/s (median)", "per round", "retransmits", "CPU client/server", "vs underlay"}}
+	for _, p := range t.Paths {
+		runs := t.Runs[p]
+		var per []string
+		retr := 0
+		var cc, cs []float64
+		for _, x := range runs {
+			per = append(per, fmt.Sprintf("%.2f", x.Gbps))
+			retr += x.Retransmits
+			cc, cs = append(cc, x.CPUClient), append(cs, x.CPUServer)
+		}
+		m := median(gbps(runs))
+		rows = append(rows, []string{p, fmt.Sprintf("%.2f", m), strings.Join(per, " "), fmt.Sprint(retr),
+			fmt.Sprintf("%.0f%% / %.0f%%", median(cc), median(cs)), fmt.Sprintf("%.2f", m/under)})
+	}
+	b.WriteString(table(rows))
+	var mtus []string
+	for _, k := range []string{"node " + underlayDev, vtepName, bridgeName, "container eth0 (" + overlayName + ")", "container eth0 (" + cniRaised + ")"} {
+		mtus = append(mtus, fmt.Sprintf("%s %d", k, t.MTU[k]))
+	}
+	fmt.Fprintf(b, "\nMTUs on the client node: %s. CPU is iperf3's own figure (user+system time of the client and server processes, %% of one CPU). "+
+		"Diagnostic rows, not targets: the raised-MTU row sets `\"mtu\": %d` in the CNI config only (overlayd still sets the "+
+		"bridge %s to its overlay MTU, so bridged packets stay within 1420); the vxlan-only row runs from the client node netns "+
+		"to the server node's bridge address through %s, without the containers' veth and bridge hops.\n\n",
+		strings.Join(mtus, ", "), mtuRaised, bridgeName, vtepName)
+	ratio := median(gbps(t.Runs[t.Paths[1]])) / under
+	if len(t.Paths) == 4 {
+		raised, vx := median(gbps(t.Runs[t.Paths[2]]))/under, median(gbps(t.Runs[t.Paths[3]]))/under
+		mtuVerdict := "so the 30 bytes of MTU are not what costs"
+		if raised-ratio >= mtuNoise {
+			mtuVerdict = fmt.Sprintf("so the smaller MTU costs %.2f of the underlay", raised-ratio)
+		}
+		fmt.Fprintf(b, "Reading the diagnostics: VxLAN alone, node to node, reaches %.2f of the underlay; the containers' veth "+
+			"and bridge hops on both ends bring it to %.2f; a container MTU of %d gives %.2f, %s. ", vx, ratio, mtuRaised, raised, mtuVerdict)
+		if cpu := median(cpuClient(t.Runs[t.Paths[0]])); cpu >= busySender {
+			b.WriteString("Each path is one TCP stream whose sender uses about one CPU (see the CPU column): the figure is " +
+				"the per-byte CPU cost of each path on this machine, and the plain underlay (two veths and a bridge, no " +
+				"encapsulation) is the cheapest path the kernel has.\n\n")
+		} else {
+			fmt.Fprintf(b, "The underlay's sender got only %.0f%% of a CPU: the machine was busy with other work, so these "+
+				"figures say more about that contention than about the paths.\n\n", cpu)
+		}
+	}
+	r.target("throughput overlay/underlay, default MTU 1420", fmt.Sprintf("%.2f", ratio), fmt.Sprintf(">= %.2f", throughputTarget), ratio >= throughputTarget)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func cpuClient(runs []iperfRun) []float64 {
+	out := make([]float64, len(runs))
+	for i, x := range runs {
+		out[i] = x.CPUClient
+	}
+	return out
+}
+
+func gbps(runs []iperfRun) []float64 {
+	out := make([]float64, len(runs))
+	for i, x := range runs {
+		out[i] = x.Gbps
+	}
+	return out
+}
+
+func (r *report) converge(b *strings.Builder, c *convergeResult) {
+	b.WriteString("### 2. Convergence: nodes joining and leaving\n\n")
+	fmt.Fprintf(b, "%d nodes run overlayd against one etcd member; %d more start one at a time, then leave one at a time "+
+		"(overlayd stopped by PID, then `dcnetctl --socket <sock> node remove NAME` on a remaining node). Anchor: the moment a watch "+
+		"on `/dcnet/v1/nodes/` held by the bench (its gRPC connection dialled inside the master netns) delivers the node record's "+
+		"PUT (join) or DELETE (leave). Done: every other running node's kernel has (no longer has) the route to the node's subnet "+
+		"on vtep1024 (netlink route dump in that node's netns) and its `client.Peers` lists (no longer lists) it. Every node is "+
+		"checked every %v, so a value is late by at most that plus one check. The cluster settles (untimed) before the next step. "+
+		"Percentiles are nearest-rank: with %d samples p99 is the maximum.\n\n", c.Base, c.Joins, pollInterval, c.Joins)
+	join, leave, rec := summarize(c.Join), summarize(c.Leave), summarize(c.StartToRecord)
+	obs := func(xs []int) string {
+		if len(xs) == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%d to %d", xs[0], xs[len(xs)-1])
+	}
+	b.WriteString(table([][]string{
+		{"event", "n", "nodes that converge", "p50", "p99", "max"},
+		{"join: record PUT -> all nodes program it", fmt.Sprint(join.N), obs(c.ObserversJoin), fmtMs(join.P50), fmtMs(join.P99), fmtMs(join.Max)},
+		{"leave: record DELETE -> all nodes dropped it", fmt.Sprint(leave.N), obs(c.ObserversLeave), fmtMs(leave.P50), fmtMs(leave.P99), fmtMs(leave.Max)},
+		{"(context) overlayd start -> its record PUT", fmt.Sprint(rec.N), "-", fmtMs(rec.P50), fmtMs(rec.P99), fmtMs(rec.Max)},
+	}))
+	b.WriteString("\n")
+	limit := time.Duration(convergeTargetMs) * time.Millisecond
+	r.target("join convergence p99", fmtMs(join.P99), fmt.Sprintf("<= %d ms", convergeTargetMs), join.N > 0 && join.P99 <= limit)
+	r.target("leave convergence p99", fmtMs(leave.P99), fmt.Sprintf("<= %d ms", convergeTargetMs), leave.N > 0 && leave.P99 <= limit)
+}
+
+func (r *report) scale(b *strings.Builder, s *scaleResult) {
+	fmt.Fprintf(b, "### 3. Control plane with %d nodes\n\n", s.Peers)
+	fmt.Fprintf(b, "%d node records (dual-stack, as the default config makes them) with their subnet and VTEP leases are written "+
+		"to a fresh etcd member, then ONE real overlayd starts in its own netns. Its kernel is real but private to that netns, so it "+
+		"really programs %d peers (%d neighbours, %d FDB entries, %d routes). Then %d changes, one at a time: a simulated node's "+
+		"underlay address moves (one FDB replace). Anchor: the bench's watch delivers the PUT. Done: the kernel of overlayd's netns "+
+		"announces the new FDB entry (a netlink neighbour subscription in that netns, as `bridge monitor fdb` sees it: event-driven, "+
+		"no polling). The reconcile's own duration is the delta of overlayd's `dcnet_overlayd_reconcile_duration_seconds` sum "+
+		"(scraped on 127.0.0.1:%s inside its netns before the change and after the write) when its count moved by exactly one "+
+		"(%d of %d changes shared the window with another reconcile and are left out of that row). The in-process rows time "+
+		"datapath.PlanPeers+DiffPeers over the same %d peers, alone and after JSON-decoding every record (the cost of a pass "+
+		"without a decode cache); the in-netns rows time the two parts of a full read-back pass (start, timer, repair) that "+
+		"grow or stay big with the cluster, with the very calls overlayd makes.\n\n",
+		s.Peers, s.Peers, 2*s.Peers, s.Peers, 2*s.Peers, len(s.Change), strings.TrimPrefix(scaleMetricsAddr, "127.0.0.1:"),
+		s.SharedReconciles, len(s.Change), s.Peers)
+	rows := [][]string{{"measure", "n", "p50", "p99", "max"}}
+	add := func(what string, ds []time.Duration) summary {
+		sm := summarize(ds)
+		rows = append(rows, []string{what, fmt.Sprint(sm.N), fmtMs(sm.P50), fmtMs(sm.P99), fmtMs(sm.Max)})
+		return sm
+	}
+	change := add("overlayd: change in etcd -> new FDB entry in its kernel", s.Change)
+	add("overlayd: the reconcile that applied it (its own metric)", s.Reconcile)
+	plan := add("in-process: PlanPeers+DiffPeers, one change", s.Plan)
+	add("in-process: decode every record + PlanPeers+DiffPeers", s.DecodePlan)
+	add("in netns: datapath.ReadPeerState (netlink dumps of every peer entry)", s.ReadPeerState)
+	add(fmt.Sprintf("in netns: EnsureMasquerade's read-only iptables checks (%d execs)", s.IptablesExecs), s.Iptables)
+	b.WriteString(table(rows))
+	fmt.Fprintf(b, "\nInitial programming of %d peers: %.2f s from overlayd's start. overlayd's memory with %d peers: VmRSS %.1f MiB "+
+		"(VmHWM %.1f MiB, Go heap in use %.1f MiB).\n\n", s.Peers, s.Initial.Seconds(), s.Peers,
+		float64(s.RSSKiB)/kibPerMiB, float64(s.HWMKiB)/kibPerMiB, s.HeapInuse/bytesPerMiB)
+	if c := r.res.Converge; c != nil && c.SmallRSSKiB > 0 {
+		fmt.Fprintf(b, "For comparison, an overlayd with %d peers (phase 2, largest cluster) had VmRSS %.1f MiB.\n\n",
+			c.SmallPeers, float64(c.SmallRSSKiB)/kibPerMiB)
+	}
+	limit := time.Duration(planningTargetMs) * time.Millisecond
+	r.target(fmt.Sprintf("change -> kernel updated p99, overlayd with %d peers", s.Peers), fmtMs(change.P99), fmt.Sprintf("<= %d ms", planningTargetMs), change.N > 0 && change.P99 <= limit)
+	r.target(fmt.Sprintf("planning p99 (PlanPeers+DiffPeers, %d peers)", s.Peers), fmtMs(plan.P99), fmt.Sprintf("<= %d ms", planningTargetMs), plan.N > 0 && plan.P99 <= limit)
+	rss := float64(s.RSSKiB) / kibPerMiB
+	r.target(fmt.Sprintf("overlayd VmRSS with %d peers", s.Peers), fmt.Sprintf("%.1f MiB", rss), fmt.Sprintf("<= %d MiB", memoryTargetMiB), rss <= memoryTargetMiB)
+}
+
+// kernelRelease is `uname -r`.
+func kernelRelease() string {
+	out, err := exec.Command("uname", "-r").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// loadAverage is the 1, 5 and 15 minute load average.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
+
+// cpuDescription is "N CPUs (model)".
+func cpuDescription() string {
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	s := fmt.Sprintf("%d CPUs", runtime.NumCPU())
+	if model != "" {
+		s += " (" + model + ")"
+	}
+	return s
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dcnet/dcnet/internal/netsim"
+)
+
+// iperf3 settings.
+const (
+	iperfPort      = 5201
+	iperfOmit      = 1 // seconds of slow start left out of the result
+	iperfWarmup    = 1 // seconds of the discarded warm-up run per path
+	iperfSlack     = 20 * time.Second
+	serverWaitTime = 10 * time.Second
+
+	// mtuRaised is the container MTU of the second overlay row: the VTEP's
+	// MTU (underlay 1500 - 50 bytes of VxLAN).
+	mtuRaised = 1450
+	cniRaised = "dcos1450"
+)
+
+// path is one iperf3 client/server pair.
+type path struct {
+	Label  string
+	Client netsim.Namespace
+	Server netsim.Namespace
+	Dst    string
+}
+
+// iperfRun is what one iperf3 client run reported.
+type iperfRun struct {
+	Gbps        float64 // received by the server
+	Retransmits int
+	CPUClient   float64 // % of all CPUs, as iperf3 reports it
+	CPUServer   float64
+}
+
+// throughputResult holds every run per path label, in round order.
+type throughputResult struct {
+	Paths           []string              // labels in table order: underlay, overlay (the target), diagnostics
+	Runs            map[string][]iperfRun // per label
+	MTU             map[string]int        // "underlay eth0", "vtep1024", "m-dcos", "container eth0 ..." -> MTU
+	Rounds, Seconds int
+}
+
+// runThroughput measures iperf3 TCP between two nodes over the plain
+// underlay and between containers on them over the overlay, alternating
+// the order every round.
+func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throughputResult, error) {
+	res := throughputResult{Runs: map[string][]iperfRun{}, MTU: map[string]int{}, Rounds: o.Rounds, Seconds: o.Seconds}
+	etcd, err := e.startEtcd(ctx, "tm")
+	if err != nil {
+		return res, err
+	}
+	defer etcd.Stop()
+	var nodes []*node
+	subnets := map[string]netip.Prefix{}
+	for _, name := range []string{"t1", "t2"} {
+		nd, err := e.addNode(name)
+		if err != nil {
+			return res, err
+		}
+		if err := e.startOverlayd(nd, etcd.Endpoint, ""); err != nil {
+			return res, err
+		}
+		defer nd.Proc.Stop()
+		nodes = append(nodes, nd)
+	}
+	for _, nd := range nodes {
+		if subnets[nd.Name], err = nd.waitReady(ctx); err != nil {
+			return res, err
+		}
+	}
+	if err := converged(ctx, nodes, subnets, 30*time.Second); err != nil {
+		return res, err
+	}
+	cl, srv := nodes[0], nodes[1]
+	paths := []path{{Label: "underlay (node to node, eth0)", Client: cl.Namespace, Server: srv.Namespace, Dst: srv.UnderlayIP.String()}}
+	for _, c := range []struct{ cni, label, conf string }{
+		{overlayName, "overlay (container to container, default MTU 1420)",
+			`{"cniVersion":"1.1.0","name":"dcos","plugins":[{"type":"dcnet","network":"dcos","socket":%q}]}`},
+		{cniRaised, fmt.Sprintf("overlay, container MTU raised to %d (not the default)", mtuRaised),
+			`{"cniVersion":"1.1.0","name":"` + cniRaised + `","plugins":[{"type":"dcnet","network":"dcos","mtu":` + strconv.Itoa(mtuRaised) + `,"socket":%q}]}`},
+	} {
+		var ctrs [2]*netsim.Container
+		var dst string
+		for i, nd := range nodes {
+			if err := nd.writeConf(c.cni+".conflist", fmt.Sprintf(c.conf, nd.Socket)); err != nil {
+				return res, err
+			}
+			ctr, ip, err := e.attach(ctx, nd, "c"+strings.TrimPrefix(c.cni, overlayName), c.cni)
+			if err != nil {
+				return res, err
+			}
+			ctrs[i], dst = ctr, ip
+		}
+		paths = append(paths, path{Label: c.label, Client: ctrs[0].Namespace, Server: ctrs[1].Namespace, Dst: dst})
+		h, err := e.openNetlink(ctrs[0].Namespace)
+		if err != nil {
+			return res, err
+		}
+		res.MTU["container eth0 ("+c.cni+")"] = linkMTU(h, "eth0")
+	}
+	// Diagnostic: VxLAN without the containers' veth and bridge hops, node
+	// netns to the other node's bridge address (source: the VTEP address).
+	paths = append(paths, path{Label: "vxlan only (node to node over " + vtepName + ", no container hops)",
+		Client: cl.Namespace, Server: srv.Namespace, Dst: gateway(subnets[srv.Name]).String()})
+	res.MTU["node "+underlayDev] = linkMTU(cl.NL, underlayDev)
+	res.MTU[vtepName] = linkMTU(cl.NL, vtepName)
+	res.MTU[bridgeName] = linkMTU(cl.NL, bridgeName)
+	started := map[string]bool{}
+	for _, p := range paths {
+		res.Paths = append(res.Paths, p.Label)
+		if started[p.Server.NSName] {
+			continue
+		}
+		started[p.Server.NSName] = true
+		if err := e.startIperfServer(ctx, p.Server); err != nil {
+			return res, err
+		}
+	}
+	fmt.Fprintf(log, "bench/overlay: throughput: warm-up (%d s per path, discarded)\n", iperfWarmup)
+	for _, p := range paths {
+		if _, err := iperf(ctx, p, iperfWarmup, 0); err != nil {
+			return res, err
+		}
+	}
+	for r := range o.Rounds {
+		order := append([]path(nil), paths...)
+		if r%2 == 1 {
+			for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
+				order[i], order[j] = order[j], order[i]
+			}
+		}
+		for _, p := range order {
+			run, err := iperf(ctx, p, o.Seconds, iperfOmit)
+			if err != nil {
+				return res, err
+			}
+			res.Runs[p.Label] = append(res.Runs[p.Label], run)
+			fmt.Fprintf(log, "bench/overlay: throughput round %d/%d: %-55s %6.2f Gbit/s (%d retransmits)\n",
+				r+1, o.Rounds, p.Label, run.Gbps, run.Retransmits)
+		}
+	}
+	return res, nil
+}
+
+// gateway is the first address of a node subnet, on the node's bridge.
+func gateway(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
+
+// startIperfServer runs `iperf3 -s` in ns and waits until it listens.
+func (e *env) startIperfServer(ctx context.Context, ns netsim.Namespace) error {
+	name := strings.TrimPrefix(ns.NSName, netsim.StaleMatch(netsimPrefix))
+	p, err := e.start(ns, name, filepath.Join(e.Tmp, "iperf3-"+name+".log"), "iperf3", "-s", "-p", strconv.Itoa(iperfPort))
+	if err != nil {
+		return err
+	}
+	return netsim.WaitFor(ctx, serverWaitTime, readyInterval, func() error {
+		select {
+		case <-p.Done():
+			return fmt.Errorf("iperf3 server in %s exited:\n%s", ns.NSName, logTail(p.LogPath, 5))
+		default:
+		}
+		out, err := runIn(ctx, ns, nil, "ss", "-Hltn", "sport = :"+strconv.Itoa(iperfPort))
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(out) == "" {
+			return fmt.Errorf("iperf3 in %s not listening yet", ns.NSName)
+		}
+		return nil
+	})
+}
+
+// iperf runs one iperf3 TCP client for seconds (after omit seconds of
+// warm-up) and returns what the server received.
+func iperf(ctx context.Context, p path, seconds, omit int) (iperfRun, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds+omit)*time.Second+iperfSlack)
+	defer cancel()
+	argv := []string{"iperf3", "-c", p.Dst, "-p", strconv.Itoa(iperfPort), "-t", strconv.Itoa(seconds), "-J"}
+	if omit > 0 {
+		argv = append(argv, "-O", strconv.Itoa(omit))
+	}
+	out, err := p.Client.Exec(ctx, argv...).Output()
+	r, perr := parseIperf(out)
+	if perr != nil || err != nil {
+		return r, fmt.Errorf("iperf3 %s -> %s (%s): %w", p.Client.NSName, p.Dst, p.Label, errors.Join(err, perr))
+	}
+	return r, nil
+}
+
+// parseIperf reads iperf3's JSON report.
+func parseIperf(out []byte) (iperfRun, error) {
+	var doc struct {
+		Error string `json:"error"`
+		End   struct {
+			SumSent struct {
+				Retransmits int `json:"retransmits"`
+			} `json:"sum_sent"`
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+			CPU struct {
+				Host   float64 `json:"host_total"`
+				Remote float64 `json:"remote_total"`
+			} `json:"cpu_utilization_percent"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return iperfRun{}, fmt.Errorf("iperf3 report %.200q: %w", out, err)
+	}
+	if doc.Error != "" {
+		return iperfRun{}, fmt.Errorf("iperf3: %s", doc.Error)
+	}
+	if doc.End.SumReceived.BitsPerSecond <= 0 {
+		return iperfRun{}, errors.New("iperf3 reported no received bytes")
+	}
+	return iperfRun{Gbps: doc.End.SumReceived.BitsPerSecond / 1e9, Retransmits: doc.End.SumSent.Retransmits,
+		CPUClient: doc.End.CPU.Host, CPUServer: doc.End.CPU.Remote}, nil
+}
