@@ -76,8 +76,13 @@ type Daemon struct {
 
 type network struct {
 	cfg  config.Overlay
-	sub4 netip.Prefix
+	sub4 netip.Prefix // leased
 	sub6 netip.Prefix
+	// ready4 and ready6 are the subnets a datapath pass has put on the
+	// bridge; addresses are handed out only from those, so no container
+	// attaches before its gateway exists or the bridge MAC settles.
+	ready4 netip.Prefix
+	ready6 netip.Prefix
 }
 
 // Meta keys in the local database.
@@ -382,11 +387,19 @@ func (d *Daemon) setStoreErr(err error) {
 
 // plan computes the wanted datapath state from config and leases.
 func (d *Daemon) plan() datapath.Want {
+	w, _ := d.planLeases()
+	return w
+}
+
+// planLeases is plan, also returning the subnets it planned per network.
+func (d *Daemon) planLeases() (datapath.Want, map[string][2]netip.Prefix) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	var in []datapath.OverlayLease
+	used := make(map[string][2]netip.Prefix, len(d.cfg.Overlays))
 	for _, o := range d.cfg.Overlays {
 		n := d.networks[o.Name]
+		used[o.Name] = [2]netip.Prefix{n.sub4, n.sub6}
 		in = append(in, datapath.OverlayLease{Bridge: o.Bridge, MTU: int(o.MTU), Masquerade: o.MasqueradeOn(),
 			Range4: o.Prefix4(), Range6: o.Prefix6Range(), NodeSubnet4: n.sub4, NodeSubnet6: n.sub6})
 	}
@@ -397,7 +410,17 @@ func (d *Daemon) plan() datapath.Want {
 		w.Peers = d.peers(d.vtep4)
 		w.PeersUnknown = d.nodes == nil || !d.nodes.Synced()
 	}
-	return w
+	return w, used
+}
+
+// markReady records the subnets a datapath pass has applied.
+func (d *Daemon) markReady(used map[string][2]netip.Prefix) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name, subs := range used {
+		n := d.networks[name]
+		n.ready4, n.ready6 = subs[0], subs[1]
+	}
 }
 
 // desiredEndpoints derives this node's endpoint records from local state.

@@ -398,3 +398,56 @@ func (l *lockedFake) String() string {
 	defer l.mu.Unlock()
 	return l.f.String()
 }
+
+// gatedKernel holds every bridge change until open is closed.
+type gatedKernel struct {
+	*lockedFake
+	open chan struct{}
+}
+
+func (g *gatedKernel) EnsureBridge(b datapath.Bridge) (bool, error) {
+	<-g.open
+	return g.lockedFake.EnsureBridge(b)
+}
+
+// TestDaemonAllocatesOnlyOnReadyBridge: addresses are handed out only once
+// the node subnet is on its bridge (gateway address and MAC in place).
+func TestDaemonAllocatesOnlyOnReadyBridge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded etcd")
+	}
+	cfg := testConfig(t)
+	k := &gatedKernel{lockedFake: &lockedFake{f: datapath.NewFake()}, open: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	run := t.TempDir()
+	go func() {
+		done <- Run(ctx, Options{Config: cfg, RunDir: run, StateDir: t.TempDir(), Kernel: k,
+			Log: slog.New(slog.NewTextHandler(testLogOut, nil))})
+	}()
+	var release sync.Once
+	defer func() { release.Do(func() { close(k.open) }); cancel(); <-done }()
+	c := api.NewClient(filepath.Join(run, socketFile))
+	req := api.AllocateRequest{AttachmentID: api.AttachmentID{Network: "dcos", ContainerID: "early", IfName: "eth0"}}
+	var err error
+	for i := 0; i < 100; i++ {
+		if _, err = c.Allocate(ctx, req); api.IsCode(err, api.CodeUnavailable) && strings.Contains(err.Error(), "not on bridge") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !api.IsCode(err, api.CodeUnavailable) || !strings.Contains(err.Error(), "not on bridge m-dcos yet") {
+		t.Fatalf("allocation before the bridge is ready: %v", err)
+	}
+	if ns, _ := c.Networks(ctx); ns[0].NodeSubnet != "" {
+		t.Fatalf("networks show a subnet before it is on the bridge: %+v", ns[0])
+	}
+	release.Do(func() { close(k.open) })
+	for i := 0; i < 100; i++ {
+		if _, err = c.Allocate(ctx, req); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("allocation after the bridge is ready: %v", err)
+}

@@ -113,13 +113,17 @@ func (d *Daemon) pool(name string) (ipam.Pool, api.Network, error) {
 		if pair[0] == "" {
 			continue
 		}
-		sub := n.sub4
+		sub, ready := n.sub4, n.ready4
 		if pair[1] == "6" {
-			sub = n.sub6
+			sub, ready = n.sub6, n.ready6
 		}
 		if !sub.IsValid() {
 			return ipam.Pool{}, info, fail(http.StatusServiceUnavailable, api.CodeUnavailable,
 				"network %s: this node has no subnet of %s yet (is the cluster store reachable?)", name, pair[0])
+		}
+		if ready != sub {
+			return ipam.Pool{}, info, fail(http.StatusServiceUnavailable, api.CodeUnavailable,
+				"network %s: subnet %s is not on bridge %s yet (overlayd is starting)", name, sub, n.cfg.Bridge)
 		}
 		pool.Ranges = append(pool.Ranges, ipam.Range{Subnet: sub, Gateway: datapath.Gateway(sub)})
 	}
@@ -128,13 +132,14 @@ func (d *Daemon) pool(name string) (ipam.Pool, api.Network, error) {
 
 func (n *network) info() api.Network {
 	out := api.Network{Name: n.cfg.Name, Bridge: n.cfg.Bridge, MTU: int(n.cfg.MTU), Subnet: n.cfg.Subnet, Subnet6: n.cfg.Subnet6}
-	if n.sub4.IsValid() {
-		out.NodeSubnet = n.sub4.String()
-		out.Gateway = datapath.Gateway(n.sub4).String()
+	// A subnet shows once it is on the bridge, ready to hand out.
+	if n.ready4.IsValid() {
+		out.NodeSubnet = n.ready4.String()
+		out.Gateway = datapath.Gateway(n.ready4).String()
 	}
-	if n.sub6.IsValid() {
-		out.NodeSubnet6 = n.sub6.String()
-		out.Gateway6 = datapath.Gateway(n.sub6).String()
+	if n.ready6.IsValid() {
+		out.NodeSubnet6 = n.ready6.String()
+		out.Gateway6 = datapath.Gateway(n.ready6).String()
 	}
 	return out
 }

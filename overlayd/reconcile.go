@@ -62,8 +62,12 @@ func (d *Daemon) reconcileLoop(ctx context.Context) {
 
 // reconcileFull applies the whole plan, reading the kernel back.
 func (d *Daemon) reconcileFull() (int, error) {
-	w := d.plan()
+	w, used := d.planLeases()
 	n, err := datapath.Apply(d.kernel, w)
+	// Bridges come first in a pass: after it, a failure elsewhere (an
+	// iptables error, say) is logged and retried but does not hold back
+	// allocation from subnets that are on their bridges.
+	d.markReady(used)
 	d.appliedOK = false
 	if err == nil && w.VTEP != nil && !w.PeersUnknown {
 		d.applied = datapath.PlanPeers(w.VTEP, w.Self, w.Peers)
