@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/dcnet/dcnet/internal/benchdoc"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -211,7 +212,7 @@ func run(ctx context.Context, rounds int, out, cmdline string) (err error) {
 	if out == "" {
 		return nil
 	}
-	return updateDoc(out, section)
+	return benchdoc.Update(out, section)
 }
 
 type stats struct{ median, p99, mean time.Duration }

@@ -1,4 +1,4 @@
-package main
+package benchdoc
 
 import (
 	"os"
@@ -24,12 +24,12 @@ func TestReplaceSection(t *testing.T) {
 			sec + "\n## Other\nz\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, replaceSection(tc.doc, sec)); diff != "" {
+			if diff := cmp.Diff(tc.want, ReplaceSection(tc.doc, sec)); diff != "" {
 				t.Errorf("replaceSection (-want +got):\n%s", diff)
 			}
 			// Replacing again changes nothing.
-			once := replaceSection(tc.doc, sec)
-			if diff := cmp.Diff(once, replaceSection(once, sec)); diff != "" {
+			once := ReplaceSection(tc.doc, sec)
+			if diff := cmp.Diff(once, ReplaceSection(once, sec)); diff != "" {
 				t.Errorf("second replaceSection changed the doc (-first +second):\n%s", diff)
 			}
 		})
@@ -38,35 +38,15 @@ func TestReplaceSection(t *testing.T) {
 
 func TestUpdateDocCreatesFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "benchmarks.md")
-	sec := "## " + sectionTitle + "\n\nbody\n"
-	if err := updateDoc(path, sec); err != nil {
+	sec := "## CNI ADD/DEL latency (bench/cni)\n\nbody\n"
+	if err := Update(path, sec); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(docHeader+"\n"+sec, string(got)); diff != "" {
+	if diff := cmp.Diff(Header+"\n"+sec, string(got)); diff != "" {
 		t.Errorf("new file (-want +got):\n%s", diff)
-	}
-}
-
-func TestParseFlags(t *testing.T) {
-	o, err := parseFlags([]string{"-short"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.Rounds != shortRounds || o.Seq != shortSeq || o.Conc != shortConc || o.Out != "" || o.Workers != defaultWorkers {
-		t.Errorf("-short gave %+v", o)
-	}
-	o, err = parseFlags([]string{"-short", "-seq", "30", "-out", "x.md"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.Seq != 30 || o.Out != "x.md" || o.Command != "go run ./bench/cni -short -seq 30 -out x.md" {
-		t.Errorf("explicit flags with -short gave %+v", o)
-	}
-	if _, err := parseFlags([]string{"-conc", "300"}); err == nil {
-		t.Errorf("-conc 300 accepted")
 	}
 }
