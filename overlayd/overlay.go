@@ -106,33 +106,42 @@ func (d *Daemon) peers(self netip.Addr) []datapath.Peer {
 		if n.Name == d.cfg.NodeName {
 			continue
 		}
-		under, err1 := netip.ParseAddr(n.UnderlayIP)
-		vtep, err2 := netip.ParseAddr(n.VTEPIP)
-		if err1 != nil || err2 != nil || vtep == self {
-			continue
+		if p, ok := PeerFromNode(n); ok && p.VTEPIP != self {
+			out = append(out, p)
 		}
-		p := datapath.Peer{Name: n.Name, Underlay: under, VTEPIP: vtep, MAC: datapath.VTEPMAC(vtep)}
-		if mac, err := net.ParseMAC(n.VTEPMAC); err == nil {
-			p.MAC = mac
-		}
-		if v6, err := netip.ParseAddr(n.VTEPIP6); err == nil {
-			p.VTEPIP6 = v6
-		}
-		names := make([]string, 0, len(n.Subnets))
-		for o := range n.Subnets {
-			names = append(names, o)
-		}
-		sort.Strings(names)
-		for _, o := range names {
-			for _, s := range n.Subnets[o] {
-				if sp, err := netip.ParsePrefix(s); err == nil {
-					p.Subnets = append(p.Subnets, sp)
-				}
-			}
-		}
-		out = append(out, p)
 	}
 	return out
+}
+
+// PeerFromNode is what a node's record asks every other node to program:
+// false when the record lacks an underlay or VTEP address (a node still
+// starting). Subnets are ordered by overlay name.
+func PeerFromNode(n cluster.Node) (datapath.Peer, bool) {
+	under, err1 := netip.ParseAddr(n.UnderlayIP)
+	vtep, err2 := netip.ParseAddr(n.VTEPIP)
+	if err1 != nil || err2 != nil {
+		return datapath.Peer{}, false
+	}
+	p := datapath.Peer{Name: n.Name, Underlay: under, VTEPIP: vtep, MAC: datapath.VTEPMAC(vtep)}
+	if mac, err := net.ParseMAC(n.VTEPMAC); err == nil {
+		p.MAC = mac
+	}
+	if v6, err := netip.ParseAddr(n.VTEPIP6); err == nil {
+		p.VTEPIP6 = v6
+	}
+	names := make([]string, 0, len(n.Subnets))
+	for o := range n.Subnets {
+		names = append(names, o)
+	}
+	sort.Strings(names)
+	for _, o := range names {
+		for _, s := range n.Subnets[o] {
+			if sp, err := netip.ParsePrefix(s); err == nil {
+				p.Subnets = append(p.Subnets, sp)
+			}
+		}
+	}
+	return p, true
 }
 
 // underlayLinkMTU returns the MTU of the link holding ip.

@@ -5,9 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"net"
+	"github.com/dcnet/dcnet/overlayd"
 	"net/netip"
-	"sort"
 	"time"
 
 	"github.com/dcnet/dcnet/overlayd/cluster"
@@ -96,8 +95,8 @@ func leaseOp(key, node, kind string, p netip.Prefix, now time.Time) clientv3.Op 
 	return clientv3.OpPut(key, string(b))
 }
 
-// peersOf turns node records into datapath peers the way overlayd does
-// (overlayd/overlay.go, peers): decode, parse, one peer per record.
+// peersOf turns node records into datapath peers the way overlayd does:
+// decode, then overlayd.PeerFromNode for each other node.
 func peersOf(self string, records [][]byte) []datapath.Peer {
 	out := make([]datapath.Peer, 0, len(records))
 	for _, rec := range records {
@@ -105,31 +104,9 @@ func peersOf(self string, records [][]byte) []datapath.Peer {
 		if json.Unmarshal(rec, &n) != nil || n.Name == "" || n.Name == self {
 			continue
 		}
-		under, err1 := netip.ParseAddr(n.UnderlayIP)
-		vtep, err2 := netip.ParseAddr(n.VTEPIP)
-		if err1 != nil || err2 != nil {
-			continue
+		if p, ok := overlayd.PeerFromNode(n); ok {
+			out = append(out, p)
 		}
-		p := datapath.Peer{Name: n.Name, Underlay: under, VTEPIP: vtep, MAC: datapath.VTEPMAC(vtep)}
-		if mac, err := net.ParseMAC(n.VTEPMAC); err == nil {
-			p.MAC = mac
-		}
-		if v6, err := netip.ParseAddr(n.VTEPIP6); err == nil {
-			p.VTEPIP6 = v6
-		}
-		names := make([]string, 0, len(n.Subnets))
-		for o := range n.Subnets {
-			names = append(names, o)
-		}
-		sort.Strings(names)
-		for _, o := range names {
-			for _, s := range n.Subnets[o] {
-				if sp, err := netip.ParsePrefix(s); err == nil {
-					p.Subnets = append(p.Subnets, sp)
-				}
-			}
-		}
-		out = append(out, p)
 	}
 	return out
 }

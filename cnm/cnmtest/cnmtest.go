@@ -20,10 +20,10 @@
 package cnmtest
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dcnet/dcnet/internal/netsim"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -289,21 +289,5 @@ func (d *Dockerd) BuildProbeImage(ctx context.Context, repoRoot, tag string) err
 	return err
 }
 
-// Tail returns the last n lines of a file.
-func Tail(path string, n int) string {
-	fh, err := os.Open(path)
-	if err != nil {
-		return "(" + err.Error() + ")"
-	}
-	defer fh.Close()
-	var lines []string
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
-}
+// Tail returns the last n lines of a file (netsim.TailFile).
+func Tail(path string, n int) string { return netsim.TailFile(path, n) }
