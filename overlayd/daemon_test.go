@@ -324,7 +324,7 @@ func TestDaemonPeerFastPath(t *testing.T) {
 	}
 	waitKernel := func(want string, present bool) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(15 * time.Second)
 		for {
 			got := d.kernel.String()
 			if strings.Contains(got, want) == present {
@@ -430,7 +430,7 @@ func TestDaemonAllocatesOnlyOnReadyBridge(t *testing.T) {
 	c := api.NewClient(filepath.Join(run, socketFile))
 	req := api.AllocateRequest{AttachmentID: api.AttachmentID{Network: "dcos", ContainerID: "early", IfName: "eth0"}}
 	var err error
-	for i := 0; i < 100; i++ {
+	for i := 0; i < 300; i++ {
 		if _, err = c.Allocate(ctx, req); api.IsCode(err, api.CodeUnavailable) && strings.Contains(err.Error(), "not on bridge") {
 			break
 		}
@@ -443,7 +443,7 @@ func TestDaemonAllocatesOnlyOnReadyBridge(t *testing.T) {
 		t.Fatalf("networks show a subnet before it is on the bridge: %+v", ns[0])
 	}
 	release.Do(func() { close(k.open) })
-	for i := 0; i < 100; i++ {
+	for i := 0; i < 300; i++ {
 		if _, err = c.Allocate(ctx, req); err == nil {
 			return
 		}
