@@ -1,0 +1,183 @@
+package server
+
+import (
+	"net/netip"
+	"strings"
+	"sync/atomic"
+
+	"github.com/miekg/dns"
+
+	"github.com/dcnet/dcnet/dns/records"
+)
+
+// TTL is the TTL, in seconds, of every cluster record.
+const TTL = 5
+
+// Cluster zone names, fully qualified.
+const (
+	// ThisNodeZone answers this node's IPs at its apex.
+	ThisNodeZone = "thisnode.thisdcos.directory."
+	// TaskZone holds the dcos-dns task names (records.TaskNames).
+	TaskZone = records.TaskZone + "."
+	// L4LBZone holds the named VIPs.
+	L4LBZone = "l4lb.thisdcos.directory."
+	// SpartanZone holds ready.spartan, the health probe, and ns.spartan.
+	SpartanZone = "spartan."
+	// MesosZone is the Mesos-DNS zone.
+	MesosZone = records.DefaultDomain + "."
+)
+
+// Zone is a source of authoritative records for one zone. Lookups must be
+// cheap and safe for concurrent use; the handler does not cache them.
+type Zone interface {
+	// Name is the zone apex, fully qualified and lower-case ("mesos.").
+	Name() string
+	// Lookup returns the records of type qtype at name (fully qualified,
+	// lower-case, inside the zone), with TTL set, and whether name has
+	// records of any type, so the handler can tell NODATA from NXDOMAIN.
+	// qtype dns.TypeANY asks for every record at name.
+	Lookup(name string, qtype uint16) (rrs []dns.RR, exists bool)
+}
+
+// StaticZone is a zone holding a fixed set of records, replaced as a whole
+// by Set; it suits the l4lb VIP names, thisnode and ready.spartan. A name
+// holding a CNAME answers it for every question type.
+type StaticZone struct {
+	name string
+	rrs  atomic.Pointer[map[string][]dns.RR]
+}
+
+var _ Zone = (*StaticZone)(nil)
+
+// NewStaticZone returns a zone named name holding rrs.
+func NewStaticZone(name string, rrs ...dns.RR) *StaticZone {
+	z := &StaticZone{name: dns.CanonicalName(name)}
+	z.Set(rrs)
+	return z
+}
+
+// Name is the zone apex.
+func (z *StaticZone) Name() string { return z.name }
+
+// Set replaces the zone's records; owner names are canonicalised and
+// records outside the zone are dropped. Safe to call concurrently with
+// Lookup.
+func (z *StaticZone) Set(rrs []dns.RR) {
+	m := make(map[string][]dns.RR, len(rrs))
+	for _, rr := range rrs {
+		rr = dns.Copy(rr)
+		h := rr.Header()
+		h.Name = dns.CanonicalName(h.Name)
+		if !dns.IsSubDomain(z.name, h.Name) {
+			continue
+		}
+		m[h.Name] = append(m[h.Name], rr)
+	}
+	z.rrs.Store(&m)
+}
+
+// Lookup implements Zone.
+func (z *StaticZone) Lookup(name string, qtype uint16) ([]dns.RR, bool) {
+	all, ok := (*z.rrs.Load())[name]
+	if !ok {
+		return nil, false
+	}
+	var out []dns.RR
+	for _, rr := range all {
+		t := rr.Header().Rrtype
+		if t == qtype || qtype == dns.TypeANY || t == dns.TypeCNAME {
+			out = append(out, rr)
+		}
+	}
+	return out, true
+}
+
+// NewThisNode returns the thisnode.thisdcos.directory zone answering ips at
+// its apex.
+func NewThisNode(ips ...netip.Addr) *StaticZone {
+	var rrs []dns.RR
+	for _, ip := range ips {
+		rrs = append(rrs, AddrRR(ThisNodeZone, ip))
+	}
+	return NewStaticZone(ThisNodeZone, rrs...)
+}
+
+// NewSpartan returns the spartan. zone: ready.spartan -> 127.0.0.1, and
+// ns.spartan -> the server's listen addresses.
+func NewSpartan(listen ...netip.Addr) *StaticZone {
+	rrs := []dns.RR{AddrRR("ready."+SpartanZone, netip.AddrFrom4([4]byte{127, 0, 0, 1}))}
+	for _, ip := range listen {
+		if ip.IsValid() && !ip.IsUnspecified() {
+			rrs = append(rrs, AddrRR(NSName, ip))
+		}
+	}
+	return NewStaticZone(SpartanZone, rrs...)
+}
+
+// AddrRR is an A or AAAA record (by ip's family) at name with TTL.
+func AddrRR(name string, ip netip.Addr) dns.RR {
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return &dns.A{Hdr: header(name, dns.TypeA), A: ip.AsSlice()}
+	}
+	return &dns.AAAA{Hdr: header(name, dns.TypeAAAA), AAAA: ip.AsSlice()}
+}
+
+func header(name string, t uint16) dns.RR_Header {
+	return dns.RR_Header{Name: dns.CanonicalName(name), Rrtype: t, Class: dns.ClassINET, Ttl: TTL}
+}
+
+// RecordSetZone serves a records.RecordSet (Mesos-DNS records or task
+// names), swapped whole by Set as the Mesos state changes.
+type RecordSetZone struct {
+	name string
+	rs   atomic.Pointer[records.RecordSet]
+}
+
+var _ Zone = (*RecordSetZone)(nil)
+
+// NewRecordSetZone returns a zone named name serving rs (nil: empty).
+func NewRecordSetZone(name string, rs *records.RecordSet) *RecordSetZone {
+	z := &RecordSetZone{name: dns.CanonicalName(name)}
+	z.Set(rs)
+	return z
+}
+
+// Name is the zone apex.
+func (z *RecordSetZone) Name() string { return z.name }
+
+// Set replaces the records (nil: empty). Safe to call concurrently with
+// Lookup; rs must not be modified afterwards.
+func (z *RecordSetZone) Set(rs *records.RecordSet) {
+	if rs == nil {
+		rs = &records.RecordSet{}
+	}
+	z.rs.Store(rs)
+}
+
+// Lookup implements Zone.
+func (z *RecordSetZone) Lookup(name string, qtype uint16) ([]dns.RR, bool) {
+	rs := z.rs.Load()
+	types := []records.Type{records.Type(qtype)}
+	if qtype == dns.TypeANY {
+		types = []records.Type{records.TypeA, records.TypeAAAA, records.TypeSRV}
+	}
+	var out []dns.RR
+	exists := false
+	for _, t := range types {
+		recs, ok := rs.Lookup(name, t)
+		exists = exists || ok
+		for _, r := range recs {
+			out = append(out, recordRR(r))
+		}
+	}
+	return out, exists
+}
+
+// recordRR converts a generated record to a resource record with TTL.
+func recordRR(r records.Record) dns.RR {
+	if r.Type == records.TypeSRV {
+		return &dns.SRV{Hdr: header(r.Name, dns.TypeSRV), Target: strings.ToLower(r.SRV.Target), Port: r.SRV.Port}
+	}
+	return AddrRR(r.Name, r.Addr)
+}
