@@ -93,7 +93,10 @@ func answerIP(m *dns.Msg) string {
 
 func TestRaceFirstAnswerWins(t *testing.T) {
 	slow := startUpstream(t, "10.0.0.1", 500*time.Millisecond, dns.RcodeSuccess)
-	fast := startUpstream(t, "10.0.0.2", 0, dns.RcodeSuccess)
+	// The fast one answers after 50 ms so that both queries are surely on
+	// the wire before the race is decided (an answer that wins sooner may
+	// cancel a query not yet sent, which is fine but not what this tests).
+	fast := startUpstream(t, "10.0.0.2", 50*time.Millisecond, dns.RcodeSuccess)
 	g, err := New(Config{Servers: []string{slow.addr, fast.addr}, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +111,11 @@ func TestRaceFirstAnswerWins(t *testing.T) {
 	}
 	if d := time.Since(start); d > 300*time.Millisecond {
 		t.Errorf("took %v, the fast answer should win at once", d)
+	}
+	// The slow upstream's query may still be on its way when the fast
+	// answer wins: wait (bounded) until it has arrived.
+	for i := 0; i < 100 && slow.count() == 0; i++ {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if slow.count() != 1 || fast.count() != 1 {
 		t.Errorf("queries slow %d fast %d, want both raced once", slow.count(), fast.count())
