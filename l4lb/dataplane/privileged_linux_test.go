@@ -1,0 +1,215 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/dcnet/dcnet/internal/netsim"
+	"github.com/dcnet/dcnet/l4lb/vip"
+	"github.com/google/nftables"
+)
+
+const (
+	// privConns new connections give each of three backends 300 ± 14
+	// (one sigma), so ±20 % is over 4 sigma and the check does not flake;
+	// 300 connections would fail about one run in twenty.
+	privConns   = 900
+	dialTimeout = 2 * time.Second
+)
+
+// lbRig is one node netns with a client and three backend containers, each
+// on its own routed veth (9.0.<i>.2/24 behind the node's 9.0.<i>.1).
+type lbRig struct {
+	node     *netsim.Node
+	client   *netsim.Container
+	backends map[string]netip.AddrPort
+	kernel   *NFTables
+}
+
+func newLBRig(t *testing.T) *lbRig {
+	netsim.RequireRoot(t)
+	netsim.RequireCommands(t, "nft", "ip")
+	netsim.GuardHost(t)
+	f := netsim.NewFabric(t, "l4lbdp")
+	node, err := f.AddNode("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := node.Run(ctx, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
+		t.Fatal(err)
+	}
+	r := &lbRig{node: node, backends: map[string]netip.AddrPort{}}
+	for i, name := range []string{"cli", "b1", "b2", "b3"} {
+		c, err := node.AddContainer(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gw := fmt.Sprintf("9.0.%d.1", i+1)
+		addr := fmt.Sprintf("9.0.%d.2", i+1)
+		veth := "v" + name
+		for _, argv := range [][]string{
+			{"ip", "-n", node.NSName, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", c.NSName},
+			{"ip", "-n", node.NSName, "addr", "add", gw + "/24", "dev", veth},
+			{"ip", "-n", node.NSName, "link", "set", veth, "up"},
+			{"ip", "-n", c.NSName, "addr", "add", addr + "/24", "dev", "eth0"},
+			{"ip", "-n", c.NSName, "link", "set", "eth0", "up"},
+			{"ip", "-n", c.NSName, "route", "add", "default", "via", gw},
+		} {
+			if _, err := f.Run(ctx, argv...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if name == "cli" {
+			r.client = c
+			continue
+		}
+		serveName(t, c, name)
+		r.backends[name] = netip.MustParseAddrPort(addr + ":80")
+	}
+	h, err := node.NetNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	r.kernel = NewNFTables(nftables.WithNetNSFd(int(h.Fd())))
+	return r
+}
+
+// serveName listens on :80 inside c and answers every connection with name.
+func serveName(t *testing.T, c *netsim.Container, name string) {
+	var ln net.Listener
+	err := c.Do(func(ns.NetNS) error {
+		var err error
+		ln, err = net.Listen("tcp", ":80")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(conn, name)
+			conn.Close()
+		}
+	}()
+}
+
+// dialMany makes n new connections from the client to to and counts the
+// answers by backend name.
+func (r *lbRig) dialMany(n int, to string) (map[string]int, error) {
+	counts := map[string]int{}
+	err := r.client.Do(func(ns.NetNS) error {
+		for range n {
+			conn, err := net.DialTimeout("tcp", to, dialTimeout)
+			if err != nil {
+				return err
+			}
+			conn.SetDeadline(time.Now().Add(dialTimeout))
+			b, err := io.ReadAll(conn)
+			conn.Close()
+			if err != nil {
+				return err
+			}
+			counts[string(b)]++
+		}
+		return nil
+	})
+	return counts, err
+}
+
+func (r *lbRig) sync(t *testing.T, p Plan) []Result {
+	t.Helper()
+	res, err := Sync(r.kernel, p)
+	if err != nil {
+		t.Fatalf("Sync: %v\n%s", err, r.ruleset())
+	}
+	return res
+}
+
+func (r *lbRig) ruleset() string {
+	out, err := r.node.Run(context.Background(), "nft", "list", "ruleset")
+	if err != nil {
+		return err.Error()
+	}
+	return out
+}
+
+func (r *lbRig) plan(t *testing.T, names ...string) Plan {
+	var bs []vip.Backend
+	for _, n := range names {
+		ap := r.backends[n]
+		bs = append(bs, vip.Backend{IP: ap.Addr(), Port: ap.Port(), Healthy: true})
+	}
+	p, errs := Build([]Service{
+		{Key: ipKey("tcp", "11.0.0.1", 80), Backends: bs},
+		{Key: ipKey("tcp", "11.0.0.2", 80)},
+	})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	return p
+}
+
+func TestPrivilegedVIP(t *testing.T) {
+	r := newLBRig(t)
+	p := r.plan(t, "b1", "b2", "b3")
+	r.sync(t, p)
+	if res := r.sync(t, p); res[0].Changes+res[1].Changes != 0 || res[0].Rebuilt || res[1].Rebuilt {
+		t.Errorf("second Sync of the same plan = %+v, want no change", res)
+	}
+
+	counts, err := r.dialMany(privConns, "11.0.0.1:80")
+	if err != nil {
+		t.Fatalf("dial VIP: %v\n%s", err, r.ruleset())
+	}
+	t.Logf("split over %d connections: %v", privConns, counts)
+	even := privConns / 3
+	for _, name := range []string{"b1", "b2", "b3"} {
+		if c := counts[name]; c < even*8/10 || c > even*12/10 {
+			t.Errorf("backend %s got %d of %d connections, want %d ±20%%", name, c, privConns, even)
+		}
+	}
+
+	// One batch removes b2: new connections never reach it.
+	r.sync(t, r.plan(t, "b1", "b3"))
+	counts, err = r.dialMany(privConns/2, "11.0.0.1:80")
+	if err != nil || counts["b2"] != 0 || counts["b1"] == 0 || counts["b3"] == 0 {
+		t.Errorf("after removing b2: %v, %v\n%s", counts, err, r.ruleset())
+	}
+
+	// A VIP without backends is refused at once.
+	start := time.Now()
+	_, err = r.dialMany(1, "11.0.0.2:80")
+	if !errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) > time.Second {
+		t.Errorf("dial VIP without backends: %v after %v, want connection refused at once\n%s", err, time.Since(start), r.ruleset())
+	}
+
+	// Hand damage is repaired by one more Sync.
+	if _, err := r.node.Run(context.Background(), "nft", "delete", "table", "ip", TableName); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.sync(t, p); !res[0].Rebuilt {
+		t.Errorf("Sync after nft delete table = %+v, want rebuild", res)
+	}
+	counts, err = r.dialMany(30, "11.0.0.1:80")
+	if err != nil || len(counts) != 3 {
+		t.Errorf("after repair: %v, %v\n%s", counts, err, r.ruleset())
+	}
+	if res := r.sync(t, p); res[0].Changes+res[1].Changes != 0 {
+		t.Errorf("Sync after repair = %+v, want no change", res)
+	}
+}
