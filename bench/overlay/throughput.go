@@ -29,13 +29,20 @@ const (
 	cniRaised = "dcos1450"
 )
 
-// path is one iperf3 client/server pair.
+// path is one iperf3 client/server pair. Setup and Restore, when set, run
+// around every iperf3 run of the path.
 type path struct {
-	Label  string
-	Client netsim.Namespace
-	Server netsim.Namespace
-	Dst    string
+	Label   string
+	Client  netsim.Namespace
+	Server  netsim.Namespace
+	Dst     string
+	Setup   func(context.Context) error
+	Restore func(context.Context) error
 }
+
+// plainLabel is the anchor of the target: the same two containers, their
+// node subnets routed over the plain underlay instead of through vtep1024.
+const plainLabel = "plain routing (same containers, node subnets routed over eth0, no VxLAN)"
 
 // iperfRun is what one iperf3 client run reported.
 type iperfRun struct {
@@ -86,6 +93,7 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 	}
 	cl, srv := nodes[0], nodes[1]
 	paths := []path{{Label: "underlay (node to node, eth0)", Client: cl.Namespace, Server: srv.Namespace, Dst: srv.UnderlayIP.String()}}
+	var plain path
 	for _, c := range []struct{ cni, label, conf string }{
 		{overlayName, "overlay (container to container, default MTU 1420)",
 			`{"cniVersion":"1.1.0","name":"dcos","plugins":[{"type":"dcnet","network":"dcos","socket":%q}]}`},
@@ -105,6 +113,9 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 			ctrs[i], dst = ctr, ip
 		}
 		paths = append(paths, path{Label: c.label, Client: ctrs[0].Namespace, Server: ctrs[1].Namespace, Dst: dst})
+		if c.cni == overlayName {
+			plain = path{Label: plainLabel, Client: ctrs[0].Namespace, Server: ctrs[1].Namespace, Dst: dst}
+		}
 		h, err := e.openNetlink(ctrs[0].Namespace)
 		if err != nil {
 			return res, err
@@ -115,6 +126,10 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 	// netns to the other node's bridge address (source: the VTEP address).
 	paths = append(paths, path{Label: "vxlan only (node to node over " + vtepName + ", no container hops)",
 		Client: cl.Namespace, Server: srv.Namespace, Dst: gateway(subnets[srv.Name]).String()})
+	if err := plainRouting(ctx, nodes, &plain); err != nil {
+		return res, err
+	}
+	paths = append(paths, plain)
 	res.MTU["node "+underlayDev] = linkMTU(cl.NL, underlayDev)
 	res.MTU[vtepName] = linkMTU(cl.NL, vtepName)
 	res.MTU[bridgeName] = linkMTU(cl.NL, bridgeName)
@@ -131,7 +146,7 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 	}
 	fmt.Fprintf(log, "bench/overlay: throughput: warm-up (%d s per path, discarded)\n", iperfWarmup)
 	for _, p := range paths {
-		if _, err := iperf(ctx, p, iperfWarmup, 0); err != nil {
+		if _, err := iperfAround(ctx, p, iperfWarmup, 0); err != nil {
 			return res, err
 		}
 	}
@@ -143,7 +158,7 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 			}
 		}
 		for _, p := range order {
-			run, err := iperf(ctx, p, o.Seconds, iperfOmit)
+			run, err := iperfAround(ctx, p, o.Seconds, iperfOmit)
 			if err != nil {
 				return res, err
 			}
@@ -153,6 +168,73 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 		}
 	}
 	return res, nil
+}
+
+// plainRouting fills p's Setup and Restore: Setup routes each node's peer
+// subnet via the peer's underlay address on eth0 (plain routing, as a
+// host-gw network would), Restore puts back the route through vtep1024 that
+// overlayd programs. overlayd is stopped first (the kernel state it made
+// stays) so that its reconcile does not undo Setup in the middle of a run.
+func plainRouting(ctx context.Context, nodes []*node, p *path) error {
+	type swap struct {
+		nd              *node
+		subnet, via, vx string
+	}
+	var swaps []swap
+	for _, nd := range nodes {
+		cctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+		peers, err := nd.API.Peers(cctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("peers of %s: %w", nd.Name, err)
+		}
+		for _, pe := range peers {
+			for _, sub := range pe.Subnets {
+				if pfx, err := netip.ParsePrefix(sub); err == nil && pfx.Addr().Is4() {
+					swaps = append(swaps, swap{nd, sub, pe.UnderlayIP, pe.VTEPIP})
+				}
+			}
+		}
+	}
+	if len(swaps) != len(nodes) {
+		return fmt.Errorf("plain routing: want one IPv4 peer subnet per node, found %d", len(swaps))
+	}
+	for _, nd := range nodes {
+		if err := nd.Proc.Stop(); err != nil {
+			return fmt.Errorf("stop overlayd on %s: %w", nd.Name, err)
+		}
+	}
+	route := func(ctx context.Context, vx bool) error {
+		for _, sw := range swaps {
+			argv := []string{"ip", "route", "replace", sw.subnet, "via", sw.via, "dev", underlayDev}
+			if vx {
+				argv = []string{"ip", "route", "replace", sw.subnet, "via", sw.vx, "dev", vtepName, "onlink"}
+			}
+			if out, err := runIn(ctx, sw.nd.Namespace, nil, argv...); err != nil {
+				return fmt.Errorf("%s in %s: %v %s", strings.Join(argv, " "), sw.nd.Name, err, out)
+			}
+		}
+		return nil
+	}
+	p.Setup = func(ctx context.Context) error { return route(ctx, false) }
+	p.Restore = func(ctx context.Context) error { return route(ctx, true) }
+	return nil
+}
+
+// iperfAround runs iperf for p between its Setup and Restore.
+func iperfAround(ctx context.Context, p path, seconds, omit int) (iperfRun, error) {
+	if p.Setup != nil {
+		if err := p.Setup(ctx); err != nil {
+			return iperfRun{}, err
+		}
+	}
+	run, err := iperf(ctx, p, seconds, omit)
+	if p.Restore != nil {
+		if rerr := p.Restore(ctx); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return run, err
 }
 
 // gateway is the first address of a node subnet, on the node's bridge.
