@@ -1,35 +1,14 @@
 package mesos
 
 import (
+	"github.com/dcnet/dcnet/internal/fixtures"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-// fixtureDir returns ../shared/fixtures/mesos beside the repository root
-// (the directory holding go.mod), skipping the test when it is absent.
-func fixtureDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("skipping: repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures", "mesos")
-	if _, err := os.Stat(fx); err != nil {
-		t.Skipf("skipping: fixtures not found at %s (clone shared/ beside the repository)", fx)
-	}
-	return fx
-}
+// fixtureDir returns the fixtures directory, skipping t when it is absent.
+func fixtureDir(t testing.TB) string { return fixtures.Dir(t, "mesos") }
 
 func TestParseStateFixture(t *testing.T) {
 	f, err := os.Open(filepath.Join(fixtureDir(t), "master-state.json"))

@@ -2,6 +2,7 @@ package records
 
 import (
 	"encoding/json"
+	"github.com/dcnet/dcnet/internal/fixtures"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,30 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// fixtureDir returns ../shared/fixtures/mesos beside the repository root
-// (the directory holding go.mod), skipping the test when it is absent.
-func fixtureDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("skipping: repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures", "mesos")
-	if _, err := os.Stat(fx); err != nil {
-		t.Skipf("skipping: fixtures not found at %s (clone shared/ beside the repository)", fx)
-	}
-	return fx
-}
+// fixtureDir returns the fixtures directory, skipping t when it is absent.
+func fixtureDir(t testing.TB) string { return fixtures.Dir(t, "mesos") }
 
 func fixtureState(t *testing.T) mesos.State {
 	t.Helper()

@@ -3,6 +3,7 @@ package mesos
 import (
 	"bytes"
 	"fmt"
+	"github.com/dcnet/dcnet/internal/fixtures"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -16,30 +17,8 @@ import (
 // agent's hostname is not an address.
 var localAgent = netip.MustParseAddr("10.9.9.9")
 
-// fixtureDir finds ../shared/fixtures/mesos/operator-api beside the
-// repository root (the directory holding go.mod), or skips the test.
-func fixtureDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("skipping: repository root (go.mod) not found")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures", "mesos", "operator-api")
-	if _, err := os.Stat(fx); err != nil {
-		t.Skipf("skipping: fixtures absent (%v); they live in ../shared/fixtures beside the repository", err)
-	}
-	return fx
-}
+// fixtureDir returns the fixtures directory, skipping t when it is absent.
+func fixtureDir(t testing.TB) string { return fixtures.Dir(t, "mesos", "operator-api") }
 
 // loadFixture decodes a GET_STATE answer or replays an event stream.
 func loadFixture(t testing.TB, name string) *GetState {
