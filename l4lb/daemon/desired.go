@@ -1,0 +1,137 @@
+package daemon
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+
+	"github.com/dcnet/dcnet/l4lb/dataplane"
+	"github.com/dcnet/dcnet/l4lb/vip"
+	"github.com/dcnet/dcnet/overlayd/api"
+)
+
+// AllocKey names one named VIP address: a DNS name in one family.
+type AllocKey struct {
+	Family dataplane.Family
+	Name   string
+}
+
+// String renders k as its store key suffix: ip/web.marathon.l4lb.thisdcos.directory.
+func (k AllocKey) String() string { return k.Family.String() + "/" + k.Name }
+
+// Service is one VIP in one family as the node programs it.
+type Service struct {
+	Key  vip.Key
+	VIP  vip.VIP
+	Addr netip.Addr
+	// Backends are the backends programmed: alive ones, or all when none
+	// is alive (fail open).
+	Backends []vip.Backend
+	// All are every backend the records list, alive or not.
+	All []vip.Backend
+}
+
+// Input is everything Desired decides from.
+type Input struct {
+	Endpoints []api.Endpoint
+	// Alive holds the names of nodes with a liveness key.
+	Alive map[string]bool
+	// Addrs holds the allocated named VIP addresses.
+	Addrs map[AllocKey]netip.Addr
+}
+
+// Desired computes the node's services from in. Named VIPs without an
+// address in in.Addrs are returned in missing (sorted) and left out of the
+// services. Label errors are returned, one per bad label.
+func Desired(in Input) (services []Service, missing []AllocKey, errs []error) {
+	type group struct {
+		v  vip.VIP
+		bs []vip.Backend
+	}
+	groups := map[svcID]*group{}
+	for _, ep := range in.Endpoints {
+		bs, es := vip.FromEndpoint(ep)
+		errs = append(errs, es...)
+		for _, b := range bs {
+			fam := familyOf(b.Backend.IP)
+			if !b.VIP.IsNamed() && familyOf(b.VIP.IP) != fam {
+				continue // an IP VIP only takes backends of its family
+			}
+			id := svcID{key: b.VIP.Key(), fam: fam}
+			g := groups[id]
+			if g == nil {
+				g = &group{v: b.VIP}
+				groups[id] = g
+			}
+			g.bs = append(g.bs, b.Backend)
+		}
+	}
+	need := map[AllocKey]bool{}
+	for id, g := range groups {
+		s := Service{Key: id.key, VIP: g.v, All: sortBackends(g.bs)}
+		s.Backends = aliveOrAll(s.All, in.Alive)
+		if id.key.IsNamed() {
+			ak := AllocKey{Family: id.fam, Name: id.key.Name}
+			a, ok := in.Addrs[ak]
+			if !ok {
+				need[ak] = true
+				continue
+			}
+			s.Addr = a
+		} else {
+			s.Addr = id.key.IP
+		}
+		services = append(services, s)
+	}
+	slices.SortFunc(services, func(a, b Service) int {
+		return cmp.Or(a.Addr.Compare(b.Addr), cmp.Compare(a.Key.Protocol, b.Key.Protocol), cmp.Compare(a.Key.Port, b.Key.Port))
+	})
+	for k := range need {
+		missing = append(missing, k)
+	}
+	slices.SortFunc(missing, func(a, b AllocKey) int { return cmp.Compare(a.String(), b.String()) })
+	return services, missing, errs
+}
+
+// Plan turns services into dataplane services.
+func Plan(services []Service) []dataplane.Service {
+	out := make([]dataplane.Service, 0, len(services))
+	for _, s := range services {
+		out = append(out, dataplane.Service{Key: s.Key, Addr: s.Addr, Backends: s.Backends})
+	}
+	return out
+}
+
+type svcID struct {
+	key vip.Key
+	fam dataplane.Family
+}
+
+// aliveOrAll keeps the backends on alive nodes (a backend without a node
+// counts as alive), or all of them when none is.
+func aliveOrAll(bs []vip.Backend, alive map[string]bool) []vip.Backend {
+	var out []vip.Backend
+	for _, b := range bs {
+		if b.Node == "" || alive[b.Node] {
+			out = append(out, b)
+		}
+	}
+	if len(out) == 0 {
+		return bs
+	}
+	return out
+}
+
+func sortBackends(bs []vip.Backend) []vip.Backend {
+	slices.SortFunc(bs, func(a, b vip.Backend) int {
+		return cmp.Or(a.AddrPort().Compare(b.AddrPort()), cmp.Compare(a.Node, b.Node), cmp.Compare(a.Task, b.Task))
+	})
+	return slices.CompactFunc(bs, func(a, b vip.Backend) bool { return a == b })
+}
+
+func familyOf(a netip.Addr) dataplane.Family {
+	if a.Unmap().Is4() {
+		return dataplane.IPv4
+	}
+	return dataplane.IPv6
+}

@@ -1,0 +1,109 @@
+package daemon
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/dcnet/dcnet/l4lb/dataplane"
+	"github.com/dcnet/dcnet/overlayd/api"
+	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/google/go-cmp/cmp"
+)
+
+const webName = "web.marathon.l4lb.thisdcos.directory"
+
+func ep(node, id string, labels map[string]string, ips ...string) api.Endpoint {
+	e := api.Endpoint{Node: node, NodeIP: "198.18.0.1"}
+	e.Network, e.ContainerID, e.IfName = "dcos", id, "eth0"
+	e.Labels = labels
+	for _, ip := range ips {
+		e.IPs = append(e.IPs, api.IPConfig{Address: ip})
+	}
+	return e
+}
+
+// render prints services one per line: addr proto port -> active backends.
+func render(ss []Service) string {
+	var b strings.Builder
+	for _, s := range ss {
+		fmt.Fprintf(&b, "%s %s %d %s ->", s.Addr, s.Key.Protocol, s.Key.Port, s.Key.Name)
+		for _, be := range s.Backends {
+			fmt.Fprintf(&b, " %s", be.AddrPort())
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func TestDesired(t *testing.T) {
+	web := map[string]string{"VIP_0": "/web:80"}
+	eps := []api.Endpoint{
+		ep("a1", "c1", web, "9.0.1.2/24", "fd01:b::1:2/80"),
+		ep("a2", "c2", web, "9.0.2.2/24"),
+		ep("a2", "c3", map[string]string{"VIP_0": "1.2.3.4:5000"}, "9.0.2.3/24", "fd01:b::2:3/80"),
+	}
+	addrs := map[AllocKey]netip.Addr{
+		{dataplane.IPv4, webName}: netip.MustParseAddr("11.0.0.1"),
+		{dataplane.IPv6, webName}: netip.MustParseAddr("fd01:c::1"),
+	}
+	tests := []struct {
+		name        string
+		alive       []string
+		addrs       map[AllocKey]netip.Addr
+		want        string
+		wantMissing int
+	}{
+		{"all alive", []string{"a1", "a2"}, addrs, `1.2.3.4 tcp 5000  -> 9.0.2.3:5000
+11.0.0.1 tcp 80 ` + webName + ` -> 9.0.1.2:80 9.0.2.2:80
+fd01:c::1 tcp 80 ` + webName + ` -> [fd01:b::1:2]:80
+`, 0},
+		{"a2 dead", []string{"a1"}, addrs, `1.2.3.4 tcp 5000  -> 9.0.2.3:5000
+11.0.0.1 tcp 80 ` + webName + ` -> 9.0.1.2:80
+fd01:c::1 tcp 80 ` + webName + ` -> [fd01:b::1:2]:80
+`, 0},
+		{"all dead: fail open", nil, addrs, `1.2.3.4 tcp 5000  -> 9.0.2.3:5000
+11.0.0.1 tcp 80 ` + webName + ` -> 9.0.1.2:80 9.0.2.2:80
+fd01:c::1 tcp 80 ` + webName + ` -> [fd01:b::1:2]:80
+`, 0},
+		{"no address yet", []string{"a1", "a2"}, nil, "1.2.3.4 tcp 5000  -> 9.0.2.3:5000\n", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			alive := map[string]bool{}
+			for _, n := range tt.alive {
+				alive[n] = true
+			}
+			ss, missing, errs := Desired(Input{Endpoints: eps, Alive: alive, Addrs: tt.addrs})
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			if d := cmp.Diff(tt.want, render(ss)); d != "" {
+				t.Errorf("services (-want +got):\n%s", d)
+			}
+			if len(missing) != tt.wantMissing {
+				t.Errorf("missing %v, want %d", missing, tt.wantMissing)
+			}
+			if _, errs := dataplane.Build(Plan(ss)); len(errs) > 0 {
+				t.Errorf("plan: %v", errs)
+			}
+		})
+	}
+}
+
+func TestParseAllocs(t *testing.T) {
+	byName, used := parseAllocs([]cluster.KV{
+		{Key: vipNamesPrefix + "ip/" + webName, Value: []byte("11.0.0.1")},
+		{Key: vipAddrsPrefix + "11.0.0.1", Value: []byte("ip/" + webName)},
+		{Key: vipAddrsPrefix + "11.0.0.2", Value: []byte("ip/other")},
+		{Key: vipNamesPrefix + "bogus", Value: []byte("x")},
+	})
+	want := map[AllocKey]netip.Addr{{dataplane.IPv4, webName}: netip.MustParseAddr("11.0.0.1")}
+	if d := cmp.Diff(want, byName, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
+		t.Error(d)
+	}
+	if len(used) != 2 {
+		t.Errorf("used %v", used)
+	}
+}

@@ -1,0 +1,67 @@
+package daemon
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/netip"
+	"strconv"
+)
+
+// PathVIPs serves the programmed VIPs.
+const PathVIPs = "/v1/vips"
+
+// VIPInfo is one VIP of /v1/vips: dcos-net's vip, protocol and backend,
+// plus the port, DNS name and address.
+type VIPInfo struct {
+	VIP      string        `json:"vip"`
+	Protocol string        `json:"protocol"`
+	Port     uint16        `json:"port"`
+	Name     string        `json:"name,omitempty"`
+	Address  string        `json:"address"`
+	Backends []BackendInfo `json:"backend"`
+}
+
+// BackendInfo is one backend of a VIPInfo.
+type BackendInfo struct {
+	IP   string `json:"ip"`
+	Port uint16 `json:"port"`
+	Node string `json:"node,omitempty"`
+	// Active is false for a backend listed by the records but not
+	// programmed (its node is not alive).
+	Active bool `json:"active"`
+}
+
+// VIPs returns the VIPs of the last successful sync.
+func (d *Daemon) VIPs() []VIPInfo {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]VIPInfo, 0, len(d.services))
+	for _, s := range d.services {
+		active := map[netip.AddrPort]bool{}
+		for _, b := range s.Backends {
+			active[b.AddrPort()] = true
+		}
+		vi := VIPInfo{
+			VIP:      netip.AddrPortFrom(s.Addr, s.Key.Port).String(),
+			Protocol: s.Key.Protocol, Port: s.Key.Port, Name: s.Key.Name, Address: s.Addr.String(),
+			Backends: []BackendInfo{},
+		}
+		for _, b := range s.All {
+			vi.Backends = append(vi.Backends, BackendInfo{IP: b.IP.String(), Port: b.Port, Node: b.Node, Active: active[b.AddrPort()]})
+		}
+		out = append(out, vi)
+	}
+	return out
+}
+
+// Handler serves PathVIPs.
+func (d *Daemon) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathVIPs, func(w http.ResponseWriter, _ *http.Request) {
+		b, _ := json.MarshalIndent(d.VIPs(), "", "  ")
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+		w.Write(append(b, '\n'))
+	})
+	return mux
+}
