@@ -4,7 +4,9 @@
 # agents run overlayd against it, containers on every agent are attached
 # with cnitool and the dcnet CNI plugin (IPv4 on overlay dcos, IPv6 on
 # dcos6), reach each other across nodes over VxLAN and an outside host
-# through masquerade; then a master is killed and the overlay keeps working.
+# through masquerade; dcnet-l4lb load-balances the named VIP /web:80 over
+# backends on two nodes from a client on a third, and keeps answering when a
+# backend goes away; then a master is killed and the overlay keeps working.
 # Everything it makes is removed at the end, also on failure. Nothing
 # touches the host's own network namespace.
 set -euo pipefail
@@ -38,6 +40,9 @@ cleanup() {
 	set +e
 	step "cleanup"
 	for who in "${!PID[@]}"; do stop_pid "${PID[$who]}" && echo "stopped $who (pid ${PID[$who]})"; done
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$P-a.-" || true); do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+	done
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$P-"); do ip netns del "$ns"; done
 	echo "deleted every $P-* namespace"
 	rm -rf "$TMP"
@@ -45,7 +50,7 @@ cleanup() {
 trap cleanup EXIT
 
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
-for b in overlayd dcnet dcnetctl cnitool; do
+for b in overlayd dcnet dcnetctl cnitool dcnet-l4lb; do
 	[ -x "$BIN/$b" ] || { echo "demo: $BIN/$b missing: run 'make demo' (it builds first)" >&2; exit 1; }
 done
 command -v etcd >/dev/null || { echo "demo: etcd missing: run 'make demo' (scripts/deps.sh installs etcd-server)" >&2; exit 1; }
@@ -142,7 +147,51 @@ step "7. endpoint records in the cluster store"
 sleep 0.3
 run ctl a3 endpoints
 
-step "8. kill -9 master m1: the etcd cluster keeps quorum, the overlay keeps working"
+step "8. a named VIP: dcnet-l4lb on every agent, /web:80 served by containers on a2 and a3"
+for a in "${AGENTS[@]}"; do
+	ip netns exec "$P-$a" "$BIN/dcnet-l4lb" --etcd-endpoints "$ENDPOINTS" --node-name "$a" >"$TMP/$a/l4lb.log" 2>&1 &
+	PID[l4lb-$a]=$!
+	echo "{\"cniVersion\":\"1.1.0\",\"name\":\"web\",\"plugins\":[{\"type\":\"dcnet\",\"network\":\"dcos\",\"socket\":\"$TMP/$a/run/overlayd.sock\",\"args\":{\"labels\":[{\"key\":\"VIP_0\",\"value\":\"/web:80\"}]}}]}" >"$TMP/$a/cni/web.conflist"
+done
+SERVE_ROUNDS=500             # requests one backend answers at most
+for a in a2 a3; do
+	ip netns add "$P-$a-backend"
+	printf '$ cnitool add web (label VIP_0=/web:80) on %s ... ' "$a"
+	cni "$a" add web "$a-backend" | jq -r '.ips[0].address'
+	ip netns exec "$P-$a-backend" bash -c "for ((i = 0; i < $SERVE_ROUNDS; i++)); do printf 'HTTP/1.0 200 OK\r\n\r\nanswered by the backend on $a\n' | nc -4 -N -l 80 >/dev/null 2>&1; done" &
+	PID[web-$a]=$!
+done
+VIP=""
+for ((i = 0; i < WAIT_TRIES; i++)); do
+	VIP=$(ip netns exec "$P-a1" curl -s -m 1 http://127.0.0.1:62083/v1/vips 2>/dev/null |
+		jq -r '.[] | select(.name == "web.marathon.l4lb.thisdcos.directory" and (.address | contains(".")) and ([.backend[] | select(.active)] | length) == 2) | .address' 2>/dev/null | head -1)
+	[ -n "$VIP" ] && break
+	sleep 0.1
+done
+[ -n "$VIP" ] || { echo "demo: the VIP did not show up on a1"; cat "$TMP/a1/l4lb.log"; exit 1; }
+run ip netns exec "$P-a1" curl -s http://127.0.0.1:62083/v1/vips
+run ip netns exec "$P-a1" nft list map ip dcnet-l4lb vips
+requests() { # requests N: N requests from a1-web to the VIP, counted by answer
+	local n=$1 ok=0 fail=0 out
+	declare -A by
+	for ((i = 0; i < n; i++)); do
+		if out=$(ip netns exec "$P-a1-web" curl -s -m 2 "http://$VIP/"); then ok=$((ok + 1)); by[$out]=$((${by[$out]:-0} + 1)); else fail=$((fail + 1)); fi
+	done
+	for k in "${!by[@]}"; do echo "  ${by[$k]} x $k"; done
+	echo "  $ok answered, $fail failed"
+	[ "$fail" -eq 0 ]
+}
+echo "\$ ip netns exec $P-a1-web curl http://$VIP/   (web.marathon.l4lb.thisdcos.directory, 20 requests from a1)"
+requests 20
+
+step "9. the backend on a3 goes away (its container is deleted, as when its task is killed): no request fails"
+cni a3 del web a3-backend
+sleep 0.2
+kill "${PID[web-a3]}" 2>/dev/null; for pid in $(ip netns pids "$P-a3-backend"); do kill "$pid" 2>/dev/null; done
+echo "\$ ip netns exec $P-a1-web curl http://$VIP/   (20 more requests)"
+requests 20
+
+step "10. kill -9 master m1: the etcd cluster keeps quorum, the overlay keeps working"
 kill -KILL "${PID[m1]}"
 unset 'PID[m1]'
 echo "killed etcd on m1"

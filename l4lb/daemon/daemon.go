@@ -91,19 +91,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	var srv *http.Server
 	if d.opts.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", d.opts.HTTPAddr)
 		if err != nil {
 			return fmt.Errorf("listen %s: %w", d.opts.HTTPAddr, err)
 		}
-		srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		srv = &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second}
 		wg.Add(1)
 		go func() { defer wg.Done(); srv.Serve(ln) }()
-		defer func() {
-			sctx, c := context.WithTimeout(context.Background(), httpShutdown)
-			defer c()
-			srv.Shutdown(sctx)
-		}()
 	}
 	for _, c := range []*cluster.Cache{d.endpoints, d.alive, d.vips} {
 		wg.Add(1)
@@ -115,8 +111,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			// The HTTP server is one of wg's goroutines: stop it first.
+			if srv != nil {
+				sctx, c := context.WithTimeout(context.Background(), httpShutdown)
+				srv.Shutdown(sctx)
+				c()
+			}
 			cancel()
 			wg.Wait()
+			d.log.Info("dcnet-l4lb stopped", "node", d.opts.Node)
 			return nil
 		case <-d.kick:
 			time.Sleep(debounceDelay)
