@@ -193,6 +193,7 @@ requests 20
 
 step "10. kill -9 master m1: the etcd cluster keeps quorum, the overlay keeps working"
 kill -KILL "${PID[m1]}"
+wait "${PID[m1]}" 2>/dev/null || true # reap it quietly
 unset 'PID[m1]'
 echo "killed etcd on m1"
 ip netns add "$P-a2-db"
