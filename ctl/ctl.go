@@ -10,11 +10,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/dcnet/dcnet/l4lb/daemon"
 	"github.com/dcnet/dcnet/overlayd/api"
 )
 
@@ -28,6 +30,7 @@ commands:
   endpoints   the cluster's endpoint records (all nodes)
   nodes       the cluster's nodes: underlay, VTEP, subnets, liveness
   peers       what this node programs on its VTEP for every other node
+  vips        the VIPs dcnet-l4lb programs on this node, with their backends
   node remove NAME
               remove a departed node: free its subnets and VTEP; every
               node drops its routes, neighbour and FDB entries
@@ -41,6 +44,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	socket := fs.String("socket", api.DefaultSocket, "overlayd API socket")
 	output := fs.String("o", "table", "output format: table or json")
 	timeout := fs.Duration("timeout", 10*time.Second, "request timeout")
+	l4lbAddr := fs.String("l4lb", daemon.DefaultHTTPAddr, "dcnet-l4lb's HTTP address (for vips)")
 	fs.Usage = func() { fmt.Fprint(stderr, Usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -68,6 +72,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "endpoints":
 		v, err = c.Endpoints(ctx)
 		render = renderEndpoints
+	case "vips":
+		v, err = getVIPs(ctx, *l4lbAddr)
+		render = renderVIPs
 	case "nodes":
 		v, err = c.Nodes(ctx)
 		render = renderNodes
@@ -226,4 +233,42 @@ func renderPeers(w io.Writer, v any) {
 		rows = append(rows, []string{p.Name, p.UnderlayIP, p.VTEPIP, dash(p.VTEPIP6), p.VTEPMAC, strings.Join(p.Subnets, ",")})
 	}
 	table(w, "PEER\tUNDERLAY (fdb dst)\tVTEP (neigh)\tVTEP6\tMAC\tROUTES", rows)
+}
+
+// getVIPs reads dcnet-l4lb's /v1/vips.
+func getVIPs(ctx context.Context, addr string) ([]daemon.VIPInfo, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+daemon.PathVIPs, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("dcnet-l4lb at %s: %w (is it running? pass --l4lb)", addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("dcnet-l4lb at %s answered %s", addr, resp.Status)
+	}
+	var vs []daemon.VIPInfo
+	if err := json.NewDecoder(resp.Body).Decode(&vs); err != nil {
+		return nil, fmt.Errorf("decode dcnet-l4lb's answer: %w", err)
+	}
+	return vs, nil
+}
+
+func renderVIPs(w io.Writer, v any) {
+	vs := v.([]daemon.VIPInfo)
+	var rows [][]string
+	for _, x := range vs {
+		var bs []string
+		for _, b := range x.Backends {
+			s := fmt.Sprintf("%s:%d@%s", b.IP, b.Port, dash(b.Node))
+			if !b.Active {
+				s += "(node gone)"
+			}
+			bs = append(bs, s)
+		}
+		rows = append(rows, []string{x.VIP, x.Protocol, dash(x.Name), dash(strings.Join(bs, ","))})
+	}
+	table(w, "VIP\tPROTO\tNAME\tBACKENDS", rows)
 }

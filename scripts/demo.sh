@@ -169,7 +169,7 @@ for ((i = 0; i < WAIT_TRIES; i++)); do
 	sleep 0.1
 done
 [ -n "$VIP" ] || { echo "demo: the VIP did not show up on a1"; cat "$TMP/a1/l4lb.log"; exit 1; }
-run ip netns exec "$P-a1" curl -s http://127.0.0.1:62083/v1/vips
+run ip netns exec "$P-a1" "$BIN/dcnetctl" vips
 run ip netns exec "$P-a1" nft list map ip dcnet-l4lb vips
 requests() { # requests N: N requests from a1-web to the VIP, counted by answer
 	local n=$1 ok=0 fail=0 out
