@@ -5,9 +5,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -15,12 +18,24 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dcnet/dcnet/dns/cache"
 	"github.com/dcnet/dcnet/dns/forward"
+	"github.com/dcnet/dcnet/dns/httpapi"
 	"github.com/dcnet/dcnet/dns/mesos"
+	"github.com/dcnet/dcnet/dns/metrics"
 	"github.com/dcnet/dcnet/dns/records"
 	"github.com/dcnet/dcnet/dns/server"
+	"github.com/dcnet/dcnet/dns/vipzone"
+	"github.com/dcnet/dcnet/overlayd/cluster"
 )
+
+// version is reported by /v1/version; set with -ldflags "-X main.version=...".
+var version = "dev"
+
+// defaultHTTPAddr is where the HTTP API listens.
+const defaultHTTPAddr = "127.0.0.1:62080"
 
 // mesosDNSPort is the port of Mesos-DNS on the masters.
 const mesosDNSPort = "61053"
@@ -38,7 +53,8 @@ func (l *listFlag) Set(v string) error {
 }
 
 func main() {
-	var listen, upstreams, mesosDNS, zones, nodeIPs listFlag
+	var listen, upstreams, mesosDNS, zones, nodeIPs, etcd listFlag
+	httpAddr := flag.String("http-addr", defaultHTTPAddr, "address of the HTTP API (/v1/..., /metrics); empty: none")
 	resolvConf := flag.String("resolv-conf", "/etc/resolv.conf", "resolv.conf to read upstreams from when --upstream is not given")
 	stateFile := flag.String("mesos-state-file", "", "Mesos master state JSON: serve the mesos zone and task names from it")
 	timeout := flag.Duration("timeout", forward.DefaultTimeout, "timeout of one upstream query")
@@ -48,27 +64,75 @@ func main() {
 	flag.Var(&mesosDNS, "mesos-dns", "Mesos-DNS server ip[:port] for *.mesos (repeatable; port "+mesosDNSPort+")")
 	flag.Var(&zones, "forward-zone", "zone=ip[:port][;ip[:port]] forwarded to its servers (repeatable)")
 	flag.Var(&nodeIPs, "node-ip", "this node's IP, for thisnode.thisdcos.directory (repeatable)")
+	flag.Var(&etcd, "etcd-endpoints", "etcd endpoints (comma-separated): serve l4lb.thisdcos.directory from the named VIP records")
 	flag.Parse()
 	if len(listen) == 0 {
 		listen = listFlag{"198.51.100.1:53", "198.51.100.2:53", "198.51.100.3:53"}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	h, err := build(log, listen, upstreams, mesosDNS, zones, nodeIPs, *resolvConf, *stateFile, *timeout, *cacheSize)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var vips *vipzone.Zone
+	if len(etcd) > 0 {
+		store, err := cluster.Connect(cluster.Options{Endpoints: etcd})
+		if err != nil {
+			log.Error("dcnet-dns: configure", "err", err)
+			os.Exit(2)
+		}
+		defer store.Close()
+		var mirror *cluster.Cache
+		vips, mirror = vipzone.Watch(store, log)
+		go mirror.Run(ctx)
+	}
+	s, err := build(log, listen, upstreams, mesosDNS, zones, nodeIPs, *resolvConf, *stateFile, *timeout, *cacheSize, vips)
 	if err != nil {
 		log.Error("dcnet-dns: configure", "err", err)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err = server.Run(ctx, listen, h, func() { log.Info("dcnet-dns: serving", "listen", listen.String()) })
+	if *httpAddr != "" {
+		if err := serveHTTP(ctx, log, *httpAddr, httpapi.New(version, s.metrics.HTTPHandler(), s.zones...).Handler()); err != nil {
+			log.Error("dcnet-dns: http", "err", err)
+			os.Exit(1)
+		}
+	}
+	err = server.Run(ctx, listen, s.handler, func() { log.Info("dcnet-dns: serving", "listen", listen.String(), "http", *httpAddr) })
 	if err != nil {
 		log.Error("dcnet-dns: serve", "err", err)
 		os.Exit(1)
 	}
 }
 
-// build wires the zones, forwarders and cache into a handler.
-func build(log *slog.Logger, listen, upstreams, mesosDNS, zones, nodeIPs listFlag, resolvConf, stateFile string, timeout time.Duration, cacheSize int) (*server.Handler, error) {
+// serveHTTP listens on addr and serves h until ctx ends.
+func serveHTTP(ctx context.Context, log *slog.Logger, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen http %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: httpReadTimeout}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("dcnet-dns: http serve", "addr", addr, "err", err)
+		}
+	}()
+	return nil
+}
+
+// httpReadTimeout bounds reading an HTTP request's header.
+const httpReadTimeout = 5 * time.Second
+
+// wired is the server built from the flags.
+type wired struct {
+	handler dns.Handler
+	zones   []server.Lister
+	metrics *metrics.Metrics
+}
+
+// build wires the zones, forwarders, cache and metrics into a handler.
+func build(log *slog.Logger, listen, upstreams, mesosDNS, zones, nodeIPs listFlag, resolvConf, stateFile string, timeout time.Duration, cacheSize int, vips *vipzone.Zone) (*wired, error) {
 	var self []netip.AddrPort
 	var selfIPs []netip.Addr
 	for _, l := range listen {
@@ -88,8 +152,11 @@ func build(log *slog.Logger, listen, upstreams, mesosDNS, zones, nodeIPs listFla
 	}
 	mesosZone := server.NewRecordSetZone(server.MesosZone, nil)
 	taskZone := server.NewRecordSetZone(server.TaskZone, nil)
-	local := []server.Zone{server.NewSpartan(selfIPs...), server.NewThisNode(ips...), taskZone,
-		server.NewStaticZone(server.L4LBZone)}
+	var l4lb server.Lister = server.NewStaticZone(server.L4LBZone)
+	if vips != nil {
+		l4lb = vips
+	}
+	local := []server.Lister{server.NewSpartan(selfIPs...), server.NewThisNode(ips...), taskZone, l4lb}
 	if stateFile != "" {
 		if err := loadState(stateFile, mesosZone, taskZone); err != nil {
 			return nil, err
@@ -136,7 +203,14 @@ func build(log *slog.Logger, listen, upstreams, mesosDNS, zones, nodeIPs listFla
 	}
 	log.Info("dcnet-dns: upstreams", "default", strings.Join(def.Servers(), ","))
 	c := cache.New(cache.Config{Size: cacheSize})
-	return server.NewHandler(log, c.Wrap(forward.NewRouter(def, routes)), local...), nil
+	var apexes []string
+	zs := make([]server.Zone, len(local))
+	for i, z := range local {
+		apexes, zs[i] = append(apexes, z.Name()), z
+	}
+	m := metrics.New(apexes...)
+	fwd := m.Lookups(c.Wrap(m.Upstream(forward.NewRouter(def, routes))))
+	return &wired{handler: m.Handler(server.NewHandler(log, fwd, zs...)), zones: local, metrics: m}, nil
 }
 
 // loadState serves the Mesos-DNS records and task names of a state file.

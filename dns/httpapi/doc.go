@@ -1,0 +1,13 @@
+// Package httpapi is dcnet-dns's HTTP API (127.0.0.1:62080 by default):
+//
+//	GET /v1/version             {"Service":"dcnet-dns","URL":...,"Version":...}
+//	GET /v1/records             every record of every local zone
+//	GET /v1/hosts/{host}        [{"host":"web.marathon.l4lb.thisdcos.directory.","ip":"11.0.0.1"}]
+//	GET /v1/services/{service}  [{"service":...,"host":...,"ip":...,"port":"31000"}]
+//	GET /metrics                Prometheus (package metrics)
+//
+// Hosts and services are answered from the local zones only (as Mesos-DNS
+// answers from its own records), read fresh through Zone.Lookup. The
+// shapes follow Mesos-DNS's API: a name without records answers one entry
+// of empty strings rather than an empty list, and SRV ports are strings.
+package httpapi

@@ -1,0 +1,181 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/miekg/dns"
+
+	"github.com/dcnet/dcnet/dns/server"
+)
+
+// ServiceName is the Service field of /v1/version.
+const ServiceName = "dcnet-dns"
+
+// projectURL is the URL field of /v1/version.
+const projectURL = "https://github.com/dcnet/dcnet"
+
+// Version is what /v1/version answers.
+type Version struct {
+	Service string
+	URL     string
+	Version string
+}
+
+// Host is one entry of /v1/hosts.
+type Host struct {
+	Host string `json:"host"`
+	IP   string `json:"ip"`
+}
+
+// Service is one entry of /v1/services.
+type Service struct {
+	Service string `json:"service"`
+	Host    string `json:"host"`
+	IP      string `json:"ip"`
+	Port    string `json:"port"`
+}
+
+// Record is one entry of /v1/records.
+type Record struct {
+	Zone  string `json:"zone"`
+	Name  string `json:"name"`
+	Type  string `json:"type"`
+	TTL   uint32 `json:"ttl"`
+	Value string `json:"value"`
+}
+
+// API serves the HTTP API over a set of local zones.
+type API struct {
+	version string
+	zones   []server.Lister
+	metrics http.Handler
+}
+
+// New returns the API of zones; metrics, when not nil, is served at /metrics.
+func New(version string, metrics http.Handler, zones ...server.Lister) *API {
+	return &API{version: version, zones: zones, metrics: metrics}
+}
+
+// Handler returns the API's routes.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/version", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, Version{Service: ServiceName, URL: projectURL, Version: a.version})
+	})
+	mux.HandleFunc("GET /v1/records", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, a.Records()) })
+	mux.HandleFunc("GET /v1/hosts/{host}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, a.Hosts(r.PathValue("host")))
+	})
+	mux.HandleFunc("GET /v1/services/{service}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, a.Services(r.PathValue("service")))
+	})
+	if a.metrics != nil {
+		mux.Handle("GET /metrics", a.metrics)
+	}
+	return mux
+}
+
+// Records lists every record of every zone, zone by zone.
+func (a *API) Records() []Record {
+	out := []Record{}
+	for _, z := range a.zones {
+		for _, rr := range z.Records() {
+			h := rr.Header()
+			out = append(out, Record{Zone: z.Name(), Name: h.Name, Type: dns.TypeToString[h.Rrtype], TTL: h.Ttl, Value: value(rr)})
+		}
+	}
+	return out
+}
+
+// Hosts answers the A and AAAA records of host, or one empty entry.
+func (a *API) Hosts(host string) []Host {
+	name := dns.CanonicalName(host)
+	var out []Host
+	for _, ip := range a.addrs(name) {
+		out = append(out, Host{Host: name, IP: ip})
+	}
+	if len(out) == 0 {
+		return []Host{{}}
+	}
+	return out
+}
+
+// Services answers the SRV records of service with their targets'
+// addresses (a target without addresses gives an entry with no IP), or
+// one empty entry.
+func (a *API) Services(service string) []Service {
+	name := dns.CanonicalName(service)
+	var out []Service
+	for _, rr := range a.lookup(name, dns.TypeSRV) {
+		srv, ok := rr.(*dns.SRV)
+		if !ok {
+			continue
+		}
+		port := strconv.Itoa(int(srv.Port))
+		ips := a.addrs(dns.CanonicalName(srv.Target))
+		if len(ips) == 0 {
+			ips = []string{""}
+		}
+		for _, ip := range ips {
+			out = append(out, Service{Service: name, Host: srv.Target, IP: ip, Port: port})
+		}
+	}
+	if len(out) == 0 {
+		return []Service{{}}
+	}
+	return out
+}
+
+// addrs are the A then AAAA addresses of name.
+func (a *API) addrs(name string) []string {
+	var out []string
+	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		for _, rr := range a.lookup(name, t) {
+			switch rr := rr.(type) {
+			case *dns.A:
+				out = append(out, rr.A.String())
+			case *dns.AAAA:
+				out = append(out, rr.AAAA.String())
+			}
+		}
+	}
+	return out
+}
+
+// lookup asks the zone with the longest apex containing name.
+func (a *API) lookup(name string, qtype uint16) []dns.RR {
+	var best server.Zone
+	for _, z := range a.zones {
+		if dns.IsSubDomain(z.Name(), name) && (best == nil || len(z.Name()) > len(best.Name())) {
+			best = z
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	rrs, _ := best.Lookup(name, qtype)
+	return rrs
+}
+
+// value is the record's data as presentation text.
+func value(rr dns.RR) string {
+	switch rr := rr.(type) {
+	case *dns.A:
+		return rr.A.String()
+	case *dns.AAAA:
+		return rr.AAAA.String()
+	case *dns.SRV:
+		return rr.Target + ":" + strconv.Itoa(int(rr.Port))
+	case *dns.CNAME:
+		return rr.Target
+	}
+	s := rr.String()
+	return s[len(rr.Header().String()):]
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,18 @@
+// Package vipzone serves the l4lb.thisdcos.directory zone from the named
+// VIP records dcnet-l4lb publishes in etcd.
+//
+// dcnet-l4lb writes /dcnet/v1/vipnames/<dns name> = {"name":...,"addrs":[...]}
+// only after a sync that programmed the VIP succeeded, so a name served
+// here always has at least one node answering on its addresses.
+//
+// # Freshness
+//
+// The zone is a server.StaticZone rebuilt whole from a prefix mirror
+// (cluster.Cache) on every change the mirror applies (its OnChange hook):
+// a query never reads a stale copy for longer than the watch delay, and
+// never pays for a rebuild itself. There is no cache in front of it; the
+// records carry server.TTL.
+//
+// Malformed values and addresses are skipped (and counted by Build), so one
+// bad record cannot hide the others.
+package vipzone
