@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/dcnet/dcnet/dns/spartan"
 	"log/slog"
 	"net"
 	"net/http"
@@ -64,6 +65,7 @@ func main() {
 	flag.Var(&mesosDNS, "mesos-dns", "Mesos-DNS server ip[:port] for *.mesos (repeatable; port "+mesosDNSPort+")")
 	flag.Var(&zones, "forward-zone", "zone=ip[:port][;ip[:port]] forwarded to its servers (repeatable)")
 	flag.Var(&nodeIPs, "node-ip", "this node's IP, for thisnode.thisdcos.directory (repeatable)")
+	spartanLink := flag.String("spartan-link", spartan.DefaultLink, "link that gets the listen addresses no link holds yet (dummy, else a port-less bridge); empty: none")
 	flag.Var(&etcd, "etcd-endpoints", "etcd endpoints (comma-separated): serve l4lb.thisdcos.directory from the named VIP records")
 	flag.Parse()
 	if len(listen) == 0 {
@@ -88,6 +90,22 @@ func main() {
 	if err != nil {
 		log.Error("dcnet-dns: configure", "err", err)
 		os.Exit(2)
+	}
+	if *spartanLink != "" {
+		var want []netip.Addr
+		for _, l := range listen {
+			if ap, err := netip.ParseAddrPort(l); err == nil {
+				want = append(want, ap.Addr())
+			}
+		}
+		added, err := spartan.Ensure(*spartanLink, want)
+		if err != nil {
+			log.Error("dcnet-dns: listen addresses", "link", *spartanLink, "err", err)
+			os.Exit(1)
+		}
+		if len(added) > 0 {
+			log.Info("dcnet-dns: listen addresses added", "link", *spartanLink, "addrs", added)
+		}
 	}
 	if *httpAddr != "" {
 		if err := serveHTTP(ctx, log, *httpAddr, httpapi.New(version, s.metrics.HTTPHandler(), s.zones...).Handler()); err != nil {
