@@ -6,7 +6,9 @@
 # dcos6), reach each other across nodes over VxLAN and an outside host
 # through masquerade; dcnet-l4lb load-balances the named VIP /web:80 over
 # backends on two nodes from a client on a third, and keeps answering when a
-# backend goes away; then a master is killed and the overlay keeps working.
+# backend goes away; dcnet-dns on every agent answers the VIP's and the
+# node's names on 198.51.100.1; then a master is killed and the overlay keeps
+# working.
 # Everything it makes is removed at the end, also on failure. Nothing
 # touches the host's own network namespace.
 set -euo pipefail
@@ -50,7 +52,7 @@ cleanup() {
 trap cleanup EXIT
 
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root (it creates network namespaces)" >&2; exit 1; }
-for b in overlayd dcnet dcnetctl cnitool dcnet-l4lb; do
+for b in overlayd dcnet dcnetctl cnitool dcnet-l4lb dcnet-dns; do
 	[ -x "$BIN/$b" ] || { echo "demo: $BIN/$b missing: run 'make demo' (it builds first)" >&2; exit 1; }
 done
 command -v etcd >/dev/null || { echo "demo: etcd missing: run 'make demo' (scripts/deps.sh installs etcd-server)" >&2; exit 1; }
@@ -184,14 +186,37 @@ requests() { # requests N: N requests from a1-web to the VIP, counted by answer
 echo "\$ ip netns exec $P-a1-web curl http://$VIP/   (web.marathon.l4lb.thisdcos.directory, 20 requests from a1)"
 requests 20
 
-step "9. the backend on a3 goes away (its container is deleted, as when its task is killed): no request fails"
+step "9. dcnet-dns on every agent (198.51.100.1-3 on link spartan): names from every node"
+for a in "${AGENTS[@]}"; do
+	ip netns exec "$P-$a" "$BIN/dcnet-dns" --node-ip "${UNDERLAY[$a]}" --etcd-endpoints "$ENDPOINTS" \
+		--resolv-conf /dev/null >"$TMP/$a/dns.log" 2>&1 &
+	PID[dns-$a]=$!
+done
+for a in "${AGENTS[@]}"; do
+	for ((i = 0; i < WAIT_TRIES; i++)); do
+		[ "$(ip netns exec "$P-$a-web" dig +short +time=1 +tries=1 @198.51.100.1 ready.spartan 2>/dev/null)" = "127.0.0.1" ] && break
+		sleep 0.1
+	done
+done
+run ip -n "$P-a2" -br addr show spartan
+for a in "${AGENTS[@]}"; do
+	for name in web.marathon.l4lb.thisdcos.directory thisnode.thisdcos.directory; do
+		printf '$ ip netns exec %s dig +short @198.51.100.1 %s ... %s\n' "$P-$a-web" "$name" \
+			"$(ip netns exec "$P-$a-web" dig +short +time=2 +tries=1 @198.51.100.1 "$name" | tr '\n' ' ')"
+	done
+done
+printf '$ ip netns exec %s curl http://web.marathon.l4lb.thisdcos.directory/   (resolved with dig @198.51.100.1) ... ' "$P-a3-web"
+addr=$(ip netns exec "$P-a3-web" dig +short +time=2 +tries=1 @198.51.100.1 web.marathon.l4lb.thisdcos.directory | head -1)
+ip netns exec "$P-a3-web" curl -s -m 3 --resolve "web.marathon.l4lb.thisdcos.directory:80:$addr" http://web.marathon.l4lb.thisdcos.directory/ || echo FAILED
+
+step "10. the backend on a3 goes away (its container is deleted, as when its task is killed): no request fails"
 cni a3 del web a3-backend
 sleep 0.2
 kill "${PID[web-a3]}" 2>/dev/null; for pid in $(ip netns pids "$P-a3-backend"); do kill "$pid" 2>/dev/null; done
 echo "\$ ip netns exec $P-a1-web curl http://$VIP/   (20 more requests)"
 requests 20
 
-step "10. kill -9 master m1: the etcd cluster keeps quorum, the overlay keeps working"
+step "11. kill -9 master m1: the etcd cluster keeps quorum, the overlay keeps working"
 kill -KILL "${PID[m1]}"
 wait "${PID[m1]}" 2>/dev/null || true # reap it quietly
 unset 'PID[m1]'
