@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"os"
 	"path/filepath"
 	"time"
@@ -70,32 +70,11 @@ func copyBinaries(src binaries, dir string) (binaries, error) {
 	for _, pair := range [][2]string{
 		{src.Overlayd, dst.Overlayd}, {src.Dcnet, dst.Dcnet}, {src.Bridge, dst.Bridge}, {src.HostLocal, dst.HostLocal},
 	} {
-		if err := copyFile(pair[0], pair[1]); err != nil {
+		if err := benchkit.CopyExecutable(pair[0], pair[1]); err != nil {
 			return binaries{}, fmt.Errorf("copy %s: %w", pair[0], err)
 		}
 	}
 	return dst, nil
-}
-
-// copyFile copies an executable, creating the directory of to.
-func copyFile(from, to string) error {
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		return err
-	}
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // env is the simulated node: a fabric with one node netns running overlayd,

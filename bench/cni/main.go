@@ -18,7 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/dcnet/dcnet/internal/benchdoc"
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"os"
 	"os/signal"
 	"strings"
@@ -174,7 +174,7 @@ func run(ctx context.Context, o options, stdout *os.File) (err error) {
 	if o.Out == "" {
 		return nil
 	}
-	if err := benchdoc.Update(o.Out, rep.Markdown()); err != nil {
+	if err := benchkit.Update(o.Out, rep.Markdown()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "bench/cni: wrote section %q of %s\n", sectionTitle, o.Out)

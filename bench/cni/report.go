@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"math"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"time"
@@ -37,7 +37,7 @@ type report struct {
 }
 
 func newReport(o options, res *results) *report {
-	r := &report{opts: o, res: res, when: time.Now().UTC(), kernel: kernelRelease(), cpus: cpuDescription()}
+	r := &report{opts: o, res: res, when: time.Now().UTC(), kernel: benchkit.KernelRelease(), cpus: benchkit.CPUDescription()}
 	seq, conc := res.Workloads[0], res.Workloads[1]
 	addSeq := r.pair(seq, opAdd)
 	addConc := r.pair(conc, opAdd)
@@ -131,7 +131,7 @@ func (r *report) latencyTable() string {
 			}
 		}
 	}
-	return markdownTable(rows)
+	return benchkit.Table(rows)
 }
 
 // throughput gives the operations per second of each phase.
@@ -190,7 +190,7 @@ func (r *report) targetTable() string {
 		}
 		rows = append(rows, []string{t.What, ms(t.Dcnet), ms(t.Ref), fmt.Sprintf("%.2f", t.Ratio), fmt.Sprintf("<= %.2f", t.Limit), result})
 	}
-	return markdownTable(rows)
+	return benchkit.Table(rows)
 }
 
 // breakdownText shows the parts timed alone, splits the sequential
@@ -212,7 +212,7 @@ func (r *report) breakdownText() string {
 		}
 		rows = append(rows, row)
 	}
-	b.WriteString(markdownTable(rows))
+	b.WriteString(benchkit.Table(rows))
 	b.WriteString("\nSequential medians split into those parts (rest = the plugin's other netns/netlink work, config " +
 		"parsing and result writing):\n\n")
 	line := func(name, op string, total time.Duration, parts ...string) {
@@ -240,43 +240,6 @@ func (r *report) breakdownText() string {
 	return b.String()
 }
 
-// markdownTable renders rows (the first is the header) with padded columns.
-func markdownTable(rows [][]string) string {
-	widths := make([]int, len(rows[0]))
-	for _, row := range rows {
-		for i, cell := range row {
-			widths[i] = max(widths[i], len(cell))
-		}
-	}
-	var b strings.Builder
-	write := func(row []string) {
-		b.WriteString("|")
-		for i, cell := range row {
-			fmt.Fprintf(&b, " %-*s |", widths[i], cell)
-		}
-		b.WriteString("\n")
-	}
-	write(rows[0])
-	sep := make([]string, len(widths))
-	for i, w := range widths {
-		sep[i] = strings.Repeat("-", w)
-	}
-	write(sep)
-	for _, row := range rows[1:] {
-		write(row)
-	}
-	return b.String()
-}
-
-// kernelRelease is `uname -r`.
-func kernelRelease() string {
-	out, err := exec.Command("uname", "-r").Output()
-	if err != nil {
-		return "(uname -r failed: " + err.Error() + ")"
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // loadAverage is the 1-minute load average from /proc/loadavg.
 func loadAverage() string {
 	data, err := os.ReadFile("/proc/loadavg")
@@ -287,19 +250,4 @@ func loadAverage() string {
 		return f[0]
 	}
 	return "unknown"
-}
-
-// cpuDescription is the CPU count and model.
-func cpuDescription() string {
-	desc := fmt.Sprintf("%d CPUs", runtime.NumCPU())
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return desc
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return desc + " (" + strings.TrimSpace(v) + ")"
-		}
-	}
-	return desc
 }

@@ -18,7 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/dcnet/dcnet/internal/benchdoc"
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -212,7 +212,7 @@ func run(ctx context.Context, rounds int, out, cmdline string) (err error) {
 	if out == "" {
 		return nil
 	}
-	return benchdoc.Update(out, section)
+	return benchkit.Update(out, section)
 }
 
 type stats struct{ median, p99, mean time.Duration }

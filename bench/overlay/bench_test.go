@@ -1,7 +1,7 @@
 package main
 
 import (
-	"github.com/dcnet/dcnet/internal/benchdoc"
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -34,20 +34,20 @@ func TestReplaceSectionKeepsOthers(t *testing.T) {
 	sec := "## " + sectionTitle + "\n\nnew\n### sub\nx\n"
 	doc := "# Benchmarks\n\nintro\n\n## CNI ADD/DEL latency (bench/cni)\n\ncni\n\n## " + sectionTitle + "\n\nold\n### old sub\n"
 	want := "# Benchmarks\n\nintro\n\n## CNI ADD/DEL latency (bench/cni)\n\ncni\n\n" + sec
-	if diff := cmp.Diff(want, benchdoc.ReplaceSection(doc, sec)); diff != "" {
+	if diff := cmp.Diff(want, benchkit.ReplaceSection(doc, sec)); diff != "" {
 		t.Errorf("replaceSection (-want +got):\n%s", diff)
 	}
 	// Our section before another one: the other one stays.
 	doc = "# B\n\n## " + sectionTitle + "\n\nold\n\n## CNI ADD/DEL latency (bench/cni)\n\ncni\n"
 	want = "# B\n\n" + sec + "\n## CNI ADD/DEL latency (bench/cni)\n\ncni\n"
-	if diff := cmp.Diff(want, benchdoc.ReplaceSection(doc, sec)); diff != "" {
+	if diff := cmp.Diff(want, benchkit.ReplaceSection(doc, sec)); diff != "" {
 		t.Errorf("replaceSection (-want +got):\n%s", diff)
 	}
 	path := filepath.Join(t.TempDir(), "benchmarks.md")
-	if err := benchdoc.Update(path, sec); err != nil {
+	if err := benchkit.Update(path, sec); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := os.ReadFile(path); string(got) != benchdoc.Header+"\n"+sec {
+	if got, _ := os.ReadFile(path); string(got) != benchkit.Header+"\n"+sec {
 		t.Errorf("new file:\n%s", got)
 	}
 }

@@ -1,5 +1,5 @@
 package main
 
 // sectionTitle is the heading (after "## ") of this benchmark's section of
-// docs/benchmarks.md, written with benchdoc.Update.
+// docs/benchmarks.md, written with benchkit.Update.
 const sectionTitle = "Overlay (bench/overlay)"

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"net"
 	"os"
 	"os/exec"
@@ -64,31 +64,11 @@ func copyBinaries(srcDir, dir string) (binaries, error) {
 		if st, err := os.Stat(src); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 			return binaries{}, fmt.Errorf("%s is missing or not executable: run `make build` from the repository root first", src)
 		}
-		if err := copyFile(src, p[1]); err != nil {
+		if err := benchkit.CopyExecutable(src, p[1]); err != nil {
 			return binaries{}, fmt.Errorf("copy %s: %w", src, err)
 		}
 	}
 	return b, nil
-}
-
-func copyFile(from, to string) error {
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		return err
-	}
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // env is everything the run made: a temporary directory, the fabric with

@@ -28,7 +28,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/dcnet/dcnet/internal/benchdoc"
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"io"
 	"os"
 	"os/signal"
@@ -194,7 +194,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 	if o.Out == "" || len(o.Phases) != len(allPhases) {
 		return nil
 	}
-	if err := benchdoc.Update(o.Out, md); err != nil {
+	if err := benchkit.Update(o.Out, md); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nbench/overlay: wrote section %q of %s\n", sectionTitle, o.Out)

@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"time"
@@ -55,7 +55,7 @@ func (r *report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", sectionTitle)
 	fmt.Fprintf(&b, "Measured %s on Linux %s, %s, %s.\nCommand: `%s` (as root, from the repository root; `make bench` runs it).\n\n",
-		r.when.Format("2006-01-02 15:04 UTC"), kernelRelease(), cpuDescription(), runtime.Version(), r.opts.Command)
+		r.when.Format("2006-01-02 15:04 UTC"), benchkit.KernelRelease(), benchkit.CPUDescription(), runtime.Version(), r.opts.Command)
 	fmt.Fprintf(&b, "Load average (1, 5, 15 min) when the run started: %s, when it ended: %s. The machine may be shared; every "+
 		"anchor runs in the same run, interleaved where it can be, for that reason.\n\n", r.load, loadAverage())
 	b.WriteString("Everything runs in network namespaces (prefix `dcnet-" + netsimPrefix + "-`) on one fabric bridge, underlay 198.18.0.0/15 " +
@@ -71,7 +71,7 @@ func (r *report) Markdown() string {
 		r.scale(&b, s)
 	}
 	b.WriteString("### Targets\n\n")
-	b.WriteString(table(r.targets))
+	b.WriteString(benchkit.Table(r.targets))
 	return b.String()
 }
 
@@ -97,7 +97,7 @@ func (r *report) throughput(b *strings.Builder, t *throughputResult) {
 		rows = append(rows, []string{p, fmt.Sprintf("%.2f", m), strings.Join(per, " "), fmt.Sprint(retr),
 			fmt.Sprintf("%.0f%% / %.0f%%", median(cc), median(cs)), fmt.Sprintf("%.2f", m/under)})
 	}
-	b.WriteString(table(rows))
+	b.WriteString(benchkit.Table(rows))
 	var mtus []string
 	for _, k := range []string{"node " + underlayDev, vtepName, bridgeName, "container eth0 (" + overlayName + ")", "container eth0 (" + cniRaised + ")"} {
 		mtus = append(mtus, fmt.Sprintf("%s %d", k, t.MTU[k]))
@@ -179,7 +179,7 @@ func (r *report) converge(b *strings.Builder, c *convergeResult) {
 		}
 		return fmt.Sprintf("%d to %d", xs[0], xs[len(xs)-1])
 	}
-	b.WriteString(table([][]string{
+	b.WriteString(benchkit.Table([][]string{
 		{"event", "n", "nodes that converge", "p50", "p99", "max"},
 		{"join: record PUT -> all nodes program it", fmt.Sprint(join.N), obs(c.ObserversJoin), fmtMs(join.P50), fmtMs(join.P99), fmtMs(join.Max)},
 		{"leave: record DELETE -> all nodes dropped it", fmt.Sprint(leave.N), obs(c.ObserversLeave), fmtMs(leave.P50), fmtMs(leave.P99), fmtMs(leave.Max)},
@@ -218,7 +218,7 @@ func (r *report) scale(b *strings.Builder, s *scaleResult) {
 	add("in-process: decode every record + PlanPeers+DiffPeers", s.DecodePlan)
 	add("in netns: datapath.ReadPeerState (netlink dumps of every peer entry)", s.ReadPeerState)
 	add(fmt.Sprintf("in netns: EnsureMasquerade's read-only iptables checks (%d execs)", s.IptablesExecs), s.Iptables)
-	b.WriteString(table(rows))
+	b.WriteString(benchkit.Table(rows))
 	fmt.Fprintf(b, "\nInitial programming of %d peers: %.2f s from overlayd's start. overlayd's memory with %d peers: VmRSS %.1f MiB "+
 		"(VmHWM %.1f MiB, Go heap in use %.1f MiB).\n\n", s.Peers, s.Initial.Seconds(), s.Peers,
 		float64(s.RSSKiB)/kibPerMiB, float64(s.HWMKiB)/kibPerMiB, s.HeapInuse/bytesPerMiB)
@@ -233,15 +233,6 @@ func (r *report) scale(b *strings.Builder, s *scaleResult) {
 	r.target(fmt.Sprintf("overlayd VmRSS with %d peers", s.Peers), fmt.Sprintf("%.1f MiB", rss), fmt.Sprintf("<= %d MiB", memoryTargetMiB), rss <= memoryTargetMiB)
 }
 
-// kernelRelease is `uname -r`.
-func kernelRelease() string {
-	out, err := exec.Command("uname", "-r").Output()
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // loadAverage is the 1, 5 and 15 minute load average.
 func loadAverage() string {
 	b, err := os.ReadFile("/proc/loadavg")
@@ -249,22 +240,4 @@ func loadAverage() string {
 		return strings.Join(f[:3], " ")
 	}
 	return "unknown"
-}
-
-// cpuDescription is "N CPUs (model)".
-func cpuDescription() string {
-	model := ""
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	s := fmt.Sprintf("%d CPUs", runtime.NumCPU())
-	if model != "" {
-		s += " (" + model + ")"
-	}
-	return s
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -55,35 +54,6 @@ func fmtMs(d time.Duration) string {
 		return fmt.Sprintf("%.1f ms", v)
 	}
 	return fmt.Sprintf("%.2f ms", v)
-}
-
-// table renders a markdown table with padded columns; the first row is
-// the header.
-func table(rows [][]string) string {
-	widths := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, c := range r {
-			widths[i] = max(widths[i], len(c))
-		}
-	}
-	var b strings.Builder
-	line := func(cells []string) {
-		b.WriteString("|")
-		for i, c := range cells {
-			fmt.Fprintf(&b, " %-*s |", widths[i], c)
-		}
-		b.WriteString("\n")
-	}
-	line(rows[0])
-	sep := make([]string, len(widths))
-	for i, w := range widths {
-		sep[i] = strings.Repeat("-", w)
-	}
-	line(sep)
-	for _, r := range rows[1:] {
-		line(r)
-	}
-	return b.String()
 }
 
 // passMiss renders whether a target was met.

@@ -1,8 +1,10 @@
-// Package benchdoc writes a benchmark's section of docs/benchmarks.md:
-// every benchmark (bench/<name>) owns one level-2 section, replaced in place
-// on each run, so the file keeps every benchmark's latest numbers with the
-// command that produced them.
-package benchdoc
+// Package benchkit is what the benchmarks (bench/<name>) share: each owns
+// one level-2 section of docs/benchmarks.md, replaced in place on each run
+// (Update), so the file keeps every benchmark's latest numbers with the
+// command that produced them; tables and the machine description for those
+// sections (report.go); and private copies of the binaries under test
+// (CopyExecutable), so a `make build` meanwhile cannot mix versions.
+package benchkit
 
 import (
 	"errors"

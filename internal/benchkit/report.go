@@ -1,0 +1,87 @@
+package benchkit
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// Table renders a markdown table with padded columns; the first row is the
+// header.
+func Table(rows [][]string) string {
+	widths := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, cell := range row {
+			widths[i] = max(widths[i], len(cell))
+		}
+	}
+	var b strings.Builder
+	write := func(row []string) {
+		b.WriteString("|")
+		for i, cell := range row {
+			fmt.Fprintf(&b, " %-*s |", widths[i], cell)
+		}
+		b.WriteString("\n")
+	}
+	write(rows[0])
+	sep := make([]string, len(widths))
+	for i, w := range widths {
+		sep[i] = strings.Repeat("-", w)
+	}
+	write(sep)
+	for _, row := range rows[1:] {
+		write(row)
+	}
+	return b.String()
+}
+
+// KernelRelease is `uname -r`.
+func KernelRelease() string {
+	out, err := exec.Command("uname", "-r").Output()
+	if err != nil {
+		return "(uname -r failed: " + err.Error() + ")"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// CPUDescription is "N CPUs (model name)", the model from /proc/cpuinfo
+// when it can be read.
+func CPUDescription() string {
+	desc := fmt.Sprintf("%d CPUs", runtime.NumCPU())
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return desc
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return desc + " (" + strings.TrimSpace(v) + ")"
+		}
+	}
+	return desc
+}
+
+// CopyExecutable copies an executable to a new file, creating the
+// directory of to.
+func CopyExecutable(from, to string) error {
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
