@@ -120,7 +120,7 @@ func TestPrivilegedDNS(t *testing.T) {
 		t.Fatalf("%s -> %q, want one address in 11.0.0.0/8", webDNSName, vip)
 	}
 	t.Logf("%s -> %s", webDNSName, vip)
-	counts, err := dialCount(client, 1, net.JoinHostPort(vip, "80"))
+	counts, err := netsim.DialCount(client.Namespace, 1, net.JoinHostPort(vip, "80"), l4lbDialMax)
 	if err != nil || counts["web1"] != 1 {
 		t.Errorf("first connection to %s (%s) as soon as it resolved: %v %v", webDNSName, vip, counts, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
 
@@ -61,25 +59,7 @@ func attachWeb(t *testing.T, nd *node, name string) attached {
 			a.ip6 = p.Addr().String()
 		}
 	}
-	var ln net.Listener
-	if err := c.Do(func(ns.NetNS) error {
-		var err error
-		ln, err = net.Listen("tcp", ":80")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			io.WriteString(conn, name)
-			conn.Close()
-		}
-	}()
+	netsim.ServeName(t, c.Namespace, ":80", name)
 	return a
 }
 
@@ -133,28 +113,6 @@ func waitWebVIP(t *testing.T, nd *node, is4 bool, n int) string {
 	return addr
 }
 
-// dialCount makes n new connections from c to dst and counts answers by name.
-func dialCount(c attached, n int, dst string) (map[string]int, error) {
-	counts := map[string]int{}
-	err := c.Do(func(ns.NetNS) error {
-		for range n {
-			conn, err := net.DialTimeout("tcp", dst, l4lbDialMax)
-			if err != nil {
-				return err
-			}
-			conn.SetDeadline(time.Now().Add(l4lbDialMax))
-			b, err := io.ReadAll(conn)
-			conn.Close()
-			if err != nil {
-				return err
-			}
-			counts[string(b)]++
-		}
-		return nil
-	})
-	return counts, err
-}
-
 // TestPrivilegedL4LBNamedVIP: dcnet-l4lb on two nodes; three backends of
 // /web:80 on one node; a client on the other reaches all three through the
 // named VIP's allocated addresses (IPv4 and IPv6), the VIP is in the node's
@@ -181,7 +139,7 @@ func TestPrivilegedL4LBNamedVIP(t *testing.T) {
 	}{{"ipv4", true, 150}, {"ipv6", false, 60}} {
 		t.Run(tc.family, func(t *testing.T) {
 			addr := waitWebVIP(t, nodes[1], tc.is4, len(names))
-			counts, err := dialCount(client, tc.conns, net.JoinHostPort(addr, "80"))
+			counts, err := netsim.DialCount(client.Namespace, tc.conns, net.JoinHostPort(addr, "80"), l4lbDialMax)
 			if err != nil {
 				t.Fatalf("connections to %s: %v (so far %v)", addr, err, counts)
 			}

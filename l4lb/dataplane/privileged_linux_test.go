@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/netip"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/l4lb/vip"
 	"github.com/google/nftables"
@@ -72,7 +69,7 @@ func newLBRig(t *testing.T) *lbRig {
 			r.client = c
 			continue
 		}
-		serveName(t, c, name)
+		netsim.ServeName(t, c.Namespace, ":80", name)
 		r.backends[name] = netip.MustParseAddrPort(addr + ":80")
 	}
 	h, err := node.NetNS()
@@ -82,53 +79,6 @@ func newLBRig(t *testing.T) *lbRig {
 	t.Cleanup(func() { h.Close() })
 	r.kernel = NewNFTables(nftables.WithNetNSFd(int(h.Fd())))
 	return r
-}
-
-// serveName listens on :80 inside c and answers every connection with name.
-func serveName(t *testing.T, c *netsim.Container, name string) {
-	var ln net.Listener
-	err := c.Do(func(ns.NetNS) error {
-		var err error
-		ln, err = net.Listen("tcp", ":80")
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			io.WriteString(conn, name)
-			conn.Close()
-		}
-	}()
-}
-
-// dialMany makes n new connections from the client to to and counts the
-// answers by backend name.
-func (r *lbRig) dialMany(n int, to string) (map[string]int, error) {
-	counts := map[string]int{}
-	err := r.client.Do(func(ns.NetNS) error {
-		for range n {
-			conn, err := net.DialTimeout("tcp", to, dialTimeout)
-			if err != nil {
-				return err
-			}
-			conn.SetDeadline(time.Now().Add(dialTimeout))
-			b, err := io.ReadAll(conn)
-			conn.Close()
-			if err != nil {
-				return err
-			}
-			counts[string(b)]++
-		}
-		return nil
-	})
-	return counts, err
 }
 
 func (r *lbRig) sync(t *testing.T, p Plan) []Result {
@@ -172,7 +122,7 @@ func TestPrivilegedVIP(t *testing.T) {
 		t.Errorf("second Sync of the same plan = %+v, want no change", res)
 	}
 
-	counts, err := r.dialMany(privConns, "11.0.0.1:80")
+	counts, err := netsim.DialCount(r.client.Namespace, privConns, "11.0.0.1:80", dialTimeout)
 	if err != nil {
 		t.Fatalf("dial VIP: %v\n%s", err, r.ruleset())
 	}
@@ -186,14 +136,14 @@ func TestPrivilegedVIP(t *testing.T) {
 
 	// One batch removes b2: new connections never reach it.
 	r.sync(t, r.plan(t, "b1", "b3"))
-	counts, err = r.dialMany(privConns/2, "11.0.0.1:80")
+	counts, err = netsim.DialCount(r.client.Namespace, privConns/2, "11.0.0.1:80", dialTimeout)
 	if err != nil || counts["b2"] != 0 || counts["b1"] == 0 || counts["b3"] == 0 {
 		t.Errorf("after removing b2: %v, %v\n%s", counts, err, r.ruleset())
 	}
 
 	// A VIP without backends is refused at once.
 	start := time.Now()
-	_, err = r.dialMany(1, "11.0.0.2:80")
+	_, err = netsim.DialCount(r.client.Namespace, 1, "11.0.0.2:80", dialTimeout)
 	if !errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) > time.Second {
 		t.Errorf("dial VIP without backends: %v after %v, want connection refused at once\n%s", err, time.Since(start), r.ruleset())
 	}
@@ -205,7 +155,7 @@ func TestPrivilegedVIP(t *testing.T) {
 	if res := r.sync(t, p); !res[0].Rebuilt {
 		t.Errorf("Sync after nft delete table = %+v, want rebuild", res)
 	}
-	counts, err = r.dialMany(30, "11.0.0.1:80")
+	counts, err = netsim.DialCount(r.client.Namespace, 30, "11.0.0.1:80", dialTimeout)
 	if err != nil || len(counts) != 3 {
 		t.Errorf("after repair: %v, %v\n%s", counts, err, r.ruleset())
 	}

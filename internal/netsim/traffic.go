@@ -1,0 +1,60 @@
+package netsim
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+)
+
+// ServeName listens on TCP addr (":80", say) inside n and answers every
+// connection with name, then closes it: a backend that says who it is. The
+// listener lives in n (it is opened there) and closes when t ends.
+func ServeName(t testing.TB, n Namespace, addr, name string) {
+	t.Helper()
+	var ln net.Listener
+	if err := n.Do(func(ns.NetNS) error {
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		t.Fatalf("listen on %s in %s: %v", addr, n.NSName, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(conn, name)
+			conn.Close()
+		}
+	}()
+}
+
+// DialCount makes count new TCP connections from n to addr, reads each
+// answer to the end and counts the answers (ServeName's names). Each
+// connection may take up to timeout.
+func DialCount(n Namespace, count int, addr string, timeout time.Duration) (map[string]int, error) {
+	counts := map[string]int{}
+	err := n.Do(func(ns.NetNS) error {
+		for range count {
+			conn, err := net.DialTimeout("tcp", addr, timeout)
+			if err != nil {
+				return err
+			}
+			conn.SetDeadline(time.Now().Add(timeout))
+			b, err := io.ReadAll(conn)
+			conn.Close()
+			if err != nil {
+				return err
+			}
+			counts[string(b)]++
+		}
+		return nil
+	})
+	return counts, err
+}
