@@ -8,7 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
+	"github.com/dcnet/dcnet/internal/logging"
 	"os"
 	"os/signal"
 	"syscall"
@@ -32,12 +32,11 @@ func main() {
 		fmt.Println(version)
 		return
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(os.Stderr, "dcnet-cnm: --log-level %q: want debug, info, warn or error\n", *logLevel)
+	log, err := logging.New(*logLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dcnet-cnm: %v\n", err)
 		os.Exit(2)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 
 	state, err := cnm.OpenState(*stateDir)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
+	"github.com/dcnet/dcnet/internal/logging"
 	"os"
 	"os/signal"
 	"strings"
@@ -24,9 +24,9 @@ func main() {
 	interval := flag.Duration("sync-interval", daemon.DefaultSyncInterval, "periodic sync that repairs the nftables tables")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	flag.Parse()
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
-		fail(2, "--log-level %q: want debug, info, warn or error", *logLevel)
+	log, err := logging.New(*logLevel)
+	if err != nil {
+		fail(2, "%v", err)
 	}
 	if *endpoints == "" {
 		fail(2, "--etcd-endpoints is required")
@@ -38,7 +38,6 @@ func main() {
 		}
 		*node = h
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	store, err := cluster.Connect(cluster.Options{Endpoints: strings.Split(*endpoints, ",")})
 	if err != nil {
 		fail(1, "%v", err)

@@ -6,7 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
+	"github.com/dcnet/dcnet/internal/logging"
 	"os"
 	"os/signal"
 	"strings"
@@ -36,12 +36,11 @@ func main() {
 		fmt.Println(version)
 		return
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(os.Stderr, "overlayd: --log-level %q: want debug, info, warn or error\n", *logLevel)
+	log, err := logging.New(*logLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "overlayd: %v\n", err)
 		os.Exit(2)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 
 	cfg, err := config.Load(*cfgPath)
 	if err == nil {
