@@ -29,7 +29,7 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	id := attachmentID(conf, args)
+	id := conf.AttachmentID(args.ContainerID, args.IfName)
 	op := "add " + id.String()
 	if args.Netns == "" {
 		return types.NewError(types.ErrInvalidEnvironmentVariables, op+": CNI_NETNS is empty", "")
@@ -40,13 +40,7 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 
 	ctx := context.Background()
 	leases := lease.New(conf.Socket)
-	resp, err := leases.Allocate(ctx, api.AllocateRequest{
-		AttachmentID: id,
-		Config:       conf.Name,
-		Runtime:      api.RuntimeCNI,
-		Labels:       conf.Labels,
-		PortMappings: conf.PortMappings,
-	})
+	resp, err := leases.Allocate(ctx, conf.AllocateRequest(id))
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ func (p *Plugin) Check(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	id := attachmentID(conf, args)
+	id := conf.AttachmentID(args.ContainerID, args.IfName)
 	op := "check " + id.String()
 	att, err := lease.New(conf.Socket).Attachment(context.Background(), id)
 	if err != nil {

@@ -68,11 +68,6 @@ func HostVethName(containerID, ifName string) string {
 	return "veth" + hex.EncodeToString(sum[:hostNameHashLen])
 }
 
-// attachmentID names the attachment of args on conf's network.
-func attachmentID(conf *netconf.Config, args *skel.CmdArgs) api.AttachmentID {
-	return api.AttachmentID{Network: conf.Network, ContainerID: args.ContainerID, IfName: args.IfName}
-}
-
 // Del removes the container's interface and releases its attachment; see
 // the package comment for why it succeeds when things are already gone and
 // when it answers code 11.
@@ -81,7 +76,7 @@ func (p *Plugin) Del(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	id := attachmentID(conf, args)
+	id := conf.AttachmentID(args.ContainerID, args.IfName)
 	if err := p.Kernel.Teardown(args.Netns, args.IfName, HostVethName(args.ContainerID, args.IfName)); err != nil {
 		return kernelError("del "+id.String(), err)
 	}

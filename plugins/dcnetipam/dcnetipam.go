@@ -39,26 +39,16 @@ func (p *Plugin) Funcs() skel.CNIFuncs {
 	return skel.CNIFuncs{Add: p.Add, Del: p.Del, Check: p.Check, GC: p.GC, Status: p.Status}
 }
 
-func attachmentID(conf *netconf.Config, args *skel.CmdArgs) api.AttachmentID {
-	return api.AttachmentID{Network: conf.Network, ContainerID: args.ContainerID, IfName: args.IfName}
-}
-
 // Add allocates the attachment's addresses and writes them as the result.
 func (p *Plugin) Add(args *skel.CmdArgs) error {
 	conf, err := netconf.ParseIPAM(args.StdinData)
 	if err != nil {
 		return err
 	}
-	id := attachmentID(conf, args)
+	id := conf.AttachmentID(args.ContainerID, args.IfName)
 	ctx := context.Background()
 	leases := lease.New(conf.Socket)
-	resp, err := leases.Allocate(ctx, api.AllocateRequest{
-		AttachmentID: id,
-		Config:       conf.Name,
-		Runtime:      api.RuntimeCNI,
-		Labels:       conf.Labels,
-		PortMappings: conf.PortMappings,
-	})
+	resp, err := leases.Allocate(ctx, conf.AllocateRequest(id))
 	if err != nil {
 		return err
 	}
@@ -96,7 +86,7 @@ func (p *Plugin) Del(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	return lease.New(conf.Socket).Release(context.Background(), attachmentID(conf, args))
+	return lease.New(conf.Socket).Release(context.Background(), conf.AttachmentID(args.ContainerID, args.IfName))
 }
 
 // Check verifies that overlayd holds the attachment and that prevResult
@@ -106,7 +96,7 @@ func (p *Plugin) Check(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	id := attachmentID(conf, args)
+	id := conf.AttachmentID(args.ContainerID, args.IfName)
 	att, err := lease.New(conf.Socket).Attachment(context.Background(), id)
 	if err != nil {
 		return err
