@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dcnet/dcnet/plugins/internal/plugintest"
 	"net/http"
 	"strings"
 	"testing"
@@ -100,7 +101,7 @@ func TestAddCurrent(t *testing.T) {
 	  "ips":[{"interface":1,"address":"9.0.3.2/24","gateway":"9.0.3.1"},
 	         {"interface":1,"address":"fd01:b::3:0:0:2/80","gateway":"fd01:b::3:0:0:1"}],
 	  "routes":[{"dst":"0.0.0.0/0","gw":"9.0.3.1"},{"dst":"::/0","gw":"fd01:b::3:0:0:1"}]}`, host, mac("h"), mac("c"))
-	if diff := cmp.Diff(decode(t, want), decode(t, e.out.String())); diff != "" {
+	if diff := cmp.Diff(plugintest.Decode(t, want), plugintest.Decode(t, e.out.String())); diff != "" {
 		t.Errorf("1.1.0 result (-want +got):\n%s", diff)
 	}
 	wantKernel := host + " master m-dcos mtu 1400 hairpin off <-> /run/netns/c1 eth0 9.0.3.2/24,fd01:b::3:0:0:2/80 via 9.0.3.1,fd01:b::3:0:0:1"
@@ -193,7 +194,7 @@ func TestAddFailures(t *testing.T) {
 				container = "c1b"
 			}
 			err := e.plugin.Add(cmdArgs(container, tt.netns, e.conf("1.0.0", tt.extra)))
-			wantCode(t, err, tt.code, tt.msg)
+			plugintest.WantCode(t, err, tt.code, tt.msg)
 			if diff := cmp.Diff(kernelBefore, e.kernel.String()); diff != "" {
 				t.Errorf("kernel changed (-before +after):\n%s", diff)
 			}
@@ -247,7 +248,7 @@ func TestDelOverlaydDown(t *testing.T) {
 	}
 	e.srv.Stop()
 	err := e.plugin.Del(cmdArgs("c1", "/run/netns/c1", conf))
-	wantCode(t, err, types.ErrTryAgainLater, "release dcos/c1/eth0: overlayd is not reachable")
+	plugintest.WantCode(t, err, types.ErrTryAgainLater, "release dcos/c1/eth0: overlayd is not reachable")
 	if e.kernel.String() != "" {
 		t.Errorf("kernel after DEL: %q, want the interfaces gone anyway", e.kernel)
 	}
@@ -292,7 +293,7 @@ func TestCheck(t *testing.T) {
 				}
 				return
 			}
-			wantCode(t, err, tt.code, tt.msg)
+			plugintest.WantCode(t, err, tt.code, tt.msg)
 		})
 	}
 }
@@ -323,7 +324,7 @@ func TestStatus(t *testing.T) {
 	}
 	e.srv.Stop()
 	err := e.plugin.Status(&skel.CmdArgs{StdinData: e.conf("1.1.0", "")})
-	wantCode(t, err, types.ErrPluginNotAvailable, "overlayd is not reachable")
+	plugintest.WantCode(t, err, types.ErrPluginNotAvailable, "overlayd is not reachable")
 }
 
 func TestHostVethName(t *testing.T) {
@@ -331,24 +332,4 @@ func TestHostVethName(t *testing.T) {
 	if a != HostVethName("c1", "eth0") || a == b || len(a) != len("veth")+8 || !strings.HasPrefix(a, "veth") {
 		t.Errorf("HostVethName: %q, %q: want stable, distinct, veth + 8 hex digits", a, b)
 	}
-}
-
-func wantCode(t *testing.T, err error, code uint, msg string) {
-	t.Helper()
-	var e *types.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("got %v (%T), want a *types.Error with code %d", err, err, code)
-	}
-	if e.Code != code || !strings.Contains(e.Msg, msg) {
-		t.Errorf("got code %d %q, want code %d containing %q", e.Code, e.Msg, code, msg)
-	}
-}
-
-func decode(t *testing.T, s string) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatalf("decode %s: %v", s, err)
-	}
-	return v
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/dcnet/dcnet/plugins/internal/plugintest"
 	"net"
 	"net/http"
 	"os"
@@ -300,7 +301,7 @@ func TestPrivilegedAddFailuresLeaveNothing(t *testing.T) {
 			cont := nstest.NewNS(t)
 			conf := tt.setup(t, nd)
 			err := nd.run(nd.plugin.Add, &skel.CmdArgs{ContainerID: "c1", Netns: cont.Path(), IfName: "eth0", StdinData: conf})
-			wantCode(t, err, tt.code, tt.msg)
+			plugintest.WantCode(t, err, tt.code, tt.msg)
 			if ports := nd.bridgePorts(t); len(ports) != 0 {
 				t.Errorf("bridge ports after a failed ADD: %v", ports)
 			}

@@ -2,9 +2,8 @@ package dcnetipam
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/dcnet/dcnet/plugins/internal/plugintest"
 	"strings"
 	"testing"
 
@@ -53,7 +52,7 @@ func TestAdd(t *testing.T) {
 			if err := p.Add(args("c1", bridgeConf(tt.version, srv.Socket, ""))); err != nil {
 				t.Fatalf("Add: %v", err)
 			}
-			if diff := cmp.Diff(decode(t, tt.want), decode(t, out.String())); diff != "" {
+			if diff := cmp.Diff(plugintest.Decode(t, tt.want), plugintest.Decode(t, out.String())); diff != "" {
 				t.Errorf("result (-want +got):\n%s", diff)
 			}
 			wantStore := "dcos/c1/eth0 9.0.3.2/30 gw 9.0.3.1 labels VIP_0=/web:80 port 8080:80/tcp"
@@ -74,14 +73,14 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("Add c1: %v", err)
 	}
 	prev := strings.TrimSpace(out.String())
-	wantCode(t, p.Add(args("c2", conf)), lease.CodeSubnetExhausted, "no free address in 9.0.3.0/30")
+	plugintest.WantCode(t, p.Add(args("c2", conf)), lease.CodeSubnetExhausted, "no free address in 9.0.3.0/30")
 
 	if err := p.Check(args("c1", bridgeConf("1.1.0", srv.Socket, `,"prevResult":`+prev))); err != nil {
 		t.Errorf("Check: %v", err)
 	}
 	wrong := `,"prevResult":{"cniVersion":"1.1.0","ips":[{"address":"9.0.3.3/30"}]}`
-	wantCode(t, p.Check(args("c1", bridgeConf("1.1.0", srv.Socket, wrong))), types.ErrInternal, "lacks 9.0.3.2/30")
-	wantCode(t, p.Check(args("c2", conf)), types.ErrUnknownContainer, "dcos/c2/eth0")
+	plugintest.WantCode(t, p.Check(args("c1", bridgeConf("1.1.0", srv.Socket, wrong))), types.ErrInternal, "lacks 9.0.3.2/30")
+	plugintest.WantCode(t, p.Check(args("c2", conf)), types.ErrUnknownContainer, "dcos/c2/eth0")
 	if err := p.Status(&skel.CmdArgs{StdinData: conf}); err != nil {
 		t.Errorf("Status: %v", err)
 	}
@@ -102,37 +101,17 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	srv.Stop()
-	wantCode(t, p.Del(args("c1", conf)), types.ErrTryAgainLater, "overlayd is not reachable")
-	wantCode(t, p.Add(args("c1", conf)), types.ErrTryAgainLater, "(is overlayd running?)")
-	wantCode(t, p.Status(&skel.CmdArgs{StdinData: conf}), types.ErrPluginNotAvailable, "overlayd is not reachable")
+	plugintest.WantCode(t, p.Del(args("c1", conf)), types.ErrTryAgainLater, "overlayd is not reachable")
+	plugintest.WantCode(t, p.Add(args("c1", conf)), types.ErrTryAgainLater, "(is overlayd running?)")
+	plugintest.WantCode(t, p.Status(&skel.CmdArgs{StdinData: conf}), types.ErrPluginNotAvailable, "overlayd is not reachable")
 }
 
 func TestBadConfigAllocatesNothing(t *testing.T) {
 	srv := fakeoverlayd.Start(t, testNetwork)
 	p := &Plugin{Stdout: &bytes.Buffer{}}
 	conf := bridgeConf("1.0.0", srv.Socket, `,"runtimeConfig":{"portMappings":[{"hostPort":0,"containerPort":80}]}`)
-	wantCode(t, p.Add(args("c1", conf)), types.ErrInvalidNetworkConfig, "runtimeConfig.portMappings[0]: host port 0")
+	plugintest.WantCode(t, p.Add(args("c1", conf)), types.ErrInvalidNetworkConfig, "runtimeConfig.portMappings[0]: host port 0")
 	if srv.String() != "" {
 		t.Errorf("overlayd after a bad ADD: %q, want empty", srv)
 	}
-}
-
-func wantCode(t *testing.T, err error, code uint, msg string) {
-	t.Helper()
-	var e *types.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("got %v (%T), want a *types.Error with code %d", err, err, code)
-	}
-	if e.Code != code || !strings.Contains(e.Msg, msg) {
-		t.Errorf("got code %d %q, want code %d containing %q", e.Code, e.Msg, code, msg)
-	}
-}
-
-func decode(t *testing.T, s string) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatalf("decode %s: %v", s, err)
-	}
-	return v
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dcnet/dcnet/plugins/internal/plugintest"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -60,14 +61,14 @@ func TestUnreachableSocket(t *testing.T) {
 	id := api.AttachmentID{Network: "dcos", ContainerID: "c1", IfName: "eth0"}
 
 	_, err := l.Allocate(ctx, api.AllocateRequest{AttachmentID: id})
-	wantCode(t, err, types.ErrTryAgainLater, "overlayd is not reachable at "+sock+": ")
+	plugintest.WantCode(t, err, types.ErrTryAgainLater, "overlayd is not reachable at "+sock+": ")
 	if !strings.HasSuffix(err.Error(), "(is overlayd running?)") || strings.Count(err.Error(), "is overlayd running") != 1 {
 		t.Errorf("message %q: want one hint at the end", err)
 	}
-	wantCode(t, l.Release(ctx, id), types.ErrTryAgainLater, "release dcos/c1/eth0")
-	wantCode(t, l.Status(ctx, "dcos"), types.ErrPluginNotAvailable, "status: overlayd is not reachable")
+	plugintest.WantCode(t, l.Release(ctx, id), types.ErrTryAgainLater, "release dcos/c1/eth0")
+	plugintest.WantCode(t, l.Status(ctx, "dcos"), types.ErrPluginNotAvailable, "status: overlayd is not reachable")
 	_, err = l.GC(ctx, "dcos", "", nil)
-	wantCode(t, err, types.ErrTryAgainLater, "gc network dcos")
+	plugintest.WantCode(t, err, types.ErrTryAgainLater, "gc network dcos")
 }
 
 func TestAgainstFake(t *testing.T) {
@@ -87,15 +88,15 @@ func TestAgainstFake(t *testing.T) {
 		}
 	}
 	_, err := l.Allocate(ctx, api.AllocateRequest{AttachmentID: c2})
-	wantCode(t, err, CodeSubnetExhausted, "no free address in 9.0.3.0/30")
+	plugintest.WantCode(t, err, CodeSubnetExhausted, "no free address in 9.0.3.0/30")
 
 	_, err = l.Attachment(ctx, c2)
-	wantCode(t, err, types.ErrUnknownContainer, "look up attachment dcos/c2/eth0")
+	plugintest.WantCode(t, err, types.ErrUnknownContainer, "look up attachment dcos/c2/eth0")
 
 	if err := l.Status(ctx, "dcos"); err != nil {
 		t.Errorf("Status: %v", err)
 	}
-	wantCode(t, l.Status(ctx, "other"), types.ErrPluginNotAvailable, `serves no network "other"`)
+	plugintest.WantCode(t, l.Status(ctx, "other"), types.ErrPluginNotAvailable, `serves no network "other"`)
 
 	released, err := l.GC(ctx, "dcos", "", []types.GCAttachment{{ContainerID: "c9", IfName: "eth0"}})
 	if err != nil || len(released) != 1 || released[0].AttachmentID != c1 {
@@ -109,16 +110,5 @@ func TestAgainstFake(t *testing.T) {
 
 	srv.Fail(api.PathAllocate, http.StatusServiceUnavailable, api.ErrorBody{Code: api.CodeUnavailable, Error: "no subnet lease yet"})
 	_, err = l.Allocate(ctx, api.AllocateRequest{AttachmentID: c1})
-	wantCode(t, err, types.ErrTryAgainLater, "no subnet lease yet")
-}
-
-func wantCode(t *testing.T, err error, code uint, msg string) {
-	t.Helper()
-	var e *types.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("got %v (%T), want a *types.Error with code %d", err, err, code)
-	}
-	if e.Code != code || !strings.Contains(e.Msg, msg) {
-		t.Errorf("got code %d %q, want code %d containing %q", e.Code, e.Msg, code, msg)
-	}
+	plugintest.WantCode(t, err, types.ErrTryAgainLater, "no subnet lease yet")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -47,7 +46,7 @@ func TestBinary(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ADD: %v", err)
 			}
-			if diff := cmp.Diff(decode(t, tt.want), decode(t, string(out))); diff != "" {
+			if diff := cmp.Diff(plugintest.Decode(t, tt.want), plugintest.Decode(t, string(out))); diff != "" {
 				t.Errorf("result (-want +got):\n%s", diff)
 			}
 			call.Command = "DEL"
@@ -85,13 +84,4 @@ func TestBinary(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != types.ErrTryAgainLater {
 		t.Errorf("DEL with overlayd down: %v, want code 11", err)
 	}
-}
-
-func decode(t *testing.T, s string) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
-		t.Fatalf("decode %s: %v", s, err)
-	}
-	return v
 }
