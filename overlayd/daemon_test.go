@@ -163,7 +163,7 @@ func TestDaemonAllocateReleaseGCAndRecords(t *testing.T) {
 	}
 	waitEndpoints(t, d.client, 0)
 
-	want := "addr 9.0.0.1/24 dev m-dcos\naddr fd01:b::1/80 dev m-dcos6\nbridge m-dcos mtu 1420 mac 0a:58:09:00:00:01\nbridge m-dcos6 mtu 1420 mac 0a:58:00:00:00:01\nforwarding ipv4=true ipv6=true\nmasquerade 9.0.0.0/8\nmasquerade fd01:b::/64\nvtep vtep1024 id 1024 port 64000 local 198.18.0.1 mac 70:b3:d5:80:00:01 addr 44.128.0.1/20 addr fd01:a::1/64 mtu 1450\n"
+	want := "addr 9.0.0.1/24 dev m-dcos\naddr fd01:b::1/80 dev m-dcos6\nbridge m-dcos mtu 1420 mac 0a:58:09:00:00:01\nbridge m-dcos6 mtu 1420 mac 0a:58:00:00:00:01\nforwarding ipv4=true ipv6=true\nmasquerade 9.0.0.0/8\nmasquerade fd01:b::/64\nvtep vtep1024 id 1024 port 64000 local 198.18.0.1 mac 70:b3:d5:80:00:01 addr 44.128.0.1/20 addr fd01:a::1/64 mtu 1450 notrack\n"
 	if got := d.kernel.String(); got != want {
 		t.Errorf("kernel state:\n%s\nwant:\n%s", got, want)
 	}

@@ -88,7 +88,7 @@ func (d *Daemon) vtepLocked() *datapath.VTEP {
 	}
 	v := &datapath.VTEP{Name: d.cfg.VTEP.Name, VNI: d.cfg.VTEP.VNI, Port: d.cfg.VTEP.Port,
 		MAC: datapath.VTEPMAC(d.vtep4), IP: netip.PrefixFrom(d.vtep4, netip.MustParsePrefix(d.cfg.VTEP.Subnet).Bits()),
-		MTU: d.underlayMTU - vxlanOverhead}
+		MTU: d.underlayMTU - vxlanOverhead, NoTrack: d.cfg.VTEP.NoTrackOn()}
 	if ip, err := netip.ParseAddr(d.cfg.UnderlayIP); err == nil {
 		v.Local = ip
 	}

@@ -126,7 +126,15 @@ type VTEP struct {
 	Port    int    `json:"port"`
 	Subnet  string `json:"subnet"`  // VTEP IPv4 addresses, one per node
 	Subnet6 string `json:"subnet6"` // VTEP IPv6 addresses (used when an overlay has subnet6)
+	// NoTrack exempts the VxLAN UDP packets from connection tracking
+	// (raw-table CT --notrack on the VTEP port); default true. Set it to
+	// false when a host firewall matches the tunnel's packets by conntrack
+	// state.
+	NoTrack *bool `json:"noTrack,omitempty"`
 }
+
+// NoTrackOn reports whether VxLAN packets skip conntrack (default true).
+func (v VTEP) NoTrackOn() bool { return v.NoTrack == nil || *v.NoTrack }
 
 // Etcd says where the cluster store is.
 type Etcd struct {

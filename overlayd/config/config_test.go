@@ -140,3 +140,22 @@ func TestAutoMTU(t *testing.T) {
 		t.Fatalf("marshal: %s", b)
 	}
 }
+
+func TestVTEPNoTrack(t *testing.T) {
+	for _, tc := range []struct {
+		json string
+		want bool
+	}{
+		{`{}`, true},
+		{`{"vtep":{"noTrack":true}}`, true},
+		{`{"vtep":{"noTrack":false}}`, false},
+	} {
+		c, err := Parse([]byte(tc.json))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.json, err)
+		}
+		if got := c.VTEP.NoTrackOn(); got != tc.want {
+			t.Errorf("%s: NoTrackOn() = %t, want %t", tc.json, got, tc.want)
+		}
+	}
+}

@@ -24,7 +24,7 @@ func (f *Fake) EnsureVTEP(v VTEP) (bool, error) {
 	case cur.VNI != v.VNI || cur.Port != v.Port || cur.Local != v.Local:
 		f.Peers = PeerState{}
 		f.Recreated++
-	case bytes.Equal(cur.MAC, c.MAC) && cur.IP == v.IP && cur.IP6 == v.IP6 && (v.MTU == 0 || cur.MTU == v.MTU):
+	case bytes.Equal(cur.MAC, c.MAC) && cur.IP == v.IP && cur.IP6 == v.IP6 && (v.MTU == 0 || cur.MTU == v.MTU) && cur.NoTrack == v.NoTrack:
 		return false, nil
 	}
 	if v.MTU == 0 && cur != nil {

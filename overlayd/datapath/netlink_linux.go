@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/coreos/go-iptables/iptables"
@@ -18,6 +19,8 @@ import (
 const (
 	ChainMasq    = "DCNET-POSTROUTING"
 	ChainForward = "DCNET-FORWARD"
+	// ChainNoTrack, in the raw table, exempts VxLAN packets from conntrack.
+	ChainNoTrack = "DCNET-VXLAN-NOTRACK"
 	jumpComment  = "dcnet: overlay masquerade and forwarding"
 )
 
@@ -283,4 +286,53 @@ func ensureChain(ipt *iptables.IPTables, table, parent, chain string, rules [][]
 		changed = true
 	}
 	return changed, nil
+}
+
+// NoTrackRules returns the rules of the raw-table chain that exempts the
+// VxLAN packets of v from connection tracking, in iptables -S form without
+// the "-A CHAIN" head. Both directions of a tunnel go to v.Port.
+func NoTrackRules(v VTEP) [][]string {
+	return [][]string{{"-p", "udp", "-m", "udp", "--dport", strconv.Itoa(v.Port), "-j", "CT", "--notrack"}}
+}
+
+// ensureNoTrack makes the raw-table NOTRACK chain of v's underlay family
+// exist (jumped to from PREROUTING and OUTPUT) when v.NoTrack is set, and
+// removes it otherwise.
+func (n *Netlink) ensureNoTrack(v VTEP) (bool, error) {
+	ipt, err := n.iptables(v.Local.Is6() && !v.Local.Is4In6())
+	if err != nil {
+		return false, err
+	}
+	if !v.NoTrack {
+		return removeChain(ipt, "raw", ChainNoTrack, "PREROUTING", "OUTPUT")
+	}
+	rules := NoTrackRules(v)
+	c1, err := ensureChain(ipt, "raw", "PREROUTING", ChainNoTrack, rules)
+	if err != nil {
+		return c1, err
+	}
+	c2, err := ensureChain(ipt, "raw", "OUTPUT", ChainNoTrack, rules)
+	return c1 || c2, err
+}
+
+// removeChain deletes chain from table and its jumps from parents, if it
+// exists.
+func removeChain(ipt *iptables.IPTables, table, chain string, parents ...string) (bool, error) {
+	exists, err := ipt.ChainExists(table, chain)
+	if err != nil || !exists {
+		if err != nil {
+			err = fmt.Errorf("check chain %s/%s: %w", table, chain, err)
+		}
+		return false, err
+	}
+	jump := []string{"-m", "comment", "--comment", jumpComment, "-j", chain}
+	for _, p := range parents {
+		if err := ipt.DeleteIfExists(table, p, jump...); err != nil {
+			return true, fmt.Errorf("delete jump %s/%s -> %s: %w", table, p, chain, err)
+		}
+	}
+	if err := ipt.ClearAndDeleteChain(table, chain); err != nil {
+		return true, fmt.Errorf("delete chain %s/%s: %w", table, chain, err)
+	}
+	return true, nil
 }

@@ -56,7 +56,11 @@ func (n *Netlink) EnsureVTEP(v VTEP) (bool, error) {
 		}
 	}
 	ch, err := fixVTEP(link, v)
-	return changed || ch, err
+	if err != nil {
+		return changed || ch, err
+	}
+	nt, err := n.ensureNoTrack(v)
+	return changed || ch || nt, err
 }
 
 // vtepMismatch says why an existing vxlan device cannot be adopted as v, or

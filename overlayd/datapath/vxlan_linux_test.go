@@ -412,6 +412,43 @@ func TestPrivilegedVXLAN(t *testing.T) {
 		a.mustApply("after failure", w, 0)
 	})
 
+	step(t, "vxlan packets skip conntrack when NoTrack is set", func() {
+		w := a.want(peers...)
+		w.VTEP.NoTrack = true
+		a.mustApply("notrack on", w, 1)
+		raw := func() string {
+			out, err := a.n.Run(context.Background(), "iptables", "-w", "-t", "raw", "-S")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		mustContain(t, "a raw", raw(), "-N "+ChainNoTrack,
+			"-A PREROUTING -m comment --comment \""+jumpComment+"\" -j "+ChainNoTrack,
+			"-A OUTPUT -m comment --comment \""+jumpComment+"\" -j "+ChainNoTrack,
+			"-A "+ChainNoTrack+" -p udp -m udp --dport 64000 -j CT --notrack")
+		a.ping("9.0.2.2")
+		// Both directions of the ping's tunnel packets hit the rule.
+		counters, err := a.n.Run(context.Background(), "iptables", "-w", "-t", "raw", "-L", ChainNoTrack, "-v", "-x", "-n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pkts int
+		for _, l := range strings.Split(counters, "\n") {
+			if f := strings.Fields(l); len(f) > 2 && f[2] == "CT" {
+				fmt.Sscan(f[0], &pkts)
+			}
+		}
+		if pkts < 2 {
+			t.Errorf("NOTRACK rule matched %d packets after a ping over vtep1024, want >= 2:\n%s", pkts, counters)
+		}
+		a.mustApply("notrack again", w, 0)
+		w.VTEP.NoTrack = false
+		a.mustApply("notrack off", w, 1)
+		mustNotContain(t, "a raw", raw(), ChainNoTrack)
+		a.ping("9.0.2.2")
+	})
+
 	step(t, "link of another type is an error and is not programmed", func() {
 		a.ip("link", "del", "vtep1024")
 		a.ip("link", "add", "vtep1024", "type", "bridge")
