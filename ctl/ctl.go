@@ -1,6 +1,6 @@
 // Package ctl implements dcnetctl's commands: read-only views of a node's
-// overlayd (status, networks, leases, endpoints) printed as aligned tables
-// or JSON.
+// overlayd (status, networks, leases, endpoints), dcnet-l4lb (vips) and
+// dcnet-dns (records) printed as aligned tables or JSON.
 package ctl
 
 import (
@@ -31,6 +31,7 @@ commands:
   nodes       the cluster's nodes: underlay, VTEP, subnets, liveness
   peers       what this node programs on its VTEP for every other node
   vips        the VIPs dcnet-l4lb programs on this node, with their backends
+  records     the records dcnet-dns serves from its local zones
   node remove NAME
               remove a departed node: free its subnets and VTEP; every
               node drops its routes, neighbour and FDB entries
@@ -45,6 +46,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	output := fs.String("o", "table", "output format: table or json")
 	timeout := fs.Duration("timeout", 10*time.Second, "request timeout")
 	l4lbAddr := fs.String("l4lb", daemon.DefaultHTTPAddr, "dcnet-l4lb's HTTP address (for vips)")
+	dnsAddr := fs.String("dns", DefaultDNSAddr, "dcnet-dns's HTTP address (for records)")
 	fs.Usage = func() { fmt.Fprint(stderr, Usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -75,6 +77,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "vips":
 		v, err = getVIPs(ctx, *l4lbAddr)
 		render = renderVIPs
+	case "records":
+		v, err = getRecords(ctx, *dnsAddr)
+		render = renderRecords
 	case "nodes":
 		v, err = c.Nodes(ctx)
 		render = renderNodes

@@ -10,4 +10,15 @@
 // answers from its own records), read fresh through Zone.Lookup. The
 // shapes follow Mesos-DNS's API: a name without records answers one entry
 // of empty strings rather than an empty list, and SRV ports are strings.
+//
+// MesosAPI is the API of dcnet-dns --mode mesos-dns (0.0.0.0:8123 by
+// default), Mesos-DNS's own over the generated mesos. records:
+//
+//	GET /v1/version             {"Service":"Mesos-DNS","URL":...,"Version":...}
+//	GET /v1/config              Mesos-DNS's configuration document (MesosConfig)
+//	GET /v1/hosts/{host}        A (then AAAA) records of a name
+//	GET /v1/services/{service}  SRV records with their target's first A address
+//	GET /v1/axfr                {"TTL":..,"Serial":..,"RefreshSeconds":..,"Mname":..,"Rname":..,
+//	                             "Domain":"mesos","Records":{"As":{},"AAAAs":{},"SRVs":{}}}
+//	GET /v1/records, /metrics   as above
 package httpapi

@@ -22,4 +22,12 @@
 //
 // A forwarder's error becomes SERVFAIL with the question; without a
 // forwarder other names are REFUSED.
+//
+// CNAMEs: a name holding a CNAME answers it for every question type; for
+// types other than CNAME and ANY the handler then follows the target, as
+// stub resolvers (glibc) expect of their server: through the local zones,
+// and, for in-cluster targets (mesos., thisdcos.directory., spartan.), once
+// through the Forwarder, whose answer carries the rest of the chain. At
+// most maxCNAMEChase (8) names are followed, loops stop, and a target that
+// cannot be resolved leaves the CNAMEs found so far with NOERROR.
 package server

@@ -119,9 +119,76 @@ func (h *Handler) resolve(req *dns.Msg, opt *dns.OPT) *dns.Msg {
 		if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
 			return resp.SetRcode(req, dns.RcodeRefused)
 		}
-		return authoritative(req, z, name, q.Qtype)
+		resp := authoritative(req, z, name, q.Qtype)
+		if q.Qtype != dns.TypeCNAME && q.Qtype != dns.TypeANY {
+			h.chase(resp, q.Qtype)
+		}
+		return resp
 	}
 	return h.forwarded(req)
+}
+
+// maxCNAMEChase bounds how many CNAMEs one answer follows.
+const maxCNAMEChase = 8
+
+// clusterDomains are where a CNAME target counts as in-cluster: it is
+// chased through the Forwarder when no local zone holds it.
+var clusterDomains = []string{"mesos.", "thisdcos.directory.", SpartanZone}
+
+// chase follows a CNAME at the end of resp's answer, as a resolver's
+// stub clients expect: through the local zones, then (for in-cluster
+// targets only) once through the Forwarder, whose answer carries the rest
+// of the chain. It stops at maxCNAMEChase names, at a loop, at a name
+// without records (the answer keeps the CNAMEs so far) and at a failed
+// forward.
+func (h *Handler) chase(resp *dns.Msg, qtype uint16) {
+	seen := map[string]bool{}
+	for _, q := range resp.Question {
+		seen[strings.ToLower(dns.Fqdn(q.Name))] = true
+	}
+	for range maxCNAMEChase {
+		if len(resp.Answer) == 0 {
+			return
+		}
+		c, ok := resp.Answer[len(resp.Answer)-1].(*dns.CNAME)
+		if !ok {
+			return
+		}
+		target := strings.ToLower(dns.Fqdn(c.Target))
+		if seen[target] {
+			return
+		}
+		seen[target] = true
+		if z := h.zoneFor(target); z != nil {
+			rrs, _ := z.Lookup(target, qtype)
+			resp.Answer = append(resp.Answer, rrs...)
+			continue
+		}
+		if h.forward == nil || !inCluster(target) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), h.ForwardTimeout)
+		up, err := h.forward.Forward(ctx, new(dns.Msg).SetQuestion(target, qtype))
+		cancel()
+		if err != nil || up == nil || up.Rcode != dns.RcodeSuccess {
+			h.log.Debug("cname target not resolved", "target", target, "err", err)
+			return
+		}
+		for _, rr := range up.Answer {
+			resp.Answer = append(resp.Answer, dns.Copy(rr))
+		}
+		return
+	}
+}
+
+// inCluster reports whether name is under one of the cluster domains.
+func inCluster(name string) bool {
+	for _, d := range clusterDomains {
+		if dns.IsSubDomain(d, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // zoneFor is the zone with the longest apex containing name.

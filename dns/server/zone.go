@@ -181,3 +181,7 @@ func recordRR(r records.Record) dns.RR {
 	}
 	return AddrRR(r.Name, r.Addr)
 }
+
+// RecordSet returns the records being served; the caller must not modify
+// them. Safe to call concurrently with Set.
+func (z *RecordSetZone) RecordSet() *records.RecordSet { return z.rs.Load() }

@@ -1,6 +1,9 @@
-// Command dcnet-dns is the per-node cluster DNS server (dcos-dns
-// "spartan"): the cluster zones answered fresh, everything else forwarded
-// through a cache.
+// Command dcnet-dns is the cluster DNS server. In the default mode "node"
+// it is the per-node server (dcos-dns "spartan"): the cluster zones
+// answered fresh, everything else forwarded through a cache. In mode
+// "mesos-dns" it is Mesos-DNS on the masters: the mesos. zone from the
+// polled Mesos master state on port 61053, its HTTP API on 8123, and the
+// task names published to etcd for every node.
 package main
 
 import (
@@ -8,38 +11,45 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/dcnet/dcnet/dns/spartan"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/dcnet/dcnet/dns/cache"
 	"github.com/dcnet/dcnet/dns/forward"
-	"github.com/dcnet/dcnet/dns/httpapi"
-	"github.com/dcnet/dcnet/dns/mesos"
-	"github.com/dcnet/dcnet/dns/metrics"
-	"github.com/dcnet/dcnet/dns/records"
-	"github.com/dcnet/dcnet/dns/server"
-	"github.com/dcnet/dcnet/dns/vipzone"
-	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/dcnet/dcnet/dns/poll"
+	"github.com/dcnet/dcnet/dns/spartan"
 )
 
 // version is reported by /v1/version; set with -ldflags "-X main.version=...".
 var version = "dev"
 
-// defaultHTTPAddr is where the HTTP API listens.
-const defaultHTTPAddr = "127.0.0.1:62080"
+// Modes.
+const (
+	modeNode     = "node"
+	modeMesosDNS = "mesos-dns"
+)
+
+// Defaults that depend on the mode.
+const (
+	// defaultHTTPAddr is where the per-node HTTP API listens.
+	defaultHTTPAddr = "127.0.0.1:62080"
+	// defaultMesosHTTPAddr is where Mesos-DNS's HTTP API listens.
+	defaultMesosHTTPAddr = "0.0.0.0:8123"
+	// defaultMesosListen is where Mesos-DNS answers.
+	defaultMesosListen = "0.0.0.0:61053"
+)
 
 // mesosDNSPort is the port of Mesos-DNS on the masters.
 const mesosDNSPort = "61053"
+
+// defaultNodeListen are the per-node server's addresses.
+var defaultNodeListen = []string{"198.51.100.1:53", "198.51.100.2:53", "198.51.100.3:53"}
 
 type listFlag []string
 
@@ -53,72 +63,85 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-func main() {
-	var listen, upstreams, mesosDNS, zones, nodeIPs, etcd listFlag
-	httpAddr := flag.String("http-addr", defaultHTTPAddr, "address of the HTTP API (/v1/..., /metrics); empty: none")
-	resolvConf := flag.String("resolv-conf", "/etc/resolv.conf", "resolv.conf to read upstreams from when --upstream is not given")
-	stateFile := flag.String("mesos-state-file", "", "Mesos master state JSON: serve the mesos zone and task names from it")
-	timeout := flag.Duration("timeout", forward.DefaultTimeout, "timeout of one upstream query")
-	cacheSize := flag.Int("cache-size", cache.DefaultSize, "entries in the cache of forwarded answers")
-	flag.Var(&listen, "listen", "ip:port to serve on, UDP and TCP (repeatable; default 198.51.100.1-3:53)")
-	flag.Var(&upstreams, "upstream", "upstream resolver ip[:port] (repeatable)")
-	flag.Var(&mesosDNS, "mesos-dns", "Mesos-DNS server ip[:port] for *.mesos (repeatable; port "+mesosDNSPort+")")
-	flag.Var(&zones, "forward-zone", "zone=ip[:port][;ip[:port]] forwarded to its servers (repeatable)")
-	flag.Var(&nodeIPs, "node-ip", "this node's IP, for thisnode.thisdcos.directory (repeatable)")
-	spartanLink := flag.String("spartan-link", spartan.DefaultLink, "link that gets the listen addresses no link holds yet (dummy, else a port-less bridge); empty: none")
-	flag.Var(&etcd, "etcd-endpoints", "etcd endpoints (comma-separated): serve l4lb.thisdcos.directory from the named VIP records")
+// options are the parsed flags.
+type options struct {
+	mode                                                       string
+	listen, upstreams, mesosDNS, zones, nodeIPs, etcd, masters listFlag
+	cnames                                                     listFlag
+	httpAddr, resolvConf, stateFile, spartanLink               string
+	timeout, refresh, mesosTimeout                             time.Duration
+	cacheSize                                                  int
+}
+
+func parseFlags() options {
+	var o options
+	flag.StringVar(&o.mode, "mode", modeNode, "node: the per-node server; mesos-dns: Mesos-DNS on a master")
+	flag.StringVar(&o.httpAddr, "http-addr", "", "address of the HTTP API; empty: none (default "+defaultHTTPAddr+", in mesos-dns mode "+defaultMesosHTTPAddr+")")
+	flag.StringVar(&o.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolv.conf to read upstreams from when --upstream is not given")
+	flag.StringVar(&o.stateFile, "mesos-state-file", "", "Mesos master state JSON, re-read every --refresh: serve the mesos zone and task names from it")
+	flag.Var(&o.masters, "mesos-master", "Mesos master URL, http://ip:5050 (repeatable): poll its /master/state, following the leader")
+	flag.DurationVar(&o.refresh, "refresh", poll.DefaultInterval, "interval between two reads of the Mesos state")
+	flag.DurationVar(&o.mesosTimeout, "mesos-timeout", poll.DefaultTimeout, "timeout of one request to a Mesos master")
+	flag.DurationVar(&o.timeout, "timeout", forward.DefaultTimeout, "timeout of one upstream query")
+	flag.IntVar(&o.cacheSize, "cache-size", cache.DefaultSize, "entries in the cache of forwarded answers")
+	flag.Var(&o.listen, "listen", "ip:port to serve on, UDP and TCP (repeatable; default 198.51.100.1-3:53, in mesos-dns mode "+defaultMesosListen+")")
+	flag.Var(&o.upstreams, "upstream", "upstream resolver ip[:port] (repeatable)")
+	flag.Var(&o.mesosDNS, "mesos-dns", "Mesos-DNS server ip[:port] for *.mesos (repeatable; port "+mesosDNSPort+")")
+	flag.Var(&o.zones, "forward-zone", "zone=ip[:port][;ip[:port]] forwarded to its servers (repeatable)")
+	flag.Var(&o.nodeIPs, "node-ip", "this node's IP, for thisnode.thisdcos.directory (repeatable)")
+	flag.Var(&o.cnames, "cname", "name=target: answer name with an authoritative CNAME to target (repeatable; node mode)")
+	flag.StringVar(&o.spartanLink, "spartan-link", spartan.DefaultLink, "link that gets the listen addresses no link holds yet (dummy, else a port-less bridge); empty: none (node mode)")
+	flag.Var(&o.etcd, "etcd-endpoints", "etcd endpoints (comma-separated): node mode serves l4lb.thisdcos.directory and the task names from etcd; mesos-dns mode publishes the task names")
 	flag.Parse()
-	if len(listen) == 0 {
-		listen = listFlag{"198.51.100.1:53", "198.51.100.2:53", "198.51.100.3:53"}
+	httpSet := false
+	flag.Visit(func(f *flag.Flag) { httpSet = httpSet || f.Name == "http-addr" })
+	switch o.mode {
+	case modeMesosDNS:
+		if len(o.listen) == 0 {
+			o.listen = listFlag{defaultMesosListen}
+		}
+		if !httpSet {
+			o.httpAddr = defaultMesosHTTPAddr
+		}
+	default:
+		if len(o.listen) == 0 {
+			o.listen = append(listFlag(nil), defaultNodeListen...)
+		}
+		if !httpSet {
+			o.httpAddr = defaultHTTPAddr
+		}
 	}
+	return o
+}
+
+func main() {
+	o := parseFlags()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var vips *vipzone.Zone
-	if len(etcd) > 0 {
-		store, err := cluster.Connect(cluster.Options{Endpoints: etcd})
-		if err != nil {
-			log.Error("dcnet-dns: configure", "err", err)
+	var err error
+	switch o.mode {
+	case modeNode:
+		err = runNode(ctx, log, o)
+	case modeMesosDNS:
+		err = runMesosDNS(ctx, log, o)
+	default:
+		err = configError{fmt.Errorf("mode %q: want %s or %s", o.mode, modeNode, modeMesosDNS)}
+	}
+	if err != nil {
+		log.Error("dcnet-dns", "mode", o.mode, "err", err)
+		var ce configError
+		if errors.As(err, &ce) {
 			os.Exit(2)
 		}
-		defer store.Close()
-		var mirror *cluster.Cache
-		vips, mirror = vipzone.Watch(store, log)
-		go mirror.Run(ctx)
-	}
-	s, err := build(log, listen, upstreams, mesosDNS, zones, nodeIPs, *resolvConf, *stateFile, *timeout, *cacheSize, vips)
-	if err != nil {
-		log.Error("dcnet-dns: configure", "err", err)
-		os.Exit(2)
-	}
-	if *spartanLink != "" {
-		var want []netip.Addr
-		for _, l := range listen {
-			if ap, err := netip.ParseAddrPort(l); err == nil {
-				want = append(want, ap.Addr())
-			}
-		}
-		added, err := spartan.Ensure(*spartanLink, want)
-		if err != nil {
-			log.Error("dcnet-dns: listen addresses", "link", *spartanLink, "err", err)
-			os.Exit(1)
-		}
-		if len(added) > 0 {
-			log.Info("dcnet-dns: listen addresses added", "link", *spartanLink, "addrs", added)
-		}
-	}
-	if *httpAddr != "" {
-		if err := serveHTTP(ctx, log, *httpAddr, httpapi.New(version, s.metrics.HTTPHandler(), s.zones...).Handler()); err != nil {
-			log.Error("dcnet-dns: http", "err", err)
-			os.Exit(1)
-		}
-	}
-	err = server.Run(ctx, listen, s.handler, func() { log.Info("dcnet-dns: serving", "listen", listen.String(), "http", *httpAddr) })
-	if err != nil {
-		log.Error("dcnet-dns: serve", "err", err)
 		os.Exit(1)
 	}
 }
+
+// configError is a problem with the flags (exit status 2).
+type configError struct{ error }
+
+func (e configError) Unwrap() error { return e.error }
 
 // serveHTTP listens on addr and serves h until ctx ends.
 func serveHTTP(ctx context.Context, log *slog.Logger, addr string, h http.Handler) error {
@@ -141,116 +164,3 @@ func serveHTTP(ctx context.Context, log *slog.Logger, addr string, h http.Handle
 
 // httpReadTimeout bounds reading an HTTP request's header.
 const httpReadTimeout = 5 * time.Second
-
-// wired is the server built from the flags.
-type wired struct {
-	handler dns.Handler
-	zones   []server.Lister
-	metrics *metrics.Metrics
-}
-
-// build wires the zones, forwarders, cache and metrics into a handler.
-func build(log *slog.Logger, listen, upstreams, mesosDNS, zones, nodeIPs listFlag, resolvConf, stateFile string, timeout time.Duration, cacheSize int, vips *vipzone.Zone) (*wired, error) {
-	var self []netip.AddrPort
-	var selfIPs []netip.Addr
-	for _, l := range listen {
-		ap, err := netip.ParseAddrPort(l)
-		if err != nil {
-			return nil, fmt.Errorf("listen %q: want ip:port: %w", l, err)
-		}
-		self, selfIPs = append(self, ap), append(selfIPs, ap.Addr())
-	}
-	var ips []netip.Addr
-	for _, s := range nodeIPs {
-		ip, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("node ip %q: %w", s, err)
-		}
-		ips = append(ips, ip)
-	}
-	mesosZone := server.NewRecordSetZone(server.MesosZone, nil)
-	taskZone := server.NewRecordSetZone(server.TaskZone, nil)
-	var l4lb server.Lister = server.NewStaticZone(server.L4LBZone)
-	if vips != nil {
-		l4lb = vips
-	}
-	local := []server.Lister{server.NewSpartan(selfIPs...), server.NewThisNode(ips...), taskZone, l4lb}
-	if stateFile != "" {
-		if err := loadState(stateFile, mesosZone, taskZone); err != nil {
-			return nil, err
-		}
-		local = append(local, mesosZone)
-	}
-	if len(upstreams) == 0 {
-		rc, err := forward.ReadResolvConf(resolvConf)
-		if err != nil {
-			return nil, err
-		}
-		upstreams = rc
-	}
-	group := func(servers []string, port string) (*forward.Group, error) {
-		for i, s := range servers {
-			if _, err := netip.ParseAddr(s); err == nil && port != "" {
-				servers[i] = forward.JoinHostPort(s, port)
-			}
-		}
-		return forward.New(forward.Config{Servers: servers, Self: self, Timeout: timeout})
-	}
-	def, err := group(upstreams, "")
-	if err != nil {
-		return nil, err
-	}
-	routes := map[string]forward.Forwarder{}
-	if len(mesosDNS) > 0 {
-		g, err := group(mesosDNS, mesosDNSPort)
-		if err != nil {
-			return nil, err
-		}
-		routes[server.MesosZone] = g
-	}
-	for _, z := range zones {
-		name, servers, ok := strings.Cut(z, "=")
-		if !ok || name == "" {
-			return nil, fmt.Errorf("forward zone %q: want zone=ip[:port][;ip[:port]]", z)
-		}
-		g, err := group(strings.Split(servers, ";"), "")
-		if err != nil {
-			return nil, fmt.Errorf("forward zone %q: %w", name, err)
-		}
-		routes[name] = g
-	}
-	log.Info("dcnet-dns: upstreams", "default", strings.Join(def.Servers(), ","))
-	c := cache.New(cache.Config{Size: cacheSize})
-	var apexes []string
-	zs := make([]server.Zone, len(local))
-	for i, z := range local {
-		apexes, zs[i] = append(apexes, z.Name()), z
-	}
-	m := metrics.New(apexes...)
-	fwd := m.Lookups(c.Wrap(m.Upstream(forward.NewRouter(def, routes))))
-	return &wired{handler: m.Handler(server.NewHandler(log, fwd, zs...)), zones: local, metrics: m}, nil
-}
-
-// loadState serves the Mesos-DNS records and task names of a state file.
-func loadState(path string, mesosZone, taskZone *server.RecordSetZone) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("mesos state: %w", err)
-	}
-	defer f.Close()
-	st, err := mesos.ParseState(f)
-	if err != nil {
-		return fmt.Errorf("mesos state %s: %w", path, err)
-	}
-	rs, err := records.Generate(st, records.DefaultConfig())
-	if err != nil {
-		return fmt.Errorf("mesos records from %s: %w", path, err)
-	}
-	tn, err := records.TaskNames(st, records.DefaultConfig())
-	if err != nil {
-		return fmt.Errorf("task names from %s: %w", path, err)
-	}
-	mesosZone.Set(&rs)
-	taskZone.Set(&tn)
-	return nil
-}

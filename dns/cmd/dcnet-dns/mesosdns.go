@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"net"
+	"strconv"
+
+	"github.com/dcnet/dcnet/dns/httpapi"
+	"github.com/dcnet/dcnet/dns/records"
+	"github.com/dcnet/dcnet/dns/server"
+	"github.com/dcnet/dcnet/dns/taskzone"
+	"github.com/dcnet/dcnet/overlayd/cluster"
+)
+
+// runMesosDNS runs Mesos-DNS mode until ctx ends: the mesos. zone from
+// the polled state, other names forwarded, Mesos-DNS's HTTP API, and the
+// task names published to etcd when endpoints are given.
+func runMesosDNS(ctx context.Context, log *slog.Logger, o options) error {
+	if o.stateFile == "" && len(o.masters) == 0 {
+		return configError{errors.New("mesos-dns mode needs --mesos-master URL (repeatable) or --mesos-state-file PATH")}
+	}
+	cfg := records.DefaultConfig()
+	cfg.Masters = masterAddrs(o.masters)
+	sink := &mesosState{log: log, cfg: cfg, mesos: server.NewRecordSetZone(server.MesosZone, nil)}
+	if len(o.etcd) > 0 {
+		store, err := cluster.Connect(cluster.Options{Endpoints: o.etcd})
+		if err != nil {
+			return configError{err}
+		}
+		defer store.Close()
+		sink.pub = taskzone.NewPublisher(taskzone.StorePutter{Store: store})
+	}
+	p, err := newPoller(o, log, sink)
+	if err != nil {
+		return err
+	}
+	w, err := newHandler(log, o, []server.Lister{sink.mesos})
+	if err != nil {
+		return configError{err}
+	}
+	if err := startPolling(ctx, log, o, p); err != nil {
+		return err
+	}
+	if o.httpAddr != "" {
+		api := httpapi.NewMesos(version, mesosConfig(o, cfg), sink, w.metrics.HTTPHandler(), httpapi.New(version, nil, w.zones...))
+		if err := serveHTTP(ctx, log, o.httpAddr, api.Handler()); err != nil {
+			return err
+		}
+	}
+	return server.Run(ctx, o.listen, w.handler, func() {
+		log.Info("dcnet-dns: serving", "mode", modeMesosDNS, "listen", o.listen.String(), "http", o.httpAddr,
+			"masters", o.masters.String(), "state_file", o.stateFile, "refresh", o.refresh)
+	})
+}
+
+// mesosConfig is /v1/config: the flags in Mesos-DNS's terms.
+func mesosConfig(o options, cfg records.Config) httpapi.MesosConfig {
+	soa := server.SOA(server.MesosZone)
+	c := httpapi.MesosConfig{
+		Masters:        cfg.Masters,
+		RefreshSeconds: int(math.Ceil(o.refresh.Seconds())),
+		TTL:            server.TTL,
+		Domain:         cfg.Domain,
+		Resolvers:      o.upstreams,
+		Timeout:        int(math.Ceil(o.timeout.Seconds())),
+		SOAMname:       soa.Ns,
+		SOARname:       soa.Mbox,
+		SOARefresh:     soa.Refresh,
+		SOARetry:       soa.Retry,
+		SOAExpire:      soa.Expire,
+		SOAMinttl:      soa.Minttl,
+		RecurseOn:      true,
+		DNSOn:          true,
+		HTTPOn:         o.httpAddr != "",
+		ExternalOn:     true,
+		EnforceRFC952:  cfg.EnforceRFC952,
+		IPSources:      cfg.IPSources,
+	}
+	if c.Masters == nil {
+		c.Masters = []string{}
+	}
+	if len(o.listen) > 0 {
+		if host, port, err := net.SplitHostPort(o.listen[0]); err == nil {
+			c.Listener = host
+			c.Port, _ = strconv.Atoi(port)
+		}
+	}
+	if _, port, err := net.SplitHostPort(o.httpAddr); err == nil {
+		c.HTTPPort, _ = strconv.Atoi(port)
+	}
+	return c
+}

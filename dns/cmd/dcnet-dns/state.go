@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/dcnet/dcnet/dns/mesos"
+	"github.com/dcnet/dcnet/dns/poll"
+	"github.com/dcnet/dcnet/dns/records"
+	"github.com/dcnet/dcnet/dns/server"
+	"github.com/dcnet/dcnet/dns/taskzone"
+)
+
+// publishTimeout bounds publishing the task names after one poll.
+const publishTimeout = 10 * time.Second
+
+// mesosState turns every polled Mesos state into records: the mesos.
+// zone, the task names zone and the task names published to etcd, each
+// optional. A state that yields no records (no usable leader) leaves the
+// last good records in place.
+type mesosState struct {
+	log   *slog.Logger
+	cfg   records.Config
+	mesos *server.RecordSetZone
+	tasks *server.RecordSetZone
+	pub   *taskzone.Publisher
+
+	mu     sync.Mutex
+	rs, tn *records.RecordSet
+	serial uint32
+}
+
+// apply is the Poller's OnState.
+func (m *mesosState) apply(st mesos.State, from string) {
+	rs, err := records.Generate(st, m.cfg)
+	if err != nil {
+		m.log.Warn("mesos records: state unusable, serving the last good records", "from", from, "err", err)
+		return
+	}
+	tn, err := records.TaskNames(st, m.cfg)
+	if err != nil {
+		m.log.Warn("task names: state unusable, serving the last good names", "from", from, "err", err)
+		return
+	}
+	m.mu.Lock()
+	changed := m.rs == nil || !sameRecords(m.rs, &rs) || !sameRecords(m.tn, &tn)
+	if changed {
+		m.rs, m.tn = &rs, &tn
+		m.serial = max(m.serial+1, uint32(time.Now().Unix()))
+		if m.mesos != nil {
+			m.mesos.Set(m.rs)
+		}
+		if m.tasks != nil {
+			m.tasks.Set(m.tn)
+		}
+	}
+	m.mu.Unlock()
+	if changed {
+		m.log.Info("mesos records updated", "from", from, "records", rs.Len(), "task_names", tn.Len(), "warnings", len(rs.Warnings)+len(tn.Warnings))
+	}
+	if m.pub != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+		defer cancel()
+		if wrote, err := m.pub.Publish(ctx, &tn); err != nil {
+			m.log.Warn("task names: publish failed, retrying at the next poll", "err", err)
+		} else if wrote {
+			m.log.Info("task names published", "key", taskzone.Key, "records", tn.Len())
+		}
+	}
+}
+
+// Snapshot implements httpapi.Snapshotter.
+func (m *mesosState) Snapshot() (*records.RecordSet, uint32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rs == nil {
+		return &records.RecordSet{}, m.serial
+	}
+	return m.rs, m.serial
+}
+
+func sameRecords(a, b *records.RecordSet) bool {
+	return reflect.DeepEqual(a.A, b.A) && reflect.DeepEqual(a.AAAA, b.AAAA) && reflect.DeepEqual(a.SRV, b.SRV)
+}
+
+// newPoller returns the poller of the Mesos state the flags name, feeding
+// sink; nil when they name none.
+func newPoller(o options, log *slog.Logger, sink *mesosState) (*poll.Poller, error) {
+	var f poll.Fetcher
+	switch {
+	case o.stateFile != "" && len(o.masters) > 0:
+		return nil, configError{errors.New("--mesos-state-file and --mesos-master: give one of them")}
+	case o.stateFile != "":
+		f = poll.FileFetcher{Path: o.stateFile}
+	case len(o.masters) > 0:
+		hf, err := poll.NewHTTPFetcher(o.masters, o.mesosTimeout, nil)
+		if err != nil {
+			return nil, configError{err}
+		}
+		f = hf
+	default:
+		return nil, nil
+	}
+	return &poll.Poller{Fetcher: f, Interval: o.refresh, OnState: sink.apply, Log: log}, nil
+}
+
+// masterAddrs are the masters given as ip:port, for masterN.mesos.
+func masterAddrs(masters []string) []string {
+	var out []string
+	for _, m := range masters {
+		u, err := poll.ParseMasterURL(m)
+		if err != nil {
+			continue
+		}
+		if ap, err := netip.ParseAddrPort(u.Host); err == nil {
+			out = append(out, ap.String())
+		}
+	}
+	return out
+}
+
+// startPolling polls once, then keeps polling in the background until
+// ctx ends. A state file that cannot be read at start is a configuration
+// error (as before polling existed); masters that do not answer yet are
+// only logged.
+func startPolling(ctx context.Context, log *slog.Logger, o options, p *poll.Poller) error {
+	if p == nil {
+		return nil
+	}
+	if err := p.Poll(ctx); err != nil {
+		if o.stateFile != "" {
+			return configError{err}
+		}
+		log.Warn("mesos state: first poll failed, retrying", "err", err)
+	}
+	go func() {
+		t := time.NewTimer(o.refresh)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.Run(ctx)
+	}()
+	return nil
+}

@@ -1,0 +1,208 @@
+package poll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dcnet/dcnet/dns/mesos"
+)
+
+// StatePath is the Mesos master endpoint of the state document.
+const StatePath = "/master/state"
+
+// DefaultTimeout bounds one request to a master.
+const DefaultTimeout = 5 * time.Second
+
+// maxStateBytes bounds a state document read from a master or a file.
+const maxStateBytes = 256 << 20
+
+// HTTPFetcher fetches the state from Mesos masters, following the leader.
+type HTTPFetcher struct {
+	masters []*url.URL
+	client  *http.Client
+	timeout time.Duration
+
+	mu        sync.Mutex
+	preferred *url.URL // the master or leader that answered last
+}
+
+var _ Fetcher = (*HTTPFetcher)(nil)
+
+// NewHTTPFetcher returns a fetcher of masters: URLs "http://10.0.0.1:5050"
+// (a bare "ip:port" or "host:port" means http); timeout bounds each
+// request (0: DefaultTimeout); client nil uses a plain http.Client.
+func NewHTTPFetcher(masters []string, timeout time.Duration, client *http.Client) (*HTTPFetcher, error) {
+	if len(masters) == 0 {
+		return nil, errors.New("mesos masters: none given")
+	}
+	f := &HTTPFetcher{client: client, timeout: timeout}
+	if f.client == nil {
+		f.client = &http.Client{}
+	}
+	if f.timeout <= 0 {
+		f.timeout = DefaultTimeout
+	}
+	for _, m := range masters {
+		u, err := ParseMasterURL(m)
+		if err != nil {
+			return nil, err
+		}
+		f.masters = append(f.masters, u)
+	}
+	return f, nil
+}
+
+// ParseMasterURL parses a master as given on the command line:
+// "http://10.0.0.1:5050", "https://master.example:5050" or "10.0.0.1:5050".
+func ParseMasterURL(s string) (*url.URL, error) {
+	raw := s
+	if !strings.Contains(s, "://") {
+		raw = "http://" + s
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("mesos master %q: %w", s, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("mesos master %q: scheme %q, want http or https", s, u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("mesos master %q: no host, want http://ip:port", s)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+// Masters returns the configured masters' host:port, in order.
+func (f *HTTPFetcher) Masters() []string {
+	out := make([]string, len(f.masters))
+	for i, u := range f.masters {
+		out[i] = u.Host
+	}
+	return out
+}
+
+// Fetch implements Fetcher: the master (or leader) that answered last
+// first, then every configured master in order.
+func (f *HTTPFetcher) Fetch(ctx context.Context) (mesos.State, string, error) {
+	f.mu.Lock()
+	order := make([]*url.URL, 0, len(f.masters)+1)
+	if f.preferred != nil {
+		order = append(order, f.preferred)
+	}
+	for _, m := range f.masters {
+		if f.preferred == nil || m.String() != f.preferred.String() {
+			order = append(order, m)
+		}
+	}
+	f.mu.Unlock()
+	var errs []error
+	for _, m := range order {
+		st, from, err := f.fromMaster(ctx, m)
+		if err == nil {
+			f.mu.Lock()
+			f.preferred = from
+			f.mu.Unlock()
+			return st, from.String(), nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return mesos.State{}, "", fmt.Errorf("no mesos master answered: %w", errors.Join(errs...))
+}
+
+// fromMaster asks m and, when m is not the leader, the leader it names.
+func (f *HTTPFetcher) fromMaster(ctx context.Context, m *url.URL) (mesos.State, *url.URL, error) {
+	st, err := f.get(ctx, m)
+	if err != nil {
+		return mesos.State{}, nil, err
+	}
+	if st.Leader == "" {
+		return mesos.State{}, nil, fmt.Errorf("mesos master %s: no leader elected", m.Host)
+	}
+	if st.PID == st.Leader {
+		return st, m, nil
+	}
+	leader, err := leaderURL(m, st.Leader)
+	if err != nil {
+		return mesos.State{}, nil, fmt.Errorf("mesos master %s: %w", m.Host, err)
+	}
+	lst, err := f.get(ctx, leader)
+	if err != nil {
+		return mesos.State{}, nil, fmt.Errorf("mesos master %s names leader %s: %w", m.Host, st.Leader, err)
+	}
+	if lst.Leader != "" && lst.PID != lst.Leader {
+		return mesos.State{}, nil, fmt.Errorf("mesos master %s names leader %s, which names %s", m.Host, st.Leader, lst.Leader)
+	}
+	return lst, leader, nil
+}
+
+// leaderURL is the URL of the master with PID pid, reached like m.
+func leaderURL(m *url.URL, pid string) (*url.URL, error) {
+	p, err := mesos.ParsePID(pid)
+	if err != nil {
+		return nil, fmt.Errorf("leader %q: %w", pid, err)
+	}
+	return &url.URL{Scheme: m.Scheme, Host: net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port)))}, nil
+}
+
+// get reads and parses <m>/master/state within the fetcher's timeout.
+func (f *HTTPFetcher) get(ctx context.Context, m *url.URL) (mesos.State, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	u := m.JoinPath(StatePath).String()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return mesos.State{}, fmt.Errorf("mesos master %s: %w", m.Host, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return mesos.State{}, fmt.Errorf("mesos master %s: %w", m.Host, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return mesos.State{}, fmt.Errorf("mesos master %s: GET %s: %s", m.Host, u, resp.Status)
+	}
+	st, err := mesos.ParseState(io.LimitReader(resp.Body, maxStateBytes))
+	if err != nil {
+		return mesos.State{}, fmt.Errorf("mesos master %s: GET %s: %w", m.Host, u, err)
+	}
+	return st, nil
+}
+
+// FileFetcher reads the state from a file (a saved /master/state), every
+// time it is asked, so a changed file is picked up at the next poll.
+type FileFetcher struct {
+	// Path is the state file.
+	Path string
+}
+
+var _ Fetcher = FileFetcher{}
+
+// Fetch implements Fetcher.
+func (f FileFetcher) Fetch(context.Context) (mesos.State, string, error) {
+	fh, err := os.Open(f.Path)
+	if err != nil {
+		return mesos.State{}, "", fmt.Errorf("mesos state: %w", err)
+	}
+	defer fh.Close()
+	st, err := mesos.ParseState(io.LimitReader(fh, maxStateBytes))
+	if err != nil {
+		return mesos.State{}, "", fmt.Errorf("mesos state %s: %w", f.Path, err)
+	}
+	return st, f.Path, nil
+}

@@ -1,0 +1,295 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+
+	"github.com/dcnet/dcnet/dns/mesos"
+	"github.com/dcnet/dcnet/dns/records"
+	"github.com/dcnet/dcnet/internal/fixtures"
+	"github.com/dcnet/dcnet/internal/netsim"
+)
+
+const (
+	// mesosMasterPort is the fake Mesos master's port.
+	mesosMasterPort = "5050"
+	// mesosDNSWait bounds waiting for a daemon to serve its first answer.
+	mesosDNSWait = 20 * time.Second
+	// mesosDNSChangeWait bounds how long a new task may take to appear on
+	// an agent (poll every 200ms, etcd watch, zone swap).
+	mesosDNSChangeWait = 5 * time.Second
+	// mesosDNSAddedTask is the task the test adds, cloned from nginx.
+	mesosDNSAddedTask = "added"
+	mesosDNSAddedIP   = "10.3.0.99"
+	// mesosDNSCNAME is configured on the agent as a CNAME to leader.mesos.
+	mesosDNSCNAME = "registry.component.thisdcos.directory"
+)
+
+// fakeMesosMaster serves /master/state from a state document held as
+// JSON, on ip:5050 from a socket opened in a node's netns.
+type fakeMesosMaster struct {
+	mu    sync.Mutex
+	state map[string]any
+}
+
+// body is the current state document.
+func (m *fakeMesosMaster) body() []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, _ := json.Marshal(m.state)
+	return b
+}
+
+// startFakeMesosMaster serves the fixture master state on nd, with the
+// leader and pid rewritten to nd's address.
+func startFakeMesosMaster(t *testing.T, nd *netsim.Node, fixture string) *fakeMesosMaster {
+	t.Helper()
+	raw, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &fakeMesosMaster{}
+	if err := json.Unmarshal(raw, &m.state); err != nil {
+		t.Fatalf("fixture %s: %v", fixture, err)
+	}
+	pid := "master@" + net.JoinHostPort(nd.UnderlayIP.String(), mesosMasterPort)
+	m.state["pid"], m.state["leader"] = pid, pid
+	var ln net.Listener
+	if err := nd.Do(func(ns.NetNS) error {
+		var err error
+		ln, err = net.Listen("tcp", net.JoinHostPort(nd.UnderlayIP.String(), mesosMasterPort))
+		return err
+	}); err != nil {
+		t.Fatalf("fake mesos master on %s: %v", nd.Name, err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/master/state" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(m.body())
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return m
+}
+
+// addTask adds a running copy of marathon's nginx task named name with
+// container IP ip (nginx's Mesos containerizer IP replaced).
+func (m *fakeMesosMaster) addTask(t *testing.T, name, ip string) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, fw := range m.state["frameworks"].([]any) {
+		f := fw.(map[string]any)
+		if f["name"] != "marathon" {
+			continue
+		}
+		for _, task := range f["tasks"].([]any) {
+			if task.(map[string]any)["name"] != "nginx" {
+				continue
+			}
+			b, _ := json.Marshal(task)
+			b = bytes.ReplaceAll(b, []byte(`"10.3.0.3"`), []byte(`"`+ip+`"`))
+			var clone map[string]any
+			json.Unmarshal(b, &clone)
+			clone["name"], clone["id"] = name, name+".e2e-1"
+			f["tasks"] = append(f["tasks"].([]any), clone)
+			return
+		}
+	}
+	t.Fatal("fixture has no marathon task nginx to clone")
+}
+
+// expected computes what dcnet-dns should answer for the fake master's
+// current state, with the same generator configuration.
+func (m *fakeMesosMaster) expected(t *testing.T, masters ...string) (rs, tn records.RecordSet) {
+	t.Helper()
+	st, err := mesos.ParseState(bytes.NewReader(m.body()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := records.DefaultConfig()
+	cfg.Masters = masters
+	if rs, err = records.Generate(st, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if tn, err = records.TaskNames(st, records.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	return rs, tn
+}
+
+// digShort asks server (ip[:port]) from inside nd, +short, and returns the
+// sorted answer lines.
+func digShort(nd *netsim.Node, server, port string, qtype, name string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), dnsDigTimeout)
+	defer cancel()
+	out, err := nd.Run(ctx, "dig", "+time=2", "+tries=1", "+short", "@"+server, "-p", port, qtype, name)
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, ";") {
+			lines = append(lines, l)
+		}
+	}
+	slices.Sort(lines)
+	return lines, nil
+}
+
+// waitAnswer waits until dig answers want (sorted lines) and returns how
+// long it took.
+func waitAnswer(t *testing.T, nd *netsim.Node, server, port, qtype, name string, want []string, timeout time.Duration, logs ...string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	err := netsim.WaitFor(context.Background(), timeout, 100*time.Millisecond, func() error {
+		got, err := digShort(nd, server, port, qtype, name)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("dig @%s -p %s %s %s: %q, want %q", server, port, qtype, name, got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		var tails []string
+		for _, l := range logs {
+			tails = append(tails, l+":\n"+netsim.TailFile(l, 20))
+		}
+		t.Fatalf("%v\n%s", err, strings.Join(tails, "\n"))
+	}
+	return time.Since(start)
+}
+
+func addrStrings(rs records.RecordSet, typ records.Type, name string) []string {
+	out := append([]string(nil), rs.Strings(typ)[name]...)
+	slices.Sort(out)
+	return out
+}
+
+// TestPrivilegedMesosDNS: a fake Mesos master serving the fixture state
+// feeds dcnet-dns --mode mesos-dns on a master node, which answers
+// leader.mesos, task names and SRVs on port 61053 and /v1/axfr on 8123;
+// a per-node dcnet-dns on an agent forwards *.mesos to it and serves the
+// task names of dcos.thisdcos.directory from etcd. A task added to the
+// state appears on the agent within a few seconds.
+func TestPrivilegedMesosDNS(t *testing.T) {
+	netsim.RequireRoot(t)
+	netsim.RequireCommands(t, "dig", "curl", "etcd", "etcdctl")
+	fixture := filepath.Join(fixtures.Dir(t, "mesos"), "master-state.json")
+	netsim.GuardHost(t)
+	f := netsim.NewFabric(t, "emdns")
+	members, endpoints := startEtcd(t, f, 1)
+	master := members[0].node
+	agent, err := f.AddNode("a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mip, aip := master.UnderlayIP.String(), agent.UnderlayIP.String()
+	fake := startFakeMesosMaster(t, master, fixture)
+	masterAddr := net.JoinHostPort(mip, mesosMasterPort)
+
+	dir := t.TempDir()
+	mlog, alog := filepath.Join(dir, "mesos-dns.log"), filepath.Join(dir, "agent-dns.log")
+	netsim.StartProcessT(t, master, mlog, bin("dcnet-dns"), "--mode", "mesos-dns",
+		"--mesos-master", "http://"+masterAddr, "--refresh", "200ms", "--etcd-endpoints", endpoints,
+		"--upstream", "127.0.0.1:5399", "--timeout", "1s")
+	netsim.StartProcessT(t, agent, alog, bin("dcnet-dns"), "--listen", net.JoinHostPort(aip, "53"), "--node-ip", aip,
+		"--spartan-link", "", "--etcd-endpoints", endpoints, "--mesos-dns", mip,
+		"--cname", mesosDNSCNAME+"=leader.mesos", "--upstream", "127.0.0.1:5399", "--timeout", "1s")
+
+	rs, tn := fake.expected(t, masterAddr)
+	if got := addrStrings(rs, records.TypeA, "leader.mesos."); !slices.Equal(got, []string{mip}) {
+		t.Fatalf("generator: leader.mesos. = %v, want %s (the fake master)", got, mip)
+	}
+	// Mesos-DNS on the master, asked from the agent.
+	waitAnswer(t, agent, mip, "61053", "A", "leader.mesos", []string{mip}, mesosDNSWait, mlog)
+	for _, name := range []string{"nginx.marathon.mesos.", "liquor-store.marathon.mesos.", "master0.mesos."} {
+		want := addrStrings(rs, records.TypeA, name)
+		if len(want) == 0 {
+			t.Fatalf("generator: no A records for %s", name)
+		}
+		if got, err := digShort(agent, mip, "61053", "A", name); err != nil || !slices.Equal(got, want) {
+			t.Errorf("mesos-dns A %s: %q (%v), want %q", name, got, err, want)
+		}
+	}
+	if got, err := digShort(agent, mip, "61053", "SRV", "_leader._tcp.mesos"); err != nil || !slices.Equal(got, []string{"0 0 5050 leader.mesos."}) {
+		t.Errorf("mesos-dns SRV _leader._tcp.mesos: %q (%v)", got, err)
+	}
+	var taskSRV string
+	for name := range rs.SRV {
+		if strings.HasSuffix(name, ".marathon.mesos.") && strings.HasPrefix(name, "_liquor-store._tcp") {
+			taskSRV = name
+		}
+	}
+	if taskSRV == "" {
+		t.Fatal("generator: no SRV for liquor-store")
+	}
+	if got, err := digShort(agent, mip, "61053", "SRV", taskSRV); err != nil || len(got) != len(rs.SRV[taskSRV]) {
+		t.Errorf("mesos-dns SRV %s: %q (%v), want %d records like %v", taskSRV, got, err, len(rs.SRV[taskSRV]), rs.SRV[taskSRV])
+	}
+
+	// Mesos-DNS's HTTP API.
+	ctx, cancel := context.WithTimeout(context.Background(), dnsDigTimeout)
+	defer cancel()
+	out, err := agent.Run(ctx, "curl", "-sSf", "--max-time", "5", "http://"+net.JoinHostPort(mip, "8123")+"/v1/axfr")
+	if err != nil {
+		t.Fatalf("GET /v1/axfr: %v", err)
+	}
+	var axfr struct {
+		Domain  string
+		Records struct{ As, AAAAs, SRVs map[string][]string }
+	}
+	if err := json.Unmarshal([]byte(out), &axfr); err != nil {
+		t.Fatalf("/v1/axfr: %v\n%s", err, out)
+	}
+	if axfr.Domain != "mesos" || !slices.Equal(axfr.Records.As["leader.mesos."], []string{mip}) ||
+		len(axfr.Records.SRVs) != len(rs.SRV) || len(axfr.Records.As) != len(rs.A) {
+		t.Errorf("/v1/axfr: domain %q, leader %v, %d As and %d SRVs; want mesos, [%s], %d and %d",
+			axfr.Domain, axfr.Records.As["leader.mesos."], len(axfr.Records.As), len(axfr.Records.SRVs), mip, len(rs.A), len(rs.SRV))
+	}
+
+	// The agent: *.mesos forwarded, task names from etcd.
+	waitAnswer(t, agent, aip, "53", "A", "leader.mesos", []string{mip}, mesosDNSWait, alog)
+	// A configured CNAME, chased through Mesos-DNS.
+	if got, err := digShort(agent, aip, "53", "A", mesosDNSCNAME); err != nil || !slices.Equal(got, []string{mip, "leader.mesos."}) {
+		t.Errorf("dig %s: %q (%v), want the CNAME leader.mesos. and its address %s", mesosDNSCNAME, got, err, mip)
+	}
+	taskName := "nginx.marathon.containerip.dcos.thisdcos.directory."
+	want := addrStrings(tn, records.TypeA, taskName)
+	if len(want) == 0 {
+		t.Fatalf("generator: no task name %s", taskName)
+	}
+	waitAnswer(t, agent, aip, "53", "A", taskName, want, mesosDNSWait, alog, mlog)
+
+	// A new task appears on the agent within a few seconds.
+	added := mesosDNSAddedTask + ".marathon.containerip.dcos.thisdcos.directory."
+	if got, err := digShort(agent, aip, "53", "A", added); err != nil || len(got) != 0 {
+		t.Fatalf("%s before the task exists: %q (%v)", added, got, err)
+	}
+	fake.addTask(t, mesosDNSAddedTask, mesosDNSAddedIP)
+	_, tn = fake.expected(t, masterAddr)
+	if got := addrStrings(tn, records.TypeA, added); !slices.Equal(got, []string{mesosDNSAddedIP}) {
+		t.Fatalf("generator: %s = %v, want %s", added, got, mesosDNSAddedIP)
+	}
+	took := waitAnswer(t, agent, aip, "53", "A", added, []string{mesosDNSAddedIP}, mesosDNSChangeWait, alog, mlog)
+	t.Logf("%s appeared on the agent %v after the state changed", added, took.Round(time.Millisecond))
+	waitAnswer(t, agent, mip, "61053", "A", mesosDNSAddedTask+".marathon.mesos", []string{mesosDNSAddedIP}, mesosDNSChangeWait, mlog)
+}
