@@ -6,8 +6,9 @@
 # dcos6), reach each other across nodes over VxLAN and an outside host
 # through masquerade; dcnet-l4lb load-balances the named VIP /web:80 over
 # backends on two nodes from a client on a third, and keeps answering when a
-# backend goes away; dcnet-dns on every agent answers the VIP's and the
-# node's names on 198.51.100.1; then a master is killed and the overlay keeps
+# backend goes away; dcnet-dns on every agent answers the VIP's, the
+# tasks' (from Mesos-DNS mode on the masters, fed a saved Mesos state) and
+# the node's names on 198.51.100.1; then a master is killed and the overlay keeps
 # working.
 # Everything it makes is removed at the end, also on failure. Nothing
 # touches the host's own network namespace.
@@ -186,9 +187,32 @@ requests() { # requests N: N requests from a1-web to the VIP, counted by answer
 echo "\$ ip netns exec $P-a1-web curl http://$VIP/   (web.marathon.l4lb.thisdcos.directory, 20 requests from a1)"
 requests 20
 
-step "9. dcnet-dns on every agent (198.51.100.1-3 on link spartan): names from every node"
+step "9. DNS: Mesos-DNS on every master, dcnet-dns on every agent (198.51.100.1-3 on link spartan)"
+# There is no Mesos here: the masters read a saved /master/state describing
+# the web tasks on a2 and a3 (their real container IPs) instead of polling
+# http://<master>:5050/master/state, and publish the task names to etcd.
+mesos_state() { # mesos_state > FILE: marathon's task "web" on a2 and a3
+	local tasks="" sep="" a ip
+	for a in a2 a3; do
+		ip=$(ip -n "$P-$a-backend" -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1)
+		tasks+="$sep{\"id\":\"web.$a\",\"name\":\"web\",\"framework_id\":\"fw-marathon\",\"slave_id\":\"agent-$a\",\"state\":\"TASK_RUNNING\",\"resources\":{\"ports\":\"[80-80]\"},\"statuses\":[{\"state\":\"TASK_RUNNING\",\"timestamp\":1,\"container_status\":{\"network_infos\":[{\"name\":\"dcos\",\"ip_addresses\":[{\"protocol\":\"IPv4\",\"ip_address\":\"$ip\"}]}]}}]}"
+		sep=,
+	done
+	local agents="" m
+	sep=""
+	for a in "${AGENTS[@]}"; do agents+="$sep{\"id\":\"agent-$a\",\"hostname\":\"${UNDERLAY[$a]}\",\"pid\":\"slave(1)@${UNDERLAY[$a]}:5051\"}"; sep=,; done
+	m=${UNDERLAY[m1]}
+	echo "{\"id\":\"demo-master\",\"pid\":\"master@$m:5050\",\"hostname\":\"$m\",\"leader\":\"master@$m:5050\",\"leader_info\":{\"id\":\"demo-master\",\"pid\":\"master@$m:5050\",\"port\":5050,\"hostname\":\"$m\"},\"frameworks\":[{\"id\":\"fw-marathon\",\"name\":\"marathon\",\"hostname\":\"$m\",\"pid\":\"scheduler@$m:8080\",\"active\":true,\"tasks\":[$tasks]}],\"slaves\":[$agents]}" | jq .
+}
+mesos_state >"$TMP/master-state.json"
+for m in "${MASTERS[@]}"; do
+	ip netns exec "$P-$m" "$BIN/dcnet-dns" --mode mesos-dns --mesos-state-file "$TMP/master-state.json" --refresh 1s \
+		--etcd-endpoints "$ENDPOINTS" --resolv-conf /dev/null >"$TMP/dns-$m.log" 2>&1 &
+	PID[mesos-dns-$m]=$!
+done
 for a in "${AGENTS[@]}"; do
 	ip netns exec "$P-$a" "$BIN/dcnet-dns" --node-ip "${UNDERLAY[$a]}" --etcd-endpoints "$ENDPOINTS" \
+		--mesos-dns "${UNDERLAY[m1]}" --mesos-dns "${UNDERLAY[m2]}" --mesos-dns "${UNDERLAY[m3]}" \
 		--resolv-conf /dev/null >"$TMP/$a/dns.log" 2>&1 &
 	PID[dns-$a]=$!
 done
@@ -200,11 +224,18 @@ for a in "${AGENTS[@]}"; do
 done
 run ip -n "$P-a2" -br addr show spartan
 for a in "${AGENTS[@]}"; do
-	for name in web.marathon.l4lb.thisdcos.directory thisnode.thisdcos.directory; do
+	for name in web.marathon.l4lb.thisdcos.directory thisnode.thisdcos.directory web.marathon.containerip.dcos.thisdcos.directory web.marathon.mesos; do
 		printf '$ ip netns exec %s dig +short @198.51.100.1 %s ... %s\n' "$P-$a-web" "$name" \
 			"$(ip netns exec "$P-$a-web" dig +short +time=2 +tries=1 @198.51.100.1 "$name" | tr '\n' ' ')"
 	done
 done
+for ((i = 0; i < WAIT_TRIES; i++)); do
+	[ -n "$(ip netns exec "$P-m1" curl -s -m 1 http://127.0.0.1:8123/v1/hosts/leader.mesos | jq -r '.[0].ip // empty' 2>/dev/null)" ] && break
+	sleep 0.1
+done
+run ip netns exec "$P-m1" curl -s http://127.0.0.1:8123/v1/hosts/web.marathon.mesos
+echo
+run ip netns exec "$P-a2-web" dig +noall +answer @198.51.100.1 SRV _web._tcp.marathon.mesos
 printf '$ ip netns exec %s curl http://web.marathon.l4lb.thisdcos.directory/   (resolved with dig @198.51.100.1) ... ' "$P-a3-web"
 addr=$(ip netns exec "$P-a3-web" dig +short +time=2 +tries=1 @198.51.100.1 web.marathon.l4lb.thisdcos.directory | head -1)
 ip netns exec "$P-a3-web" curl -s -m 3 --resolve "web.marathon.l4lb.thisdcos.directory:80:$addr" http://web.marathon.l4lb.thisdcos.directory/ || echo FAILED
