@@ -53,8 +53,13 @@ test: deps build
 test-unit:
 	$(GO) test -short -count=1 ./...
 
+# CoreDNS, the anchor of bench/dns, from the module proxy (outside go.mod).
+bin/coredns:
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN) $(GO) install github.com/coredns/coredns@v1.12.4
+
 # Runs every bench/<name>/main.go in turn; each prints its own ratios.
-bench: deps build
+bench: deps build bin/coredns
 	@found=0; \
 	for main in bench/*/main.go; do \
 		[ -e "$$main" ] || continue; \

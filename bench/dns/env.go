@@ -1,0 +1,349 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dcnet/dcnet/dns/records"
+	"github.com/dcnet/dcnet/internal/benchkit"
+	"github.com/dcnet/dcnet/internal/netsim"
+)
+
+// Names, versions and bounds of the run.
+const (
+	netsimPrefix = "bdns"
+	// corednsModule at corednsVersion is the anchor; `make bin/coredns`
+	// installs it, and the bench runs the same command when it is missing.
+	corednsModule  = "github.com/coredns/coredns"
+	corednsVersion = "v1.12.4"
+	// upstreamTimeout is dcnet-dns's --timeout; the upstream is local.
+	upstreamTimeout = 2 * time.Second
+	// readyTimeout bounds loading the cluster (100,000 tasks) until the
+	// first answer; buildTimeout bounds `go build` and `go install`.
+	readyTimeout  = 3 * time.Minute
+	readyInterval = 100 * time.Millisecond
+	buildTimeout  = 10 * time.Minute
+	digTimeout    = 5 * time.Second
+)
+
+// Server names, as reported.
+const (
+	srvDCNet   = "dcnet-dns"
+	srvCoreDNS = "CoreDNS"
+)
+
+// server is one DNS server under test.
+type server struct {
+	Name  string
+	Node  *netsim.Node
+	Proc  *netsim.Process
+	Addr  string        // listen IP, port 53
+	Ready time.Duration // start until the first cluster answer
+}
+
+// env is everything the run made: the temporary directory, the fabric with
+// its nodes (upstream, dcnet, coredns, client), the processes. Close
+// removes all of it.
+type env struct {
+	Tmp      string
+	Fabric   *netsim.Fabric
+	Data     clusterData
+	Upstream *netsim.Node
+	Client   *netsim.Node
+	Servers  []*server // dcnet-dns, CoreDNS
+	Version  string    // CoreDNS's -version line
+	procs    []*netsim.Process
+}
+
+// newEnv builds the binaries, generates the cluster and starts unbound,
+// dcnet-dns and CoreDNS, each in its own node netns, waiting until both
+// servers answer a cluster name and a forwarded one. On failure it removes
+// what it made.
+func newEnv(ctx context.Context, o options, log io.Writer) (e *env, err error) {
+	e = &env{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, e.Close())
+			e = nil
+		}
+	}()
+	if e.Tmp, err = os.MkdirTemp("", "dcnet-bench-dns-"); err != nil {
+		return e, fmt.Errorf("temporary directory: %w", err)
+	}
+	dcnetBin := filepath.Join(e.Tmp, "bin", "dcnet-dns")
+	if err := run(ctx, buildTimeout, "", "go", "build", "-o", dcnetBin, "./dns/cmd/dcnet-dns"); err != nil {
+		return e, err
+	}
+	coredns, err := findCoreDNS(ctx, o.Bin, filepath.Join(e.Tmp, "bin", "coredns"), log)
+	if err != nil {
+		return e, err
+	}
+	version, err := output(ctx, coredns, "-version")
+	if err != nil {
+		return e, err
+	}
+	if f := strings.Fields(version); len(f) > 0 {
+		e.Version = f[0]
+	} else {
+		e.Version = "CoreDNS " + corednsVersion
+	}
+	fmt.Fprintf(log, "bench/dns: generating %d tasks\n", o.Tasks)
+	if e.Data, err = writeData(e.Tmp, o.Tasks, o.Queries); err != nil {
+		return e, fmt.Errorf("generate cluster: %w", err)
+	}
+	if e.Fabric, err = netsim.NewFabricNoT(netsimPrefix); err != nil {
+		return e, err
+	}
+	var nodes [4]*netsim.Node
+	for i, name := range []string{"upstream", "dcnet", "coredns", "client"} {
+		if nodes[i], err = e.Fabric.AddNode(name); err != nil {
+			return e, err
+		}
+	}
+	e.Upstream, e.Client = nodes[0], nodes[3]
+	dcnetNode, coreNode := nodes[1], nodes[2]
+	if err := e.startUnbound(ctx); err != nil {
+		return e, err
+	}
+	up := e.Upstream.UnderlayIP.String()
+	gomax := "GOMAXPROCS=" + strconv.Itoa(o.GoMaxProcs)
+	d := &server{Name: srvDCNet, Node: dcnetNode, Addr: dcnetNode.UnderlayIP.String()}
+	argv := []string{"env", gomax, dcnetBin, "--listen", d.Addr + ":53", "--spartan-link", "", "--http-addr", "",
+		"--mesos-state-file", e.Data.StateFile, "--upstream", up, "--timeout", upstreamTimeout.String()}
+	if o.Refresh > 0 {
+		argv = append(argv, "--refresh", o.Refresh.String())
+	}
+	if err := e.startServer(ctx, d, argv...); err != nil {
+		return e, err
+	}
+	c := &server{Name: srvCoreDNS, Node: coreNode, Addr: coreNode.UnderlayIP.String()}
+	corefile := filepath.Join(e.Tmp, "Corefile")
+	if err := os.WriteFile(corefile, []byte(corefileFor(c.Addr, e.Data.ZoneFile, up)), 0o644); err != nil {
+		return e, err
+	}
+	if err := e.startServer(ctx, c, "env", gomax, coredns, "-conf", corefile); err != nil {
+		return e, err
+	}
+	e.Servers = []*server{d, c}
+	return e, nil
+}
+
+// corefileFor serves the task zone from the generated zone file (no reload
+// scans) and forwards everything else to the upstream through a cache, as
+// dcnet-dns does.
+func corefileFor(ip, zoneFile, upstream string) string {
+	return fmt.Sprintf(`%s:53 {
+	bind %s
+	file %s {
+		reload 0
+	}
+}
+.:53 {
+	bind %s
+	forward . %s
+	cache
+}
+`, records.TaskZone, ip, zoneFile, ip, upstream)
+}
+
+// startUnbound runs Debian's unbound as the upstream of both servers:
+// every name below forwardZone answers forwardIP, all others NXDOMAIN, and
+// it never asks anyone.
+func (e *env) startUnbound(ctx context.Context) error {
+	dir := filepath.Join(e.Tmp, "unbound")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	conf := fmt.Sprintf(`server:
+  interface: %s
+  port: 53
+  do-ip6: no
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  directory: %q
+  pidfile: %q
+  logfile: ""
+  use-syslog: no
+  num-threads: 1
+  module-config: "iterator"
+  access-control: 198.18.0.0/15 allow
+  local-zone: "." always_nxdomain
+  local-zone: %q redirect
+  local-data: "%s %d IN A %s"
+remote-control:
+  control-enable: no
+`, e.Upstream.UnderlayIP, dir, filepath.Join(dir, "unbound.pid"), forwardZone, forwardZone, forwardTTL, forwardIP)
+	path := filepath.Join(dir, "unbound.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		return err
+	}
+	p, err := e.start(e.Upstream, filepath.Join(dir, "unbound.log"), "unbound", "-d", "-c", path)
+	if err != nil {
+		return err
+	}
+	return e.waitAnswer(ctx, p, e.Upstream.UnderlayIP.String(), "ready."+forwardZone, forwardIP)
+}
+
+// startServer starts s and waits until it answers a cluster name and a
+// forwarded one.
+func (e *env) startServer(ctx context.Context, s *server, argv ...string) error {
+	t0 := time.Now()
+	var err error
+	if s.Proc, err = e.start(s.Node, filepath.Join(e.Tmp, s.Node.Name+".log"), argv...); err != nil {
+		return err
+	}
+	if err := e.waitAnswer(ctx, s.Proc, s.Addr, e.Data.SampleName, e.Data.SampleIP); err != nil {
+		return fmt.Errorf("%s: %w", s.Name, err)
+	}
+	s.Ready = time.Since(t0)
+	if err := e.waitAnswer(ctx, s.Proc, s.Addr, "ready."+forwardZone, forwardIP); err != nil {
+		return fmt.Errorf("%s: %w", s.Name, err)
+	}
+	return nil
+}
+
+// waitAnswer asks name of server from the client node with dig until it
+// answers want, p exits or readyTimeout passes.
+func (e *env) waitAnswer(ctx context.Context, p *netsim.Process, server, name, want string) error {
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		dctx, cancel := context.WithTimeout(ctx, digTimeout)
+		out, err := e.Client.Run(dctx, "dig", "+short", "+time=1", "+tries=1", "@"+server, name)
+		cancel()
+		got := strings.TrimSpace(out)
+		if err == nil && got == want {
+			return nil
+		}
+		select {
+		case <-p.Done():
+			return fmt.Errorf("%s exited before answering %s\n%s", p.Argv[0], name, netsim.TailFile(p.LogPath, 20))
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(readyInterval):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("dig @%s %s: %q (%v), want %s after %v\n%s", server, name, got, err, want, readyTimeout, netsim.TailFile(p.LogPath, 20))
+		}
+	}
+}
+
+// start runs argv in n with its output in log; Close stops it by PID.
+func (e *env) start(n *netsim.Node, log string, argv ...string) (*netsim.Process, error) {
+	p, err := netsim.StartProcess(context.Background(), n, log, argv...)
+	if err != nil {
+		return nil, err
+	}
+	e.procs = append(e.procs, p)
+	return p, nil
+}
+
+// Close stops every process by its PID (newest first), removes the
+// namespaces and the temporary directory. Safe on a half-built env.
+func (e *env) Close() error {
+	if e == nil {
+		return nil
+	}
+	var errs []error
+	for i := len(e.procs) - 1; i >= 0; i-- {
+		errs = append(errs, e.procs[i].Stop())
+	}
+	e.procs = nil
+	if e.Fabric != nil {
+		errs = append(errs, e.Fabric.Close())
+		e.Fabric = nil
+	}
+	if e.Tmp != "" {
+		errs = append(errs, os.RemoveAll(e.Tmp))
+		e.Tmp = ""
+	}
+	return errors.Join(errs...)
+}
+
+// findCoreDNS copies binDir/coredns to dst, installing it there first
+// (`GOBIN=binDir go install coredns@version`, as `make bin/coredns` does)
+// when it is missing.
+func findCoreDNS(ctx context.Context, binDir, dst string, log io.Writer) (string, error) {
+	abs, err := filepath.Abs(binDir)
+	if err != nil {
+		return "", err
+	}
+	src := filepath.Join(abs, "coredns")
+	if _, err := os.Stat(src); err != nil {
+		fmt.Fprintf(log, "bench/dns: %s missing: go install %s@%s (about 2 minutes the first time)\n", src, corednsModule, corednsVersion)
+		if err := run(ctx, buildTimeout, "GOBIN="+abs, "go", "install", corednsModule+"@"+corednsVersion); err != nil {
+			return "", err
+		}
+	}
+	if err := benchkit.CopyExecutable(src, dst); err != nil {
+		return "", fmt.Errorf("copy %s: %w", src, err)
+	}
+	return dst, nil
+}
+
+// run runs a command with an optional extra environment variable.
+func run(ctx context.Context, timeout time.Duration, env string, argv ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	if env != "" {
+		cmd.Env = append(os.Environ(), env)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	return nil
+}
+
+func output(ctx context.Context, argv ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, digTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
+	}
+	return string(out), nil
+}
+
+// memory is a process's resident set from /proc/<pid>/status.
+type memory struct {
+	RSS, HWM int64 // bytes: VmRSS now, VmHWM peak
+}
+
+// readMemory reads VmRSS and VmHWM of pid.
+func readMemory(pid int) (memory, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return memory{}, err
+	}
+	var m memory
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			m.RSS = n * 1024
+		case "VmHWM":
+			m.HWM = n * 1024
+		}
+	}
+	if m.RSS == 0 {
+		return m, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+	}
+	return m, nil
+}

@@ -1,0 +1,315 @@
+// Command dns measures dcnet-dns against CoreDNS on the same machine in the
+// same run (DESIGN.md, "Benchmarks"):
+//
+//  1. queries per second with dnsperf, for cluster names (task names
+//     <task>.marathon.autoip.dcos.thisdcos.directory, which dcnet-dns
+//     serves from a Mesos master state, --mesos-state-file, and CoreDNS
+//     from a zone file with the same A records) and for cached forwarded
+//     names (both forward to the same unbound through their caches):
+//     target >= 1.5x CoreDNS;
+//  2. p50 and p99 latency of the same queries at the same fixed rate for
+//     both (dnsperf 2.10 prints no percentiles; `dnsperf -v` prints each
+//     query's latency): target p99 no worse than CoreDNS;
+//  3. dcnet-dns's resident memory (VmRSS) with 100,000 tasks loaded, after
+//     loading and after the queries: target <= 150 MB.
+//
+// It prints every ratio and writes its section of docs/benchmarks.md. Run
+// it as root from the repository root (`make bench` also installs CoreDNS
+// into bin/ first; without it the bench installs it there itself):
+//
+//	go run ./bench/dns          # full run (about 3 minutes); updates docs/benchmarks.md
+//	go run ./bench/dns -short   # smoke run; writes nothing
+//
+// dcnet-dns re-reads the state file every --refresh, as it polls a Mesos
+// master; -refresh 1h takes that work out of the measurement.
+//
+// Everything runs in network namespaces named dcnet-bdns-...; the host's own
+// namespace is never touched (it is snapshotted before and compared after)
+// and every namespace, process and temporary file is removed at the end.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dcnet/dcnet/internal/benchkit"
+	"github.com/dcnet/dcnet/internal/netsim"
+)
+
+// Targets (the issue's acceptance criteria).
+const (
+	targetQPSRatio = 1.5         // dcnet-dns qps / CoreDNS qps, at least
+	targetP99Ratio = 1.0         // dcnet-dns p99 / CoreDNS p99, at most
+	targetRSS      = 150_000_000 // bytes of VmRSS with 100,000 tasks, at most
+	warmUp         = 1 * time.Second
+	// latencyLoad is the fixed rate of the latency runs, as a fraction of
+	// the slower server's median throughput, so neither is saturated.
+	latencyLoad = 0.5
+	minRate     = 100
+)
+
+// options are the command-line flags.
+type options struct {
+	Rounds     int
+	Seconds    int // per throughput run
+	LatSeconds int // per latency run
+	Tasks      int
+	Queries    int // distinct cluster names in the query file
+	GoMaxProcs int
+	Refresh    time.Duration // dcnet-dns --refresh; 0: its default
+	Out        string
+	Bin        string
+	Short      bool
+	Command    string
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench/dns: %v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err = runBench(ctx, o, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench/dns: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// parseFlags reads the flags; -short changes the defaults of the flags it
+// is not given explicitly.
+func parseFlags(args []string) (options, error) {
+	fs := flag.NewFlagSet("bench/dns", flag.ContinueOnError)
+	var o options
+	fs.IntVar(&o.Rounds, "rounds", 3, "measured rounds; each runs every server and query set once, alternating order")
+	fs.IntVar(&o.Seconds, "seconds", 8, "seconds per throughput run")
+	fs.IntVar(&o.LatSeconds, "latency-seconds", 3, "seconds per fixed-rate latency run (two per server and query set)")
+	fs.IntVar(&o.Tasks, "tasks", 100_000, "running tasks in the generated cluster (one name of each kind per task)")
+	fs.IntVar(&o.Queries, "queries", 10_000, "distinct cluster names in the query file")
+	fs.IntVar(&o.GoMaxProcs, "gomaxprocs", runtime.NumCPU(), "GOMAXPROCS of both servers")
+	fs.DurationVar(&o.Refresh, "refresh", 0, "dcnet-dns --refresh, how often it re-reads the Mesos state (0: dcnet-dns's default)")
+	fs.StringVar(&o.Out, "out", "docs/benchmarks.md", "markdown file whose section \""+sectionTitle+"\" is replaced (\"\" writes nothing)")
+	fs.StringVar(&o.Bin, "bin", "bin", "directory holding (or receiving) coredns "+corednsVersion)
+	fs.BoolVar(&o.Short, "short", false, "smoke run: 1 round of 2 s, 10,000 tasks; writes no file unless -out is given")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.Short {
+		for name, p := range map[string]*int{"rounds": &o.Rounds, "seconds": &o.Seconds, "latency-seconds": &o.LatSeconds, "tasks": &o.Tasks} {
+			if !set[name] {
+				*p = map[string]int{"rounds": 1, "seconds": 2, "latency-seconds": 2, "tasks": 10_000}[name]
+			}
+		}
+		if !set["out"] {
+			o.Out = ""
+		}
+	}
+	for _, f := range []struct {
+		name   string
+		v      int
+		lo, hi int
+	}{{"rounds", o.Rounds, 1, 10}, {"seconds", o.Seconds, 1, 60}, {"latency-seconds", o.LatSeconds, 1, 60},
+		{"tasks", o.Tasks, 1, 1_000_000}, {"queries", o.Queries, 1, 1_000_000}, {"gomaxprocs", o.GoMaxProcs, 1, 1024}} {
+		if f.v < f.lo || f.v > f.hi {
+			return o, fmt.Errorf("-%s %d out of range [%d, %d]", f.name, f.v, f.lo, f.hi)
+		}
+	}
+	if o.Refresh < 0 {
+		return o, fmt.Errorf("-refresh %v: want 0 (default) or a positive duration", o.Refresh)
+	}
+	shown := make([]string, len(args))
+	for i, a := range args {
+		shown[i] = a
+		if a == "" {
+			shown[i] = `""`
+		}
+	}
+	o.Command = strings.TrimSpace("go run ./bench/dns " + strings.Join(shown, " "))
+	return o, nil
+}
+
+// querySet is one query file asked of both servers.
+type querySet struct {
+	Name string
+	File string
+}
+
+// results are every measurement of the run.
+type results struct {
+	Sets       []querySet
+	Throughput map[string]map[string][]perfResult // set -> server -> rounds
+	Latency    map[string]map[string]latencyRun   // set -> server
+	Loaded     map[string]memory                  // server -> after loading
+	After      map[string]memory                  // server -> after the queries
+}
+
+// runBench sets up, measures, reports and removes everything it made.
+func runBench(ctx context.Context, o options, stdout io.Writer) (err error) {
+	if os.Geteuid() != 0 {
+		return errors.New("run as root: the benchmark creates network namespaces (nothing changes in the host's own)")
+	}
+	before := netsim.SnapshotHost(ctx)
+	defer func() {
+		if d := before.Diff(netsim.SnapshotHost(context.Background())); d != "" {
+			err = errors.Join(err, fmt.Errorf("the host's network namespace changed during the run:\n%s", d))
+		}
+	}()
+	start, load0 := time.Now().UTC(), loadAverage()
+	e, err := newEnv(ctx, o, stdout)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := e.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("cleanup: %w", cerr))
+		}
+	}()
+	fmt.Fprintf(stdout, "bench/dns: %s ready in %v, %s in %v (namespaces dcnet-%s-*, %s)\n",
+		e.Servers[0].Name, e.Servers[0].Ready.Round(time.Millisecond), e.Servers[1].Name, e.Servers[1].Ready.Round(time.Millisecond), netsimPrefix, e.Tmp)
+	res, err := measure(ctx, e, o, stdout)
+	if err != nil {
+		return err
+	}
+	rep := report{Opts: o, Env: e, Res: res, Start: start, Load0: load0, Load1: loadAverage()}
+	for _, l := range rep.Ratios() {
+		fmt.Fprintln(stdout, "bench/dns: "+l)
+	}
+	md := rep.Markdown()
+	fmt.Fprint(stdout, "\n"+md)
+	if o.Out == "" {
+		return nil
+	}
+	if err := benchkit.Update(o.Out, md); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nbench/dns: wrote section %q of %s\n", sectionTitle, o.Out)
+	return nil
+}
+
+// measure reads memory after loading, runs the warm-ups, the interleaved
+// throughput rounds and the fixed-rate latency runs, and reads memory
+// again.
+func measure(ctx context.Context, e *env, o options, stdout io.Writer) (results, error) {
+	res := results{
+		Sets:       []querySet{{"cluster name", e.Data.ClusterQueries}, {"cached forwarded name", e.Data.ForwardQueries}},
+		Throughput: map[string]map[string][]perfResult{},
+		Latency:    map[string]map[string]latencyRun{},
+		Loaded:     map[string]memory{},
+		After:      map[string]memory{},
+	}
+	client := e.Client.Namespace
+	for _, s := range e.Servers {
+		m, err := readMemory(s.Proc.PID())
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		res.Loaded[s.Name] = m
+	}
+	for _, qs := range res.Sets {
+		res.Throughput[qs.Name] = map[string][]perfResult{}
+		res.Latency[qs.Name] = map[string]latencyRun{}
+		for _, s := range e.Servers {
+			if _, err := dnsperf(ctx, client, s.Addr, qs.File, warmUp); err != nil {
+				return res, fmt.Errorf("warm-up %s, %s: %w", s.Name, qs.Name, err)
+			}
+		}
+	}
+	d := time.Duration(o.Seconds) * time.Second
+	for r := range o.Rounds {
+		for i, qs := range res.Sets {
+			order := slices.Clone(e.Servers)
+			if (r+i)%2 == 1 {
+				slices.Reverse(order)
+			}
+			for _, s := range order {
+				p, err := throughput(ctx, client, s.Addr, qs.File, d)
+				if err != nil {
+					return res, fmt.Errorf("%s, %s: %w", s.Name, qs.Name, err)
+				}
+				fmt.Fprintf(stdout, "bench/dns: round %d %-22s %-9s %9.0f q/s, avg latency %v, lost %d, not NOERROR %d\n",
+					r+1, qs.Name, s.Name, p.QPS, p.AvgLatency, p.Lost, p.NonNoerror)
+				res.Throughput[qs.Name][s.Name] = append(res.Throughput[qs.Name][s.Name], p)
+			}
+		}
+	}
+	ld := time.Duration(o.LatSeconds) * time.Second
+	for i, qs := range res.Sets {
+		slowest := -1.0
+		for _, s := range e.Servers {
+			if q := medianQPS(res.Throughput[qs.Name][s.Name]); slowest < 0 || q < slowest {
+				slowest = q
+			}
+		}
+		rate := max(minRate, int(slowest*latencyLoad)/100*100)
+		runs := map[string]*latencyRun{}
+		a, b := e.Servers[0], e.Servers[1]
+		if i%2 == 1 {
+			a, b = b, a
+		}
+		for _, s := range []*server{a, b, b, a} { // ABBA: a drift in load hits both alike
+			l := runs[s.Name]
+			if l == nil {
+				l = &latencyRun{Rate: rate}
+				runs[s.Name] = l
+			}
+			if err := l.add(ctx, client, s.Addr, qs.File, ld); err != nil {
+				return res, fmt.Errorf("latency %s, %s: %w", s.Name, qs.Name, err)
+			}
+		}
+		for _, s := range e.Servers {
+			l := runs[s.Name]
+			fmt.Fprintf(stdout, "bench/dns: latency at %d q/s %-22s %-9s p50 %v p99 %v (%d answers in %d runs, lost %d)\n",
+				rate, qs.Name, s.Name, l.P50, l.P99, l.Answers, l.Runs, l.Lost)
+			res.Latency[qs.Name][s.Name] = *l
+		}
+	}
+	for _, s := range e.Servers {
+		m, err := readMemory(s.Proc.PID())
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		res.After[s.Name] = m
+	}
+	return res, nil
+}
+
+// medianQPS is the median queries per second of runs.
+func medianQPS(runs []perfResult) float64 {
+	q := make([]float64, len(runs))
+	for i, r := range runs {
+		q[i] = r.QPS
+	}
+	slices.Sort(q)
+	if len(q) == 0 {
+		return 0
+	}
+	if len(q)%2 == 1 {
+		return q[len(q)/2]
+	}
+	return (q[len(q)/2-1] + q[len(q)/2]) / 2
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/dcnet/dcnet/internal/benchkit"
+)
+
+// report renders the results.
+type report struct {
+	Opts         options
+	Env          *env
+	Res          results
+	Start        time.Time
+	Load0, Load1 string
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }
+
+func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/1e6) }
+
+// medianAvgLatency is the median over rounds of dnsperf's average latency.
+func medianAvgLatency(runs []perfResult) time.Duration {
+	ds := make([]time.Duration, len(runs))
+	for i, r := range runs {
+		ds[i] = r.AvgLatency
+	}
+	return percentile(ds, 50)
+}
+
+// problems sums lost queries and answers other than NOERROR over runs.
+func problems(runs []perfResult) (lost, bad int) {
+	for _, r := range runs {
+		lost += r.Lost
+		bad += r.NonNoerror
+	}
+	return lost, bad
+}
+
+// Ratios are the one-line results, also printed to stdout.
+func (r report) Ratios() []string {
+	var out []string
+	for _, qs := range r.Res.Sets {
+		d, c := medianQPS(r.Res.Throughput[qs.Name][srvDCNet]), medianQPS(r.Res.Throughput[qs.Name][srvCoreDNS])
+		ratio := d / c
+		out = append(out, fmt.Sprintf("%s: median q/s %s %.0f / %s %.0f = %.2f (target >= %.2f): %s",
+			qs.Name, srvDCNet, d, srvCoreDNS, c, ratio, targetQPSRatio, verdict(ratio >= targetQPSRatio)))
+		ld, lc := r.Res.Latency[qs.Name][srvDCNet], r.Res.Latency[qs.Name][srvCoreDNS]
+		p99 := float64(ld.P99) / float64(lc.P99)
+		out = append(out, fmt.Sprintf("%s: p99 latency at %d q/s %s %s / %s %s = %.2f (target <= %.2f): %s",
+			qs.Name, ld.Rate, srvDCNet, ms(ld.P99), srvCoreDNS, ms(lc.P99), p99, targetP99Ratio, verdict(p99 <= targetP99Ratio)))
+	}
+	loaded, after := r.Res.Loaded[srvDCNet], r.Res.After[srvDCNet]
+	worst := max(loaded.RSS, after.RSS)
+	out = append(out, fmt.Sprintf("memory: %s VmRSS with %d tasks %s after loading, %s after the queries (target <= %s): %s; %s/%s RSS %.2f",
+		srvDCNet, r.Env.Data.Tasks, mb(loaded.RSS), mb(after.RSS), mb(targetRSS), verdict(worst <= targetRSS),
+		srvDCNet, srvCoreDNS, float64(after.RSS)/float64(r.Res.After[srvCoreDNS].RSS)))
+	return out
+}
+
+// Markdown is the section of docs/benchmarks.md.
+func (r report) Markdown() string {
+	o, e, res := r.Opts, r.Env, r.Res
+	refresh, refreshNote := o.Refresh.String(), ""
+	if o.Refresh == 0 {
+		refresh, refreshNote = "5s", ", dcnet-dns's default"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "## %s\n\n", sectionTitle)
+	fmt.Fprintf(&b, "Measured %s on %s, Linux %s, %s; 1-minute load average %s at the start, %s at the end.\n",
+		r.Start.Format("2006-01-02 15:04 UTC"), benchkit.CPUDescription(), benchkit.KernelRelease(), runtime.Version(), r.Load0, r.Load1)
+	fmt.Fprintf(&b, "Command: `%s` (as root, from the repository root).\n\n", o.Command)
+	fmt.Fprintf(&b, "dcnet-dns serves the cluster names from a generated Mesos master state (`--mesos-state-file`: the node "+
+		"reads the Mesos state itself, the dcnet-dns source that takes this many tasks; the etcd task-name key is bounded by etcd's "+
+		"request size): %d running tasks of one framework on %d agents, each with a container IP, so "+
+		"%d A records in `dcos.thisdcos.directory` (`<task>.marathon.{agentip,containerip,autoip}.dcos.thisdcos.directory`) "+
+		"plus %d Mesos-DNS records in `mesos`, re-read and regenerated every %s (`--refresh`%s) as a node without etcd does. %s serves the same %d A records (same TTL %d) from a zone file "+
+		"(`file` plugin, `reload 0`). For every other name both forward to the same upstream, Debian's unbound in its own "+
+		"namespace, through their caches (dcnet-dns's built-in cache; CoreDNS `forward` + `cache`). Each server runs "+
+		"in its own node netns with GOMAXPROCS=%d; %s runs in a client netns, `-c %d -q %d`.\n\n",
+		e.Data.Tasks, (e.Data.Tasks+tasksPerAgent-1)/tasksPerAgent, e.Data.TaskRecords, e.Data.MesosRecords, refresh, refreshNote, e.Version,
+		e.Data.TaskRecords, clusterTTL, o.GoMaxProcs, dnsperfVersion(), perfClients, perfOutstanding)
+	fmt.Fprintf(&b, "Query sets: *cluster name*: %d names drawn at random from the tasks' `autoip` names; "+
+		"*cached forwarded name*: %d names below `%s`, answered by the upstream once and from the cache after the warm-up. "+
+		"Throughput: %d round(s) of %d s per server and set after a %v warm-up each, interleaved (alternating order); "+
+		"medians over the rounds. Latency: dnsperf 2.10 prints no percentiles, so p50 and p99 come from `dnsperf -v` "+
+		"(one line per answer), pooled over two %d s runs per server in ABBA order, at the same fixed rate for both: "+
+		"%.0f%% of the slower server's median throughput.\n\n",
+		o.Queries, forwardNames, forwardZone, o.Rounds, o.Seconds, warmUp, o.LatSeconds, latencyLoad*100)
+	rows := [][]string{{"query set", "dcnet-dns q/s", "CoreDNS q/s", "ratio", "target", "", "avg latency dcnet-dns", "avg latency CoreDNS", "lost / not NOERROR"}}
+	for _, qs := range res.Sets {
+		dr, cr := res.Throughput[qs.Name][srvDCNet], res.Throughput[qs.Name][srvCoreDNS]
+		d, c := medianQPS(dr), medianQPS(cr)
+		dl, db := problems(dr)
+		cl, cb := problems(cr)
+		rows = append(rows, []string{qs.Name, fmt.Sprintf("%.0f", d), fmt.Sprintf("%.0f", c), fmt.Sprintf("**%.2f**", d/c),
+			fmt.Sprintf(">= %.1f", targetQPSRatio), verdict(d/c >= targetQPSRatio),
+			ms(medianAvgLatency(dr)), ms(medianAvgLatency(cr)), fmt.Sprintf("%d / %d vs %d / %d", dl, db, cl, cb)})
+	}
+	b.WriteString(benchkit.Table(rows) + "\n")
+	rows = [][]string{{"query set", "rate", "dcnet-dns p50", "dcnet-dns p99", "CoreDNS p50", "CoreDNS p99", "p99 ratio", "target", ""}}
+	for _, qs := range res.Sets {
+		ld, lc := res.Latency[qs.Name][srvDCNet], res.Latency[qs.Name][srvCoreDNS]
+		ratio := float64(ld.P99) / float64(lc.P99)
+		rows = append(rows, []string{qs.Name, fmt.Sprintf("%d q/s", ld.Rate), ms(ld.P50), ms(ld.P99), ms(lc.P50), ms(lc.P99),
+			fmt.Sprintf("**%.2f**", ratio), fmt.Sprintf("<= %.1f", targetP99Ratio), verdict(ratio <= targetP99Ratio)})
+	}
+	b.WriteString(benchkit.Table(rows) + "\n")
+	rows = [][]string{{"server", "first answer after start", "VmRSS after loading", "VmRSS after the queries", "VmHWM (peak)", "target", ""}}
+	for _, s := range e.Servers {
+		l, a := res.Loaded[s.Name], res.After[s.Name]
+		target, v := "", ""
+		if s.Name == srvDCNet {
+			target, v = "<= "+mb(targetRSS), verdict(max(l.RSS, a.RSS) <= targetRSS)
+		}
+		rows = append(rows, []string{s.Name, s.Ready.Round(time.Millisecond).String(), mb(l.RSS), mb(a.RSS), mb(a.HWM), target, v})
+	}
+	b.WriteString(benchkit.Table(rows) + "\n")
+	b.WriteString("Ratios as printed:\n\n")
+	for _, l := range r.Ratios() {
+		b.WriteString("- " + l + "\n")
+	}
+	return b.String()
+}
+
+// dnsperfVersion is dnsperf's "Version x.y.z" line.
+func dnsperfVersion() string {
+	out, _ := exec.Command("dnsperf", "-h").CombinedOutput() // -h exits 1
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "Version ") {
+			return "dnsperf " + strings.TrimPrefix(l, "Version ")
+		}
+	}
+	return "dnsperf"
+}
