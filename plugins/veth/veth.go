@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
@@ -152,7 +153,35 @@ func attach(s Spec) (Link, error) {
 	if err := netlink.LinkSetUp(link); err != nil {
 		return Link{}, fmt.Errorf("set %s up: %w", s.HostName, err)
 	}
+	// The bridge forwards to the port only once the kernel reports it up;
+	// returning earlier lets the first packets to a new container vanish.
+	if link, err = waitOperUp(s.HostName); err != nil {
+		return Link{}, err
+	}
 	return linkOf(link), nil
+}
+
+// operUpWaits are the pauses between checks of a new host end's operational
+// state: almost always none is needed; the bound is about 1.9 s (the
+// reference bridge plugin waits up to 2.55 s).
+var operUpWaits = []time.Duration{0, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond,
+	20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second}
+
+// waitOperUp waits, bounded by operUpWaits, until link name reports
+// operational state up, and returns it.
+func waitOperUp(name string) (netlink.Link, error) {
+	var state netlink.LinkOperState
+	for _, d := range operUpWaits {
+		time.Sleep(d)
+		link, err := netlink.LinkByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("look up host end %s: %w", name, err)
+		}
+		if state = link.Attrs().OperState; state == netlink.OperUp {
+			return link, nil
+		}
+	}
+	return nil, fmt.Errorf("host end %s is still %s, not up, after being set up (is the container end up?)", name, state)
 }
 
 func linkOf(l netlink.Link) Link {
