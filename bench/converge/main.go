@@ -1,0 +1,175 @@
+// Command converge measures how fast a name becomes usable across the
+// cluster (DESIGN.md, "Benchmarks"; the issue's target: "a container
+// started with a VIP or task name on node A resolves on node B within 1 s,
+// p99 over 50 starts"):
+//
+//  1. VIP names: a container with the label VIP_0=/svc<i>:80 is attached on
+//     node A with cnitool; timed from cnitool ADD returning until node B's
+//     dcnet-dns (198.51.100.1:53, asked from B's netns) answers
+//     svc<i>.marathon.l4lb.thisdcos.directory; then a container on B
+//     connects to the answered VIP.
+//  2. task names: a container is attached on A and a running marathon task
+//     task<i> with its IP is added to the Mesos master state that
+//     dcnet-dns --mode mesos-dns re-reads; timed from the state file's
+//     rename until B answers task<i>.marathon.containerip.dcos.thisdcos.directory.
+//
+// The cluster is a master (Debian's etcd, dcnet-dns --mode mesos-dns) and
+// two agents running overlayd, dcnet-l4lb and dcnet-dns as
+// scripts/demo.sh starts them. It prints p50/p99/max against the 1 s
+// target and writes its section of docs/benchmarks.md. Run it as root from
+// the repository root after `make build` (`make bench` does both):
+//
+//	go run ./bench/converge          # 50 starts of each (under a minute); updates docs/benchmarks.md
+//	go run ./bench/converge -short   # 5 of each; writes nothing
+//
+// Everything happens inside network namespaces named dcnet-bconv-...; the
+// host's own namespace is never touched (it is snapshotted before and
+// compared after), and every namespace, process and temporary file is
+// removed at the end, also on failure and on Ctrl-C.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dcnet/dcnet/internal/benchkit"
+	"github.com/dcnet/dcnet/internal/netsim"
+)
+
+// options are the command-line flags.
+type options struct {
+	N       int           // starts of each kind
+	Refresh time.Duration // Mesos-DNS's --refresh
+	Out     string        // markdown file to update; "" writes nothing
+	Bin     string        // directory of the built binaries
+	Short   bool
+	Command string // the command line, for the report
+}
+
+// Bounds of the flags.
+const (
+	maxStarts  = 120 // node A keeps 2n+2 containers in its /24
+	minRefresh = 10 * time.Millisecond
+	maxRefresh = 5 * time.Second
+)
+
+func main() {
+	opts, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench/converge: %v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err = run(ctx, opts, os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench/converge: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// parseFlags reads the flags; -short changes the defaults of the flags it
+// is not given explicitly.
+func parseFlags(args []string) (options, error) {
+	fs := flag.NewFlagSet("bench/converge", flag.ContinueOnError)
+	var o options
+	fs.IntVar(&o.N, "n", 50, "starts of each kind (VIP name, task name)")
+	fs.DurationVar(&o.Refresh, "refresh", 100*time.Millisecond, "Mesos-DNS's --refresh: how often the master state file is re-read")
+	fs.StringVar(&o.Out, "out", "docs/benchmarks.md", "markdown file whose section \""+sectionTitle+"\" is replaced (\"\" writes nothing)")
+	fs.StringVar(&o.Bin, "bin", "bin", "directory of overlayd, dcnet, dcnet-l4lb, dcnet-dns and cnitool (make build)")
+	fs.BoolVar(&o.Short, "short", false, "smoke run: 5 starts of each; writes no file unless -out is given")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.Short {
+		if !set["n"] {
+			o.N = 5
+		}
+		if !set["out"] {
+			o.Out = ""
+		}
+	}
+	if o.N < 1 || o.N > maxStarts {
+		return o, fmt.Errorf("-n %d out of range [1, %d]", o.N, maxStarts)
+	}
+	if o.Refresh < minRefresh || o.Refresh > maxRefresh {
+		return o, fmt.Errorf("-refresh %v out of range [%v, %v]", o.Refresh, minRefresh, maxRefresh)
+	}
+	o.Command = commandLine(args)
+	return o, nil
+}
+
+// commandLine renders the command for the report, quoting arguments the
+// shell would otherwise lose or split (an empty -out value).
+func commandLine(args []string) string {
+	parts := []string{"go", "run", "./bench/converge"}
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t'\"$`\\*?") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+// run builds the cluster, runs both phases, reports and removes everything
+// it made.
+func run(ctx context.Context, o options, stdout io.Writer) (err error) {
+	if os.Geteuid() != 0 {
+		return errors.New("run as root: the benchmark creates network namespaces (nothing changes in the host's own)")
+	}
+	// Deferred first, so it runs after the cleanup below: nothing of the
+	// run may show in the host's own namespace.
+	before := netsim.SnapshotHost(ctx)
+	defer func() {
+		if d := before.Diff(netsim.SnapshotHost(context.Background())); d != "" {
+			err = errors.Join(err, fmt.Errorf("the host's network namespace changed during the run:\n%s", d))
+		}
+	}()
+	e, err := newEnv(o.Bin)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := e.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("cleanup: %w", cerr))
+		}
+	}()
+	load := loadAverage()
+	fmt.Fprintf(stdout, "bench/converge: %d starts of each kind in namespaces dcnet-%s-* (%s)\n", o.N, netsimPrefix, e.Tmp)
+	c, err := startCluster(ctx, e, o, stdout)
+	if err != nil {
+		return err
+	}
+	var res results
+	res.Refresh = o.Refresh
+	if res.VIP, err = runVIPs(ctx, e, c, o.N, stdout); err != nil {
+		return fmt.Errorf("VIP names: %w", err)
+	}
+	if res.Task, err = runTasks(ctx, e, c, o.N, stdout); err != nil {
+		return fmt.Errorf("task names: %w", err)
+	}
+	md := newReport(o, res, load).Markdown()
+	fmt.Fprint(stdout, "\n"+md)
+	if o.Out == "" {
+		return nil
+	}
+	if err := benchkit.Update(o.Out, md); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nbench/converge: wrote section %q of %s\n", sectionTitle, o.Out)
+	return nil
+}

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dcnet/dcnet/internal/benchkit"
+)
+
+// sectionTitle is the heading (after "## ") of this benchmark's section of
+// docs/benchmarks.md, written with benchkit.Update.
+const sectionTitle = "Convergence: names (bench/converge)"
+
+// target is the issue's bound on the p99 of a name's convergence.
+const target = time.Second
+
+// failed stands for a start whose name was never answered: it ranks above
+// every measured value.
+const failed = time.Duration(math.MaxInt64)
+
+// results are what both phases measured.
+type results struct {
+	Refresh time.Duration
+	VIP     []vipSample
+	Task    []taskSample
+}
+
+// summary describes a set of durations in which failures count as
+// infinitely late.
+type summary struct {
+	N, Failed     int
+	P50, P99, Max time.Duration
+}
+
+// summarize computes nearest-rank percentiles: the p-th percentile is the
+// smallest sample with at least p% of the samples at or below it, so with
+// fewer than 100 samples p99 is the maximum. An empty set gives zeros.
+func summarize(ds []time.Duration) summary {
+	if len(ds) == 0 {
+		return summary{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	sm := summary{N: len(s), P50: nearestRank(s, 50), P99: nearestRank(s, 99), Max: s[len(s)-1]}
+	for _, d := range s {
+		if d == failed {
+			sm.Failed++
+		}
+	}
+	return sm
+}
+
+// nearestRank returns the p-th percentile of sorted (p in (0, 100]).
+func nearestRank(sorted []time.Duration, p float64) time.Duration {
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	return sorted[min(max(rank, 1), len(sorted))-1]
+}
+
+// fmtMs renders a duration in milliseconds; a failure as not answered.
+func fmtMs(d time.Duration) string {
+	if d == failed {
+		return "not seen"
+	}
+	v := ms(d)
+	switch {
+	case math.Abs(v) >= 100:
+		return fmt.Sprintf("%.0f ms", v)
+	case math.Abs(v) >= 10:
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return fmt.Sprintf("%.2f ms", v)
+}
+
+func passMiss(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// between is to.Sub(from), or failed when either moment is missing.
+func between(from, to time.Time) time.Duration {
+	if from.IsZero() || to.IsZero() {
+		return failed
+	}
+	return to.Sub(from)
+}
+
+// report renders the results as markdown, printed and written to the docs.
+type report struct {
+	opts    options
+	res     results
+	when    time.Time
+	load    string
+	targets [][]string
+}
+
+func newReport(o options, res results, load string) *report {
+	return &report{opts: o, res: res, when: time.Now().UTC(), load: load}
+}
+
+// Markdown returns the section, heading included.
+func (r *report) Markdown() string {
+	r.targets = [][]string{{"target", "measured", "limit", "result"}}
+	var b strings.Builder
+	fmt.Fprintf(&b, "## %s\n\n", sectionTitle)
+	fmt.Fprintf(&b, "Measured %s on Linux %s, %s, %s.\nCommand: `%s` (as root, from the repository root; `make bench` runs it).\n\n",
+		r.when.Format("2006-01-02 15:04 UTC"), benchkit.KernelRelease(), benchkit.CPUDescription(), runtime.Version(), r.opts.Command)
+	fmt.Fprintf(&b, "Load average (1, 5, 15 min) when the run started: %s, when it ended: %s. The machine may be shared.\n\n", r.load, loadAverage())
+	fmt.Fprintf(&b, "The issue's target: a container started with a VIP or task name on node A resolves on node B within %s, p99 over "+
+		"%d starts. Everything runs in network namespaces (prefix `dcnet-%s-`) on one fabric bridge, underlay 198.18.0.0/15: a master "+
+		"with Debian's etcd-server (one member) and `dcnet-dns --mode mesos-dns --mesos-state-file F --refresh %v --etcd-endpoints ...`; "+
+		"nodes A and B each with overlayd (default config), dcnet-l4lb and dcnet-dns in node mode, started as `scripts/demo.sh` "+
+		"starts them, binaries from `make build`. Containers are attached on A with `cnitool add` and the dcnet plugin, one at a time; "+
+		"every container stays until the end, so the cluster grows to %d VIPs and %d tasks. B's answer is asked from B's node netns "+
+		"(a miekg/dns client on a UDP socket made in that netns) to 198.51.100.1:53 every %s from just before the anchor, so a value "+
+		"is late by at most that plus one query; a name not answered within %s counts as a failed start (infinitely late). "+
+		"Percentiles are nearest-rank: with fewer than 100 starts p99 is the maximum. An untimed warm-up VIP and task go first.\n\n",
+		human(target), r.opts.N, netsimPrefix, r.res.Refresh, len(r.res.VIP)+1, len(r.res.Task)+1, human(pollInterval), human(giveUp))
+
+	rows := [][]string{{"measure", "n", "failed", "p50", "p99", "max"}}
+	add := func(what string, ds []time.Duration) summary {
+		sm := summarize(ds)
+		rows = append(rows, []string{what, fmt.Sprint(sm.N), fmt.Sprint(sm.Failed), fmtMs(sm.P50), fmtMs(sm.P99), fmtMs(sm.Max)})
+		return sm
+	}
+	var fromEnd, fromStart, addDur, toEndpoint, toName, nameToB []time.Duration
+	early, connOK, connFirst := 0, 0, 0
+	var usable []time.Duration
+	firstErrs := map[string]int{}
+	for _, s := range r.res.VIP {
+		if s.AddEnd.IsZero() {
+			fromEnd, fromStart = append(fromEnd, failed), append(fromStart, failed)
+			continue
+		}
+		addDur = append(addDur, s.AddEnd.Sub(s.AddStart))
+		if s.Err != nil {
+			fromEnd, fromStart = append(fromEnd, failed), append(fromStart, failed)
+			continue
+		}
+		fromEnd = append(fromEnd, s.Answered.Sub(s.AddEnd))
+		fromStart = append(fromStart, s.Answered.Sub(s.AddStart))
+		toEndpoint = append(toEndpoint, between(s.AddStart, s.EndpointPut))
+		toName = append(toName, between(s.AddStart, s.NamePut))
+		nameToB = append(nameToB, between(s.NamePut, s.Answered))
+		if s.Answered.Before(s.AddEnd) {
+			early++
+		}
+		if s.Connect.OK {
+			connOK++
+		}
+		if s.Connect.FirstTry {
+			connFirst++
+		}
+		if s.Connect.FirstErr != nil {
+			firstErrs[errText(s.Connect.FirstErr)]++
+		}
+		if s.Connect.OK {
+			usable = append(usable, s.Connect.At.Sub(s.AddEnd))
+		} else {
+			usable = append(usable, failed)
+		}
+	}
+	b.WriteString("### VIP names\n\n")
+	fmt.Fprintf(&b, "Each start writes a new CNI config list whose dcnet plugin carries the label `VIP_0=/svc<i>:%d` (a unique name "+
+		"each time) and attaches a new container on A to it; a Go listener on :%d waits in the container. Anchor: `cnitool add` "+
+		"returned (the moment a container runtime would start the task). Done: B answers `svc<i>%s` with an A record. The context "+
+		"rows break the path down with a watch the bench holds on `/dcnet/v1/` (dialled inside the master netns): overlayd's "+
+		"endpoint record, then the VIP's name record under `/dcnet/v1/vipnames/` that a dcnet-l4lb writes after programming the VIP "+
+		"in its own kernel, then B's answer.\n\n", vipPort, vipPort, vipDomain)
+	vipSum := add("VIP name: `cnitool add` returned -> B answers", fromEnd)
+	startSum := add("(context) `cnitool add` started -> B answers", fromStart)
+	add("(context) `cnitool add` duration (dcnet plugin + overlayd)", addDur)
+	add("(context) `cnitool add` started -> endpoint record PUT", toEndpoint)
+	add("(context) `cnitool add` started -> VIP name record PUT", toName)
+	add("(context) VIP name record PUT -> B answers", nameToB)
+	add("(context) `cnitool add` returned -> a container on B has connected to the VIP", usable)
+	b.WriteString(benchkit.Table(rows))
+	answered := vipSum.N - vipSum.Failed
+	fmt.Fprintf(&b, "\n%d of %d names were answered before `cnitool add` returned (a negative value from that anchor): overlayd "+
+		"publishes the endpoint record, labels included, when the plugin's Allocate request creates the attachment, before the "+
+		"plugin wires the veth, so the name can go live while ADD is still running; the row from ADD's start bounds the whole path. "+
+		"After B answered, a container on B connected to the answered VIP on port %d (the DNAT in B's kernel to the container on A, "+
+		"over the overlay): %d of %d at the first attempt, %d of %d within %s.\n\n",
+		early, answered, vipPort, connFirst, answered, connOK, answered, human(connectWindow))
+	if len(firstErrs) > 0 {
+		var errs []string
+		for e, n := range firstErrs {
+			errs = append(errs, fmt.Sprintf("%d x `%s`", n, e))
+		}
+		slices.Sort(errs)
+		fmt.Fprintf(&b, "First attempts that failed (retried every %s): %s.", human(connectRetry), strings.Join(errs, ", "))
+		if firstErrs[unreachable] > 0 {
+			b.WriteString(" The VIP's name record is written by whichever dcnet-l4lb programmed the VIP first (the others skip the write once they " +
+				"see the same record stored), so B's dcnet-dns can answer the name before B's own dcnet-l4lb has " +
+				"programmed the VIP; a client on B that connects in that window gets no DNAT, and `" + unreachable + "` is B " +
+				"answering for 11.0.0.0/8, which it has no route to.")
+		}
+		b.WriteString("\n\n")
+	}
+	r.target(fmt.Sprintf("VIP name resolves on B, p99 of %d starts (from `cnitool add` returned)", vipSum.N), vipSum, vipSum.N > 0)
+	r.target(fmt.Sprintf("(stricter anchor) VIP name resolves on B, p99 of %d starts (from `cnitool add` started)", startSum.N), startSum, startSum.N > 0)
+	r.targets = append(r.targets, []string{"(check) VIP accepts a TCP connection from a container on B", fmt.Sprintf("%d/%d", connOK, vipSum.N),
+		fmt.Sprintf("%d/%d within %s", vipSum.N, vipSum.N, human(connectWindow)), passMiss(vipSum.N > 0 && connOK == vipSum.N)})
+
+	rows = [][]string{{"measure", "n", "failed", "p50", "p99", "max"}}
+	var fromRename, toPublish, publishToB []time.Duration
+	for _, s := range r.res.Task {
+		if s.Err != nil {
+			fromRename = append(fromRename, failed)
+			continue
+		}
+		fromRename = append(fromRename, s.Answered.Sub(s.Renamed))
+		toPublish = append(toPublish, between(s.Renamed, s.Published))
+		publishToB = append(publishToB, between(s.Published, s.Answered))
+	}
+	b.WriteString("### Task names\n\n")
+	fmt.Fprintf(&b, "Each start attaches a new container on A (plain `dcos` network, no label), then rewrites the Mesos master state "+
+		"file with one more running task `task<i>` of framework marathon whose container IP (`statuses[].container_status.network_infos`) "+
+		"is the container's address: written to a temporary file and renamed over the old one. Anchor: the rename returned. Done: B "+
+		"answers `task<i>%s` with that IP. The path: Mesos-DNS mode re-reads the file every %s (so 0 to %s of waiting for the next "+
+		"read), generates the records and writes the whole task names list to `/dcnet/v1/dns/tasknames`; every node-mode dcnet-dns "+
+		"watches that key and swaps its zone.\n\n", taskDomain, human(r.res.Refresh), human(r.res.Refresh))
+	taskSum := add("task name: state file renamed -> B answers", fromRename)
+	add("(context) state file renamed -> task names PUT (read wait + generate + write)", toPublish)
+	add("(context) task names PUT -> B answers (watch + zone swap)", publishToB)
+	b.WriteString(benchkit.Table(rows))
+	fmt.Fprintf(&b, "\nHow far this anchor is from a real cluster's: there, Mesos updates its master state when the task reaches "+
+		"TASK_RUNNING, and Mesos-DNS mode fetches `/master/state` over HTTP every `--refresh`; a fetch of a real master's state is "+
+		"slower than reading a file, and the wait for the next read is up to the whole interval. This run uses `--refresh %v`; "+
+		"dcnet-dns's default is 5 s, and with it the wait alone is up to 5 s (2.5 s on average), so the %s target for task names "+
+		"needs `--refresh` well below %s. Neither the container start itself nor Mesos's own delay until the state shows the task "+
+		"is in the figure.\n\n", r.res.Refresh, human(target), human(target))
+	r.target(fmt.Sprintf("task name resolves on B, p99 of %d starts (from the state file's rename, `--refresh %v`)", taskSum.N, r.res.Refresh), taskSum, taskSum.N > 0)
+
+	b.WriteString("### Targets\n\n")
+	b.WriteString(benchkit.Table(r.targets))
+	return b.String()
+}
+
+// target adds a p99-against-the-target row.
+func (r *report) target(what string, sm summary, ok bool) {
+	r.targets = append(r.targets, []string{what, fmtMs(sm.P99), fmt.Sprintf("<= %d ms", target.Milliseconds()), passMiss(ok && sm.P99 <= target)})
+}
+
+// errText is an error's last part, without the addresses that differ
+// from start to start ("dial tcp 11.0.0.3:80: connect: network is
+// unreachable" gives "connect: network is unreachable").
+func errText(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "dial ") {
+		return msg[i+2:]
+	}
+	return msg
+}
+
+// unreachable is errText of a connect that the node answered with ICMP
+// network unreachable.
+const unreachable = "connect: network is unreachable"
+
+// human renders a duration for prose: "1 s", "100 ms".
+func human(d time.Duration) string {
+	switch {
+	case d%time.Second == 0:
+		return fmt.Sprintf("%d s", d/time.Second)
+	case d%time.Millisecond == 0:
+		return fmt.Sprintf("%d ms", d/time.Millisecond)
+	}
+	return d.String()
+}
+
+// loadAverage is the 1, 5 and 15 minute load average.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
