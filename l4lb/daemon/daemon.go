@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +22,9 @@ import (
 const (
 	DefaultHTTPAddr     = "127.0.0.1:62083"
 	DefaultSyncInterval = 10 * time.Second
+	// DefaultReleaseGrace is how long a named VIP may have no backend
+	// anywhere before its addresses and name are released.
+	DefaultReleaseGrace = 15 * time.Minute
 	// debounceDelay gathers a burst of store changes into one sync.
 	debounceDelay = 5 * time.Millisecond
 	httpShutdown  = 2 * time.Second
@@ -33,10 +35,20 @@ type Options struct {
 	Store *cluster.Store
 	// Kernel is the node's nftables (dataplane.NewNFTables in production).
 	Kernel dataplane.Kernel
-	Node   string
-	// HTTPAddr serves /v1/vips; "" disables it.
+	// Conntrack, when set, lets the daemon delete the conntrack entries
+	// of UDP flows whose backend left (see dataplane.NewSyncer).
+	Conntrack dataplane.Conntrack
+	Node      string
+	// HTTPAddr serves /v1/vips and /metrics; "" disables it.
 	HTTPAddr     string
 	SyncInterval time.Duration
+	// Mesos, when its Agent URL is set, polls the node's Mesos agent and
+	// publishes its tasks' VIP backends for every node.
+	Mesos AgentOptions
+	// ReleaseGrace: a named VIP without a backend anywhere for longer
+	// loses its addresses and name record (0 means DefaultReleaseGrace,
+	// negative never releases).
+	ReleaseGrace time.Duration
 	Log          *slog.Logger
 }
 
@@ -46,14 +58,21 @@ type Daemon struct {
 	log       *slog.Logger
 	endpoints *cluster.Cache
 	alive     *cluster.Cache
+	// vips mirrors both VIPsPrefix and VIPNamesPrefix in one watch, so
+	// that a release (one transaction over both) is seen at once.
 	vips      *cluster.Cache
+	mesos     *cluster.Cache
+	caches    []*cluster.Cache
+	agent     *agentSource // nil without a Mesos agent
+	publisher *cluster.Publisher
+	syncer    *dataplane.Syncer
+	metrics   *metrics
+	releaser  *releaser
 	kick      chan struct{}
 
 	mu       sync.RWMutex
 	services []Service // last programmed
 	syncs    int
-	// published is the last name record this node wrote, per name.
-	published map[string]string
 }
 
 // New returns a Daemon; Run starts it.
@@ -61,18 +80,42 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Store == nil || opts.Kernel == nil {
 		return nil, errors.New("l4lb daemon: store and kernel are required")
 	}
+	if opts.Node == "" || strings.Contains(opts.Node, "/") {
+		return nil, fmt.Errorf("l4lb daemon: node name %q: want a non-empty name without '/'", opts.Node)
+	}
 	if opts.SyncInterval <= 0 {
 		opts.SyncInterval = DefaultSyncInterval
+	}
+	if opts.ReleaseGrace == 0 {
+		opts.ReleaseGrace = DefaultReleaseGrace
 	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	d := &Daemon{opts: opts, log: opts.Log, kick: make(chan struct{}, 1), published: map[string]string{}}
+	d := &Daemon{opts: opts, log: opts.Log, kick: make(chan struct{}, 1)}
+	d.metrics = newMetrics(d)
+	d.syncer = dataplane.NewSyncer(opts.Kernel, opts.Conntrack)
 	d.endpoints = cluster.NewCache(opts.Store, cluster.EndpointsPrefix, d.log)
 	d.alive = cluster.NewCache(opts.Store, cluster.AlivePrefix, d.log)
-	d.vips = cluster.NewCache(opts.Store, VIPsPrefix, d.log)
-	for _, c := range []*cluster.Cache{d.endpoints, d.alive, d.vips} {
+	d.vips = cluster.NewCache(opts.Store, vipAndNamesPrefix, d.log)
+	d.mesos = cluster.NewCache(opts.Store, MesosBackendsPrefix, d.log)
+	d.caches = []*cluster.Cache{d.endpoints, d.alive, d.vips, d.mesos}
+	for _, c := range d.caches {
 		c.OnChange = d.Kick
+	}
+	if opts.Mesos.Agent != "" {
+		a, err := newAgentSource(opts.Mesos, opts.Node, d.log)
+		if err != nil {
+			return nil, err
+		}
+		a.onPoll = d.metrics.polled
+		d.agent = a
+		d.publisher = cluster.NewPublisher(opts.Store, nodeMesosPrefix(opts.Node), d.nodeLease, a.records, d.log)
+		a.onChange = d.publisher.Kick
+		d.alive.OnChange = func() { d.Kick(); d.publisher.Kick() }
+	}
+	if opts.ReleaseGrace > 0 {
+		d.releaser = newReleaser(opts.ReleaseGrace)
 	}
 	return d, nil
 }
@@ -86,7 +129,7 @@ func (d *Daemon) Kick() {
 }
 
 // Run syncs until ctx ends. It fails only if the HTTP address cannot be
-// bound; store and kernel errors are logged and retried.
+// bound; store, agent and kernel errors are logged and retried.
 func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -101,14 +144,30 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); srv.Serve(ln) }()
 	}
-	for _, c := range []*cluster.Cache{d.endpoints, d.alive, d.vips} {
+	for _, c := range d.caches {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.Run(ctx) }()
 	}
-	d.log.Info("dcnet-l4lb started", "node", d.opts.Node, "store", d.opts.Store.String(), "http", d.opts.HTTPAddr)
+	if d.agent != nil {
+		wg.Add(2)
+		go func() { defer wg.Done(); d.agent.Run(ctx) }()
+		go func() {
+			defer wg.Done()
+			// Publish only once the agent answered: records of a previous
+			// run stay until then instead of blinking out.
+			select {
+			case <-d.agent.ready:
+				d.publisher.Run(ctx, d.opts.SyncInterval)
+			case <-ctx.Done():
+			}
+		}()
+	}
+	d.log.Info("dcnet-l4lb started", "node", d.opts.Node, "store", d.opts.Store.String(), "http", d.opts.HTTPAddr,
+		"mesos_agent", d.opts.Mesos.Agent)
 	tick := time.NewTicker(d.opts.SyncInterval)
 	defer tick.Stop()
 	for {
+		reconcile := false
 		select {
 		case <-ctx.Done():
 			// The HTTP server is one of wg's goroutines: stop it first.
@@ -128,17 +187,29 @@ func (d *Daemon) Run(ctx context.Context) error {
 			default:
 			}
 		case <-tick.C:
+			reconcile = true
 		}
-		d.sync(ctx)
+		d.sync(ctx, reconcile)
 	}
 }
 
-// sync computes, allocates, plans and applies once.
-func (d *Daemon) sync(ctx context.Context) {
-	if !d.endpoints.Synced() || !d.alive.Synced() || !d.vips.Synced() {
+// synced reports whether every cache has been filled once.
+func (d *Daemon) synced() bool {
+	for _, c := range d.caches {
+		if !c.Synced() {
+			return false
+		}
+	}
+	return true
+}
+
+// sync computes, allocates, plans and applies once; with reconcile it
+// also reads the kernel back and repairs it.
+func (d *Daemon) sync(ctx context.Context, reconcile bool) {
+	if !d.synced() {
 		return
 	}
-	in := Input{Endpoints: d.readEndpoints(), Alive: map[string]bool{}}
+	in := Input{Endpoints: d.readEndpoints(), Alive: map[string]bool{}, Bindings: parseMesosRecords(d.mesos.List(""), d.log)}
 	for _, kv := range d.alive.List("") {
 		in.Alive[strings.TrimPrefix(kv.Key, cluster.AlivePrefix)] = true
 	}
@@ -152,6 +223,7 @@ func (d *Daemon) sync(ctx context.Context) {
 		for _, k := range missing {
 			a, err := allocate(ctx, d.opts.Store.Client, k, used)
 			if err != nil {
+				d.metrics.failed(stageAllocate)
 				d.log.Warn("named vip address", "vip", k.Name, "family", k.Family.String(), "err", err)
 				continue
 			}
@@ -163,22 +235,59 @@ func (d *Daemon) sync(ctx context.Context) {
 	for _, err := range errs {
 		d.log.Warn("vip not programmed", "err", err)
 	}
-	start := time.Now()
-	res, err := dataplane.Sync(d.opts.Kernel, plan)
-	if err != nil {
+	if err := d.apply(plan, reconcile); err != nil {
+		d.metrics.failed(stageKernel)
 		d.log.Error("sync nftables, retrying at the next change or tick", "err", err)
 		return
-	}
-	for _, r := range res {
-		if r.Rebuilt || r.Changes > 0 {
-			d.log.Info("nftables synced", "family", r.Family.String(), "rebuilt", r.Rebuilt, "changes", r.Changes, "took", time.Since(start))
-		}
 	}
 	d.mu.Lock()
 	d.services = services
 	d.syncs++
 	d.mu.Unlock()
+	d.metrics.programmed(services)
 	d.publishNames(ctx, services)
+	if d.releaser != nil {
+		d.release(ctx, services, missing)
+	}
+}
+
+// apply programs plan: Apply (a diff against the Syncer's memory, no
+// read-back), then, with reconcile, a read-back that repairs hand damage:
+// what Reconcile still changes after Apply counts as repairs.
+func (d *Daemon) apply(plan dataplane.Plan, reconcile bool) error {
+	start := time.Now()
+	defer func() { d.metrics.syncDur.Observe(time.Since(start).Seconds()) }()
+	res, err := d.syncer.Apply(plan)
+	d.logResults("nftables applied", res, start)
+	if err != nil {
+		return err
+	}
+	if !reconcile {
+		return nil
+	}
+	res, err = d.syncer.Reconcile(plan)
+	d.logResults("nftables repaired", res, start)
+	for _, r := range res {
+		n := r.Changes
+		if r.Rebuilt {
+			n = max(n, 1)
+		}
+		d.metrics.repairs.Add(float64(n))
+	}
+	return err
+}
+
+func (d *Daemon) logResults(msg string, res []dataplane.Result, start time.Time) {
+	for _, r := range res {
+		if r.Rebuilt || r.Changes > 0 || r.StaleFlows > 0 {
+			d.log.Info(msg, "family", r.Family.String(), "rebuilt", r.Rebuilt, "changes", r.Changes,
+				"stale_udp_flows", r.StaleFlows, "took", time.Since(start))
+		}
+		if r.ConntrackErr != nil {
+			d.metrics.failed(stageConntrack)
+			d.log.Warn("delete stale udp conntrack entries, retrying at the next sync", "err", r.ConntrackErr)
+		}
+	}
 }
 
 func (d *Daemon) readEndpoints() []api.Endpoint {
@@ -193,29 +302,4 @@ func (d *Daemon) readEndpoints() []api.Endpoint {
 		out = append(out, ep)
 	}
 	return out
-}
-
-// publishNames writes the name record of every named VIP just programmed,
-// when it differs from what this node last wrote.
-func (d *Daemon) publishNames(ctx context.Context, services []Service) {
-	addrs := map[string][]string{}
-	for _, s := range services {
-		if s.Key.IsNamed() && !slices.Contains(addrs[s.Key.Name], s.Addr.String()) {
-			addrs[s.Key.Name] = append(addrs[s.Key.Name], s.Addr.String())
-		}
-	}
-	for name, as := range addrs {
-		slices.Sort(as)
-		rec := NameRecord{Name: name, Addrs: as}
-		b, _ := json.Marshal(rec)
-		if d.published[name] == string(b) {
-			continue
-		}
-		if err := publishName(ctx, d.opts.Store.Client, rec); err != nil {
-			d.log.Warn("publish vip name", "vip", name, "err", err)
-			continue
-		}
-		d.published[name] = string(b)
-		d.log.Info("vip name published", "vip", name, "addrs", strings.Join(as, ","))
-	}
 }

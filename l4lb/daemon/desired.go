@@ -38,9 +38,14 @@ type Input struct {
 	Alive map[string]bool
 	// Addrs holds the allocated named VIP addresses.
 	Addrs map[AllocKey]netip.Addr
+	// Bindings are backends from other sources (Mesos agents), merged
+	// with those of the endpoint records.
+	Bindings []vip.Binding
 }
 
-// Desired computes the node's services from in. Named VIPs without an
+// Desired computes the node's services from in: the VIPs of the endpoint
+// records' labels and of in.Bindings, a backend address given twice for a
+// VIP merged into one (see mergeBackends). Named VIPs without an
 // address in in.Addrs are returned in missing (sorted) and left out of the
 // services. Label errors are returned, one per bad label.
 func Desired(in Input) (services []Service, missing []AllocKey, errs []error) {
@@ -49,26 +54,28 @@ func Desired(in Input) (services []Service, missing []AllocKey, errs []error) {
 		bs []vip.Backend
 	}
 	groups := map[svcID]*group{}
+	all := slices.Clone(in.Bindings)
 	for _, ep := range in.Endpoints {
 		bs, es := vip.FromEndpoint(ep)
 		errs = append(errs, es...)
-		for _, b := range bs {
-			fam := familyOf(b.Backend.IP)
-			if !b.VIP.IsNamed() && familyOf(b.VIP.IP) != fam {
-				continue // an IP VIP only takes backends of its family
-			}
-			id := svcID{key: b.VIP.Key(), fam: fam}
-			g := groups[id]
-			if g == nil {
-				g = &group{v: b.VIP}
-				groups[id] = g
-			}
-			g.bs = append(g.bs, b.Backend)
+		all = append(all, bs...)
+	}
+	for _, b := range all {
+		fam := familyOf(b.Backend.IP)
+		if !b.VIP.IsNamed() && familyOf(b.VIP.IP) != fam {
+			continue // an IP VIP only takes backends of its family
 		}
+		id := svcID{key: b.VIP.Key(), fam: fam}
+		g := groups[id]
+		if g == nil {
+			g = &group{v: b.VIP}
+			groups[id] = g
+		}
+		g.bs = append(g.bs, b.Backend)
 	}
 	need := map[AllocKey]bool{}
 	for id, g := range groups {
-		s := Service{Key: id.key, VIP: g.v, All: sortBackends(g.bs)}
+		s := Service{Key: id.key, VIP: g.v, All: mergeBackends(g.bs)}
 		s.Backends = aliveOrAll(s.All, in.Alive)
 		if id.key.IsNamed() {
 			ak := AllocKey{Family: id.fam, Name: id.key.Name}
@@ -122,11 +129,24 @@ func aliveOrAll(bs []vip.Backend, alive map[string]bool) []vip.Backend {
 	return out
 }
 
-func sortBackends(bs []vip.Backend) []vip.Backend {
+// mergeBackends sorts bs by address and merges the backends that two
+// sources (an endpoint record and a Mesos task) give for one address: the
+// first node and task win, and the merged backend drains when either says
+// so (unhealthy or draining).
+func mergeBackends(bs []vip.Backend) []vip.Backend {
 	slices.SortFunc(bs, func(a, b vip.Backend) int {
 		return cmp.Or(a.AddrPort().Compare(b.AddrPort()), cmp.Compare(a.Node, b.Node), cmp.Compare(a.Task, b.Task))
 	})
-	return slices.CompactFunc(bs, func(a, b vip.Backend) bool { return a == b })
+	out := bs[:0]
+	for _, b := range bs {
+		if n := len(out); n > 0 && out[n-1].AddrPort() == b.AddrPort() {
+			out[n-1].Healthy = out[n-1].Healthy && b.Healthy
+			out[n-1].Draining = out[n-1].Draining || b.Draining
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 func familyOf(a netip.Addr) dataplane.Family {

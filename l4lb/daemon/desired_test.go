@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/dcnet/dcnet/l4lb/dataplane"
+	"github.com/dcnet/dcnet/l4lb/vip"
 	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/dcnet/dcnet/overlayd/cluster"
 	"github.com/google/go-cmp/cmp"
@@ -105,5 +106,25 @@ func TestParseAllocs(t *testing.T) {
 	}
 	if len(used) != 2 {
 		t.Errorf("used %v", used)
+	}
+}
+
+// TestDesiredMergesSources: a backend given by an endpoint record and by a
+// Mesos task is one backend; it drains when the task is terminating.
+func TestDesiredMergesSources(t *testing.T) {
+	e := ep("a1", "c1", map[string]string{"VIP_0": "1.2.3.4:80"}, "9.0.1.2/24")
+	v := vip.VIP{IP: netip.MustParseAddr("1.2.3.4"), Port: 80, Protocol: "tcp"}
+	mesosB := vip.Binding{VIP: v, Backend: vip.Backend{IP: netip.MustParseAddr("9.0.1.2"), Port: 80, Node: "a1", Task: "t1", Healthy: true, Draining: true}}
+	other := vip.Binding{VIP: v, Backend: vip.Backend{IP: netip.MustParseAddr("9.0.2.2"), Port: 80, Node: "a2", Task: "t2", Healthy: false}}
+	ss, _, _ := Desired(Input{Endpoints: []api.Endpoint{e}, Alive: map[string]bool{"a1": true, "a2": true}, Bindings: []vip.Binding{mesosB, other}})
+	if len(ss) != 1 || len(ss[0].Backends) != 2 {
+		t.Fatalf("services: %+v", ss)
+	}
+	b0, b1 := ss[0].Backends[0], ss[0].Backends[1]
+	if b0.AddrPort().String() != "9.0.1.2:80" || !b0.Draining || !b0.Healthy {
+		t.Errorf("merged backend %s: want 9.0.1.2:80 draining and healthy", b0)
+	}
+	if b1.Healthy || b1.Draining {
+		t.Errorf("mesos-only backend %s: want unhealthy, not draining", b1)
 	}
 }

@@ -1,23 +1,53 @@
 // Package daemon is dcnet-l4lb's node daemon: it mirrors the cluster's
-// endpoint records and liveness keys from etcd, turns endpoint labels into
-// VIPs (package vip), allocates named VIP addresses, programs the node's
-// nftables through package dataplane and serves /v1/vips.
+// endpoint records, Mesos backend records and liveness keys from etcd,
+// turns endpoint labels and Mesos tasks into VIPs (packages vip, mesos),
+// allocates named VIP addresses, programs the node's nftables through
+// package dataplane, publishes the names of programmed VIPs, releases
+// unused ones, and serves /v1/vips and /metrics.
 //
 // # Loop
 //
 // Every change of a watched prefix kicks one sync, debounced by
-// debounceDelay so a burst of records costs one batch; a slow timer
-// (Options.SyncInterval) syncs too, and since dataplane.Sync reads the
-// kernel back every time, the timer repairs hand damage (a deleted table
-// or element). A sync computes the wanted services in pure code (Desired),
-// allocates any missing named VIP address, plans (dataplane.Build) and
-// applies (dataplane.Sync).
+// debounceDelay so a burst of records costs one batch. A sync computes the
+// wanted services in pure code (Desired), allocates any missing named VIP
+// address, plans (dataplane.Build) and applies the plan with a
+// dataplane.Syncer: Apply diffs it against what the Syncer last applied,
+// without reading the kernel back. A slow timer (Options.SyncInterval)
+// also runs Reconcile, which reads the tables back and repairs hand damage
+// (a deleted table or element); what it changes is counted in
+// dcnet_l4lb_reconcile_repairs_total.
 //
 // # Liveness
 //
 // A backend whose node has no key under cluster.AlivePrefix is dropped,
 // unless every backend of the VIP is on such a node: then all are kept
 // (fail open), as a store partition must not empty every VIP.
+//
+// # Sources of backends
+//
+// Endpoint records (overlayd, CNI and Docker containers) give healthy
+// backends. With Options.Mesos.Agent set, the daemon also polls its node's
+// Mesos agent (Operator API, POST /api/v1 {"type":"GET_STATE"}) every
+// AgentOptions.Poll, backing off from agentRetryMin to
+// max(Poll, agentRetryMax) while the agent fails; an unreachable agent
+// leaves the last answer read in force. A node-local agent knows only its
+// node's tasks, so the daemon publishes them for every node:
+//
+//	/dcnet/v1/mesos-backends/<node>/<url-escaped task id> = MesosRecord
+//
+// written by a cluster.Publisher under the lease of the node's liveness
+// key (overlayd's): the records go when the node goes, and are rewritten
+// when overlayd gets a new lease. Nothing is published before the agent
+// first answers, so a restarting daemon does not blink its node's records
+// out. Every daemon reads every node's records; a backend's node is the
+// publishing node (not the Mesos agent ID), so liveness applies to it.
+//
+// Unhealthy (Healthy=false) and terminating (TASK_KILLING, Draining=true)
+// tasks stay backends without slots: no new connections, existing ones
+// kept by conntrack. When an endpoint record and a Mesos task give the
+// same backend address for a VIP they merge into one backend, which drains
+// if either source says so. Endpoint records carry no health or draining
+// state of their own; draining is Mesos-driven.
 //
 // # Named VIP addresses
 //
@@ -30,12 +60,30 @@
 // Both are created in one transaction guarded by "neither key exists", so
 // two nodes racing for a name or an address agree on one winner; the loser
 // reads the winner's address. The address is never changed while its key
-// exists. Addresses are not released yet (no garbage collection).
+// exists.
 //
 // # Names for DNS
 //
 // After a sync that programmed a named VIP succeeds, the node writes
-// /dcnet/v1/vipnames/<dns name> = {"name":...,"addrs":[...]} (only when the
-// stored value differs). A name therefore never appears before at least one
-// node answers on its address. Records are not deleted yet.
+// /dcnet/v1/vipnames/<dns name> = {"name":...,"addrs":[...]} when the
+// stored value differs. A name therefore never appears before at least one
+// node answers on its address. The vips and vipnames prefixes are mirrored
+// by one watch (prefix /dcnet/v1/vip), so a release, one transaction over
+// both, is seen at once.
+//
+// # Release
+//
+// Each node notes, in memory, since when a known named VIP (one with an
+// address key or a name record) has had no backend in any record, alive
+// or not. After Options.ReleaseGrace (checked at each sync, so at most one
+// SyncInterval later) it releases it: it reads the endpoint records, the
+// Mesos backend records and the VIP's keys in one read at revision R, and
+// gives up if any record still declares the name; otherwise one
+// transaction deletes the address keys of both families and the name
+// record, guarded by: no key under /dcnet/v1/endpoints/ or
+// /dcnet/v1/mesos-backends/ modified after R, and each of the VIP's keys
+// at the revision read. A node whose view lags cannot release a name that
+// just got a backend, and nodes releasing at once delete once (the others'
+// compares fail). A backend that appears later allocates the name again,
+// possibly at another address.
 package daemon

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // PathVIPs serves the programmed VIPs.
@@ -29,6 +31,9 @@ type BackendInfo struct {
 	// Active is false for a backend listed by the records but not
 	// programmed (its node is not alive).
 	Active bool `json:"active"`
+	// Draining is true for a programmed backend that takes no new
+	// connections (unhealthy, or its task is terminating).
+	Draining bool `json:"draining,omitempty"`
 }
 
 // VIPs returns the VIPs of the last successful sync.
@@ -47,14 +52,15 @@ func (d *Daemon) VIPs() []VIPInfo {
 			Backends: []BackendInfo{},
 		}
 		for _, b := range s.All {
-			vi.Backends = append(vi.Backends, BackendInfo{IP: b.IP.String(), Port: b.Port, Node: b.Node, Active: active[b.AddrPort()]})
+			vi.Backends = append(vi.Backends, BackendInfo{IP: b.IP.String(), Port: b.Port, Node: b.Node, Active: active[b.AddrPort()],
+				Draining: b.Draining || !b.Healthy})
 		}
 		out = append(out, vi)
 	}
 	return out
 }
 
-// Handler serves PathVIPs.
+// Handler serves PathVIPs and PathMetrics.
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathVIPs, func(w http.ResponseWriter, _ *http.Request) {
@@ -63,5 +69,6 @@ func (d *Daemon) Handler() http.Handler {
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
 		w.Write(append(b, '\n'))
 	})
+	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
 	return mux
 }

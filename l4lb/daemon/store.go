@@ -21,6 +21,8 @@ const (
 	vipAddrsPrefix = VIPsPrefix + "addr/"
 	// VIPNamesPrefix holds the DNS records of programmed named VIPs.
 	VIPNamesPrefix = cluster.Prefix + "vipnames/"
+	// vipAndNamesPrefix covers VIPsPrefix and VIPNamesPrefix.
+	vipAndNamesPrefix = cluster.Prefix + "vip"
 )
 
 // Named VIP address ranges.

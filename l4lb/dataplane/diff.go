@@ -47,7 +47,8 @@ func (c Changes) Count() int {
 	return len(c.AddChains) + len(c.DelVIPs) + len(c.DelBackends) + len(c.AddBackends) + len(c.AddVIPs) + len(c.DelChains)
 }
 
-// Diff computes the changes from have to want. It is pure.
+// Diff computes the changes from have to want. It is pure and costs one
+// map lookup per element of either state; only the changes are sorted.
 func Diff(want, have State) Changes {
 	var c Changes
 	for _, k := range want.Chains {
@@ -60,26 +61,32 @@ func Diff(want, have State) Changes {
 			c.DelChains = append(c.DelChains, k)
 		}
 	}
-	for _, k := range sortedServiceKeys(have.VIPs) {
-		if n, ok := want.VIPs[k]; !ok || n != have.VIPs[k] {
-			c.DelVIPs = append(c.DelVIPs, VIPElem{Key: k, Slots: have.VIPs[k]})
+	for k, n := range have.VIPs {
+		if m, ok := want.VIPs[k]; !ok || m != n {
+			c.DelVIPs = append(c.DelVIPs, VIPElem{Key: k, Slots: n})
 		}
 	}
-	for _, k := range sortedServiceKeys(want.VIPs) {
-		if n, ok := have.VIPs[k]; !ok || n != want.VIPs[k] {
-			c.AddVIPs = append(c.AddVIPs, VIPElem{Key: k, Slots: want.VIPs[k]})
+	for k, n := range want.VIPs {
+		if m, ok := have.VIPs[k]; !ok || m != n {
+			c.AddVIPs = append(c.AddVIPs, VIPElem{Key: k, Slots: n})
 		}
 	}
-	for _, k := range sortedSlotKeys(have.Backends) {
-		if b, ok := want.Backends[k]; !ok || b != have.Backends[k] {
-			c.DelBackends = append(c.DelBackends, BackendElem{Key: k, Backend: have.Backends[k]})
+	for k, b := range have.Backends {
+		if w, ok := want.Backends[k]; !ok || w != b {
+			c.DelBackends = append(c.DelBackends, BackendElem{Key: k, Backend: b})
 		}
 	}
-	for _, k := range sortedSlotKeys(want.Backends) {
-		if b, ok := have.Backends[k]; !ok || b != want.Backends[k] {
-			c.AddBackends = append(c.AddBackends, BackendElem{Key: k, Backend: want.Backends[k]})
+	for k, b := range want.Backends {
+		if h, ok := have.Backends[k]; !ok || h != b {
+			c.AddBackends = append(c.AddBackends, BackendElem{Key: k, Backend: b})
 		}
 	}
+	byVIP := func(a, b VIPElem) int { return compareServiceKey(a.Key, b.Key) }
+	bySlot := func(a, b BackendElem) int { return compareSlotKey(a.Key, b.Key) }
+	slices.SortFunc(c.DelVIPs, byVIP)
+	slices.SortFunc(c.AddVIPs, byVIP)
+	slices.SortFunc(c.DelBackends, bySlot)
+	slices.SortFunc(c.AddBackends, bySlot)
 	return c
 }
 

@@ -17,8 +17,10 @@ var _ Kernel = (*Fake)(nil)
 type Fake struct {
 	// Tables holds each family's table; a nil entry is a missing table.
 	Tables [2]*FakeTable
-	// Batches counts applied batches.
-	Batches int
+	// Batches counts applied batches; Reads counts Read calls.
+	Batches, Reads int
+	// Last is the last batch applied.
+	Last Batch
 	// Fail, when set, is returned by every method.
 	Fail error
 }
@@ -35,6 +37,7 @@ func NewFake() *Fake { return &Fake{} }
 
 // Read implements Kernel.
 func (f *Fake) Read(fam Family) (Current, error) {
+	f.Reads++
 	if f.Fail != nil {
 		return Current{}, f.Fail
 	}
@@ -66,6 +69,7 @@ func (f *Fake) Apply(b Batch) error {
 	}
 	f.Tables[b.Family] = &FakeTable{State: s, Intact: true}
 	f.Batches++
+	f.Last = b
 	return nil
 }
 

@@ -1,7 +1,5 @@
 package dataplane
 
-import "fmt"
-
 // Kernel is the node's nftables, as Sync needs it.
 type Kernel interface {
 	// Read returns the family's dcnet-l4lb table as it is: whether it
@@ -34,40 +32,31 @@ type Batch struct {
 	Changes     Changes
 }
 
-// Result says what Sync did to one family.
+// Result says what Sync, Syncer.Apply or Syncer.Reconcile did to one
+// family.
 type Result struct {
 	Family  Family
 	Rebuilt bool
+	// Changes counts the chain and element operations of the batch; 0
+	// means nothing was sent.
 	Changes int
+	// ReadBack is true when the table was read back from the kernel.
+	ReadBack bool
+	// StaleFlows counts the conntrack entries deleted (Syncer with a
+	// Conntrack only; reported in the first family's Result).
+	StaleFlows int
+	// ConntrackErr is why deleting stale conntrack entries failed; the
+	// tables are applied regardless and the deletion is retried by the
+	// Syncer's next call.
+	ConntrackErr error
 }
 
 // Sync makes the kernel's tables those of p: for each family it reads the
 // table back, rebuilds it in one batch when missing or damaged, or else
 // applies the element differences in one batch. The same plan synced twice
 // sends nothing the second time. It returns what it did per family and
-// stops at the first error.
+// stops at the first error. It is NewSyncer(k, nil).Reconcile(p): a
+// long-lived caller should keep a Syncer and use Apply for changes.
 func Sync(k Kernel, p Plan) ([]Result, error) {
-	var out []Result
-	for _, f := range Families {
-		cur, err := k.Read(f)
-		if err != nil {
-			return out, fmt.Errorf("read %s %s: %w", f, TableName, err)
-		}
-		b := Batch{Family: f}
-		if cur.Present && cur.Intact {
-			b.Changes = Diff(p.Tables[f], cur.State)
-			if b.Changes.Empty() {
-				out = append(out, Result{Family: f})
-				continue
-			}
-		} else {
-			b.Rebuild, b.DeleteTable = true, cur.Present
-			b.Changes = Diff(p.Tables[f], NewState())
-		}
-		if err := k.Apply(b); err != nil {
-			return out, fmt.Errorf("apply %s %s (%d changes, rebuild %t): %w", f, TableName, b.Changes.Count(), b.Rebuild, err)
-		}
-		out = append(out, Result{Family: f, Rebuilt: b.Rebuild, Changes: b.Changes.Count()})
-	}
-	return out, nil
+	return NewSyncer(k, nil).Reconcile(p)
 }

@@ -4,18 +4,28 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
+	"sync"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
 var _ Kernel = (*NFTables)(nil)
 
-// NFTables is the Kernel on the node's nftables, over netlink.
+// NFTables is the Kernel on the node's nftables, over netlink. It keeps
+// one netlink socket open across calls (see lastingSendBuffer); Close
+// releases it. Its methods may be called from several goroutines; they
+// are serialised.
 type NFTables struct {
 	opts []nftables.ConnOption
+
+	mu      sync.Mutex
+	lasting *nftables.Conn // nil until first use and after any error
+	raw     *netlink.Conn  // lasting's socket, for the element dumps
 }
 
 // NewNFTables returns the netlink Kernel; opts are passed to every
@@ -65,12 +75,72 @@ func init() {
 	}
 }
 
-func (n *NFTables) conn() (*nftables.Conn, error) {
-	c, err := nftables.New(n.opts...)
-	if err != nil {
-		return nil, fmt.Errorf("open nftables netlink: %w", err)
+// lastingSendBuffer is the send buffer of the socket kept open across
+// calls: batches up to it (about 30,000 elements) use that socket, larger
+// ones (full installs of very many VIPs) a socket of their own. Keeping the
+// socket open matters for latency, not only for the dial: when a netfilter
+// netlink socket is closed, the kernel first waits for the pending release
+// of objects that earlier transactions deleted, an RCU grace period
+// (measured at 4-20 ms, on every batch that deleted an element); an open
+// socket leaves that release in the background.
+const lastingSendBuffer = 4 << 20
+
+// withConn runs fn on the lasting connection, opening it first if needed,
+// and drops the connection when fn fails (a failed batch may leave unread
+// acknowledgements or a sticky encoding error behind).
+func (n *NFTables) withConn(fn func(c *nftables.Conn) error) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.lasting == nil {
+		keep := func(nc *netlink.Conn) error { n.raw = nc; return nil }
+		opts := append(slices.Clone(n.opts), nftables.AsLasting(), nftables.WithSockOptions(sendBuffer(lastingSendBuffer), keep))
+		c, err := nftables.New(opts...)
+		if err != nil {
+			return fmt.Errorf("open nftables netlink: %w", err)
+		}
+		n.lasting = c
 	}
-	return c, nil
+	if err := fn(n.lasting); err != nil {
+		n.lasting.CloseLasting()
+		n.lasting, n.raw = nil, nil
+		return err
+	}
+	return nil
+}
+
+// Close closes the lasting netlink socket; the NFTables stays usable and
+// opens a new one on its next call.
+func (n *NFTables) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.lasting == nil {
+		return nil
+	}
+	err := n.lasting.CloseLasting()
+	n.lasting, n.raw = nil, nil
+	return err
+}
+
+// sendBuffer sets a netlink socket's send buffer to size bytes.
+// SO_SNDBUFFORCE (CAP_NET_ADMIN, which programming nftables needs anyway)
+// passes net.core.wmem_max.
+func sendBuffer(size int) nftables.SockOption {
+	return func(nc *netlink.Conn) error {
+		raw, err := nc.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := raw.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, size)
+		}); err != nil {
+			return err
+		}
+		if serr != nil {
+			return fmt.Errorf("set netlink send buffer to %d bytes: %w", size, serr)
+		}
+		return nil
+	}
 }
 
 func (l layout) table() *nftables.Table {
@@ -83,12 +153,36 @@ func (l layout) sets(t *nftables.Table) (vips, backends *nftables.Set) {
 	return vips, backends
 }
 
+// Send buffer sizing: google/nftables sends a whole batch in one sendmsg,
+// which the kernel refuses (EMSGSIZE) when it exceeds the socket's send
+// buffer (net.core.wmem_default, about 208 KiB); 10,000 VIPs of 3 backends
+// take about 3 MiB. Apply therefore sizes the buffer to the batch, as nft
+// does, from a generous bound per element.
+const (
+	maxElementBytes = 128      // one element of either map, attributes included
+	batchSlackBytes = 64 << 10 // skeleton, chains, message headers
+)
+
 // Apply implements Kernel.
 func (n *NFTables) Apply(b Batch) error {
-	c, err := n.conn()
-	if err != nil {
-		return err
+	ch := b.Changes
+	size := batchSlackBytes + maxElementBytes*(len(ch.DelVIPs)+len(ch.DelBackends)+len(ch.AddBackends)+len(ch.AddVIPs))
+	if size > lastingSendBuffer {
+		// A socket of its own, closed by Flush.
+		c, err := nftables.New(append(slices.Clone(n.opts), nftables.WithSockOptions(sendBuffer(size)))...)
+		if err != nil {
+			return fmt.Errorf("open nftables netlink: %w", err)
+		}
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		return n.apply(c, b)
 	}
+	return n.withConn(func(c *nftables.Conn) error { return n.apply(c, b) })
+}
+
+// apply queues b on c and commits it.
+func (n *NFTables) apply(c *nftables.Conn, b Batch) error {
+	ch := b.Changes
 	l := layouts[b.Family]
 	t := l.table()
 	vips, backends := l.sets(t)
@@ -100,7 +194,6 @@ func (n *NFTables) Apply(b Batch) error {
 			return err
 		}
 	}
-	ch := b.Changes
 	for _, k := range ch.AddChains {
 		l.addLBChain(c, t, backends, k)
 	}
@@ -150,6 +243,12 @@ func (l layout) addSkeleton(c *nftables.Conn, t *nftables.Table, vips, backends 
 			Hooknum: h.hook, Priority: nftables.ChainPriorityNATDest, Policy: &accept})
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: l.dispatchExprs(vips)})
 	}
+	hp := c.AddChain(&nftables.Chain{Table: t, Name: chainHairpin, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookPrerouting, Priority: hairpinPriority, Policy: &accept})
+	c.AddRule(&nftables.Rule{Table: t, Chain: hp, Exprs: hairpinExprs()})
+	pr := c.AddChain(&nftables.Chain{Table: t, Name: chainPostrout, Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource, Policy: &accept})
+	c.AddRule(&nftables.Rule{Table: t, Chain: pr, Exprs: masqueradeExprs()})
 	nv := c.AddChain(&nftables.Chain{Table: t, Name: chainNoVIP})
 	for _, e := range l.noVIPRules() {
 		c.AddRule(&nftables.Rule{Table: t, Chain: nv, Exprs: e})
@@ -183,6 +282,48 @@ func (l layout) lbExprs(backends *nftables.Set, k int) []expr.Any {
 		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: backends.Name, SetID: backends.ID},
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: l.natFamily, RegAddrMin: 1, RegProtoMin: l.regNATPort, Specified: true},
 	)
+}
+
+// hairpinPriority runs the hairpin chain right after the DNAT of the
+// prerouting chain (dstnat + 1), so it sees the backend as destination.
+var hairpinPriority = nftables.ChainPriorityRef(*nftables.ChainPriorityNATDest + 1)
+
+// hairpinExprs: ct state new ct status dnat fib daddr . iif oif exists
+// meta mark set meta mark | HairpinMark. The fib lookup of the translated
+// destination, restricted to the input interface, exists exactly when the
+// backend is reached through the interface the client's packet came in on:
+// the backend's answer would then go straight back to the client (the
+// client itself, or a neighbour on the same bridge) without being
+// un-NATed here, so the connection is marked for masquerade.
+func hairpinExprs() []expr.Any {
+	ne := binaryutil.NativeEndian.PutUint32
+	return []expr.Any{
+		&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(expr.CtStateBitNEW), Xor: ne(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ne(0)},
+		&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(ctStatusDNAT), Xor: ne(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ne(0)},
+		&expr.Fib{Register: 1, FlagDADDR: true, FlagIIF: true, ResultOIF: true, FlagPRESENT: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne(1)},
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(^HairpinMark), Xor: ne(HairpinMark)},
+		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
+	}
+}
+
+// ctStatusDNAT is IPS_DST_NAT (linux/netfilter/nf_conntrack_common.h).
+const ctStatusDNAT = 1 << 5
+
+// masqueradeExprs: meta mark & HairpinMark == HairpinMark masquerade.
+func masqueradeExprs() []expr.Any {
+	ne := binaryutil.NativeEndian.PutUint32
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(HairpinMark), Xor: ne(0)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne(HairpinMark)},
+		&expr.Masq{},
+	}
 }
 
 // noVIPRules: reject with tcp reset (TCP); reject (ICMP port unreachable).

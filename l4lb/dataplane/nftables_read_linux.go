@@ -11,15 +11,22 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 )
 
 // Read implements Kernel.
 func (n *NFTables) Read(f Family) (Current, error) {
+	var cur Current
+	err := n.withConn(func(c *nftables.Conn) error {
+		var err error
+		cur, err = read(c, n.raw, f)
+		return err
+	})
+	return cur, err
+}
+
+func read(c *nftables.Conn, raw *netlink.Conn, f Family) (Current, error) {
 	cur := Current{State: NewState()}
-	c, err := n.conn()
-	if err != nil {
-		return cur, err
-	}
 	l := layouts[f]
 	tables, err := c.ListTablesOfFamily(l.family)
 	if err != nil {
@@ -34,7 +41,7 @@ func (n *NFTables) Read(f Family) (Current, error) {
 	if err != nil {
 		return cur, err
 	}
-	setsOK, err := l.readMaps(c, t, &cur.State)
+	setsOK, err := l.readMaps(c, raw, t, &cur.State)
 	if err != nil {
 		return cur, err
 	}
@@ -63,6 +70,12 @@ func (l layout) readChains(c *nftables.Conn, t *nftables.Table, s *State) (bool,
 		switch ch.Name {
 		case chainPrerouting, chainOutput:
 			ok = ok && baseChainOK(ch) && len(rules) == 1 && len(rules[0].Exprs) == 4
+		case chainHairpin:
+			ok = ok && hookOK(ch, nftables.ChainTypeFilter, nftables.ChainHookPrerouting, hairpinPriority) &&
+				len(rules) == 1 && len(rules[0].Exprs) == len(hairpinExprs())
+		case chainPostrout:
+			ok = ok && hookOK(ch, nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource) &&
+				len(rules) == 1 && len(rules[0].Exprs) == len(masqueradeExprs())
 		case chainNoVIP:
 			ok = ok && ch.Hooknum == nil && len(rules) == 2
 		default:
@@ -75,7 +88,7 @@ func (l layout) readChains(c *nftables.Conn, t *nftables.Table, s *State) (bool,
 		}
 	}
 	slices.Sort(s.Chains)
-	return ok && seen[chainPrerouting] && seen[chainOutput] && seen[chainNoVIP], nil
+	return ok && seen[chainPrerouting] && seen[chainOutput] && seen[chainHairpin] && seen[chainPostrout] && seen[chainNoVIP], nil
 }
 
 func baseChainOK(ch *nftables.Chain) bool {
@@ -83,8 +96,14 @@ func baseChainOK(ch *nftables.Chain) bool {
 	if ch.Name == chainOutput {
 		want = nftables.ChainHookOutput
 	}
-	return ch.Type == nftables.ChainTypeNAT && ch.Hooknum != nil && *ch.Hooknum == *want &&
-		ch.Priority != nil && *ch.Priority == *nftables.ChainPriorityNATDest &&
+	return hookOK(ch, nftables.ChainTypeNAT, want, nftables.ChainPriorityNATDest)
+}
+
+// hookOK reports whether ch is a base chain of type typ on hook at prio
+// with policy accept.
+func hookOK(ch *nftables.Chain, typ nftables.ChainType, hook *nftables.ChainHook, prio *nftables.ChainPriority) bool {
+	return ch.Type == typ && ch.Hooknum != nil && *ch.Hooknum == *hook &&
+		ch.Priority != nil && *ch.Priority == *prio &&
 		ch.Policy != nil && *ch.Policy == nftables.ChainPolicyAccept
 }
 
@@ -106,7 +125,7 @@ func lbChainK(ch *nftables.Chain, rules []*nftables.Rule) (int, bool) {
 
 // readMaps reads both maps' elements into s and reports whether the maps
 // exist with the wanted types.
-func (l layout) readMaps(c *nftables.Conn, t *nftables.Table, s *State) (bool, error) {
+func (l layout) readMaps(c *nftables.Conn, raw *netlink.Conn, t *nftables.Table, s *State) (bool, error) {
 	sets, err := c.GetSets(t)
 	if err != nil {
 		return false, fmt.Errorf("list maps: %w", err)
@@ -127,36 +146,29 @@ func (l layout) readMaps(c *nftables.Conn, t *nftables.Table, s *State) (bool, e
 		return false, nil
 	}
 	ok := true
-	elems, err := c.GetSetElements(vips)
-	if err != nil {
-		return false, fmt.Errorf("list map %s: %w", mapVIPs, err)
-	}
-	for _, e := range elems {
-		key, kOK := l.decodeKey(e.Key)
-		v := e.VerdictData
-		if v == nil {
-			v = decodeVerdict(e.Val)
-		}
-		slots, vOK := verdictSlots(v)
+	fam := byte(l.family)
+	err = dumpElements(raw, fam, TableName, mapVIPs, func(k, _, verdict []byte) {
+		key, kOK := l.decodeKey(k)
+		slots, vOK := verdictSlots(decodeVerdict(verdict))
 		if !kOK || !vOK {
 			ok = false // an element nobody here wrote: rebuild
-			continue
+			return
 		}
 		s.VIPs[key] = slots
+	})
+	if err != nil {
+		return false, err
 	}
-	if elems, err = c.GetSetElements(backends); err != nil {
-		return false, fmt.Errorf("list map %s: %w", mapBackends, err)
-	}
-	for _, e := range elems {
-		key, kOK := l.decodeSlotKey(e.Key)
-		ap, vOK := l.decodeBackend(e.Val)
+	err = dumpElements(raw, fam, TableName, mapBackends, func(k, data, _ []byte) {
+		key, kOK := l.decodeSlotKey(k)
+		ap, vOK := l.decodeBackend(data)
 		if !kOK || !vOK {
 			ok = false
-			continue
+			return
 		}
 		s.Backends[key] = ap
-	}
-	return ok, nil
+	})
+	return ok, err
 }
 
 func verdictSlots(v *expr.Verdict) (int, bool) {
@@ -205,9 +217,8 @@ const (
 	nftJump          = 0xfffffffd // NFT_JUMP, -3
 )
 
-// decodeVerdict parses the nested verdict attributes that google/nftables
-// v0.3.0 hands back as raw Val bytes for elements of a verdict map it read
-// with GetSets (it does not recognise the map's data type as verdict).
+// decodeVerdict parses the nested verdict attributes (the content of
+// NFTA_DATA_VERDICT) of a vips element.
 func decodeVerdict(b []byte) *expr.Verdict {
 	var v expr.Verdict
 	jump := false

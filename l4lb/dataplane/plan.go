@@ -2,8 +2,10 @@ package dataplane
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 
@@ -94,9 +96,23 @@ func NewState() State {
 	return State{VIPs: map[ServiceKey]int{}, Backends: map[SlotKey]netip.AddrPort{}}
 }
 
-// Plan is the wanted content of both tables.
+// Plan is the wanted content of both tables. A Plan from Build also
+// carries a digest of every VIP's slots, which lets Syncer.Apply skip the
+// VIPs that did not change without comparing their elements; a Plan built
+// by hand works too, at the cost of a full Diff. A Plan passed to
+// Syncer.Apply or Reconcile must not be modified afterwards: the Syncer
+// keeps it as the state the kernel holds.
 type Plan struct {
 	Tables [2]State
+	// sums holds, per family, a digest of each VIP's slot count and slot
+	// backends, sorted by VIP (nil when the Plan was not made by Build).
+	sums [2][]vipDigest
+}
+
+// vipDigest is one VIP's slotsDigest.
+type vipDigest struct {
+	key ServiceKey
+	sum uint64
 }
 
 // Build plans the tables for services. A service that cannot be
@@ -104,15 +120,34 @@ type Plan struct {
 // reported; the rest are planned. Backends of the other family than their
 // VIP are left out and reported.
 func Build(services []Service) (Plan, []error) {
-	p := Plan{Tables: [2]State{NewState(), NewState()}}
+	// Sized maps: growing them element by element would make several
+	// times their final size in garbage at 10,000 VIPs.
+	var vips, slots [2]int
+	for _, s := range services {
+		f := IPv4
+		if a := cmp.Or(s.Addr, s.Key.IP); a.IsValid() && !a.Unmap().Is4() {
+			f = IPv6
+		}
+		vips[f]++
+		slots[f] += len(s.Backends)
+	}
+	var p Plan
+	for f := range p.Tables {
+		p.Tables[f] = State{VIPs: make(map[ServiceKey]int, vips[f]), Backends: make(map[SlotKey]netip.AddrPort, slots[f])}
+		p.sums[f] = make([]vipDigest, 0, vips[f])
+	}
 	var errs []error
 	for _, s := range services {
 		if err := p.add(s); err != nil {
 			errs = append(errs, fmt.Errorf("plan vip %s: %w", s.Key, err))
 		}
 	}
+	byKey := func(a, b vipDigest) int { return compareServiceKey(a.key, b.key) }
 	for i := range p.Tables {
 		p.Tables[i].Chains = chainsOf(p.Tables[i].VIPs)
+		if !slices.IsSortedFunc(p.sums[i], byKey) { // callers usually pass sorted services
+			slices.SortFunc(p.sums[i], byKey)
+		}
 	}
 	return p, errs
 }
@@ -147,7 +182,28 @@ func (p *Plan) add(s Service) error {
 	for i, b := range slots {
 		t.Backends[SlotKey{ServiceKey: key, Slot: uint32(i)}] = b
 	}
+	p.sums[fam] = append(p.sums[fam], vipDigest{key: key, sum: slotsDigest(slots)})
 	return nil
+}
+
+// digestSeed keys the VIP digests; they never leave the process.
+var digestSeed = maphash.MakeSeed()
+
+// slotsDigest is a 64-bit digest of a VIP's slots (their number and
+// backends, in order).
+func slotsDigest(slots []netip.AddrPort) uint64 {
+	var h maphash.Hash
+	h.SetSeed(digestSeed)
+	var buf [16 + 2 + 8]byte
+	binary.LittleEndian.PutUint64(buf[18:], uint64(len(slots)))
+	h.Write(buf[18:])
+	for _, b := range slots {
+		a := b.Addr().As16()
+		copy(buf[:16], a[:])
+		binary.BigEndian.PutUint16(buf[16:18], b.Port())
+		h.Write(buf[:18])
+	}
+	return h.Sum64()
 }
 
 // slotsFor lists the backend of every slot: usable backends of the VIP's
@@ -238,10 +294,19 @@ func ChainName(k int) string {
 	return fmt.Sprintf("lb-%d", k)
 }
 
+// HairpinMark is the packet mark bit that the hairpin chain sets on the
+// first packet of a VIP connection that goes back out of the interface it
+// came in on, and that the postrouting chain masquerades. It is
+// kube-proxy's masquerade bit (KUBE-MARK-MASQ, 0x4000): both mean
+// "masquerade this connection", so the two can share a node.
+const HairpinMark uint32 = 0x4000
+
 // Chain and map names of the fixed skeleton.
 const (
 	chainPrerouting = "prerouting"
 	chainOutput     = "output"
+	chainHairpin    = "hairpin"
+	chainPostrout   = "postrouting"
 	chainNoVIP      = "novip"
 	mapVIPs         = "vips"
 	mapBackends     = "backends"

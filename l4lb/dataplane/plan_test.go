@@ -66,7 +66,7 @@ func TestBuild(t *testing.T) {
 			Backends: map[SlotKey]netip.AddrPort{sk(v6, 0): ap("[fd01:b::2]:80"), sk(v6, 1): ap("[fd01:b::3]:8080")},
 		},
 	}}
-	if d := cmp.Diff(want, p, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); d != "" {
+	if d := cmp.Diff(want.Tables, p.Tables, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); d != "" {
 		t.Errorf("Build (-want +got):\n%s", d)
 	}
 }

@@ -37,6 +37,10 @@ func renderTable(b *strings.Builder, f Family, s State) {
 
 	renderChain(b, chainPrerouting, "type nat hook prerouting priority dstnat; policy accept;", key+" vmap @"+mapVIPs)
 	renderChain(b, chainOutput, "type nat hook output priority -100; policy accept;", key+" vmap @"+mapVIPs)
+	renderChain(b, chainHairpin, "type filter hook prerouting priority dstnat + 1; policy accept;",
+		fmt.Sprintf("ct state new ct status dnat fib daddr . iif oif exists meta mark set meta mark | 0x%08x", HairpinMark))
+	renderChain(b, chainPostrout, "type nat hook postrouting priority srcnat; policy accept;",
+		fmt.Sprintf("meta mark & 0x%08x == 0x%08x masquerade", HairpinMark, HairpinMark))
 	renderChain(b, chainNoVIP, "", "reject with tcp reset", "reject")
 	for _, k := range s.Chains {
 		renderChain(b, ChainName(k), "", fmt.Sprintf("dnat %s to %s . numgen random mod %d map @%s", f, key, k, mapBackends))

@@ -1,17 +1,21 @@
 // Command dcnet-l4lb is dcnet's per-node VIP load balancer: it reads VIPs
-// and backends from etcd and programs them into the node's nftables.
+// and backends from etcd (and from the node's Mesos agent) and programs
+// them into the node's nftables.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/dcnet/dcnet/internal/logging"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
+	"github.com/vishvananda/netns"
+
+	"github.com/dcnet/dcnet/internal/logging"
 	"github.com/dcnet/dcnet/l4lb/daemon"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 	"github.com/dcnet/dcnet/overlayd/cluster"
@@ -19,9 +23,13 @@ import (
 
 func main() {
 	endpoints := flag.String("etcd-endpoints", "", "comma-separated etcd endpoints (required)")
-	node := flag.String("node-name", "", "node name (default: host name)")
-	httpAddr := flag.String("http-addr", daemon.DefaultHTTPAddr, "address of the /v1/vips API (\"\" disables)")
-	interval := flag.Duration("sync-interval", daemon.DefaultSyncInterval, "periodic sync that repairs the nftables tables")
+	node := flag.String("node-name", "", "node name, as overlayd's (default: host name)")
+	httpAddr := flag.String("http-addr", daemon.DefaultHTTPAddr, "address of the /v1/vips and /metrics API (\"\" disables)")
+	interval := flag.Duration("sync-interval", daemon.DefaultSyncInterval, "periodic reconcile that repairs the nftables tables")
+	mesosAgent := flag.String("mesos-agent", "", "base URL of the node's Mesos agent, http://<agent ip>:5051 (\"\" = no Mesos source)")
+	mesosAgentIP := flag.String("mesos-agent-ip", "", "agent IP for tasks whose agent hostname is not an IP (default: the --mesos-agent host when it is an IP)")
+	mesosPoll := flag.Duration("mesos-poll-interval", daemon.DefaultMesosPoll, "interval between GET_STATE polls of the Mesos agent")
+	grace := flag.Duration("vip-release-grace", daemon.DefaultReleaseGrace, "release a named VIP's addresses and name after it has had no backend for this long (negative: never)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	flag.Parse()
 	log, err := logging.New(*logLevel)
@@ -38,13 +46,32 @@ func main() {
 		}
 		*node = h
 	}
+	if *grace == 0 {
+		fail(2, "--vip-release-grace 0: give a positive duration, or a negative one to never release")
+	}
+	agent := daemon.AgentOptions{Agent: *mesosAgent, Poll: *mesosPoll}
+	if *mesosAgentIP != "" {
+		if agent.AgentIP, err = netip.ParseAddr(*mesosAgentIP); err != nil {
+			fail(2, "--mesos-agent-ip %q: %v", *mesosAgentIP, err)
+		}
+	}
+	if *mesosPoll <= 0 {
+		fail(2, "--mesos-poll-interval %s: must be positive", *mesosPoll)
+	}
 	store, err := cluster.Connect(cluster.Options{Endpoints: strings.Split(*endpoints, ",")})
 	if err != nil {
 		fail(1, "%v", err)
 	}
 	defer store.Close()
-	d, err := daemon.New(daemon.Options{Store: store, Kernel: dataplane.NewNFTables(), Node: *node,
-		HTTPAddr: *httpAddr, SyncInterval: *interval, Log: log})
+	opts := daemon.Options{Store: store, Kernel: dataplane.NewNFTables(), Node: *node,
+		HTTPAddr: *httpAddr, SyncInterval: *interval, Mesos: agent, ReleaseGrace: *grace, Log: log}
+	if ct, err := dataplane.NewNetlinkConntrack(netns.None()); err != nil {
+		log.Warn("no conntrack socket: stale UDP flows of removed backends are not deleted", "err", err)
+	} else {
+		defer ct.Close()
+		opts.Conntrack = ct
+	}
+	d, err := daemon.New(opts)
 	if err != nil {
 		fail(2, "%v", err)
 	}

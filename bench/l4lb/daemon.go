@@ -1,0 +1,249 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	cnins "github.com/containernetworking/plugins/pkg/ns"
+	"github.com/dcnet/dcnet/internal/benchkit"
+	"github.com/dcnet/dcnet/internal/netsim"
+	"github.com/dcnet/dcnet/l4lb/dataplane"
+	"github.com/dcnet/dcnet/overlayd/api"
+	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/google/nftables"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+)
+
+// The daemon phase: Debian's etcd in its own netns, 10,000 VIPs of 3
+// backends written as 30,000 endpoint records (what overlayd writes for
+// containers labelled VIP_0=<ip>:80), and the real dcnet-l4lb binary in a
+// node netns; once its nftables hold every VIP, its VmRSS is read.
+const (
+	etcdPort         = 2379
+	etcdPeerPort     = 2380
+	etcdReadyTimeout = 30 * time.Second
+	etcdOpTimeout    = 10 * time.Second
+	recordsPerTxn    = 128 // etcd's default --max-txn-ops
+	programTimeout   = 90 * time.Second
+	// RSS is read every rssInterval for rssWindow after the daemon has
+	// programmed every VIP: the window spans more than one periodic sync
+	// (daemon.DefaultSyncInterval, 10 s), whose read-back is its peak.
+	rssInterval = 500 * time.Millisecond
+	rssWindow   = 12 * time.Second
+	agentNode   = "agent1" // the node that "runs" the backend containers
+)
+
+// daemonResult is the real binary's footprint.
+type daemonResult struct {
+	VIPs, Records int
+	Binary        string
+	Write         time.Duration // writing the records to etcd
+	Programmed    time.Duration // from daemon start to every VIP in its nftables
+	RSSKiB        int           // max of the samples
+	LastRSSKiB    int           // the last sample
+	MinRSSKiB     int
+}
+
+func (e *env) runDaemon(ctx context.Context, n int) (*daemonResult, error) {
+	res := &daemonResult{VIPs: n, Records: n * numBackend}
+	bin, err := e.l4lbBinary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Binary = bin.source
+	etcdNode, err := e.fabric.AddNode("etcd")
+	if err != nil {
+		return nil, err
+	}
+	endpoint := fmt.Sprintf("http://%s:%d", etcdNode.UnderlayIP, etcdPort)
+	peer := fmt.Sprintf("http://%s:%d", etcdNode.UnderlayIP, etcdPeerPort)
+	// etcd 3.4 has no --unsafe-no-fsync: its data lives on tmpfs instead.
+	dataDir, err := os.MkdirTemp(shmOrTmp(), "dcnet-bench-l4lb-etcd-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dataDir)
+	etcd, err := netsim.StartProcess(ctx, etcdNode, filepath.Join(e.tmp, "etcd.log"), "etcd", "--name", "etcd",
+		"--data-dir", dataDir, "--listen-client-urls", endpoint, "--advertise-client-urls", endpoint,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "etcd="+peer,
+		"--initial-cluster-state", "new", "--log-level", "warn")
+	if err != nil {
+		return nil, err
+	}
+	defer etcd.Stop()
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints: []string{endpoint}, DialTimeout: etcdOpTimeout, Logger: zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithContextDialer(nsDialer(etcdNode.Namespace))},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	err = netsim.WaitFor(ctx, etcdReadyTimeout, 100*time.Millisecond, func() error {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := cli.Put(cctx, cluster.AlivePrefix+agentNode, "{}")
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd not ready (log %s): %w", filepath.Join(e.tmp, "etcd.log"), err)
+	}
+	t0 := time.Now()
+	if err := writeEndpoints(ctx, cli, n); err != nil {
+		return nil, err
+	}
+	res.Write = time.Since(t0)
+
+	node, err := e.fabric.AddNode("l4lb")
+	if err != nil {
+		return nil, err
+	}
+	t0 = time.Now()
+	d, err := netsim.StartProcess(ctx, node, filepath.Join(e.tmp, "dcnet-l4lb.log"), bin.path,
+		"--etcd-endpoints", endpoint, "--node-name", "l4lb", "--http-addr", "", "--log-level", "warn")
+	if err != nil {
+		return nil, err
+	}
+	defer d.Stop()
+	h, err := os.Open(node.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	k := dataplane.NewNFTables(nftables.WithNetNSFd(int(h.Fd())))
+	defer k.Close()
+	err = netsim.WaitFor(ctx, programTimeout, 250*time.Millisecond, func() error {
+		select {
+		case <-d.Done():
+			return errors.New("dcnet-l4lb exited: " + netsim.TailFile(d.LogPath, 10))
+		default:
+		}
+		cur, err := k.Read(dataplane.IPv4)
+		if err != nil {
+			return err
+		}
+		if len(cur.VIPs) != n {
+			return fmt.Errorf("%d of %d VIPs programmed", len(cur.VIPs), n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dcnet-l4lb (log %s): %w", d.LogPath, err)
+	}
+	res.Programmed = time.Since(t0)
+	for range int(rssWindow / rssInterval) {
+		time.Sleep(rssInterval)
+		kib, err := rssKiB(strconv.Itoa(d.PID()))
+		if err != nil {
+			return nil, err
+		}
+		res.RSSKiB = max(res.RSSKiB, kib)
+		res.MinRSSKiB = min(cmp.Or(res.MinRSSKiB, kib), kib)
+		res.LastRSSKiB = kib
+	}
+	return res, nil
+}
+
+// writeEndpoints writes n VIPs x numBackend endpoint records, one
+// container per record: VIP i is 11.1.x.y:80, its backends the containers
+// 9.<100+j>.x.y, port 80.
+func writeEndpoints(ctx context.Context, cli *clientv3.Client, n int) error {
+	var ops []clientv3.Op
+	flush := func() error {
+		if len(ops) == 0 {
+			return nil
+		}
+		cctx, cancel := context.WithTimeout(ctx, etcdOpTimeout)
+		defer cancel()
+		_, err := cli.Txn(cctx).Then(ops...).Commit()
+		ops = ops[:0]
+		return err
+	}
+	for i := range n {
+		for j, b := range otherBackends(i) {
+			cid := fmt.Sprintf("c%05d-%d", i, j)
+			ep := api.Endpoint{
+				Attachment: api.Attachment{
+					AttachmentID: api.AttachmentID{Network: "dcos", ContainerID: cid, IfName: "eth0"},
+					IPs:          []api.IPConfig{{Address: netip.PrefixFrom(b.Addr(), 8).String()}},
+					Labels:       map[string]string{"VIP_0": fmt.Sprintf("%s:%d", otherVIP(i), vipPort)},
+				},
+				Node: agentNode, NodeIP: "198.18.0.200",
+			}
+			v, err := json.Marshal(ep)
+			if err != nil {
+				return err
+			}
+			ops = append(ops, clientv3.OpPut(cluster.EndpointsPrefix+agentNode+"/dcos/"+cid+"/eth0", string(v)))
+			if len(ops) == recordsPerTxn {
+				if err := flush(); err != nil {
+					return fmt.Errorf("write endpoint records: %w", err)
+				}
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("write endpoint records: %w", err)
+	}
+	return nil
+}
+
+type l4lbBinary struct{ path, source string }
+
+// l4lbBinary builds dcnet-l4lb from the tree being measured or, when that
+// fails (a tree being edited), copies bin/dcnet-l4lb from `make build`.
+func (e *env) l4lbBinary(ctx context.Context) (l4lbBinary, error) {
+	dst := filepath.Join(e.tmp, "bin", "dcnet-l4lb")
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", dst, "./l4lb/cmd/dcnet-l4lb").CombinedOutput()
+	if err == nil {
+		return l4lbBinary{dst, "`go build ./l4lb/cmd/dcnet-l4lb` of this tree"}, nil
+	}
+	if _, serr := os.Stat("bin/dcnet-l4lb"); serr != nil {
+		return l4lbBinary{}, fmt.Errorf("go build dcnet-l4lb: %w: %s", err, out)
+	}
+	return l4lbBinary{dst, "bin/dcnet-l4lb (`go build` of this tree failed)"}, benchkit.CopyExecutable("bin/dcnet-l4lb", dst)
+}
+
+func shmOrTmp() string {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
+}
+
+// nsDialer dials TCP from inside ns: the socket is made on a thread that
+// sits in ns and keeps belonging to ns afterwards.
+func nsDialer(ns netsim.Namespace) func(ctx context.Context, addr string) (net.Conn, error) {
+	return func(ctx context.Context, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := ns.Do(func(cnins.NetNS) error {
+			var err error
+			c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+			return err
+		})
+		return c, err
+	}
+}
+
+// etcdVersion is the first line of `etcd --version`.
+func etcdVersion() string {
+	out, err := exec.Command("etcd", "--version").Output()
+	if err != nil {
+		return "(etcd --version failed)"
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(strings.TrimPrefix(line, "etcd Version:"))
+}

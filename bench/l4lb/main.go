@@ -1,0 +1,163 @@
+// Command l4lb measures dcnet-l4lb's data plane on one machine (DESIGN.md,
+// "Benchmarks"), each figure against an anchor in the same run:
+//
+//  1. traffic: connection-per-request and keep-alive request rates from a
+//     client container through the VIP against the same backends dialled
+//     directly, interleaved, with 0, 1,000 and 10,000 other VIPs
+//     installed, at one client and at saturation; and the same through a
+//     kube-proxy-style iptables layout of 10,000 services on a twin node;
+//  2. control plane: a full install of 10,000 VIPs of 3 backends, one VIP
+//     change with 10,000 installed (Syncer.Apply), and the resident memory
+//     of the real dcnet-l4lb fed those VIPs as 30,000 endpoint records
+//     through etcd (and of a process holding only the planned state).
+//
+// It prints the results with PASS/MISS per target and writes its section
+// of docs/benchmarks.md. Run it as root from the repository root:
+//
+//	go run ./bench/l4lb          # full run (about 3 minutes); updates docs/benchmarks.md
+//	go run ./bench/l4lb -short   # smoke run (about 30 s); writes nothing
+//
+// Everything happens inside network namespaces named dcnet-bl4lb-...; the
+// host's own namespace is never touched, and every namespace, process and
+// temporary file is removed at the end, also on failure and on Ctrl-C; the
+// host's namespace is snapshotted before and compared after.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dcnet/dcnet/internal/benchkit"
+	"github.com/dcnet/dcnet/internal/netsim"
+)
+
+// options are the command-line flags.
+type options struct {
+	Rounds       int // measured traffic rounds (plus one warm-up)
+	SampleMillis int // length of one traffic sample
+	Saturation   int // concurrent clients of the saturation samples
+	InstallReps  int
+	Changes      int
+	Reconciles   int
+	Daemon       bool // run the real dcnet-l4lb through etcd for its RSS
+	Out          string
+	Short        bool
+	Command      string
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == childFlag {
+		os.Exit(childMain(os.Args[2:]))
+	}
+	var o options
+	flag.IntVar(&o.Rounds, "rounds", 12, "measured traffic rounds (plus one warm-up round)")
+	flag.IntVar(&o.SampleMillis, "sample-ms", 600, "milliseconds per traffic sample")
+	flag.IntVar(&o.Saturation, "clients", 8, "concurrent clients of the saturation samples")
+	flag.IntVar(&o.InstallReps, "installs", 3, "full installs of 10,000 VIPs timed")
+	flag.IntVar(&o.Changes, "changes", 200, "single-VIP changes timed with Syncer.Apply")
+	flag.IntVar(&o.Reconciles, "reconciles", 6, "single-VIP changes timed with Syncer.Reconcile (read-back), for comparison")
+	flag.BoolVar(&o.Daemon, "daemon", true, "measure the resident memory of the real dcnet-l4lb fed 10,000 VIPs through etcd")
+	flag.StringVar(&o.Out, "out", "docs/benchmarks.md", "markdown file to update (\"\" writes nothing)")
+	flag.BoolVar(&o.Short, "short", false, "smoke run: 2 short rounds, few changes, writes nothing")
+	flag.Parse()
+	if o.Short {
+		o.Rounds, o.SampleMillis, o.InstallReps, o.Changes, o.Reconciles, o.Out = 2, 300, 1, 20, 2, ""
+	}
+	if o.Rounds < 1 || o.Rounds > 50 || o.SampleMillis < 100 || o.SampleMillis > 10000 || o.Saturation < 2 || o.Saturation > 64 ||
+		o.InstallReps < 1 || o.Changes < 1 || o.Changes > 5000 || o.Reconciles < 0 || o.Reconciles > 100 {
+		fmt.Fprintln(os.Stderr, "bench/l4lb: a flag is out of range (rounds 1-50, sample-ms 100-10000, clients 2-64, installs >= 1, changes 1-5000, reconciles 0-100)")
+		os.Exit(2)
+	}
+	o.Command = strings.TrimSpace("go run ./bench/l4lb " + strings.Join(os.Args[1:], " "))
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "bench/l4lb: needs root (network namespaces, nftables, iptables)")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintf(os.Stderr, "bench/l4lb: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) (err error) {
+	start := time.Now()
+	progress := func(s string) { fmt.Fprintf(os.Stderr, "bench/l4lb: %5.1fs %s\n", time.Since(start).Seconds(), s) }
+	load := loadAverage()
+	// Deferred first, so it runs after the cleanup below: nothing of the
+	// run may show in the host's own namespace.
+	before := netsim.SnapshotHost(ctx)
+	defer func() {
+		if d := before.Diff(netsim.SnapshotHost(context.Background())); d != "" {
+			err = errors.Join(err, fmt.Errorf("the host's network namespace changed during the run:\n%s", d))
+		}
+	}()
+	e, err := setup(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, e.close()) }()
+	progress("namespaces, backends and load generators ready")
+
+	var res results
+	if res.KubeProxyTook, res.KubeProxyRules, err = e.installKubeProxy(ctx, otherVIPs[len(otherVIPs)-1]); err != nil {
+		return err
+	}
+	res.IPTables = e.iptables
+	progress(fmt.Sprintf("kube-proxy layout: %d iptables rules in %v", res.KubeProxyRules, res.KubeProxyTook.Round(time.Millisecond)))
+	if res.Install, err = e.runInstall(ctx, o.InstallReps); err != nil {
+		return err
+	}
+	progress("full installs timed")
+	if res.Change, err = e.runChanges(ctx, o.Changes, o.Reconciles); err != nil {
+		return err
+	}
+	progress("single-VIP changes timed")
+	if res.Traffic, err = e.runTraffic(ctx, o, progress); err != nil {
+		return err
+	}
+	if res.Memory, err = e.runMemory(ctx); err != nil {
+		return err
+	}
+	progress("memory of the state measured")
+	if o.Daemon {
+		res.Daemon, res.DaemonErr = e.runDaemon(ctx, otherVIPs[len(otherVIPs)-1])
+		if res.DaemonErr != nil {
+			progress(fmt.Sprintf("dcnet-l4lb phase failed, reporting the state measurement instead: %v", res.DaemonErr))
+		} else {
+			progress("dcnet-l4lb memory measured")
+		}
+	}
+
+	r := newReport(o, res, load)
+	md := r.Markdown()
+	fmt.Print(md)
+	if o.Out != "" {
+		if err := benchkit.Update(o.Out, md); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "bench/l4lb: wrote section %q of %s\n", sectionTitle, o.Out)
+	}
+	return nil
+}
+
+// loadAverage is the first three fields of /proc/loadavg.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

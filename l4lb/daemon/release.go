@@ -1,0 +1,175 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dcnet/dcnet/l4lb/dataplane"
+	"github.com/dcnet/dcnet/l4lb/vip"
+	"github.com/dcnet/dcnet/overlayd/api"
+	"github.com/dcnet/dcnet/overlayd/cluster"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// releaser tracks, per named VIP, since when this node has seen it without
+// a backend, and says which ones are due for release.
+type releaser struct {
+	grace time.Duration
+	now   func() time.Time
+	since map[string]time.Time
+}
+
+func newReleaser(grace time.Duration) *releaser {
+	return &releaser{grace: grace, now: time.Now, since: map[string]time.Time{}}
+}
+
+// due returns the names of known (allocated or with a name record) that
+// are not in inUse and have not been for the grace period, sorted.
+func (r *releaser) due(known, inUse map[string]bool) []string {
+	now := r.now()
+	for name := range r.since {
+		if !known[name] || inUse[name] {
+			delete(r.since, name)
+		}
+	}
+	var out []string
+	for name := range known {
+		if inUse[name] {
+			continue
+		}
+		first, ok := r.since[name]
+		if !ok {
+			r.since[name] = now
+			continue
+		}
+		if now.Sub(first) >= r.grace {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// forget restarts the grace period of name.
+func (r *releaser) forget(name string) { delete(r.since, name) }
+
+// release frees the named VIPs that have had no backend for the grace
+// period (see releaseName).
+func (d *Daemon) release(ctx context.Context, services []Service, missing []AllocKey) {
+	inUse := map[string]bool{}
+	for _, s := range services {
+		if s.Key.IsNamed() {
+			inUse[s.Key.Name] = true
+		}
+	}
+	for _, k := range missing {
+		inUse[k.Name] = true
+	}
+	known := map[string]bool{}
+	for k := range d.allocated() {
+		known[k.Name] = true
+	}
+	for _, kv := range d.vips.List(strings.TrimPrefix(VIPNamesPrefix, vipAndNamesPrefix)) {
+		known[strings.TrimPrefix(kv.Key, VIPNamesPrefix)] = true
+	}
+	for _, name := range d.releaser.due(known, inUse) {
+		released, err := releaseName(ctx, d.opts.Store.Client, name)
+		d.releaser.forget(name)
+		switch {
+		case err != nil:
+			d.metrics.failed(stageRelease)
+			d.log.Warn("release vip, retrying after the grace period", "vip", name, "err", err)
+		case released:
+			d.metrics.released.Inc()
+			d.log.Info("vip released: no backend for the grace period", "vip", name, "grace", d.opts.ReleaseGrace)
+		default:
+			d.log.Info("vip not released: in use or changed meanwhile", "vip", name)
+		}
+	}
+}
+
+func (d *Daemon) allocated() map[AllocKey]netip.Addr {
+	a, _ := parseAllocs(d.vips.List(""))
+	return a
+}
+
+// releaseName deletes name's address allocations (both families) and its
+// name record in one transaction, if no endpoint or Mesos record declares
+// a backend for it. It reads the records and keys at one revision R, and
+// the transaction succeeds only if no record under either prefix was
+// written after R and the allocation and name keys are as read: a node
+// whose view lags cannot release a name that just got a backend, and two
+// nodes releasing at once delete once (the second compares fail).
+func releaseName(ctx context.Context, cli *clientv3.Client, name string) (bool, error) {
+	keys := []string{vipNamesPrefix + AllocKey{dataplane.IPv4, name}.String(),
+		vipNamesPrefix + AllocKey{dataplane.IPv6, name}.String(), VIPNamesPrefix + name}
+	ops := []clientv3.Op{clientv3.OpGet(cluster.EndpointsPrefix, clientv3.WithPrefix()),
+		clientv3.OpGet(MesosBackendsPrefix, clientv3.WithPrefix())}
+	for _, k := range keys {
+		ops = append(ops, clientv3.OpGet(k))
+	}
+	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	read, err := cli.Txn(cctx).Then(ops...).Commit()
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("release vip %s: read: %w", name, err)
+	}
+	rev := read.Header.Revision
+	rs := read.Responses
+	if inUse(name, rs[0].GetResponseRange().Kvs, rs[1].GetResponseRange().Kvs) {
+		return false, nil
+	}
+	cmps := []clientv3.Cmp{
+		clientv3.Compare(clientv3.ModRevision(cluster.EndpointsPrefix), "<", rev+1).WithPrefix(),
+		clientv3.Compare(clientv3.ModRevision(MesosBackendsPrefix), "<", rev+1).WithPrefix(),
+	}
+	var dels []clientv3.Op
+	for i, k := range keys {
+		var modRev int64
+		if kvs := rs[2+i].GetResponseRange().Kvs; len(kvs) > 0 {
+			modRev = kvs[0].ModRevision
+			dels = append(dels, clientv3.OpDelete(k))
+			if i < 2 {
+				dels = append(dels, clientv3.OpDelete(vipAddrsPrefix+string(kvs[0].Value)))
+			}
+		}
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", modRev))
+	}
+	if len(dels) == 0 {
+		return false, nil
+	}
+	cctx, cancel = context.WithTimeout(ctx, storeTimeout)
+	resp, err := cli.Txn(cctx).If(cmps...).Then(dels...).Commit()
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("release vip %s: %w", name, err)
+	}
+	return resp.Succeeded, nil
+}
+
+// inUse reports whether an endpoint or Mesos record declares a backend of
+// the named VIP name.
+func inUse(name string, endpoints, mesosRecs []*mvccpb.KeyValue) bool {
+	for _, kv := range endpoints {
+		var ep api.Endpoint
+		if json.Unmarshal(kv.Value, &ep) != nil {
+			continue
+		}
+		bs, _ := vip.FromEndpoint(ep)
+		if slices.ContainsFunc(bs, func(b vip.Binding) bool { return b.VIP.DNSName() == name }) {
+			return true
+		}
+	}
+	kvs := make([]cluster.KV, 0, len(mesosRecs))
+	for _, kv := range mesosRecs {
+		kvs = append(kvs, cluster.KV{Key: string(kv.Key), Value: kv.Value})
+	}
+	return slices.ContainsFunc(parseMesosRecords(kvs, slog.New(slog.DiscardHandler)), func(b vip.Binding) bool { return b.VIP.DNSName() == name })
+}

@@ -1,0 +1,362 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dcnet/dcnet/l4lb/dataplane"
+	"github.com/dcnet/dcnet/overlayd/cluster"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Bounds of the store tests.
+const (
+	waitBound = 10 * time.Second
+	waitEvery = 20 * time.Millisecond
+)
+
+func freeURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprintf("http://%s", l.Addr())
+}
+
+// embeddedStore starts a single-member etcd on loopback for one test.
+func embeddedStore(t *testing.T) *cluster.Store {
+	t.Helper()
+	e, err := cluster.StartEmbedded("test", t.TempDir(), freeURL(t), freeURL(t), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cluster.Connect(cluster.Options{Endpoints: []string{e.ClientURL}})
+	if err != nil {
+		e.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(); e.Close() })
+	return s
+}
+
+// eventually retries fn every waitEvery until it succeeds or waitBound passes.
+func eventually(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(waitBound)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(waitEvery)
+	}
+}
+
+// aliveLease writes node's liveness key under a new lease, as overlayd does.
+func aliveLease(t *testing.T, s *cluster.Store, node string) clientv3.LeaseID {
+	t.Helper()
+	ctx := context.Background()
+	g, err := s.Client.Grant(ctx, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Put(ctx, cluster.AlivePrefix+node, `{"node":"`+node+`"}`, clientv3.WithLease(g.ID)); err != nil {
+		t.Fatal(err)
+	}
+	return g.ID
+}
+
+// startDaemon runs a daemon on s with a fake kernel until the test ends.
+func startDaemon(t *testing.T, opts Options) *Daemon {
+	t.Helper()
+	opts.Kernel = dataplane.NewFake()
+	opts.Log = quiet
+	if opts.SyncInterval == 0 {
+		opts.SyncInterval = 200 * time.Millisecond
+	}
+	d, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(waitBound):
+			t.Error("daemon did not stop")
+		}
+	})
+	return d
+}
+
+func getPrefix(t *testing.T, s *cluster.Store, prefix string) map[string]int64 {
+	t.Helper()
+	resp, err := s.Client.Get(context.Background(), prefix, clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, kv := range resp.Kvs {
+		out[string(kv.Key)] = kv.Lease
+	}
+	return out
+}
+
+// vipLine renders one VIP of d for comparisons: proto port name -> backends.
+func vipLines(d *Daemon) string {
+	var b strings.Builder
+	for _, v := range d.VIPs() {
+		fmt.Fprintf(&b, "%s %d %s ->", v.Protocol, v.Port, v.Name)
+		for _, be := range v.Backends {
+			fmt.Fprintf(&b, " %s:%d", be.IP, be.Port)
+			if !be.Active {
+				b.WriteString("(down)")
+			}
+			if be.Draining {
+				b.WriteString("(draining)")
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// TestDaemonMesosAgent: a daemon with a Mesos agent publishes the agent's
+// backends under the node's liveness lease; a second daemon without an
+// agent programs them too; the backends survive an agent outage, drain
+// when the task is killed, and go with the node's lease.
+func TestDaemonMesosAgent(t *testing.T) {
+	s := embeddedStore(t)
+	lease := aliveLease(t, s, "a1")
+	aliveLease(t, s, "a2")
+	agent := newFakeAgent(t, "tcp-and-udp.json")
+	d1 := startDaemon(t, Options{Store: s, Node: "a1", Mesos: AgentOptions{Agent: agent.URL, Poll: 20 * time.Millisecond}})
+	d2 := startDaemon(t, Options{Store: s, Node: "a2"})
+
+	const app = "app.marathon.l4lb.thisdcos.directory"
+	want := "tcp 80 " + app + " -> 172.17.0.3:6416\nudp 80 " + app + " -> 172.17.0.3:6416\n"
+	for _, d := range []*Daemon{d1, d2} {
+		eventually(t, d.opts.Node+" programs the agent's VIPs", func() error {
+			if got := vipLines(d); got != want {
+				return fmt.Errorf("got\n%swant\n%s", got, want)
+			}
+			return nil
+		})
+	}
+	recs := getPrefix(t, s, MesosBackendsPrefix)
+	if len(recs) != 1 {
+		t.Fatalf("mesos records: %v, want one", recs)
+	}
+	for k, l := range recs {
+		if !strings.HasPrefix(k, MesosBackendsPrefix+"a1/") || clientv3.LeaseID(l) != lease {
+			t.Errorf("record %s lease %x: want under %sa1/ with the liveness lease %x", k, l, MesosBackendsPrefix, lease)
+		}
+	}
+
+	// Agent outage: polls fail, the last state stays published.
+	agent.fail(503)
+	before := agent.calls.Load()
+	eventually(t, "polls of the failing agent", func() error {
+		if agent.calls.Load() < before+3 {
+			return fmt.Errorf("%d polls", agent.calls.Load()-before)
+		}
+		return nil
+	})
+	if got := vipLines(d2); got != want || len(getPrefix(t, s, MesosBackendsPrefix)) != 1 {
+		t.Errorf("after the agent outage: %v\n%s", getPrefix(t, s, MesosBackendsPrefix), got)
+	}
+
+	// TASK_KILLING: the backend drains everywhere.
+	agent.set(t, "tcp-and-udp.json")
+	agent.mu.Lock()
+	agent.body = []byte(strings.ReplaceAll(string(agent.body), `"TASK_RUNNING"`, `"TASK_KILLING"`))
+	agent.mu.Unlock()
+	drained := "tcp 80 " + app + " -> 172.17.0.3:6416(draining)\nudp 80 " + app + " -> 172.17.0.3:6416(draining)\n"
+	eventually(t, "a2 drains the killed task", func() error {
+		if got := vipLines(d2); got != drained {
+			return fmt.Errorf("got\n%swant\n%s", got, drained)
+		}
+		return nil
+	})
+	metrics := scrape(t, d2)
+	for _, line := range []string{`dcnet_l4lb_backends{state="draining"} 2`, `dcnet_l4lb_vips{family="ip"} 2`} {
+		if !strings.Contains(metrics, line+"\n") {
+			t.Errorf("metrics of a2 lack %q:\n%s", line, grepLines(metrics, "dcnet_l4lb_"))
+		}
+	}
+	if m := scrape(t, d1); !strings.Contains(m, `dcnet_l4lb_mesos_polls_total{result="error"}`) {
+		t.Errorf("metrics of a1 lack failed polls:\n%s", grepLines(m, "dcnet_l4lb_mesos"))
+	}
+
+	// The node goes: its records go with its lease, and so do the VIPs.
+	if _, err := s.Client.Revoke(context.Background(), lease); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a2 drops the dead node's VIPs", func() error {
+		if got := vipLines(d2); got != "" {
+			return fmt.Errorf("still\n%s", got)
+		}
+		return nil
+	})
+}
+
+func scrape(t *testing.T, d *Daemon) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", PathMetrics, nil))
+	if rec.Code != 200 {
+		t.Fatalf("GET %s: %d", PathMetrics, rec.Code)
+	}
+	return rec.Body.String()
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestDaemonReleasesUnusedVIP: a named VIP whose last backend left is
+// released after the grace period (addresses and name record), and a new
+// backend allocates it again.
+func TestDaemonReleasesUnusedVIP(t *testing.T) {
+	s := embeddedStore(t)
+	lease := aliveLease(t, s, "a1")
+	d := startDaemon(t, Options{Store: s, Node: "a1", ReleaseGrace: 300 * time.Millisecond})
+	startDaemon(t, Options{Store: s, Node: "a2", ReleaseGrace: 300 * time.Millisecond})
+	e := ep("a1", "c1", map[string]string{"VIP_0": "/web:80"}, "9.0.1.2/24", "fd01:b::1:2/80")
+	b, _ := json.Marshal(e)
+	key := cluster.EndpointsPrefix + "a1/dcos/c1/eth0"
+	ctx := context.Background()
+	if _, err := s.Client.Put(ctx, key, string(b), clientv3.WithLease(lease)); err != nil {
+		t.Fatal(err)
+	}
+	wantKeys := []string{VIPNamesPrefix + webName, vipAddrsPrefix + "11.0.0.1", vipAddrsPrefix + "fd01:c::1",
+		vipNamesPrefix + "ip/" + webName, vipNamesPrefix + "ip6/" + webName}
+	hasKeys := func(want bool) error {
+		got := getPrefix(t, s, vipAndNamesPrefix)
+		for _, k := range wantKeys {
+			if _, ok := got[k]; ok != want {
+				return fmt.Errorf("key %s present %t, want %t: %v", k, ok, want, got)
+			}
+		}
+		if !want && len(got) > 0 {
+			return fmt.Errorf("keys left: %v", got)
+		}
+		return nil
+	}
+	eventually(t, "allocation and name", func() error { return hasKeys(true) })
+	// Stays while in use, well past the grace period.
+	time.Sleep(time.Second)
+	if err := hasKeys(true); err != nil {
+		t.Fatalf("released while in use: %v", err)
+	}
+	if _, err := s.Client.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	eventually(t, "release", func() error { return hasKeys(false) })
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("released %v after the last backend left, before the grace period", took)
+	}
+	if m := scrape(t, d); !strings.Contains(m, "dcnet_l4lb_vip_releases_total") {
+		t.Errorf("no release metric")
+	}
+	// Back again: allocated and named anew.
+	if _, err := s.Client.Put(ctx, key, string(b), clientv3.WithLease(lease)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "allocation after release", func() error { return hasKeys(true) })
+}
+
+// TestReleaseNameGuards: a name in use is not released; two releases of
+// one name delete once.
+func TestReleaseNameGuards(t *testing.T) {
+	s := embeddedStore(t)
+	ctx := context.Background()
+	used := map[netip.Addr]bool{}
+	for _, k := range []AllocKey{{dataplane.IPv4, webName}, {dataplane.IPv6, webName}} {
+		if _, err := allocate(ctx, s.Client, k, used); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := publishName(ctx, s.Client, NameRecord{Name: webName, Addrs: []string{"11.0.0.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := json.Marshal(ep("a1", "c1", map[string]string{"VIP_0": "/web:80"}, "9.0.1.2/24"))
+	if _, err := s.Client.Put(ctx, cluster.EndpointsPrefix+"a1/dcos/c1/eth0", string(e)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := releaseName(ctx, s.Client, webName); ok || err != nil {
+		t.Fatalf("release of a name in use: %t %v", ok, err)
+	}
+	if n := len(getPrefix(t, s, vipAndNamesPrefix)); n != 5 {
+		t.Fatalf("%d keys after a refused release, want 5", n)
+	}
+	if _, err := s.Client.Delete(ctx, cluster.EndpointsPrefix, clientv3.WithPrefix()); err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan bool, 2)
+	for range 2 {
+		go func() {
+			ok, err := releaseName(ctx, s.Client, webName)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- ok
+		}()
+	}
+	if a, b := <-results, <-results; a == b {
+		t.Errorf("two concurrent releases: %t and %t, want exactly one success", a, b)
+	}
+	if got := getPrefix(t, s, vipAndNamesPrefix); len(got) != 0 {
+		t.Errorf("keys left after release: %v", got)
+	}
+}
+
+func TestReleaserDue(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := newReleaser(time.Minute)
+	r.now = func() time.Time { return now }
+	known := map[string]bool{"a": true, "b": true}
+	if got := r.due(known, map[string]bool{"a": true}); len(got) != 0 {
+		t.Errorf("first sight: %v", got)
+	}
+	now = now.Add(59 * time.Second)
+	if got := r.due(known, map[string]bool{"a": true}); len(got) != 0 {
+		t.Errorf("before the grace period: %v", got)
+	}
+	now = now.Add(time.Second)
+	if got := r.due(known, map[string]bool{"a": true}); len(got) != 1 || got[0] != "b" {
+		t.Errorf("after the grace period: %v, want [b]", got)
+	}
+	// b back in use, a not: b's clock restarts, a's starts.
+	r.due(known, map[string]bool{"b": true})
+	now = now.Add(30 * time.Second)
+	if got := r.due(known, nil); len(got) != 0 {
+		t.Errorf("30 s later: %v, want none", got)
+	}
+	now = now.Add(30 * time.Second)
+	if got := r.due(known, nil); len(got) != 1 || got[0] != "a" {
+		t.Errorf("b's clock must restart when it is used again: %v, want [a]", got)
+	}
+}

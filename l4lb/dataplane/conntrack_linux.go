@@ -1,0 +1,78 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+var _ Conntrack = (*NetlinkConntrack)(nil)
+
+// NetlinkConntrack is the Conntrack on the kernel's conntrack table, over
+// netlink (github.com/vishvananda/netlink).
+type NetlinkConntrack struct {
+	h *netlink.Handle
+}
+
+// NewNetlinkConntrack opens a conntrack netlink socket in the network
+// namespace ns (netns.None() for the caller's own) without entering it
+// for longer than the socket's creation. Close releases it.
+func NewNetlinkConntrack(ns netns.NsHandle) (*NetlinkConntrack, error) {
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_NETFILTER)
+	if err != nil {
+		return nil, fmt.Errorf("open conntrack netlink: %w", err)
+	}
+	return &NetlinkConntrack{h: h}, nil
+}
+
+// Close releases the socket.
+func (c *NetlinkConntrack) Close() { c.h.Close() }
+
+// DeleteUDP implements Conntrack. It dumps each family's table once and
+// deletes the matching entries.
+func (c *NetlinkConntrack) DeleteUDP(flows []UDPFlow) (int, error) {
+	byFamily := [2]flowFilter{{}, {}}
+	for _, f := range flows {
+		byFamily[familyOf(f.VIP.Addr())][[2]netip.AddrPort{f.VIP, f.Backend}] = true
+	}
+	total := 0
+	var errs error
+	for fam, filter := range byFamily {
+		if len(filter) == 0 {
+			continue
+		}
+		af := netlink.InetFamily(unix.AF_INET)
+		if Family(fam) == IPv6 {
+			af = unix.AF_INET6
+		}
+		n, err := c.h.ConntrackDeleteFilters(netlink.ConntrackTable, af, filter)
+		total += int(n)
+		if err != nil {
+			errs = errors.Join(errs, fmt.Errorf("delete %s udp conntrack entries of %d flows: %w", Family(fam), len(filter), err))
+		}
+	}
+	return total, errs
+}
+
+// flowFilter matches UDP entries by (original destination, reply source).
+type flowFilter map[[2]netip.AddrPort]bool
+
+// MatchConntrackFlow implements netlink.CustomConntrackFilter.
+func (m flowFilter) MatchConntrackFlow(f *netlink.ConntrackFlow) bool {
+	if f.Forward.Protocol != unix.IPPROTO_UDP {
+		return false
+	}
+	dst, ok1 := netip.AddrFromSlice(f.Forward.DstIP)
+	src, ok2 := netip.AddrFromSlice(f.Reverse.SrcIP)
+	if !ok1 || !ok2 {
+		return false
+	}
+	return m[[2]netip.AddrPort{
+		netip.AddrPortFrom(dst.Unmap(), f.Forward.DstPort),
+		netip.AddrPortFrom(src.Unmap(), f.Reverse.SrcPort),
+	}]
+}
