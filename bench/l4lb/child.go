@@ -46,6 +46,11 @@ const (
 const (
 	modeCPR       = "cpr"       // connection per request
 	modeKeepAlive = "keepalive" // one connection per worker, request after request
+	// modePaired is keep-alive over two paths at once: one worker holds
+	// Conns connections to Targets and Conns to PairTargets and sends its
+	// requests to the two alternately (A B B A ...), so that both paths
+	// see the same moments of a loaded machine.
+	modePaired = "paired"
 )
 
 // loadRequest asks the load child for one timed run.
@@ -56,6 +61,13 @@ type loadRequest struct {
 	Workers int      `json:"workers"`
 	Millis  int      `json:"millis"`
 	Mode    string   `json:"mode"`
+	// Conns is the number of keep-alive connections per worker (0 means
+	// 1), dialled to Targets in turn and used in turn, request after
+	// request: with one per backend, VIP and direct keep-alive traffic
+	// reach the same backends in the same shares.
+	Conns int `json:"conns,omitempty"`
+	// PairTargets is the second path of modePaired.
+	PairTargets []string `json:"pairTargets,omitempty"`
 }
 
 // loadResult is one run's outcome.
@@ -66,6 +78,10 @@ type loadResult struct {
 	Seconds  float64 `json:"seconds"`
 	P50us    float64 `json:"p50us"`
 	P99us    float64 `json:"p99us"`
+	// Pair is the second path of a modePaired run. In a modePaired run
+	// each path's Seconds is the time spent in its own requests, so Rate
+	// is the closed-loop rate of that path (1 / mean latency).
+	Pair *loadResult `json:"pair,omitempty"`
 }
 
 // Rate is requests per second.
@@ -147,6 +163,9 @@ func loadLoop(in io.Reader, out io.Writer) error {
 }
 
 func runLoad(req loadRequest) loadResult {
+	if req.Mode == modePaired {
+		return runPaired(req)
+	}
 	start := time.Now()
 	end := start.Add(time.Duration(req.Millis) * time.Millisecond)
 	var mu sync.Mutex
@@ -161,7 +180,7 @@ func runLoad(req loadRequest) loadResult {
 			var errs int
 			var first error
 			if req.Mode == modeKeepAlive {
-				l, errs, first = keepAliveWorker(req.Targets[w%len(req.Targets)], end)
+				l, errs, first = keepAliveWorker(req.Targets, w*max(req.Conns, 1), max(req.Conns, 1), end)
 			} else {
 				l, errs, first = cprWorker(req.Targets, w, end)
 			}
@@ -219,15 +238,92 @@ func cprWorker(targets []string, next int, end time.Time) ([]time.Duration, int,
 	return lat, errs, first
 }
 
-func keepAliveWorker(target string, end time.Time) ([]time.Duration, int, error) {
-	c, err := net.DialTimeout("tcp", target, ioTimeout)
-	if err != nil {
-		return nil, 1, err
+// runPaired is one worker of modePaired.
+func runPaired(req loadRequest) loadResult {
+	end := time.Now().Add(time.Duration(req.Millis) * time.Millisecond)
+	conns := max(req.Conns, 1)
+	var sides [2][]net.Conn
+	defer func() {
+		for _, cs := range sides {
+			for _, c := range cs {
+				c.Close()
+			}
+		}
+	}()
+	for i, targets := range [][]string{req.Targets, req.PairTargets} {
+		for j := range conns {
+			c, err := net.DialTimeout("tcp", targets[j%len(targets)], ioTimeout)
+			if err != nil {
+				return loadResult{Errors: 1, FirstErr: err.Error()}
+			}
+			sides[i] = append(sides[i], c)
+		}
 	}
-	defer c.Close()
+	msg, reply := make([]byte, requestBytes), make([]byte, replyBytes)
+	var lat [2][]time.Duration
+	var res [2]loadResult
+	for i := 0; time.Now().Before(end); i++ {
+		// A B, then B A: neither path always goes first.
+		order := [2]int{0, 1}
+		if i%2 == 1 {
+			order = [2]int{1, 0}
+		}
+		for _, side := range order {
+			c := sides[side][i%conns]
+			t0 := time.Now()
+			c.SetDeadline(t0.Add(ioTimeout))
+			if _, err := c.Write(msg); err != nil {
+				res[side].Errors, res[side].FirstErr = 1, err.Error()
+				return pairedResult(res, lat)
+			}
+			if _, err := io.ReadFull(c, reply); err != nil {
+				res[side].Errors, res[side].FirstErr = 1, err.Error()
+				return pairedResult(res, lat)
+			}
+			lat[side] = append(lat[side], time.Since(t0))
+		}
+	}
+	return pairedResult(res, lat)
+}
+
+func pairedResult(res [2]loadResult, lat [2][]time.Duration) loadResult {
+	for i := range res {
+		var sum time.Duration
+		for _, l := range lat[i] {
+			sum += l
+		}
+		res[i].Requests, res[i].Seconds = len(lat[i]), sum.Seconds()
+		slices.Sort(lat[i])
+		if n := len(lat[i]); n > 0 {
+			res[i].P50us = float64(lat[i][n/2]) / 1e3
+			res[i].P99us = float64(lat[i][n*99/100]) / 1e3
+		}
+	}
+	out := res[0]
+	out.Pair = &res[1]
+	return out
+}
+
+// keepAliveWorker dials conns connections, to targets in turn from next,
+// then sends request after request over them in turn until end.
+func keepAliveWorker(targets []string, next, conns int, end time.Time) ([]time.Duration, int, error) {
+	cs := make([]net.Conn, 0, conns)
+	defer func() {
+		for _, c := range cs {
+			c.Close()
+		}
+	}()
+	for i := range conns {
+		c, err := net.DialTimeout("tcp", targets[(next+i)%len(targets)], ioTimeout)
+		if err != nil {
+			return nil, 1, err
+		}
+		cs = append(cs, c)
+	}
 	req, reply := make([]byte, requestBytes), make([]byte, replyBytes)
 	var lat []time.Duration
-	for time.Now().Before(end) {
+	for i := 0; time.Now().Before(end); i++ {
+		c := cs[i%len(cs)]
 		t0 := time.Now()
 		c.SetDeadline(t0.Add(ioTimeout))
 		if _, err := c.Write(req); err != nil {

@@ -118,6 +118,13 @@ func (e *env) runDaemon(ctx context.Context, n int) (*daemonResult, error) {
 		return nil, err
 	}
 	defer d.Stop()
+	if daemonLogCopy != "" {
+		defer func() {
+			if b, err := os.ReadFile(d.LogPath); err == nil {
+				os.WriteFile(daemonLogCopy, b, 0o644)
+			}
+		}()
+	}
 	h, err := os.Open(node.Path)
 	if err != nil {
 		return nil, err
@@ -201,6 +208,9 @@ func writeEndpoints(ctx context.Context, cli *clientv3.Client, n int) error {
 	return nil
 }
 
+// daemonLogCopy is the -daemon-log flag.
+var daemonLogCopy string
+
 type l4lbBinary struct{ path, source string }
 
 // l4lbBinary builds dcnet-l4lb from the tree being measured or, when that
@@ -246,4 +256,27 @@ func etcdVersion() string {
 	}
 	line, _, _ := strings.Cut(string(out), "\n")
 	return strings.TrimSpace(strings.TrimPrefix(line, "etcd Version:"))
+}
+
+// runOnlyDaemon is -only-daemon: the dcnet-l4lb phase alone, in a fabric
+// of its own, printed and not written anywhere.
+func runOnlyDaemon(ctx context.Context, progress func(string)) (err error) {
+	e := &env{nsFile: -1}
+	defer func() { err = errors.Join(err, e.close()) }()
+	if e.tmp, err = os.MkdirTemp("", "dcnet-bench-l4lb-"); err != nil {
+		return err
+	}
+	if e.fabric, err = netsim.NewFabricNoT(netsimPrefix); err != nil {
+		return err
+	}
+	d, err := e.runDaemon(ctx, otherVIPs[len(otherVIPs)-1])
+	if err != nil {
+		return err
+	}
+	progress("dcnet-l4lb memory measured")
+	fmt.Printf("dcnet-l4lb from %s: %d VIPs x %d backends (%d endpoint records, written in %s); every VIP programmed %s after start; "+
+		"VmRSS every %v for %v: max %.1f MiB, min %.1f MiB, last %.1f MiB\n",
+		d.Binary, d.VIPs, numBackend, d.Records, ms(d.Write), ms(d.Programmed), rssInterval, rssWindow,
+		float64(d.RSSKiB)/kibPerMiB, float64(d.MinRSSKiB)/kibPerMiB, float64(d.LastRSSKiB)/kibPerMiB)
+	return nil
 }

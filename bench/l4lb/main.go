@@ -16,6 +16,7 @@
 //
 //	go run ./bench/l4lb          # full run (about 3 minutes); updates docs/benchmarks.md
 //	go run ./bench/l4lb -short   # smoke run (about 30 s); writes nothing
+//	go run ./bench/l4lb -only-daemon  # only the dcnet-l4lb RSS phase (about 30 s); writes nothing
 //
 // Everything happens inside network namespaces named dcnet-bl4lb-...; the
 // host's own namespace is never touched, and every namespace, process and
@@ -47,6 +48,7 @@ type options struct {
 	Changes      int
 	Reconciles   int
 	Daemon       bool // run the real dcnet-l4lb through etcd for its RSS
+	OnlyDaemon   bool // run only the dcnet-l4lb phase, print it, write nothing
 	Out          string
 	Short        bool
 	Command      string
@@ -64,6 +66,8 @@ func main() {
 	flag.IntVar(&o.Changes, "changes", 200, "single-VIP changes timed with Syncer.Apply")
 	flag.IntVar(&o.Reconciles, "reconciles", 6, "single-VIP changes timed with Syncer.Reconcile (read-back), for comparison")
 	flag.BoolVar(&o.Daemon, "daemon", true, "measure the resident memory of the real dcnet-l4lb fed 10,000 VIPs through etcd")
+	flag.BoolVar(&o.OnlyDaemon, "only-daemon", false, "run only the dcnet-l4lb memory phase (etcd + the real binary); prints it, writes nothing")
+	flag.StringVar(&daemonLogCopy, "daemon-log", "", "copy dcnet-l4lb's log (stderr, e.g. with GODEBUG=gctrace=1 in the environment) to this file")
 	flag.StringVar(&o.Out, "out", "docs/benchmarks.md", "markdown file to update (\"\" writes nothing)")
 	flag.BoolVar(&o.Short, "short", false, "smoke run: 2 short rounds, few changes, writes nothing")
 	flag.Parse()
@@ -100,6 +104,9 @@ func run(ctx context.Context, o options) (err error) {
 			err = errors.Join(err, fmt.Errorf("the host's network namespace changed during the run:\n%s", d))
 		}
 	}()
+	if o.OnlyDaemon {
+		return runOnlyDaemon(ctx, progress)
+	}
 	e, err := setup(ctx)
 	if err != nil {
 		return err

@@ -72,6 +72,11 @@ func (r *report) Markdown() string {
 			"--probability` → KUBE-SEP-* DNAT, %d rules via iptables-restore (%s), the service under test in "+
 			"the middle of KUBE-SERVICES). ", r.res.KubeProxyRules, r.res.IPTables) +
 		"Connection per request = connect, send 64 bytes, read the 128-byte reply, close with RST (SO_LINGER 0, so no TIME_WAIT); " +
+		"keep-alive = one connection per backend (the VIP's round robin gives its three connections one backend each), " +
+		"64-byte request and 128-byte reply over them in turn; keep-alive paired = one client holding both sets of " +
+		"connections (direct and VIP) and sending its requests to the two alternately (A B B A ...), so both paths " +
+		"meet the same moments of a loaded machine; each path's rate there is its requests over the time spent in " +
+		"them (1 / mean latency), and the keep-alive target is checked on it; " +
 		"direct = the same backends dialled in turn; it crosses the same node, so it pays that node's conntrack and " +
 		"(dcnet) the hairpin chain's first test or (kube-proxy) the walk of all of KUBE-SERVICES that no direct " +
 		"connection matches, hence kube-proxy's slow direct path. " +
@@ -120,8 +125,9 @@ func (r *report) trafficTables(b *strings.Builder) {
 	r.target(fmt.Sprintf("VIP/direct, conn per request, %d clients, %d VIPs", sat, big), fmt.Sprintf("%.3f", v), fmt.Sprintf(">= %.2f", targetVIPDirectSat), v >= targetVIPDirectSat)
 	v = add(fmt.Sprintf("dcnet VIP with %d other VIPs / with none, 1 client", big), key("dcnet", big, "VIP", modeCPR, 1), key("dcnet", 0, "VIP", modeCPR, 1))
 	r.target(fmt.Sprintf("VIP(%d)/VIP(0), conn per request", big), fmt.Sprintf("%.3f", v), fmt.Sprintf(">= %.2f", targetScale), v >= targetScale)
-	v = add(fmt.Sprintf("dcnet VIP/direct, keep-alive, 1 client, %d other VIPs", big), key("dcnet", big, "VIP", modeKeepAlive, 1), key("dcnet", big, "direct", modeKeepAlive, 1))
-	r.target("VIP/direct, keep-alive requests", fmt.Sprintf("%.3f", v), fmt.Sprintf(">= %.2f", targetKeepAlive), v >= targetKeepAlive)
+	add(fmt.Sprintf("dcnet VIP/direct, keep-alive, 1 client, %d other VIPs (separate samples)", big), key("dcnet", big, "VIP", modeKeepAlive, 1), key("dcnet", big, "direct", modeKeepAlive, 1))
+	v = add(fmt.Sprintf("dcnet VIP/direct, keep-alive paired (alternate requests), 1 client, %d other VIPs", big), key("dcnet", big, "VIP", modePaired, 1), key("dcnet", big, "direct", modePaired, 1))
+	r.target("VIP/direct, keep-alive requests (paired)", fmt.Sprintf("%.3f", v), fmt.Sprintf(">= %.2f", targetKeepAlive), v >= targetKeepAlive)
 	add(fmt.Sprintf("kube-proxy VIP/direct, conn per request, 1 client, %d services", big), key("kube-proxy", big, "VIP", modeCPR, 1), key("kube-proxy", big, "direct", modeCPR, 1))
 	add(fmt.Sprintf("kube-proxy VIP/direct, conn per request, %d clients, %d services", sat, big), key("kube-proxy", big, "VIP", modeCPR, sat), key("kube-proxy", big, "direct", modeCPR, sat))
 	add("dcnet VIP / kube-proxy VIP, conn per request, 1 client, 10,000 each", key("dcnet", big, "VIP", modeCPR, 1), key("kube-proxy", big, "VIP", modeCPR, 1))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 	"github.com/dcnet/dcnet/l4lb/vip"
@@ -79,7 +80,7 @@ type trafficResult struct {
 	Errors  map[string]int
 }
 
-var modeNames = map[string]string{modeCPR: "conn per request", modeKeepAlive: "keep-alive"}
+var modeNames = map[string]string{modeCPR: "conn per request", modeKeepAlive: "keep-alive", modePaired: "keep-alive paired"}
 
 func clients(n int) string {
 	if n == 1 {
@@ -105,6 +106,7 @@ func (o options) cases() [][]tcase {
 		if n == otherVIPs[len(otherVIPs)-1] {
 			g = append(g, pair("dcnet", n, modeCPR, o.Saturation)...)
 			g = append(g, pair("dcnet", n, modeKeepAlive, 1)...)
+			g = append(g, pair("dcnet", n, modePaired, 1)...)
 		}
 		groups = append(groups, g)
 	}
@@ -150,6 +152,9 @@ func (e *env) runTraffic(ctx context.Context, o options, progress func(string)) 
 				slices.Reverse(cs)
 			}
 			for _, c := range cs {
+				if c.Mode == modePaired && c.Path == "VIP" {
+					continue // measured with its direct twin
+				}
 				r, err := e.sample(c, o.SampleMillis)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", c.Label, err)
@@ -159,6 +164,11 @@ func (e *env) runTraffic(ctx context.Context, o options, progress func(string)) 
 				}
 				res.Samples[c.Key] = append(res.Samples[c.Key], r)
 				res.Errors[c.Key] += r.Errors
+				if r.Pair != nil {
+					vk := strings.Replace(c.Key, "/direct/", "/VIP/", 1)
+					res.Samples[vk] = append(res.Samples[vk], *r.Pair)
+					res.Errors[vk] += r.Pair.Errors
+				}
 			}
 		}
 		progress(fmt.Sprintf("traffic round %d/%d done", round, o.Rounds))
@@ -179,9 +189,20 @@ func (e *env) sample(c tcase, millis int) (loadResult, error) {
 			targets = append(targets, b.String())
 		}
 	}
-	r, err := s.load.load(loadRequest{Targets: targets, Workers: c.Workers, Millis: millis, Mode: c.Mode})
+	// Keep-alive: one connection per backend and worker, used in turn,
+	// on both paths (the VIP's round robin gives its first connections
+	// one backend each), so both reach the same backends equally.
+	req := loadRequest{Targets: targets, Workers: c.Workers, Millis: millis, Mode: c.Mode, Conns: len(s.backends)}
+	if c.Mode == modePaired {
+		// Direct and VIP in one run, request by request.
+		req.PairTargets = []string{fmt.Sprintf("%s:%d", vipAddr, vipPort)}
+	}
+	r, err := s.load.load(req)
 	if err != nil {
 		return r, err
+	}
+	if r.Pair != nil && r.Pair.Requests == 0 {
+		return r, fmt.Errorf("no request answered on the VIP path (%d errors, first: %s)", r.Pair.Errors, r.Pair.FirstErr)
 	}
 	if r.Requests == 0 {
 		return r, fmt.Errorf("no request answered (%d errors, first: %s)", r.Errors, r.FirstErr)

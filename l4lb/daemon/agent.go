@@ -254,23 +254,16 @@ func encodeMesosRecords(node string, bs []vip.Binding) map[string][]byte {
 }
 
 // parseMesosRecords reads the bindings of every node's MesosBackendsPrefix
-// records; a backend's node is the node that published it.
+// records (see decodeMesosRecord).
 func parseMesosRecords(kvs []cluster.KV, log *slog.Logger) []vip.Binding {
 	var out []vip.Binding
 	for _, kv := range kvs {
-		node, _, ok := strings.Cut(strings.TrimPrefix(kv.Key, MesosBackendsPrefix), "/")
-		var r MesosRecord
-		if err := json.Unmarshal(kv.Value, &r); !ok || err != nil {
+		bs, err := decodeMesosRecord(kv.Key, kv.Value)
+		if err != nil {
 			log.Warn("mesos backend record ignored", "key", kv.Key, "err", err)
 			continue
 		}
-		for _, b := range r.Backends {
-			out = append(out, vip.Binding{
-				VIP: vip.VIP{Name: b.Name, Framework: b.Framework, IP: b.VIP, Port: b.VIPPort, Protocol: b.Protocol},
-				Backend: vip.Backend{IP: b.IP, Port: b.Port, Node: node, NodeIP: b.NodeIP, Task: r.Task,
-					Healthy: b.Healthy, Draining: b.Draining},
-			})
-		}
+		out = append(out, bs...)
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,10 +10,10 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dcnet/dcnet/l4lb/dataplane"
-	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
@@ -56,23 +55,51 @@ type Options struct {
 type Daemon struct {
 	opts      Options
 	log       *slog.Logger
-	endpoints *cluster.Cache
+	endpoints *recordCache
 	alive     *cluster.Cache
 	// vips mirrors both VIPsPrefix and VIPNamesPrefix in one watch, so
 	// that a release (one transaction over both) is seen at once.
 	vips      *cluster.Cache
-	mesos     *cluster.Cache
-	caches    []*cluster.Cache
+	mesos     *recordCache
+	caches    []cache
 	agent     *agentSource // nil without a Mesos agent
 	publisher *cluster.Publisher
 	syncer    *dataplane.Syncer
 	metrics   *metrics
 	releaser  *releaser
 	kick      chan struct{}
+	// dirty is set by every cache change: the next sync computes the
+	// plan again instead of reusing the last one.
+	dirty atomic.Bool
+	// last is the last computed state (sync loop only).
+	last *computed
+	// programmedFrom is the computed state last published to services,
+	// programmed and the gauges (sync loop only).
+	programmedFrom *computed
 
 	mu       sync.RWMutex
 	services []Service // last programmed
-	syncs    int
+	// programmed holds the addresses of the VIPs in the kernel after the
+	// last successful sync (see Programmed).
+	programmed map[netip.Addr]struct{}
+	syncs      int
+}
+
+// cache is a mirror of a store prefix: cluster.Cache or recordCache.
+type cache interface {
+	Run(ctx context.Context)
+	Synced() bool
+}
+
+// computed is what a sync derives from the caches: reused as it is by the
+// next syncs while no cache changes.
+type computed struct {
+	services []Service
+	missing  []AllocKey
+	// retry is set when an address allocation failed: the next sync
+	// computes again, whatever changed.
+	retry bool
+	plan  dataplane.Plan
 }
 
 // New returns a Daemon; Run starts it.
@@ -95,14 +122,16 @@ func New(opts Options) (*Daemon, error) {
 	d := &Daemon{opts: opts, log: opts.Log, kick: make(chan struct{}, 1)}
 	d.metrics = newMetrics(d)
 	d.syncer = dataplane.NewSyncer(opts.Kernel, opts.Conntrack)
-	d.endpoints = cluster.NewCache(opts.Store, cluster.EndpointsPrefix, d.log)
+	d.endpoints = newRecordCache(opts.Store, cluster.EndpointsPrefix, "endpoint", decodeEndpointRecord(d.log), d.log)
 	d.alive = cluster.NewCache(opts.Store, cluster.AlivePrefix, d.log)
 	d.vips = cluster.NewCache(opts.Store, vipAndNamesPrefix, d.log)
-	d.mesos = cluster.NewCache(opts.Store, MesosBackendsPrefix, d.log)
-	d.caches = []*cluster.Cache{d.endpoints, d.alive, d.vips, d.mesos}
-	for _, c := range d.caches {
-		c.OnChange = d.Kick
-	}
+	d.mesos = newRecordCache(opts.Store, MesosBackendsPrefix, "mesos backend", decodeMesosRecord, d.log)
+	d.caches = []cache{d.endpoints, d.alive, d.vips, d.mesos}
+	d.dirty.Store(true)
+	d.endpoints.OnChange = d.changed
+	d.vips.OnChange = d.changed
+	d.mesos.OnChange = d.changed
+	d.alive.OnChange = d.changed
 	if opts.Mesos.Agent != "" {
 		a, err := newAgentSource(opts.Mesos, opts.Node, d.log)
 		if err != nil {
@@ -112,12 +141,18 @@ func New(opts Options) (*Daemon, error) {
 		d.agent = a
 		d.publisher = cluster.NewPublisher(opts.Store, nodeMesosPrefix(opts.Node), d.nodeLease, a.records, d.log)
 		a.onChange = d.publisher.Kick
-		d.alive.OnChange = func() { d.Kick(); d.publisher.Kick() }
+		d.alive.OnChange = func() { d.changed(); d.publisher.Kick() }
 	}
 	if opts.ReleaseGrace > 0 {
 		d.releaser = newReleaser(opts.ReleaseGrace)
 	}
 	return d, nil
+}
+
+// changed marks the inputs changed and kicks a sync.
+func (d *Daemon) changed() {
+	d.dirty.Store(true)
+	d.Kick()
 }
 
 // Kick asks for a sync soon; safe to call any time.
@@ -204,27 +239,61 @@ func (d *Daemon) synced() bool {
 }
 
 // sync computes, allocates, plans and applies once; with reconcile it
-// also reads the kernel back and repairs it.
+// also reads the kernel back and repairs it. While no cache changed since
+// the last sync, it reuses the last plan (a tick then costs the read-back
+// alone).
 func (d *Daemon) sync(ctx context.Context, reconcile bool) {
 	if !d.synced() {
 		return
 	}
-	in := Input{Endpoints: d.readEndpoints(), Alive: map[string]bool{}, Bindings: parseMesosRecords(d.mesos.List(""), d.log)}
+	c := d.last
+	if d.dirty.Swap(false) || c == nil || c.retry {
+		c = d.compute(ctx)
+		d.last = c
+	}
+	if err := d.apply(c.plan, reconcile); err != nil {
+		d.metrics.failed(stageKernel)
+		d.log.Error("sync nftables, retrying at the next change or tick", "err", err)
+		return
+	}
+	if c != d.programmedFrom {
+		programmed := programmedAddrs(c.plan)
+		d.mu.Lock()
+		d.services, d.programmed = c.services, programmed
+		d.mu.Unlock()
+		d.metrics.programmed(c.services)
+		d.programmedFrom = c
+	}
+	d.mu.Lock()
+	d.syncs++
+	d.mu.Unlock()
+	d.publishNames(ctx, c.services)
+	if d.releaser != nil {
+		d.release(ctx, c.services, c.missing)
+	}
+}
+
+// compute reads the caches (decoding only the records that changed),
+// allocates missing named VIP addresses and plans.
+func (d *Daemon) compute(ctx context.Context) *computed {
+	in := Input{Alive: map[string]bool{}}
+	// Mesos backends first: a named VIP declared by both takes the
+	// spelling of the first (see Desired).
+	in.Records = d.endpoints.Bindings(d.mesos.Bindings(nil))
 	for _, kv := range d.alive.List("") {
 		in.Alive[strings.TrimPrefix(kv.Key, cluster.AlivePrefix)] = true
 	}
 	var used map[netip.Addr]bool
 	in.Addrs, used = parseAllocs(d.vips.List(""))
-	services, missing, errs := Desired(in)
-	for _, err := range errs {
-		d.log.Debug("vip label ignored", "err", err)
-	}
+	c := &computed{}
+	services, missing, _ := Desired(in)
 	if len(missing) > 0 {
 		for _, k := range missing {
 			a, err := allocate(ctx, d.opts.Store.Client, k, used)
 			if err != nil {
 				d.metrics.failed(stageAllocate)
 				d.log.Warn("named vip address", "vip", k.Name, "family", k.Family.String(), "err", err)
+				c.retry = true
 				continue
 			}
 			in.Addrs[k] = a
@@ -235,20 +304,33 @@ func (d *Daemon) sync(ctx context.Context, reconcile bool) {
 	for _, err := range errs {
 		d.log.Warn("vip not programmed", "err", err)
 	}
-	if err := d.apply(plan, reconcile); err != nil {
-		d.metrics.failed(stageKernel)
-		d.log.Error("sync nftables, retrying at the next change or tick", "err", err)
-		return
+	c.services, c.missing, c.plan = services, missing, plan
+	return c
+}
+
+// programmedAddrs returns the addresses of the VIPs of p.
+func programmedAddrs(p dataplane.Plan) map[netip.Addr]struct{} {
+	n := 0
+	for _, t := range p.Tables {
+		n += len(t.VIPs)
 	}
-	d.mu.Lock()
-	d.services = services
-	d.syncs++
-	d.mu.Unlock()
-	d.metrics.programmed(services)
-	d.publishNames(ctx, services)
-	if d.releaser != nil {
-		d.release(ctx, services, missing)
+	out := make(map[netip.Addr]struct{}, n)
+	for _, t := range p.Tables {
+		for k := range t.VIPs {
+			out[k.Addr] = struct{}{}
+		}
 	}
+	return out
+}
+
+// Programmed reports whether a is the address of at least one VIP in the
+// kernel as of the last successful sync (nftables Apply, or Reconcile on
+// the timer). It is one map lookup under a read lock.
+func (d *Daemon) Programmed(a netip.Addr) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	_, ok := d.programmed[a.Unmap()]
+	return ok
 }
 
 // apply programs plan: Apply (a diff against the Syncer's memory, no
@@ -288,18 +370,4 @@ func (d *Daemon) logResults(msg string, res []dataplane.Result, start time.Time)
 			d.log.Warn("delete stale udp conntrack entries, retrying at the next sync", "err", r.ConntrackErr)
 		}
 	}
-}
-
-func (d *Daemon) readEndpoints() []api.Endpoint {
-	kvs := d.endpoints.List("")
-	out := make([]api.Endpoint, 0, len(kvs))
-	for _, kv := range kvs {
-		var ep api.Endpoint
-		if err := json.Unmarshal(kv.Value, &ep); err != nil {
-			d.log.Warn("endpoint record ignored", "key", kv.Key, "err", err)
-			continue
-		}
-		out = append(out, ep)
-	}
-	return out
 }

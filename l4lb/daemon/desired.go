@@ -41,6 +41,9 @@ type Input struct {
 	// Bindings are backends from other sources (Mesos agents), merged
 	// with those of the endpoint records.
 	Bindings []vip.Binding
+	// Records are more backends, one slice per decoded record (the
+	// daemon's records caches), read and not modified.
+	Records [][]vip.Binding
 }
 
 // Desired computes the node's services from in: the VIPs of the endpoint
@@ -54,24 +57,29 @@ func Desired(in Input) (services []Service, missing []AllocKey, errs []error) {
 		bs []vip.Backend
 	}
 	groups := map[svcID]*group{}
-	all := slices.Clone(in.Bindings)
+	add := func(bs []vip.Binding) {
+		for _, b := range bs {
+			fam := familyOf(b.Backend.IP)
+			if !b.VIP.IsNamed() && familyOf(b.VIP.IP) != fam {
+				continue // an IP VIP only takes backends of its family
+			}
+			id := svcID{key: b.VIP.Key(), fam: fam}
+			g := groups[id]
+			if g == nil {
+				g = &group{v: b.VIP}
+				groups[id] = g
+			}
+			g.bs = append(g.bs, b.Backend)
+		}
+	}
+	add(in.Bindings)
+	for _, bs := range in.Records {
+		add(bs)
+	}
 	for _, ep := range in.Endpoints {
 		bs, es := vip.FromEndpoint(ep)
 		errs = append(errs, es...)
-		all = append(all, bs...)
-	}
-	for _, b := range all {
-		fam := familyOf(b.Backend.IP)
-		if !b.VIP.IsNamed() && familyOf(b.VIP.IP) != fam {
-			continue // an IP VIP only takes backends of its family
-		}
-		id := svcID{key: b.VIP.Key(), fam: fam}
-		g := groups[id]
-		if g == nil {
-			g = &group{v: b.VIP}
-			groups[id] = g
-		}
-		g.bs = append(g.bs, b.Backend)
+		add(bs)
 	}
 	need := map[AllocKey]bool{}
 	for id, g := range groups {
@@ -117,6 +125,10 @@ type svcID struct {
 // aliveOrAll keeps the backends on alive nodes (a backend without a node
 // counts as alive), or all of them when none is.
 func aliveOrAll(bs []vip.Backend, alive map[string]bool) []vip.Backend {
+	up := func(b vip.Backend) bool { return b.Node == "" || alive[b.Node] }
+	if !slices.ContainsFunc(bs, func(b vip.Backend) bool { return !up(b) }) {
+		return bs // all alive: share the slice (the common case)
+	}
 	var out []vip.Backend
 	for _, b := range bs {
 		if b.Node == "" || alive[b.Node] {

@@ -3,7 +3,7 @@
 // turns endpoint labels and Mesos tasks into VIPs (packages vip, mesos),
 // allocates named VIP addresses, programs the node's nftables through
 // package dataplane, publishes the names of programmed VIPs, releases
-// unused ones, and serves /v1/vips and /metrics.
+// unused ones, and serves /v1/vips, /v1/programmed/<ip> and /metrics.
 //
 // # Loop
 //
@@ -16,6 +16,28 @@
 // also runs Reconcile, which reads the tables back and repairs hand damage
 // (a deleted table or element); what it changes is counted in
 // dcnet_l4lb_reconcile_repairs_total.
+//
+// # Decoded records and plan reuse
+//
+// The endpoint and Mesos backend prefixes are mirrored by a recordCache,
+// not a cluster.Cache: each record is decoded (JSON to VIP bindings) once
+// per etcd ModRevision, when the watch delivers it, and only its bindings
+// are kept, not its JSON. The initial read, and the resync after a broken
+// or compacted watch, read recordPage keys at a time at one revision and
+// keep the bindings of records whose ModRevision is unchanged. A sync
+// merges the kept bindings (Desired) without copying them into one list.
+// Every cache change sets a dirty flag; a sync with the flag clear (the
+// periodic tick with nothing new) reuses the last computed services and
+// plan, so it costs the Reconcile read-back alone. With 30,000 endpoint
+// records, decoding every record on every sync and holding the JSON and a
+// single 30,000-key read answer made most of the daemon's heap.
+//
+// # Programmed addresses
+//
+// After each successful sync the daemon keeps the set of VIP addresses of
+// the plan applied (both families); /v1/programmed/<ip> is one lookup in
+// it under a read lock. dcnet-dns asks it so that it does not answer a VIP
+// name on a node before that node has programmed the VIP.
 //
 // # Liveness
 //

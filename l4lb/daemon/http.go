@@ -9,8 +9,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// PathVIPs serves the programmed VIPs.
-const PathVIPs = "/v1/vips"
+// Paths of the HTTP API.
+const (
+	// PathVIPs serves the programmed VIPs.
+	PathVIPs = "/v1/vips"
+	// PathProgrammed + <ip> answers 204 when ip is the address of a VIP
+	// in the kernel (see Daemon.Programmed), 404 when not, 400 for a
+	// malformed address: dcnet-dns asks it before answering a VIP name.
+	PathProgrammed = "/v1/programmed/"
+)
 
 // VIPInfo is one VIP of /v1/vips: dcos-net's vip, protocol and backend,
 // plus the port, DNS name and address.
@@ -60,7 +67,7 @@ func (d *Daemon) VIPs() []VIPInfo {
 	return out
 }
 
-// Handler serves PathVIPs and PathMetrics.
+// Handler serves PathVIPs, PathProgrammed and PathMetrics.
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+PathVIPs, func(w http.ResponseWriter, _ *http.Request) {
@@ -68,6 +75,17 @@ func (d *Daemon) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
 		w.Write(append(b, '\n'))
+	})
+	mux.HandleFunc("GET "+PathProgrammed+"{ip}", func(w http.ResponseWriter, r *http.Request) {
+		a, err := netip.ParseAddr(r.PathValue("ip"))
+		switch {
+		case err != nil || a.Zone() != "":
+			http.Error(w, "want an IPv4 or IPv6 address", http.StatusBadRequest)
+		case d.Programmed(a):
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
 	})
 	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
 	return mux

@@ -90,20 +90,15 @@ func (m *metrics) programmed(services []Service) {
 	states := map[string]int{}
 	for _, s := range services {
 		vips[familyOf(s.Addr).String()]++
-		programmed := map[string]bool{}
 		for _, b := range s.Backends {
-			programmed[b.AddrPort().String()] = true
 			if b.Healthy && !b.Draining {
 				states[backendActive]++
 			} else {
 				states[backendDraining]++
 			}
 		}
-		for _, b := range s.All {
-			if !programmed[b.AddrPort().String()] {
-				states[backendDown]++
-			}
-		}
+		// Backends is All or a subset of it: the rest are down.
+		states[backendDown] += len(s.All) - len(s.Backends)
 	}
 	for _, f := range []string{"ip", "ip6"} {
 		m.vips.WithLabelValues(f).Set(float64(vips[f]))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -158,6 +159,10 @@ func TestDaemonMesosAgent(t *testing.T) {
 			return nil
 		})
 	}
+	addr := d2.VIPs()[0].Address
+	if code := programmedCode(d2, addr); code != http.StatusNoContent {
+		t.Errorf("GET %s%s on a2: %d, want 204", PathProgrammed, addr, code)
+	}
 	recs := getPrefix(t, s, MesosBackendsPrefix)
 	if len(recs) != 1 {
 		t.Fatalf("mesos records: %v, want one", recs)
@@ -213,6 +218,15 @@ func TestDaemonMesosAgent(t *testing.T) {
 		}
 		return nil
 	})
+	if code := programmedCode(d2, addr); code != http.StatusNotFound {
+		t.Errorf("GET %s%s on a2 after its VIPs went: %d, want 404", PathProgrammed, addr, code)
+	}
+}
+
+func programmedCode(d *Daemon, ip string) int {
+	rec := httptest.NewRecorder()
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", PathProgrammed+ip, nil))
+	return rec.Code
 }
 
 func scrape(t *testing.T, d *Daemon) string {

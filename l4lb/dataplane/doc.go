@@ -18,7 +18,7 @@
 //	chain output      nat hook output priority -100:       the same, for local clients
 //	chain hairpin     filter hook prerouting priority dstnat + 1: mark hairpin connections
 //	chain postrouting nat hook postrouting priority srcnat:  masquerade what hairpin marked
-//	chain lb-K        dnat to daddr . l4proto . th dport . numgen random mod K map @backends
+//	chain lb-K        dnat to daddr . l4proto . th dport . numgen inc mod K map @backends
 //	chain novip       reject with tcp reset; reject (ICMP port unreachable)
 //
 // so a new connection costs two hash lookups (the verdict map, then the
@@ -33,13 +33,39 @@
 // jumps to novip and is refused at once (TCP reset, ICMP port unreachable)
 // instead of being black-holed.
 //
-// # Slots and weights
+// # Slots, weights and round robin
 //
 // Only healthy, non-draining backends get slots. A backend's weight is its
 // number of slots; weights are divided by their greatest common divisor so
 // K stays small. Slots are numbered 0..K-1 over the backends sorted by
 // address. Existing connections are kept by conntrack whatever the slots
 // become, which is how draining backends keep their connections.
+//
+// The lb-K rule picks the slot with `numgen inc mod K`: a counter that the
+// kernel keeps per rule and increments atomically for every new
+// connection (the nat chains see only a connection's first packet), so
+// slots are taken in round robin. A client's 500 connections to a VIP of
+// 5 backends give each exactly 100 when nothing else opens connections to
+// K-slot VIPs on its node meanwhile; `numgen random` missed ±20 % of an
+// even share for some backend in about one client in ten. A weighted
+// backend with w of the K slots gets w/K of the connections.
+//
+// The counter is one per lb-K rule, so per node and per K, shared by all
+// VIPs with K slots, not one per VIP. Connections to several such VIPs
+// interleave on one counter: each VIP sees a subsequence of it, which
+// stays even as long as the arrivals to different VIPs are not locked in
+// step with the counter (two VIPs of 2 slots opened strictly alternately
+// would each see one slot only; independent clients are not in step). A
+// counter per VIP would need a rule (or a chain) per VIP: every
+// VIP change would become a rule change and the chains would grow with the
+// VIPs, against the elements-only design above, for a gain only in that
+// lockstep case; so the counter stays per rule. The counter starts at 0
+// when a rule is created (a new lb-K chain, a rebuilt table).
+//
+// A table written by an earlier version (lb-K with numgen random) fails
+// the skeleton check of the read-back (the lb-K rule must be numgen inc
+// mod K, offset 0) and is rebuilt once by the first Reconcile (and by the
+// first Apply, which reads back).
 //
 // # Batches
 //

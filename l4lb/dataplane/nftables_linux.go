@@ -275,10 +275,12 @@ func (l layout) dispatchExprs(vips *nftables.Set) []expr.Any {
 	return append(l.keyExprs(), &expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: vips.Name, SetID: vips.ID})
 }
 
-// lbExprs: dnat to <daddr> . meta l4proto . th dport . numgen random mod k map @backends.
+// lbExprs: dnat to <daddr> . meta l4proto . th dport . numgen inc mod k map @backends.
+// The numgen counter belongs to the rule: round robin over the slots of
+// every VIP with k slots (see "Slots and round robin" in doc.go).
 func (l layout) lbExprs(backends *nftables.Set, k int) []expr.Any {
 	return append(l.keyExprs(),
-		&expr.Numgen{Register: l.regSlot, Modulus: uint32(k), Type: unix.NFT_NG_RANDOM},
+		&expr.Numgen{Register: l.regSlot, Modulus: uint32(k), Type: unix.NFT_NG_INCREMENTAL},
 		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: backends.Name, SetID: backends.ID},
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: l.natFamily, RegAddrMin: 1, RegProtoMin: l.regNATPort, Specified: true},
 	)

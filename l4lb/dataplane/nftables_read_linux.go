@@ -12,6 +12,7 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Read implements Kernel.
@@ -108,7 +109,8 @@ func hookOK(ch *nftables.Chain, typ nftables.ChainType, hook *nftables.ChainHook
 }
 
 // lbChainK parses an lb-K chain and checks that its one rule picks among K
-// slots.
+// slots in round robin (numgen inc mod K from 0): a chain of an earlier
+// version (numgen random) counts as damage, so its table is rebuilt once.
 func lbChainK(ch *nftables.Chain, rules []*nftables.Rule) (int, bool) {
 	ks, found := strings.CutPrefix(ch.Name, "lb-")
 	k, err := strconv.Atoi(ks)
@@ -117,7 +119,7 @@ func lbChainK(ch *nftables.Chain, rules []*nftables.Rule) (int, bool) {
 	}
 	for _, e := range rules[0].Exprs {
 		if ng, isNG := e.(*expr.Numgen); isNG {
-			return k, ng.Modulus == uint32(k) && len(rules[0].Exprs) == 6
+			return k, ng.Modulus == uint32(k) && ng.Type == unix.NFT_NG_INCREMENTAL && ng.Offset == 0 && len(rules[0].Exprs) == 6
 		}
 	}
 	return 0, false

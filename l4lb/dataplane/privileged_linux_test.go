@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -12,12 +13,14 @@ import (
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/l4lb/vip"
 	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 )
 
 const (
-	// privConns new connections give each of three backends 300 ± 14
-	// (one sigma), so ±20 % is over 4 sigma and the check does not flake;
-	// 300 connections would fail about one run in twenty.
+	// privConns new connections, one after the other from one client,
+	// give each of three backends exactly 300: the lb-K rule picks slots
+	// in round robin (numgen inc).
 	privConns   = 900
 	dialTimeout = 2 * time.Second
 )
@@ -129,8 +132,8 @@ func TestPrivilegedVIP(t *testing.T) {
 	t.Logf("split over %d connections: %v", privConns, counts)
 	even := privConns / 3
 	for _, name := range []string{"b1", "b2", "b3"} {
-		if c := counts[name]; c < even*8/10 || c > even*12/10 {
-			t.Errorf("backend %s got %d of %d connections, want %d ±20%%", name, c, privConns, even)
+		if c := counts[name]; c < even-1 || c > even+1 {
+			t.Errorf("backend %s got %d of %d connections, want %d ±1 (round robin)", name, c, privConns, even)
 		}
 	}
 
@@ -161,5 +164,56 @@ func TestPrivilegedVIP(t *testing.T) {
 	}
 	if res := r.sync(t, p); res[0].Changes+res[1].Changes != 0 {
 		t.Errorf("Sync after repair = %+v, want no change", res)
+	}
+}
+
+// TestPrivilegedRandomTableRebuilt: a table written by an earlier version,
+// whose lb-K rules pick slots with numgen random, fails the skeleton check
+// and is rebuilt once by Reconcile; then it is round robin and left alone.
+func TestPrivilegedRandomTableRebuilt(t *testing.T) {
+	r := newLBRig(t)
+	p := r.plan(t, "b1", "b2", "b3")
+	r.sync(t, p)
+	// Turn lb-3 into the earlier version's rule.
+	h, err := r.node.NetNS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	c, err := nftables.New(nftables.WithNetNSFd(int(h.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := layouts[IPv4]
+	tb := l.table()
+	_, backends := l.sets(tb)
+	ch := &nftables.Chain{Table: tb, Name: ChainName(3)}
+	exprs := l.lbExprs(backends, 3)
+	for _, e := range exprs {
+		if ng, ok := e.(*expr.Numgen); ok {
+			ng.Type = unix.NFT_NG_RANDOM
+		}
+	}
+	c.FlushChain(ch)
+	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: exprs})
+	if err := c.Flush(); err != nil {
+		t.Fatalf("write the random-slot rule: %v", err)
+	}
+	if rs := r.ruleset(); !strings.Contains(rs, "numgen random mod 3") {
+		t.Fatalf("old rule not written:\n%s", rs)
+	}
+	cur, err := r.kernel.Read(IPv4)
+	if err != nil || !cur.Present || cur.Intact {
+		t.Fatalf("read of the old table: present %t intact %t, %v; want present and not intact", cur.Present, cur.Intact, err)
+	}
+	s := NewSyncer(r.kernel, nil)
+	if res, err := s.Reconcile(p); err != nil || !res[0].Rebuilt {
+		t.Fatalf("Reconcile of the old table = %+v, %v; want rebuilt", res, err)
+	}
+	if rs := r.ruleset(); strings.Contains(rs, "numgen random") || !strings.Contains(rs, "numgen inc mod 3") {
+		t.Errorf("after the rebuild:\n%s", rs)
+	}
+	if res, err := s.Reconcile(p); err != nil || res[0].Rebuilt || res[0].Changes != 0 {
+		t.Errorf("second Reconcile = %+v, %v; want nothing to do", res, err)
 	}
 }
