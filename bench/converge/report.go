@@ -224,7 +224,7 @@ func (r *report) Markdown() string {
 		"file with one more running task `task<i>` of framework marathon whose container IP (`statuses[].container_status.network_infos`) "+
 		"is the container's address: written to a temporary file and renamed over the old one. Anchor: the rename returned. Done: B "+
 		"answers `task<i>%s` with that IP. The path: Mesos-DNS mode re-reads the file every %s (so 0 to %s of waiting for the next "+
-		"read), generates the records and writes the whole task names list to `/dcnet/v1/dns/tasknames`; every node-mode dcnet-dns "+
+		"read), generates the records and writes one key per task name under `/dcnet/v1/dns/tasknames/`; every node-mode dcnet-dns "+
 		"watches that key and swaps its zone.\n\n", taskDomain, human(r.res.Refresh), human(r.res.Refresh))
 	taskSum := add("task name: state file renamed -> B answers", fromRename)
 	add("(context) state file renamed -> task names PUT (read wait + generate + write)", toPublish)

@@ -4,22 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/dcnet/dcnet/dns/taskzone"
+	"github.com/dcnet/dcnet/l4lb/daemon"
 	store "github.com/dcnet/dcnet/overlayd/cluster"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // vipNamesPrefix is where every dcnet-l4lb publishes a named VIP's name
-// record once it has programmed the VIP (l4lb/daemon.VIPNamesPrefix; not
-// imported so that the bench builds while l4lb/ is being edited).
-const vipNamesPrefix = store.Prefix + "vipnames/"
+// record once it has programmed the VIP.
+const vipNamesPrefix = daemon.VIPNamesPrefix
 
-// taskNamesKey is where Mesos-DNS mode publishes the task names
-// (dns/taskzone.Key, docs/dns.md; not imported for the same reason).
-const taskNamesKey = store.Prefix + "dns/tasknames"
+// taskNamesPrefix is where Mesos-DNS mode publishes the task names, one key
+// per name holding a JSON list of its addresses (docs/dns.md).
+const taskNamesPrefix = taskzone.Prefix
 
 // storeEvent is one PUT seen by the bench's watch on the cluster store.
 type storeEvent struct {
@@ -116,26 +118,15 @@ func vipNameRecord(fqdn string) func(storeEvent) bool {
 	}
 }
 
-// taskNameRecord matches a task names list that holds fqdn (without the
-// final dot) with address ip.
+// taskNameRecord matches the task name key of fqdn (without the final
+// dot) when its address list holds ip.
 func taskNameRecord(fqdn, ip string) func(storeEvent) bool {
 	return func(ev storeEvent) bool {
-		if ev.Key != taskNamesKey {
+		name, ok := strings.CutPrefix(ev.Key, taskNamesPrefix)
+		if !ok || strings.TrimSuffix(name, ".") != fqdn {
 			return false
 		}
-		var list []struct {
-			Name  string `json:"name"`
-			Type  string `json:"type"`
-			Value string `json:"value"`
-		}
-		if json.Unmarshal([]byte(ev.Value), &list) != nil {
-			return false
-		}
-		for _, r := range list {
-			if strings.TrimSuffix(r.Name, ".") == fqdn && r.Type == "A" && r.Value == ip {
-				return true
-			}
-		}
-		return false
+		var addrs []string
+		return json.Unmarshal([]byte(ev.Value), &addrs) == nil && slices.Contains(addrs, ip)
 	}
 }

@@ -33,18 +33,34 @@ const (
 	querySeed    = 1
 )
 
-// clusterData is what the run generated: the Mesos state dcnet-dns loads,
-// the same task names as a zone file for CoreDNS, and the query files.
+// clusterData is what the run generated: the Mesos state the Mesos-DNS
+// master publishes, the same task names and the VIP names as zone files
+// for CoreDNS, and the query files.
 type clusterData struct {
 	StateFile      string
 	ZoneFile       string
+	VIPZoneFile    string
 	ClusterQueries string
 	ForwardQueries string
 	Tasks          int
 	TaskRecords    int // A records in dcos.thisdcos.directory
-	MesosRecords   int // records dcnet-dns also serves in mesos.
+	TaskNames      int // names holding them (keys in etcd)
+	MesosRecords   int // records the Mesos-DNS master serves in mesos.
+	VIPs           int // A records in l4lb.thisdcos.directory
 	SampleName     string
 	SampleIP       string
+}
+
+// Records is the number of cluster records a node serves from etcd.
+func (d clusterData) Records() int { return d.TaskRecords + d.VIPs }
+
+// vipName is the DNS name of named VIP i, as dcnet-l4lb writes it.
+func vipName(i int) string { return fmt.Sprintf("vip-%06d.marathon.l4lb.thisdcos.directory", i) }
+
+// vipIP is named VIP i's address, from the named VIP range 11.0.0.0/8.
+func vipIP(i int) string {
+	n := uint32(i + 1)
+	return netip.AddrFrom4([4]byte{11, byte(n >> 16), byte(n >> 8), byte(n)}).String()
 }
 
 // taskName is the Marathon app name of task i: one running instance each,
@@ -83,17 +99,24 @@ func genState(tasks int) mesos.State {
 	return st
 }
 
-// writeData generates the cluster of tasks tasks into dir, with queries
-// names of it in the cluster query file.
-func writeData(dir string, tasks, queries int) (clusterData, error) {
+// writeState writes a Mesos master state of tasks tasks to path.
+func writeState(path string, tasks int) (mesos.State, error) {
 	st := genState(tasks)
-	d := clusterData{StateFile: filepath.Join(dir, "state.json"), ZoneFile: filepath.Join(dir, "db."+records.TaskZone),
-		ClusterQueries: filepath.Join(dir, "cluster.queries"), ForwardQueries: filepath.Join(dir, "forward.queries"), Tasks: tasks}
 	b, err := json.Marshal(st)
 	if err != nil {
-		return d, err
+		return st, err
 	}
-	if err := os.WriteFile(d.StateFile, b, 0o644); err != nil {
+	return st, os.WriteFile(path, b, 0o644)
+}
+
+// writeData generates the cluster of tasks tasks and vips named VIPs into
+// dir, with queries names of it in the cluster query file.
+func writeData(dir string, tasks, vips, queries int) (clusterData, error) {
+	d := clusterData{StateFile: filepath.Join(dir, "state.json"), ZoneFile: filepath.Join(dir, "db."+records.TaskZone),
+		VIPZoneFile: filepath.Join(dir, "db.l4lb"), ClusterQueries: filepath.Join(dir, "cluster.queries"),
+		ForwardQueries: filepath.Join(dir, "forward.queries"), Tasks: tasks, VIPs: vips}
+	st, err := writeState(d.StateFile, tasks)
+	if err != nil {
 		return d, err
 	}
 	cfg := records.DefaultConfig()
@@ -105,8 +128,11 @@ func writeData(dir string, tasks, queries int) (clusterData, error) {
 	if err != nil {
 		return d, err
 	}
-	d.TaskRecords, d.MesosRecords = names.Len(), all.Len()
+	d.TaskRecords, d.TaskNames, d.MesosRecords = names.Len(), len(names.Names()), all.Len()
 	if err := writeZone(d.ZoneFile, &names); err != nil {
+		return d, err
+	}
+	if err := writeVIPZone(d.VIPZoneFile, vips); err != nil {
 		return d, err
 	}
 	d.SampleName = fmt.Sprintf("%s.%s.%s.%s", taskName(tasks/2), framework, clusterKind, records.TaskZone)
@@ -141,6 +167,26 @@ func writeZone(path string, rs *records.RecordSet) error {
 		for _, ip := range rs.A[n] {
 			fmt.Fprintf(w, "%s %d IN A %s\n", n, clusterTTL, ip)
 		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// writeVIPZone writes the named VIPs as a zone file of
+// l4lb.thisdcos.directory for CoreDNS, with dcnet-dns's SOA and TTL.
+func writeVIPZone(path string, vips int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintf(w, "$ORIGIN l4lb.thisdcos.directory.\n@ %d IN SOA ns.spartan. support.mesosphere.com. 1 60 180 86400 %d\n@ %d IN NS ns.spartan.\n",
+		clusterTTL, clusterTTL, clusterTTL)
+	for i := range vips {
+		fmt.Fprintf(w, "%s. %d IN A %s\n", vipName(i), clusterTTL, vipIP(i))
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()

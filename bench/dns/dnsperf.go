@@ -123,8 +123,9 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 func dnsperf(ctx context.Context, client netsim.Namespace, server, queries string, d time.Duration, extra ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+perfSlack)
 	defer cancel()
-	argv := append([]string{"dnsperf", "-s", server, "-d", queries, "-l", strconv.Itoa(int(d.Seconds())),
-		"-c", strconv.Itoa(perfClients), "-q", strconv.Itoa(perfOutstanding), "-t", strconv.Itoa(perfTimeout)}, extra...)
+	argv := append(slices.Clone(clientCPU), "dnsperf", "-s", server, "-d", queries, "-l", strconv.Itoa(int(d.Seconds())),
+		"-c", strconv.Itoa(perfClients), "-q", strconv.Itoa(perfOutstanding), "-t", strconv.Itoa(perfTimeout))
+	argv = append(argv, extra...)
 	return client.Run(ctx, argv...)
 }
 
@@ -150,7 +151,17 @@ type latencyRun struct {
 	Lost       int
 	NonNoerror int
 	P50, P99   time.Duration
-	lat        []time.Duration
+	// CPU is the server's CPU time (user + system) during the runs.
+	CPU time.Duration
+	lat []time.Duration
+}
+
+// CPUPerAnswer is the server's CPU time per answer of the runs.
+func (l latencyRun) CPUPerAnswer() time.Duration {
+	if l.Answers == 0 {
+		return 0
+	}
+	return l.CPU / time.Duration(l.Answers)
 }
 
 // add runs dnsperf at l.Rate queries/s with per-query output (dnsperf 2.10

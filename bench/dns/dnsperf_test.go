@@ -82,7 +82,7 @@ func TestPercentile(t *testing.T) {
 // zone file holds the same A records as the task names dcnet-dns serves.
 func TestWriteData(t *testing.T) {
 	const tasks = 1500
-	d, err := writeData(t.TempDir(), tasks, 50)
+	d, err := writeData(t.TempDir(), tasks, 20, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +113,12 @@ func TestWriteData(t *testing.T) {
 	}
 	if a != d.TaskRecords || !sample {
 		t.Errorf("zone file: %d A records (want %d), sample %s -> %s present: %v", a, d.TaskRecords, d.SampleName, d.SampleIP, sample)
+	}
+	if v := lines(t, d.VIPZoneFile); len(v) != 3+20 || v[3] != "vip-000000.marathon.l4lb.thisdcos.directory. 5 IN A 11.0.0.1" {
+		t.Errorf("vip zone file: %d lines, first record %q", len(v), v[3])
+	}
+	if d.Records() != 3*tasks+20 || d.TaskNames != 3*tasks {
+		t.Errorf("records %d, task names %d; want %d and %d", d.Records(), d.TaskNames, 3*tasks+20, 3*tasks)
 	}
 	if q := lines(t, d.ClusterQueries); len(q) != 50 || !strings.HasSuffix(q[0], ".autoip.dcos.thisdcos.directory. A") {
 		t.Errorf("cluster queries: %d lines, first %q", len(q), q[0])

@@ -8,11 +8,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/dcnet/dcnet/dns/records"
+	"github.com/dcnet/dcnet/dns/taskzone"
 	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
@@ -60,7 +64,15 @@ type env struct {
 	Client   *netsim.Node
 	Servers  []*server // dcnet-dns, CoreDNS
 	Version  string    // CoreDNS's -version line
-	procs    []*netsim.Process
+	// Published is how long the Mesos-DNS master took from its start
+	// until etcd held every task name.
+	Published time.Duration
+	// StateNode runs the state-file dcnet-dns of the context figure.
+	StateNode    *netsim.Node
+	dcnetBin     string
+	etcdEndpoint string
+	procs        []*netsim.Process
+	clients      []*clientv3.Client
 }
 
 // newEnv builds the binaries, generates the cluster and starts unbound,
@@ -79,6 +91,7 @@ func newEnv(ctx context.Context, o options, log io.Writer) (e *env, err error) {
 		return e, fmt.Errorf("temporary directory: %w", err)
 	}
 	dcnetBin := filepath.Join(e.Tmp, "bin", "dcnet-dns")
+	e.dcnetBin = dcnetBin
 	if err := run(ctx, buildTimeout, "", "go", "build", "-o", dcnetBin, "./dns/cmd/dcnet-dns"); err != nil {
 		return e, err
 	}
@@ -95,52 +108,63 @@ func newEnv(ctx context.Context, o options, log io.Writer) (e *env, err error) {
 	} else {
 		e.Version = "CoreDNS " + corednsVersion
 	}
-	fmt.Fprintf(log, "bench/dns: generating %d tasks\n", o.Tasks)
-	if e.Data, err = writeData(e.Tmp, o.Tasks, o.Queries); err != nil {
+	fmt.Fprintf(log, "bench/dns: generating %d tasks and %d named VIPs\n", o.Tasks, o.VIPs)
+	if e.Data, err = writeData(e.Tmp, o.Tasks, o.VIPs, o.Queries); err != nil {
 		return e, fmt.Errorf("generate cluster: %w", err)
 	}
 	if e.Fabric, err = netsim.NewFabricNoT(netsimPrefix); err != nil {
 		return e, err
 	}
-	var nodes [4]*netsim.Node
-	for i, name := range []string{"upstream", "dcnet", "coredns", "client"} {
+	var nodes [6]*netsim.Node
+	for i, name := range []string{"upstream", "dcnet", "coredns", "client", "master", "statefile"} {
 		if nodes[i], err = e.Fabric.AddNode(name); err != nil {
 			return e, err
 		}
 	}
-	e.Upstream, e.Client = nodes[0], nodes[3]
-	dcnetNode, coreNode := nodes[1], nodes[2]
+	e.Upstream, e.Client, e.StateNode = nodes[0], nodes[3], nodes[5]
+	dcnetNode, coreNode, master := nodes[1], nodes[2], nodes[4]
 	if err := e.startUnbound(ctx); err != nil {
 		return e, err
 	}
 	up := e.Upstream.UnderlayIP.String()
+	if err := e.publish(ctx, o, master, up); err != nil {
+		return e, err
+	}
 	gomax := "GOMAXPROCS=" + strconv.Itoa(o.GoMaxProcs)
 	d := &server{Name: srvDCNet, Node: dcnetNode, Addr: dcnetNode.UnderlayIP.String()}
 	argv := []string{"env", gomax, dcnetBin, "--listen", d.Addr + ":53", "--spartan-link", "", "--http-addr", "",
-		"--mesos-state-file", e.Data.StateFile, "--upstream", up, "--timeout", upstreamTimeout.String()}
-	if o.Refresh > 0 {
-		argv = append(argv, "--refresh", o.Refresh.String())
-	}
-	if err := e.startServer(ctx, d, argv...); err != nil {
+		"--etcd-endpoints", e.etcdEndpoint, "--upstream", up, "--timeout", upstreamTimeout.String()}
+	if err := e.startServer(ctx, d, append(slices.Clone(serverCPU), argv...)...); err != nil {
 		return e, err
+	}
+	if o.VIPs > 0 {
+		if err := e.waitAnswer(ctx, d.Proc, d.Addr, vipName(o.VIPs-1), vipIP(o.VIPs-1)); err != nil {
+			return e, fmt.Errorf("%s: %w", d.Name, err)
+		}
 	}
 	c := &server{Name: srvCoreDNS, Node: coreNode, Addr: coreNode.UnderlayIP.String()}
 	corefile := filepath.Join(e.Tmp, "Corefile")
-	if err := os.WriteFile(corefile, []byte(corefileFor(c.Addr, e.Data.ZoneFile, up)), 0o644); err != nil {
+	if err := os.WriteFile(corefile, []byte(corefileFor(c.Addr, e.Data.ZoneFile, e.Data.VIPZoneFile, up)), 0o644); err != nil {
 		return e, err
 	}
-	if err := e.startServer(ctx, c, "env", gomax, coredns, "-conf", corefile); err != nil {
+	if err := e.startServer(ctx, c, append(slices.Clone(serverCPU), "env", gomax, coredns, "-conf", corefile)...); err != nil {
 		return e, err
 	}
 	e.Servers = []*server{d, c}
 	return e, nil
 }
 
-// corefileFor serves the task zone from the generated zone file (no reload
-// scans) and forwards everything else to the upstream through a cache, as
-// dcnet-dns does.
-func corefileFor(ip, zoneFile, upstream string) string {
+// corefileFor serves the task zone and the VIP names from the generated
+// zone files (no reload scans) and forwards everything else to the
+// upstream through a cache, as dcnet-dns does.
+func corefileFor(ip, zoneFile, vipZoneFile, upstream string) string {
 	return fmt.Sprintf(`%s:53 {
+	bind %s
+	file %s {
+		reload 0
+	}
+}
+l4lb.thisdcos.directory:53 {
 	bind %s
 	file %s {
 		reload 0
@@ -151,7 +175,37 @@ func corefileFor(ip, zoneFile, upstream string) string {
 	forward . %s
 	cache
 }
-`, records.TaskZone, ip, zoneFile, ip, upstream)
+`, records.TaskZone, ip, zoneFile, ip, vipZoneFile, ip, upstream)
+}
+
+// publish starts etcd and a Mesos-DNS master in node m: the master polls
+// the generated state and publishes its task names to etcd, as on a DC/OS
+// master; the named VIPs are written as dcnet-l4lb writes them. It returns
+// once etcd holds every name.
+func (e *env) publish(ctx context.Context, o options, m *netsim.Node, upstream string) error {
+	endpoint, c, err := e.startEtcd(ctx, m)
+	if err != nil {
+		return err
+	}
+	e.etcdEndpoint = endpoint
+	if err := writeVIPNames(ctx, c, o.VIPs); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	argv := []string{e.dcnetBin, "--mode", "mesos-dns", "--mesos-state-file", e.Data.StateFile, "--etcd-endpoints", endpoint,
+		"--listen", m.UnderlayIP.String() + ":61053", "--http-addr", "", "--upstream", upstream}
+	if o.Refresh > 0 {
+		argv = append(argv, "--refresh", o.Refresh.String())
+	}
+	p, err := e.start(m, filepath.Join(e.Tmp, "mesos-dns.log"), argv...)
+	if err != nil {
+		return err
+	}
+	if err := waitKeys(ctx, c, taskzone.Prefix, e.Data.TaskNames, p); err != nil {
+		return err
+	}
+	e.Published = time.Since(t0)
+	return nil
 }
 
 // startUnbound runs Debian's unbound as the upstream of both servers:
@@ -257,6 +311,10 @@ func (e *env) Close() error {
 		errs = append(errs, e.procs[i].Stop())
 	}
 	e.procs = nil
+	for _, c := range e.clients {
+		c.Close()
+	}
+	e.clients = nil
 	if e.Fabric != nil {
 		errs = append(errs, e.Fabric.Close())
 		e.Fabric = nil
@@ -346,4 +404,29 @@ func readMemory(pid int) (memory, error) {
 		return m, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
 	}
 	return m, nil
+}
+
+// clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,
+// 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// readCPU is the CPU time (user + system) pid has used so far.
+func readCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name, which may hold spaces: state is
+	// the first, utime and stime the 12th and 13th.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: too short", pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	}
+	return time.Duration(u+st) * clockTick, nil
 }

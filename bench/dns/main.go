@@ -2,16 +2,21 @@
 // same run (DESIGN.md, "Benchmarks"):
 //
 //  1. queries per second with dnsperf, for cluster names (task names
-//     <task>.marathon.autoip.dcos.thisdcos.directory, which dcnet-dns
-//     serves from a Mesos master state, --mesos-state-file, and CoreDNS
-//     from a zone file with the same A records) and for cached forwarded
-//     names (both forward to the same unbound through their caches):
-//     target >= 1.5x CoreDNS;
+//     <task>.marathon.autoip.dcos.thisdcos.directory, which a node's
+//     dcnet-dns serves from etcd as a real node does: a Mesos-DNS master,
+//     dcnet-dns --mode mesos-dns, polls the generated Mesos state and
+//     publishes the task names there, next to named VIP records written as
+//     dcnet-l4lb writes them; CoreDNS serves the same A records from zone
+//     files) and for cached forwarded names (both forward to the same
+//     unbound through their caches): target >= 1.5x CoreDNS;
 //  2. p50 and p99 latency of the same queries at the same fixed rate for
 //     both (dnsperf 2.10 prints no percentiles; `dnsperf -v` prints each
 //     query's latency): target p99 no worse than CoreDNS;
-//  3. dcnet-dns's resident memory (VmRSS) with 100,000 tasks loaded, after
-//     loading and after the queries: target <= 150 MB.
+//  3. the node's resident memory (VmRSS) with 100,000 cluster records
+//     (30,000 tasks: 90,000 task names; 10,000 named VIPs), after loading
+//     and after the queries: target <= 150 MB. As context, the VmRSS of a
+//     node-mode dcnet-dns reading a 100,000-task state file itself
+//     (--mesos-state-file: 300,000 task names plus 400,000 mesos records).
 //
 // It prints every ratio and writes its section of docs/benchmarks.md. Run
 // it as root from the repository root (`make bench` also installs CoreDNS
@@ -38,6 +43,7 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -50,7 +56,7 @@ import (
 const (
 	targetQPSRatio = 1.5         // dcnet-dns qps / CoreDNS qps, at least
 	targetP99Ratio = 1.0         // dcnet-dns p99 / CoreDNS p99, at most
-	targetRSS      = 150_000_000 // bytes of VmRSS with 100,000 tasks, at most
+	targetRSS      = 150_000_000 // bytes of VmRSS with 100,000 cluster records, at most
 	warmUp         = 1 * time.Second
 	// latencyLoad is the fixed rate of the latency runs, as a fraction of
 	// the slower server's median throughput, so neither is saturated.
@@ -58,19 +64,33 @@ const (
 	minRate     = 100
 )
 
+// CPUs of -pin.
+const (
+	serverCPUIndex = 0
+	clientCPUIndex = 1
+)
+
+// serverCPU and clientCPU prefix the servers' and dnsperf's command lines
+// with -pin (taskset), else they are empty.
+var serverCPU, clientCPU []string
+
 // options are the command-line flags.
 type options struct {
 	Rounds     int
 	Seconds    int // per throughput run
 	LatSeconds int // per latency run
 	Tasks      int
+	VIPs       int
+	StateTasks int // tasks of the state-file context figure; 0: none
 	Queries    int // distinct cluster names in the query file
 	GoMaxProcs int
-	Refresh    time.Duration // dcnet-dns --refresh; 0: its default
-	Out        string
-	Bin        string
-	Short      bool
-	Command    string
+	// Pin runs both servers on CPU serverCPU and dnsperf on clientCPU.
+	Pin     bool
+	Refresh time.Duration // dcnet-dns --refresh; 0: its default
+	Out     string
+	Bin     string
+	Short   bool
+	Command string
 }
 
 func main() {
@@ -96,13 +116,16 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.Rounds, "rounds", 3, "measured rounds; each runs every server and query set once, alternating order")
 	fs.IntVar(&o.Seconds, "seconds", 8, "seconds per throughput run")
 	fs.IntVar(&o.LatSeconds, "latency-seconds", 3, "seconds per fixed-rate latency run (two per server and query set)")
-	fs.IntVar(&o.Tasks, "tasks", 100_000, "running tasks in the generated cluster (one name of each kind per task)")
+	fs.IntVar(&o.Tasks, "tasks", 30_000, "running tasks in the generated cluster (one name of each kind per task, so 3 records each)")
+	fs.IntVar(&o.VIPs, "vips", 10_000, "named VIPs in etcd (one A record each)")
+	fs.IntVar(&o.StateTasks, "state-tasks", 100_000, "tasks of the state file read by a second, node-mode dcnet-dns for the context memory figure (0: skip)")
 	fs.IntVar(&o.Queries, "queries", 10_000, "distinct cluster names in the query file")
-	fs.IntVar(&o.GoMaxProcs, "gomaxprocs", runtime.NumCPU(), "GOMAXPROCS of both servers")
-	fs.DurationVar(&o.Refresh, "refresh", 0, "dcnet-dns --refresh, how often it re-reads the Mesos state (0: dcnet-dns's default)")
+	fs.IntVar(&o.GoMaxProcs, "gomaxprocs", 0, "GOMAXPROCS of both servers (0: 1 with -pin, else the number of CPUs)")
+	fs.BoolVar(&o.Pin, "pin", runtime.NumCPU() >= 2, "pin both servers to CPU 0 and dnsperf to CPU 1 (taskset), so the client does not take the CPU of the server it measures")
+	fs.DurationVar(&o.Refresh, "refresh", 0, "--refresh of the Mesos-DNS master and the state-file node, how often they re-read the Mesos state (0: dcnet-dns's default)")
 	fs.StringVar(&o.Out, "out", "docs/benchmarks.md", "markdown file whose section \""+sectionTitle+"\" is replaced (\"\" writes nothing)")
 	fs.StringVar(&o.Bin, "bin", "bin", "directory holding (or receiving) coredns "+corednsVersion)
-	fs.BoolVar(&o.Short, "short", false, "smoke run: 1 round of 2 s, 10,000 tasks; writes no file unless -out is given")
+	fs.BoolVar(&o.Short, "short", false, "smoke run: 1 round of 2 s, 3,000 tasks, 1,000 VIPs, no state-file figure; writes no file unless -out is given")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -112,21 +135,34 @@ func parseFlags(args []string) (options, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.Short {
-		for name, p := range map[string]*int{"rounds": &o.Rounds, "seconds": &o.Seconds, "latency-seconds": &o.LatSeconds, "tasks": &o.Tasks} {
+		short := map[string]int{"rounds": 1, "seconds": 2, "latency-seconds": 2, "tasks": 3_000, "vips": 1_000, "state-tasks": 0}
+		for name, p := range map[string]*int{"rounds": &o.Rounds, "seconds": &o.Seconds, "latency-seconds": &o.LatSeconds,
+			"tasks": &o.Tasks, "vips": &o.VIPs, "state-tasks": &o.StateTasks} {
 			if !set[name] {
-				*p = map[string]int{"rounds": 1, "seconds": 2, "latency-seconds": 2, "tasks": 10_000}[name]
+				*p = short[name]
 			}
 		}
 		if !set["out"] {
 			o.Out = ""
 		}
 	}
+	if o.GoMaxProcs == 0 {
+		o.GoMaxProcs = runtime.NumCPU()
+		if o.Pin {
+			o.GoMaxProcs = 1
+		}
+	}
+	if o.Pin {
+		clientCPU = []string{"taskset", "-c", strconv.Itoa(clientCPUIndex)}
+		serverCPU = []string{"taskset", "-c", strconv.Itoa(serverCPUIndex)}
+	}
 	for _, f := range []struct {
 		name   string
 		v      int
 		lo, hi int
 	}{{"rounds", o.Rounds, 1, 10}, {"seconds", o.Seconds, 1, 60}, {"latency-seconds", o.LatSeconds, 1, 60},
-		{"tasks", o.Tasks, 1, 1_000_000}, {"queries", o.Queries, 1, 1_000_000}, {"gomaxprocs", o.GoMaxProcs, 1, 1024}} {
+		{"tasks", o.Tasks, 1, 1_000_000}, {"vips", o.VIPs, 0, 1_000_000}, {"state-tasks", o.StateTasks, 0, 1_000_000},
+		{"queries", o.Queries, 1, 1_000_000}, {"gomaxprocs", o.GoMaxProcs, 1, 1024}} {
 		if f.v < f.lo || f.v > f.hi {
 			return o, fmt.Errorf("-%s %d out of range [%d, %d]", f.name, f.v, f.lo, f.hi)
 		}
@@ -158,6 +194,8 @@ type results struct {
 	Latency    map[string]map[string]latencyRun   // set -> server
 	Loaded     map[string]memory                  // server -> after loading
 	After      map[string]memory                  // server -> after the queries
+	// State is the context figure: a node reading a state file itself.
+	State stateFigure
 }
 
 // runBench sets up, measures, reports and removes everything it made.
@@ -269,14 +307,23 @@ func measure(ctx context.Context, e *env, o options, stdout io.Writer) (results,
 				l = &latencyRun{Rate: rate}
 				runs[s.Name] = l
 			}
+			cpu0, err := readCPU(s.Proc.PID())
+			if err != nil {
+				return res, fmt.Errorf("%s: %w", s.Name, err)
+			}
 			if err := l.add(ctx, client, s.Addr, qs.File, ld); err != nil {
 				return res, fmt.Errorf("latency %s, %s: %w", s.Name, qs.Name, err)
 			}
+			cpu1, err := readCPU(s.Proc.PID())
+			if err != nil {
+				return res, fmt.Errorf("%s: %w", s.Name, err)
+			}
+			l.CPU += cpu1 - cpu0
 		}
 		for _, s := range e.Servers {
 			l := runs[s.Name]
-			fmt.Fprintf(stdout, "bench/dns: latency at %d q/s %-22s %-9s p50 %v p99 %v (%d answers in %d runs, lost %d)\n",
-				rate, qs.Name, s.Name, l.P50, l.P99, l.Answers, l.Runs, l.Lost)
+			fmt.Fprintf(stdout, "bench/dns: latency at %d q/s %-22s %-9s p50 %v p99 %v (%d answers in %d runs, lost %d), CPU %v per answer\n",
+				rate, qs.Name, s.Name, l.P50, l.P99, l.Answers, l.Runs, l.Lost, l.CPUPerAnswer())
 			res.Latency[qs.Name][s.Name] = *l
 		}
 	}
@@ -286,6 +333,13 @@ func measure(ctx context.Context, e *env, o options, stdout io.Writer) (results,
 			return res, fmt.Errorf("%s: %w", s.Name, err)
 		}
 		res.After[s.Name] = m
+	}
+	if o.StateTasks > 0 {
+		fmt.Fprintf(stdout, "bench/dns: context: node-mode dcnet-dns reading a state file of %d tasks\n", o.StateTasks)
+		var err error
+		if res.State, err = e.stateFileFigure(ctx, o); err != nil {
+			return res, fmt.Errorf("state-file figure: %w", err)
+		}
 	}
 	return res, nil
 }

@@ -40,17 +40,18 @@ type Cache struct {
 	lru     *list.List // of *entry, most recently used first
 }
 
-type key struct {
-	name  string
-	qtype uint16
-	class uint16
-}
+// key is a question in wire form (AppendKey).
+type key = string
 
 type entry struct {
 	key     key
 	msg     *dns.Msg
 	stored  time.Time
 	expires time.Time
+	// wire is msg packed for the fast path (AppendPacked); nil when it
+	// cannot be. ttls are the offsets of its TTL fields.
+	wire []byte
+	ttls []uint16
 }
 
 // New returns an empty cache.
@@ -71,7 +72,32 @@ func New(cfg Config) *Cache {
 }
 
 func keyOf(q dns.Question) key {
-	return key{name: strings.ToLower(dns.Fqdn(q.Name)), qtype: q.Qtype, class: q.Qclass}
+	var buf [maxKeyLen]byte
+	return key(AppendKey(buf[:0], q.Name, q.Qtype, q.Qclass))
+}
+
+// maxKeyLen bounds a key: a name in wire form, type and class.
+const maxKeyLen = 255 + 4
+
+// AppendKey appends the cache key of a question to dst: the name in wire
+// form with ASCII letters lower-cased, then type and class, big-endian; a
+// fast path reading a query off the wire builds the same bytes from it. A
+// name that does not pack is keyed by its lower-cased text after a 0xff
+// byte (which no wire name starts with).
+func AppendKey(dst []byte, name string, qtype, qclass uint16) []byte {
+	var buf [256]byte
+	n, err := dns.PackDomainName(dns.Fqdn(name), buf[:], 0, nil, false)
+	if err != nil {
+		dst = append(append(dst, 0xff), strings.ToLower(name)...)
+	} else {
+		for _, b := range buf[:n] {
+			if 'A' <= b && b <= 'Z' {
+				b += 'a' - 'A'
+			}
+			dst = append(dst, b)
+		}
+	}
+	return append(dst, byte(qtype>>8), byte(qtype), byte(qclass>>8), byte(qclass))
 }
 
 // Len is the number of entries, expired ones included.
@@ -132,6 +158,7 @@ func (c *Cache) Put(resp *dns.Msg) {
 	k := keyOf(resp.Question[0])
 	now := c.cfg.Now()
 	e := &entry{key: k, msg: resp.Copy(), stored: now, expires: now.Add(ttl)}
+	e.wire, e.ttls = packWire(e.msg)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[k]; ok {

@@ -34,6 +34,11 @@ type Metrics struct {
 	queries *prometheus.CounterVec
 	forward *prometheus.HistogramVec
 	lookups *prometheus.CounterVec
+
+	// fastQueries and fastHit are the counters of FastAnswered, resolved
+	// once: queries of ForwardedZone by rcode (0-15), and cache hits.
+	fastQueries [16]prometheus.Counter
+	fastHit     prometheus.Counter
 }
 
 // New returns metrics labelling queries by the longest of zones (fully
@@ -54,7 +59,27 @@ func New(zones ...string) *Metrics {
 		}, []string{"result"}),
 	}
 	m.reg.MustRegister(m.queries, m.forward, m.lookups)
+	for rc := range m.fastQueries {
+		m.fastQueries[rc] = m.queries.WithLabelValues(ForwardedZone, rcodeLabel(rc))
+	}
+	m.fastHit = m.lookups.WithLabelValues("hit")
 	return m
+}
+
+// FastAnswered counts a forwarded question answered from the cache by the
+// UDP fast path (server.FastPath), which bypasses Handler and Lookups: a
+// query of ForwardedZone with rcode (0-15) and a cache hit.
+func (m *Metrics) FastAnswered(rcode int) {
+	m.fastQueries[rcode&0x0f].Inc()
+	m.fastHit.Inc()
+}
+
+// rcodeLabel is the rcode label of rcode.
+func rcodeLabel(rcode int) string {
+	if s, ok := dns.RcodeToString[rcode]; ok {
+		return s
+	}
+	return "OTHER"
 }
 
 // HTTPHandler serves the metrics in the Prometheus text format.
@@ -93,11 +118,7 @@ func (w countingWriter) WriteMsg(resp *dns.Msg) error {
 	if len(resp.Question) == 1 {
 		zone = w.m.Zone(dns.CanonicalName(resp.Question[0].Name))
 	}
-	rcode, ok := dns.RcodeToString[resp.Rcode]
-	if !ok {
-		rcode = "OTHER"
-	}
-	w.m.queries.WithLabelValues(zone, rcode).Inc()
+	w.m.queries.WithLabelValues(zone, rcodeLabel(resp.Rcode)).Inc()
 	return w.ResponseWriter.WriteMsg(resp)
 }
 

@@ -57,12 +57,14 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	m.Upstream(fakeUpstream{fail: true}).Forward(context.Background(), new(dns.Msg).SetQuestion("x.test.", dns.TypeA))
+	m.FastAnswered(dns.RcodeNameError) // the UDP fast path: a forwarded query and a hit
 	out := scrape(t, m)
 	for _, want := range []string{
 		`dcnet_dns_queries_total{rcode="NOERROR",zone="spartan."} 1`,
 		`dcnet_dns_queries_total{rcode="NXDOMAIN",zone="l4lb.thisdcos.directory."} 1`,
 		`dcnet_dns_queries_total{rcode="NOERROR",zone="forwarded"} 1`,
-		`dcnet_dns_cache_lookups_total{result="hit"} 2`,
+		`dcnet_dns_queries_total{rcode="NXDOMAIN",zone="forwarded"} 1`,
+		`dcnet_dns_cache_lookups_total{result="hit"} 3`,
 		`dcnet_dns_cache_lookups_total{result="miss"} 1`,
 		`dcnet_dns_forward_duration_seconds_count{result="ok"} 1`,
 		`dcnet_dns_forward_duration_seconds_count{result="error"} 1`,

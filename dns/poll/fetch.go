@@ -1,9 +1,11 @@
 package poll
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net"
 	"net/http"
@@ -95,6 +97,13 @@ func (f *HTTPFetcher) Masters() []string {
 // Fetch implements Fetcher: the master (or leader) that answered last
 // first, then every configured master in order.
 func (f *HTTPFetcher) Fetch(ctx context.Context) (mesos.State, string, error) {
+	r, err := f.FetchIfChanged(ctx, 0)
+	return r.State, r.From, err
+}
+
+// FetchIfChanged implements ChangeFetcher: as Fetch, but a master whose
+// document has digest last is not parsed (Result.Unchanged).
+func (f *HTTPFetcher) FetchIfChanged(ctx context.Context, last Digest) (Result, error) {
 	f.mu.Lock()
 	order := make([]*url.URL, 0, len(f.masters)+1)
 	if f.preferred != nil {
@@ -108,45 +117,49 @@ func (f *HTTPFetcher) Fetch(ctx context.Context) (mesos.State, string, error) {
 	f.mu.Unlock()
 	var errs []error
 	for _, m := range order {
-		st, from, err := f.fromMaster(ctx, m)
+		r, from, err := f.fromMaster(ctx, m, last)
 		if err == nil {
 			f.mu.Lock()
 			f.preferred = from
 			f.mu.Unlock()
-			return st, from.String(), nil
+			r.From = from.String()
+			return r, nil
 		}
 		errs = append(errs, err)
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return mesos.State{}, "", fmt.Errorf("no mesos master answered: %w", errors.Join(errs...))
+	return Result{}, fmt.Errorf("no mesos master answered: %w", errors.Join(errs...))
 }
 
-// fromMaster asks m and, when m is not the leader, the leader it names.
-func (f *HTTPFetcher) fromMaster(ctx context.Context, m *url.URL) (mesos.State, *url.URL, error) {
-	st, err := f.get(ctx, m)
-	if err != nil {
-		return mesos.State{}, nil, err
+// fromMaster asks m and, when m is not the leader, the leader it names. A
+// document with digest last was accepted before: it is the leader's, and
+// is not parsed again.
+func (f *HTTPFetcher) fromMaster(ctx context.Context, m *url.URL, last Digest) (Result, *url.URL, error) {
+	r, err := f.get(ctx, m, last)
+	if err != nil || r.Unchanged {
+		return r, m, err
 	}
+	st := r.State
 	if st.Leader == "" {
-		return mesos.State{}, nil, fmt.Errorf("mesos master %s: no leader elected", m.Host)
+		return Result{}, nil, fmt.Errorf("mesos master %s: no leader elected", m.Host)
 	}
 	if st.PID == st.Leader {
-		return st, m, nil
+		return r, m, nil
 	}
 	leader, err := leaderURL(m, st.Leader)
 	if err != nil {
-		return mesos.State{}, nil, fmt.Errorf("mesos master %s: %w", m.Host, err)
+		return Result{}, nil, fmt.Errorf("mesos master %s: %w", m.Host, err)
 	}
-	lst, err := f.get(ctx, leader)
+	lr, err := f.get(ctx, leader, last)
 	if err != nil {
-		return mesos.State{}, nil, fmt.Errorf("mesos master %s names leader %s: %w", m.Host, st.Leader, err)
+		return Result{}, nil, fmt.Errorf("mesos master %s names leader %s: %w", m.Host, st.Leader, err)
 	}
-	if lst.Leader != "" && lst.PID != lst.Leader {
-		return mesos.State{}, nil, fmt.Errorf("mesos master %s names leader %s, which names %s", m.Host, st.Leader, lst.Leader)
+	if lst := lr.State; !lr.Unchanged && lst.Leader != "" && lst.PID != lst.Leader {
+		return Result{}, nil, fmt.Errorf("mesos master %s names leader %s, which names %s", m.Host, st.Leader, lst.Leader)
 	}
-	return lst, leader, nil
+	return lr, leader, nil
 }
 
 // leaderURL is the URL of the master with PID pid, reached like m.
@@ -158,30 +171,42 @@ func leaderURL(m *url.URL, pid string) (*url.URL, error) {
 	return &url.URL{Scheme: m.Scheme, Host: net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port)))}, nil
 }
 
-// get reads and parses <m>/master/state within the fetcher's timeout.
-func (f *HTTPFetcher) get(ctx context.Context, m *url.URL) (mesos.State, error) {
+// get reads <m>/master/state within the fetcher's timeout and parses it
+// unless its digest is last.
+func (f *HTTPFetcher) get(ctx context.Context, m *url.URL, last Digest) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	u := m.JoinPath(StatePath).String()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return mesos.State{}, fmt.Errorf("mesos master %s: %w", m.Host, err)
+		return Result{}, fmt.Errorf("mesos master %s: %w", m.Host, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := f.client.Do(req)
 	if err != nil {
-		return mesos.State{}, fmt.Errorf("mesos master %s: %w", m.Host, err)
+		return Result{}, fmt.Errorf("mesos master %s: %w", m.Host, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return mesos.State{}, fmt.Errorf("mesos master %s: GET %s: %s", m.Host, u, resp.Status)
+		return Result{}, fmt.Errorf("mesos master %s: GET %s: %s", m.Host, u, resp.Status)
 	}
-	st, err := mesos.ParseState(io.LimitReader(resp.Body, maxStateBytes))
-	if err != nil {
-		return mesos.State{}, fmt.Errorf("mesos master %s: GET %s: %w", m.Host, u, err)
+	var body bytes.Buffer
+	if resp.ContentLength > 0 && resp.ContentLength <= maxStateBytes {
+		body.Grow(int(resp.ContentLength))
 	}
-	return st, nil
+	if _, err := body.ReadFrom(io.LimitReader(resp.Body, maxStateBytes)); err != nil {
+		return Result{}, fmt.Errorf("mesos master %s: GET %s: read: %w", m.Host, u, err)
+	}
+	r := Result{Digest: digestOf(body.Bytes())}
+	if r.Digest == last {
+		r.Unchanged = true
+		return r, nil
+	}
+	if r.State, err = mesos.ParseState(&body); err != nil {
+		return Result{}, fmt.Errorf("mesos master %s: GET %s: %w", m.Host, u, err)
+	}
+	return r, nil
 }
 
 // FileFetcher reads the state from a file (a saved /master/state), every
@@ -194,15 +219,45 @@ type FileFetcher struct {
 var _ Fetcher = FileFetcher{}
 
 // Fetch implements Fetcher.
-func (f FileFetcher) Fetch(context.Context) (mesos.State, string, error) {
+func (f FileFetcher) Fetch(ctx context.Context) (mesos.State, string, error) {
+	r, err := f.FetchIfChanged(ctx, 0)
+	return r.State, r.From, err
+}
+
+// FetchIfChanged implements ChangeFetcher: the file is hashed as it is
+// read and parsed only when its digest is not last. A file replaced
+// between the two reads is parsed in its new form under the old digest,
+// so the next poll parses it again: the zone never lags behind the file.
+func (f FileFetcher) FetchIfChanged(_ context.Context, last Digest) (Result, error) {
 	fh, err := os.Open(f.Path)
 	if err != nil {
-		return mesos.State{}, "", fmt.Errorf("mesos state: %w", err)
+		return Result{}, fmt.Errorf("mesos state: %w", err)
 	}
 	defer fh.Close()
-	st, err := mesos.ParseState(io.LimitReader(fh, maxStateBytes))
-	if err != nil {
-		return mesos.State{}, "", fmt.Errorf("mesos state %s: %w", f.Path, err)
+	var h maphash.Hash
+	h.SetSeed(digestSeed)
+	if _, err := io.Copy(&h, io.LimitReader(fh, maxStateBytes)); err != nil {
+		return Result{}, fmt.Errorf("mesos state %s: %w", f.Path, err)
 	}
-	return st, f.Path, nil
+	r := Result{From: f.Path, Digest: Digest(h.Sum64() | 1)}
+	if r.Digest == last {
+		r.Unchanged = true
+		return r, nil
+	}
+	if _, err := fh.Seek(0, io.SeekStart); err != nil {
+		return Result{}, fmt.Errorf("mesos state %s: %w", f.Path, err)
+	}
+	if r.State, err = mesos.ParseState(io.LimitReader(fh, maxStateBytes)); err != nil {
+		return Result{}, fmt.Errorf("mesos state %s: %w", f.Path, err)
+	}
+	return r, nil
 }
+
+// Digest identifies a state document's bytes within this process (0: none).
+type Digest uint64
+
+// digestSeed keys the digests of this process.
+var digestSeed = maphash.MakeSeed()
+
+// digestOf is the digest of b, never 0.
+func digestOf(b []byte) Digest { return Digest(maphash.Bytes(digestSeed, b) | 1) }

@@ -216,9 +216,9 @@ func TestPollerKeepsLastGoodState(t *testing.T) {
 	if strings.Join(got, ",") != "good" {
 		t.Errorf("OnState got %v, want only the good state", got)
 	}
-	st, from, _, ok := p.Last()
-	if !ok || framework(st) != "good" || from != m.srv.URL {
-		t.Errorf("Last = %s from %s (ok %t), want good from %s", framework(st), from, ok, m.srv.URL)
+	from, _, ok := p.Last()
+	if !ok || from != m.srv.URL {
+		t.Errorf("Last = from %s (ok %t), want from %s", from, ok, m.srv.URL)
 	}
 	if p.Err() == nil {
 		t.Error("Err is nil after a failed poll")
@@ -280,5 +280,49 @@ func TestFileFetcher(t *testing.T) {
 	write(`{`)
 	if _, _, err = f.Fetch(context.Background()); err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("bad file: err %v, want it to name %s", err, path)
+	}
+}
+
+// TestPollerSkipsUnchanged: a document whose bytes did not change is not
+// parsed nor handed to OnState (OnUnchanged instead), from a master and
+// from a file; a change is handed on again.
+func TestPollerSkipsUnchanged(t *testing.T) {
+	m := newMaster(t, "one")
+	hf, err := NewHTTPFetcher([]string{m.srv.URL}, time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "state.json")
+	write := func(fw string) {
+		b := fmt.Sprintf(`{"pid":"master@10.0.0.1:5050","leader":"master@10.0.0.1:5050","frameworks":[{"id":"f1","name":%q}]}`, fw)
+		if err := os.WriteFile(path, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one")
+	for name, tc := range map[string]struct {
+		f      Fetcher
+		change func()
+	}{
+		"http": {hf, func() { m.mu.Lock(); m.fw = "two"; m.mu.Unlock() }},
+		"file": {FileFetcher{Path: path}, func() { write("two") }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			unchanged := 0
+			p := &Poller{Fetcher: tc.f, OnState: func(st mesos.State, _ string) { got = append(got, framework(st)) },
+				OnUnchanged: func() { unchanged++ }}
+			for i := range 4 {
+				if i == 2 {
+					tc.change()
+				}
+				if err := p.Poll(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if strings.Join(got, ",") != "one,two" || unchanged != 2 {
+				t.Errorf("OnState got %v, OnUnchanged %d times; want one,two and 2", got, unchanged)
+			}
+		})
 	}
 }

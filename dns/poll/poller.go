@@ -24,8 +24,32 @@ type Fetcher interface {
 	Fetch(ctx context.Context) (st mesos.State, from string, err error)
 }
 
+// Result is one fetched state document.
+type Result struct {
+	// State is the parsed document; zero when Unchanged.
+	State mesos.State
+	// From is where it came from (a URL or a path).
+	From string
+	// Digest identifies the document's bytes.
+	Digest Digest
+	// Unchanged is set when the document's digest was the one asked about:
+	// it was not parsed.
+	Unchanged bool
+}
+
+// ChangeFetcher is a Fetcher that can tell an unchanged document from its
+// bytes, before parsing it (HTTPFetcher, FileFetcher).
+type ChangeFetcher interface {
+	Fetcher
+	// FetchIfChanged fetches the state; a document with digest last is not
+	// parsed and comes back with Unchanged set.
+	FetchIfChanged(ctx context.Context, last Digest) (Result, error)
+}
+
 // Poller fetches the state every Interval and hands each good one to
-// OnState. A failed fetch leaves the last good state in place.
+// OnState. A failed fetch leaves the last good state in place. With a
+// ChangeFetcher, a document whose bytes did not change since the last
+// good one is neither parsed nor handed on (OnUnchanged is called).
 type Poller struct {
 	// Fetcher is where the state comes from.
 	Fetcher Fetcher
@@ -37,41 +61,62 @@ type Poller struct {
 	// OnState receives every good state, from the goroutine that calls Poll
 	// or Run.
 	OnState func(st mesos.State, from string)
+	// OnUnchanged, when set, is called instead of OnState when a
+	// ChangeFetcher's document did not change, from the same goroutine.
+	OnUnchanged func()
 	// Log receives failures; nil discards them.
 	Log *slog.Logger
 
-	mu       sync.Mutex
-	last     mesos.State
-	lastFrom string
-	lastAt   time.Time
-	lastErr  error
+	mu         sync.Mutex
+	lastDigest Digest
+	lastFrom   string
+	lastAt     time.Time
+	lastErr    error
 }
 
-// Poll fetches once and, on success, calls OnState. It returns the fetch
-// error; the last good state stays as it was then.
+// Poll fetches once and, on success, calls OnState (or OnUnchanged). It
+// returns the fetch error; the last good state stays as it was then.
 func (p *Poller) Poll(ctx context.Context) error {
-	st, from, err := p.Fetcher.Fetch(ctx)
+	r, err := p.fetch(ctx)
 	p.mu.Lock()
 	p.lastErr = err
 	if err == nil {
-		p.last, p.lastFrom, p.lastAt = st, from, time.Now()
+		p.lastDigest, p.lastFrom, p.lastAt = r.Digest, r.From, time.Now()
 	}
 	p.mu.Unlock()
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if p.OnState != nil {
-		p.OnState(st, from)
+	case r.Unchanged:
+		if p.OnUnchanged != nil {
+			p.OnUnchanged()
+		}
+	case p.OnState != nil:
+		p.OnState(r.State, r.From)
 	}
 	return nil
 }
 
-// Last returns the last good state, where and when it was fetched; ok is
-// false before the first success.
-func (p *Poller) Last() (st mesos.State, from string, at time.Time, ok bool) {
+// fetch asks the Fetcher, passing the last good digest to a ChangeFetcher.
+func (p *Poller) fetch(ctx context.Context) (Result, error) {
+	cf, ok := p.Fetcher.(ChangeFetcher)
+	if !ok {
+		st, from, err := p.Fetcher.Fetch(ctx)
+		return Result{State: st, From: from}, err
+	}
+	p.mu.Lock()
+	last := p.lastDigest
+	p.mu.Unlock()
+	return cf.FetchIfChanged(ctx, last)
+}
+
+// Last returns where and when the last good state was fetched; ok is
+// false before the first success. The state itself is not kept: it is
+// handed to OnState and then dropped, so its memory is freed.
+func (p *Poller) Last() (from string, at time.Time, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.last, p.lastFrom, p.lastAt, !p.lastAt.IsZero()
+	return p.lastFrom, p.lastAt, !p.lastAt.IsZero()
 }
 
 // Err returns the error of the latest poll, nil after a success.

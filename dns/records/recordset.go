@@ -242,3 +242,25 @@ func freeze[K comparable](m map[string]map[K]bool, less func(K, K) int) map[stri
 	}
 	return out
 }
+
+// Equal reports whether rs and o hold the same records (Warnings are not
+// compared). It costs one pass over the records, without reflection.
+func (rs *RecordSet) Equal(o *RecordSet) bool {
+	if rs == nil || o == nil {
+		return rs == o
+	}
+	return equalMaps(rs.A, o.A) && equalMaps(rs.AAAA, o.AAAA) && equalMaps(rs.SRV, o.SRV)
+}
+
+func equalMaps[K comparable](a, b map[string][]K) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, va := range a {
+		vb, ok := b[name]
+		if !ok || !slices.Equal(va, vb) {
+			return false
+		}
+	}
+	return true
+}

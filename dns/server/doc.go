@@ -30,4 +30,28 @@
 // through the Forwarder, whose answer carries the rest of the chain. At
 // most maxCNAMEChase (8) names are followed, loops stop, and a target that
 // cannot be resolved leaves the CNAMEs found so far with NOERROR.
+//
+// # Serving UDP: batches and the fast path
+//
+// RunWith binds Options.Sockets sockets per address with SO_REUSEPORT. A
+// UDP socket bound to a specific address is served by a batchServer: one
+// recvmmsg reads up to batchSize queries, one sendmmsg sends the answers
+// that were ready at once; a socket bound to 0.0.0.0 or :: needs each
+// query's destination address (IP_PKTINFO) to answer from it and stays
+// with dns.Server, whose reader the fast path decorates instead.
+//
+// The fast path (FastPath) answers a cached forwarded question without the
+// Handler: the cache keeps every answer also packed, with ID 0, QR and RA
+// set, the question lower-cased and no OPT. A plain query (one question,
+// no answer or authority records, at most an OPT of EDNS version 0, no
+// trailing bytes) whose name is under no local zone and whose key (the
+// lower-cased wire name, type and class) hits is answered by copying the
+// packed bytes and patching the ID, RD and CD from the query, the question
+// bytes as asked (same length, as the key matched), the TTLs (decremented
+// by the entry's age) and, when the query had one, appending the server's
+// OPT. A packed answer larger than the client's UDP size, an expired entry
+// and anything else go to the Handler, which answers them as before
+// (truncation, BADVERS, SERVFAIL...), so the fast path never changes an
+// answer, only how it is made; TestFastPathSameAnswer holds it to the
+// Handler's.
 package server

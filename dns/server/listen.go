@@ -6,35 +6,45 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 )
 
 // tcpIdleTimeout bounds how long a TCP client may keep a connection idle.
 const tcpIdleTimeout = 8 * time.Second
 
+// Options tune Run.
+type Options struct {
+	// Sockets is the number of UDP sockets and TCP listeners per address,
+	// bound with SO_REUSEPORT so the kernel spreads clients over them, each
+	// with its own reader (GOMAXPROCS suits); 0 or 1: one, without
+	// SO_REUSEPORT.
+	Sockets int
+	// Fast, when set, answers cached forwarded questions in the UDP
+	// readers (FastPath).
+	Fast *FastPath
+}
+
 // Run serves h on UDP and TCP at every address ("ip:port") until ctx ends,
-// then shuts the listeners down. It returns once every listener is bound
-// (ready is called then, if not nil) and stopped; a bind failure stops the
-// others and is returned.
+// with one socket per address; see RunWith.
 func Run(ctx context.Context, addrs []string, h dns.Handler, ready func()) error {
+	return RunWith(ctx, addrs, h, Options{}, ready)
+}
+
+// RunWith serves h on UDP and TCP at every address ("ip:port") until ctx
+// ends, then shuts the listeners down. It returns once every listener is
+// bound (ready is called then, if not nil) and stopped; a bind failure
+// stops the others and is returned. UDP sockets bound to a specific
+// address are served in batches (batchServer), others by dns.Server.
+func RunWith(ctx context.Context, addrs []string, h dns.Handler, o Options, ready func()) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var servers []*dns.Server
-	for _, a := range addrs {
-		pc, err := net.ListenPacket("udp", a)
-		if err != nil {
-			shutdown(servers)
-			return fmt.Errorf("listen udp %s: %w", a, err)
-		}
-		servers = append(servers, &dns.Server{PacketConn: pc, Handler: h})
-		l, err := net.Listen("tcp", a)
-		if err != nil {
-			shutdown(servers)
-			return fmt.Errorf("listen tcp %s: %w", a, err)
-		}
-		servers = append(servers, &dns.Server{Listener: l, Handler: h, IdleTimeout: func() time.Duration { return tcpIdleTimeout }})
+	servers, err := listen(addrs, h, o)
+	if err != nil {
+		return err
 	}
 	errs := make(chan error, len(servers))
 	var wg, started sync.WaitGroup
@@ -42,10 +52,9 @@ func Run(ctx context.Context, addrs []string, h dns.Handler, ready func()) error
 		wg.Add(1)
 		started.Add(1)
 		var once sync.Once
-		s.NotifyStartedFunc = func() { once.Do(started.Done) }
 		go func() {
 			defer wg.Done()
-			if err := s.ActivateAndServe(); err != nil {
+			if err := s.serve(func() { once.Do(started.Done) }); err != nil {
 				errs <- err
 				cancel()
 			}
@@ -67,16 +76,101 @@ func Run(ctx context.Context, addrs []string, h dns.Handler, ready func()) error
 	return errors.Join(all...)
 }
 
-func shutdown(servers []*dns.Server) {
-	for _, s := range servers {
-		if err := s.Shutdown(); err != nil {
-			// Not started yet: close the socket directly.
-			if s.PacketConn != nil {
-				s.PacketConn.Close()
-			}
-			if s.Listener != nil {
-				s.Listener.Close()
-			}
+// runner is one listener: a dns.Server or a batchServer.
+type runner interface {
+	// serve serves until stop, calling started once it serves.
+	serve(started func()) error
+	stop()
+}
+
+type dnsRunner struct{ *dns.Server }
+
+func (r dnsRunner) serve(started func()) error {
+	r.NotifyStartedFunc = started
+	return r.ActivateAndServe()
+}
+
+func (r dnsRunner) stop() {
+	if err := r.Shutdown(); err != nil {
+		// Not started yet: close the socket directly.
+		if r.PacketConn != nil {
+			r.PacketConn.Close()
 		}
+		if r.Listener != nil {
+			r.Listener.Close()
+		}
+	}
+}
+
+type batchRunner struct{ *batchServer }
+
+func (r batchRunner) serve(started func()) error { started(); return r.Serve() }
+func (r batchRunner) stop()                      { r.Close() }
+
+// listen binds o.Sockets UDP sockets and TCP listeners per address (the
+// first of an address with port 0 picks the port the others share).
+func listen(addrs []string, h dns.Handler, o Options) ([]runner, error) {
+	n := max(o.Sockets, 1)
+	lc := net.ListenConfig{}
+	if n > 1 {
+		lc.Control = reusePort
+	}
+	var servers []runner
+	fail := func(err error) ([]runner, error) {
+		shutdown(servers)
+		return nil, err
+	}
+	for _, a := range addrs {
+		udpAddr, tcpAddr := a, a
+		for range n {
+			pc, err := lc.ListenPacket(context.Background(), "udp", udpAddr)
+			if err != nil {
+				return fail(fmt.Errorf("listen udp %s: %w", a, err))
+			}
+			udpAddr = pc.LocalAddr().String()
+			servers = append(servers, udpServer(pc, h, o.Fast))
+			l, err := lc.Listen(context.Background(), "tcp", tcpAddr)
+			if err != nil {
+				return fail(fmt.Errorf("listen tcp %s: %w", a, err))
+			}
+			tcpAddr = l.Addr().String()
+			servers = append(servers, dnsRunner{&dns.Server{Listener: l, Handler: h, IdleTimeout: func() time.Duration { return tcpIdleTimeout }}})
+		}
+	}
+	return servers, nil
+}
+
+// udpServer is the server of one UDP socket: batched when it is bound to
+// a specific address, else a dns.Server with the fast path in its reader.
+func udpServer(pc net.PacketConn, h dns.Handler, fast *FastPath) runner {
+	if conn, ok := pc.(*net.UDPConn); ok {
+		if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && !a.IP.IsUnspecified() {
+			return batchRunner{newBatchServer(conn, h, fast)}
+		}
+	}
+	s := &dns.Server{PacketConn: pc, Handler: h}
+	if fast != nil {
+		s.DecorateReader = fast.Reader
+	}
+	return dnsRunner{s}
+}
+
+// reusePort sets SO_REUSEPORT on a socket before it is bound.
+func reusePort(_, _ string, c syscall.RawConn) error {
+	var serr error
+	if err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("set SO_REUSEPORT: %w", serr)
+	}
+	return nil
+}
+
+func shutdown(servers []runner) {
+	for _, s := range servers {
+		s.stop()
 	}
 }

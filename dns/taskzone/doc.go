@@ -3,21 +3,29 @@
 //
 // The masters (dcnet-dns --mode mesos-dns --etcd-endpoints ...) compute the
 // task names from the Mesos state they poll (records.TaskNames) and publish
-// them as one key, Key ("/dcnet/v1/dns/tasknames"), whose value is a JSON
-// list sorted by name, type and value:
+// one key per name under Prefix ("/dcnet/v1/dns/tasknames/"): the key is
+// Prefix + the fully qualified name, the value the JSON list of its
+// addresses, IPv4 first, each family sorted:
 //
-//	[{"name":"web.marathon.agentip.dcos.thisdcos.directory.","type":"A","value":"10.0.0.4"}, ...]
+//	/dcnet/v1/dns/tasknames/web.marathon.agentip.dcos.thisdcos.directory.  ["10.0.0.4"]
 //
-// The Publisher writes the key only when the list changed (and again every
-// Resync, so a wiped or restored etcd is repaired); several masters
-// publishing the same state write the same bytes. Every node's dcnet-dns
-// mirrors the key with a cluster.Cache watch (Watch) and serves it as the
-// dcos.thisdcos.directory zone, replaced whole on every change; entries
-// outside the zone, of other types or with bad addresses are skipped and
-// counted.
+// Sharding by name keeps every write small: one name is far below etcd's
+// request limit (--max-request-bytes, 1.5 MiB), whatever the number of
+// tasks, and a change of one task rewrites only its names.
 //
-// One key keeps the update atomic and the watch simple; its size is bounded
-// by etcd's request limit (--max-request-bytes, 1.5 MiB by default: about
-// 15,000 records of ~100 bytes). A publish over the limit fails with etcd's
-// error and is logged; the nodes keep the previous list.
+// Publishing is a diff (Publisher): the wanted keys are compared with what
+// etcd holds under Key (so the pre-sharding single key Key itself, and
+// names of gone tasks, are deleted) and only the differences are written,
+// as puts and deletes in transactions of at most MaxTxnOps operations
+// (etcd's default --max-txn-ops). A large change is therefore not atomic:
+// during a publish nodes may see part of it, each name always whole.
+// Several masters publishing the same state find nothing to write. The
+// diff is skipped while the names equal the last published ones, except
+// every Resync, which repairs a wiped or restored etcd.
+//
+// Every node's dcnet-dns mirrors the prefix with a watch (package mirror)
+// and applies each changed key to its zone (Zone, a server.AddrZone): a
+// change costs in proportion to the names it touches. Keys outside the
+// zone, not under Prefix, or with values that do not decode are skipped,
+// counted and logged; addresses that do not parse are dropped.
 package taskzone

@@ -6,48 +6,96 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
-// FakePutter records writes in memory, for tests of publishers.
-type FakePutter struct {
+// FakeStore is an in-memory Store, for tests of publishers.
+type FakeStore struct {
 	mu     sync.Mutex
 	values map[string][]byte
-	puts   int
-	// Err, when set, fails every Put.
+	txns   int
+	maxOps int
+	// Err, when set, fails every List and Txn.
 	Err error
 }
 
-var _ Putter = (*FakePutter)(nil)
+var _ Store = (*FakeStore)(nil)
 
-// Put implements Putter.
-func (f *FakePutter) Put(_ context.Context, key string, value []byte) error {
+// List implements Store.
+func (f *FakeStore) List(_ context.Context, prefix string) (map[string][]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	out := map[string][]byte{}
+	for k, v := range f.values {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = append([]byte(nil), v...)
+		}
+	}
+	return out, nil
+}
+
+// Txn implements Store; it fails a transaction of more than MaxTxnOps.
+func (f *FakeStore) Txn(_ context.Context, puts []cluster.KV, deletes []string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.Err != nil {
 		return f.Err
 	}
+	if n := len(puts) + len(deletes); n > MaxTxnOps {
+		return fmt.Errorf("fake store: txn of %d ops, limit %d", n, MaxTxnOps)
+	}
 	if f.values == nil {
 		f.values = map[string][]byte{}
 	}
-	f.values[key] = append([]byte(nil), value...)
-	f.puts++
+	for _, kv := range puts {
+		f.values[kv.Key] = append([]byte(nil), kv.Value...)
+	}
+	for _, k := range deletes {
+		delete(f.values, k)
+	}
+	f.txns++
+	f.maxOps = max(f.maxOps, len(puts)+len(deletes))
 	return nil
 }
 
-// Value returns the last value written to key.
-func (f *FakePutter) Value(key string) ([]byte, bool) {
+// Set writes key directly, as another writer would.
+func (f *FakeStore) Set(key string, value []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.values == nil {
+		f.values = map[string][]byte{}
+	}
+	f.values[key] = value
+}
+
+// Value returns the value of key.
+func (f *FakeStore) Value(key string) ([]byte, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	v, ok := f.values[key]
 	return v, ok
 }
 
-// String prints the puts so far and every key with its value.
-func (f *FakePutter) String() string {
+// Txns returns the transactions so far and the most operations in one.
+func (f *FakeStore) Txns() (txns, maxOps int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.txns, f.maxOps
+}
+
+// String prints the transactions so far and every key with its value:
+//
+//	txns 1
+//	/dcnet/v1/dns/tasknames/web.marathon.agentip.dcos.thisdcos.directory. ["10.0.0.4"]
+func (f *FakeStore) String() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "puts %d\n", f.puts)
+	fmt.Fprintf(&b, "txns %d\n", f.txns)
 	keys := make([]string, 0, len(f.values))
 	for k := range f.values {
 		keys = append(keys, k)

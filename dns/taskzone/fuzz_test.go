@@ -8,22 +8,26 @@ import (
 	"github.com/dcnet/dcnet/dns/server"
 )
 
-// FuzzBuild feeds arbitrary etcd values to Build: it must not panic, and
-// every record it returns must be an A or AAAA record inside the task zone.
-func FuzzBuild(f *testing.F) {
-	f.Add([]byte(`[{"name":"web.marathon.agentip.dcos.thisdcos.directory.","type":"A","value":"10.0.0.4"}]`))
-	f.Add([]byte(`[{"name":"x.dcos.thisdcos.directory","type":"AAAA","value":"::ffff:1.2.3.4"}]`))
-	f.Add([]byte(`[{"name":"..","type":"A","value":"1.2.3.4"}]`))
-	f.Add([]byte(`{`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		rrs, _, err := Build(b)
+// FuzzDecode feeds arbitrary keys and etcd values to Decode: it must not
+// panic, and a name it accepts must be inside the task zone with only
+// valid addresses.
+func FuzzDecode(f *testing.F) {
+	f.Add(Prefix+"web.marathon.agentip.dcos.thisdcos.directory.", []byte(`["10.0.0.4"]`))
+	f.Add(Prefix+"x.dcos.thisdcos.directory", []byte(`["::ffff:1.2.3.4","fd01::1"]`))
+	f.Add(Prefix+"..", []byte(`["1.2.3.4"]`))
+	f.Add(Key, []byte(`[{"name":"x"}]`))
+	f.Add(Prefix+"a.dcos.thisdcos.directory.", []byte(`{`))
+	f.Fuzz(func(t *testing.T, key string, b []byte) {
+		name, addrs, _, err := Decode(key, b)
 		if err != nil {
 			return
 		}
-		for _, rr := range rrs {
-			h := rr.Header()
-			if (h.Rrtype != dns.TypeA && h.Rrtype != dns.TypeAAAA) || !dns.IsSubDomain(server.TaskZone, h.Name) {
-				t.Fatalf("Build(%q) returned %v", b, rr)
+		if !dns.IsSubDomain(server.TaskZone, name) || name == server.TaskZone {
+			t.Fatalf("Decode(%q, %q) name %q", key, b, name)
+		}
+		for _, ip := range addrs {
+			if !ip.IsValid() || ip.Is4In6() {
+				t.Fatalf("Decode(%q, %q) address %v", key, b, ip)
 			}
 		}
 	})

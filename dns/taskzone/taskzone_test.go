@@ -3,21 +3,20 @@ package taskzone
 import (
 	"context"
 	"errors"
-	"net/netip"
+	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
 
 	"github.com/dcnet/dcnet/dns/mesos"
+	"github.com/dcnet/dcnet/dns/mirror"
 	"github.com/dcnet/dcnet/dns/records"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
-// state has one running task "web" of marathon on agent 10.0.0.4 with
-// container IP 9.0.1.2 (given as a Mesos containerizer label).
+// state has running tasks of marathon on agent 10.0.0.4, task i with
+// container IP 9.0.1.(2+i) (given as a Mesos containerizer label).
 func state(tasks ...string) mesos.State {
 	st := mesos.State{
 		Leader: "master@10.0.0.1:5050",
@@ -28,7 +27,7 @@ func state(tasks ...string) mesos.State {
 		fw.Tasks = append(fw.Tasks, mesos.Task{
 			ID: name + ".1", Name: name, AgentID: "a-S1", State: mesos.TaskRunning,
 			Statuses: []mesos.Status{{State: mesos.TaskRunning, Timestamp: 1, Labels: []mesos.Label{
-				{Key: "MesosContainerizer.NetworkSettings.IPAddress", Value: "9.0.1." + string(rune('2'+i))}}}},
+				{Key: "MesosContainerizer.NetworkSettings.IPAddress", Value: fmt.Sprintf("9.0.1.%d", 2+i)}}}},
 		})
 	}
 	st.Frameworks = []mesos.Framework{fw}
@@ -45,165 +44,149 @@ func taskNames(t *testing.T, st mesos.State) *records.RecordSet {
 }
 
 func TestEncode(t *testing.T) {
-	b, err := Encode(taskNames(t, state("web")))
-	if err != nil {
-		t.Fatal(err)
+	rs := taskNames(t, state("web"))
+	got := map[string]string{}
+	for k, v := range Encode(rs) {
+		got[k] = string(v)
 	}
-	want := `[{"name":"web.marathon.agentip.dcos.thisdcos.directory.","type":"A","value":"10.0.0.4"},` +
-		`{"name":"web.marathon.autoip.dcos.thisdcos.directory.","type":"A","value":"9.0.1.2"},` +
-		`{"name":"web.marathon.containerip.dcos.thisdcos.directory.","type":"A","value":"9.0.1.2"}]`
-	if string(b) != want {
-		t.Errorf("got\n%s\nwant\n%s", b, want)
+	want := map[string]string{
+		Prefix + "web.marathon.agentip.dcos.thisdcos.directory.":     `["10.0.0.4"]`,
+		Prefix + "web.marathon.autoip.dcos.thisdcos.directory.":      `["9.0.1.2"]`,
+		Prefix + "web.marathon.containerip.dcos.thisdcos.directory.": `["9.0.1.2"]`,
 	}
-	if b, _ := Encode(nil); string(b) != "[]" {
-		t.Errorf("nil record set: %s, want []", b)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Encode (-want +got):\n%s", d)
+	}
+	if len(Encode(nil)) != 0 {
+		t.Error("nil record set: want no keys")
 	}
 }
 
-func TestBuild(t *testing.T) {
-	rrs, skipped, err := Build([]byte(`[
-		{"name":"web.marathon.containerip.dcos.thisdcos.directory.","type":"A","value":"9.0.1.2"},
-		{"name":"WEB.marathon.containerip.dcos.thisdcos.directory","type":"AAAA","value":"fd01:b::2"},
-		{"name":"evil.example.com.","type":"A","value":"1.2.3.4"},
-		{"name":"dcos.thisdcos.directory.","type":"A","value":"1.2.3.4"},
-		{"name":"x.dcos.thisdcos.directory.","type":"TXT","value":"hi"},
-		{"name":"y.dcos.thisdcos.directory.","type":"A","value":"fd01::1"},
-		{"name":"z.dcos.thisdcos.directory.","type":"A","value":"nope"}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, rr := range rrs {
-		got = append(got, strings.ReplaceAll(rr.String(), "\t", " "))
-	}
-	want := []string{
-		"web.marathon.containerip.dcos.thisdcos.directory. 5 IN A 9.0.1.2",
-		"web.marathon.containerip.dcos.thisdcos.directory. 5 IN AAAA fd01:b::2",
-	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("records (-want +got):\n%s", d)
-	}
-	if skipped != 5 {
-		t.Errorf("skipped %d, want 5", skipped)
-	}
-	if _, _, err := Build([]byte(`{`)); err == nil {
-		t.Error("bad JSON accepted")
+func TestDecode(t *testing.T) {
+	for _, tc := range []struct {
+		key, value string
+		want       string // name and addresses, or "error"
+		bad        int
+	}{
+		{Prefix + "web.marathon.containerip.dcos.thisdcos.directory.", `["9.0.1.2","fd01:b::2"]`, "web.marathon.containerip.dcos.thisdcos.directory. [9.0.1.2 fd01:b::2]", 0},
+		{Prefix + "WEB.marathon.containerip.dcos.thisdcos.directory", `["::ffff:9.0.1.2","nope"]`, "web.marathon.containerip.dcos.thisdcos.directory. [9.0.1.2]", 1},
+		{Prefix + "evil.example.com.", `["1.2.3.4"]`, "error", 0},
+		{Prefix + "dcos.thisdcos.directory.", `["1.2.3.4"]`, "error", 0},
+		{Key, `[{"name":"x.dcos.thisdcos.directory.","type":"A","value":"1.2.3.4"}]`, "error", 0},
+		{Prefix + "x.dcos.thisdcos.directory.", `{`, "error", 0},
+	} {
+		name, addrs, bad, err := Decode(tc.key, []byte(tc.value))
+		got := fmt.Sprintf("%s %v", name, addrs)
+		if err != nil {
+			got = "error"
+		}
+		if got != tc.want || bad != tc.bad {
+			t.Errorf("Decode(%q, %s) = %s, %d bad (err %v); want %s, %d", tc.key, tc.value, got, bad, err, tc.want, tc.bad)
+		}
 	}
 }
 
 func TestPublisher(t *testing.T) {
 	ctx := context.Background()
-	put := &FakePutter{}
-	p := NewPublisher(put)
+	store := &FakeStore{}
+	store.Set(Key, []byte(`[]`)) // the pre-sharding key
+	p := NewPublisher(store)
 	one := taskNames(t, state("web"))
-	if wrote, err := p.Publish(ctx, one); err != nil || !wrote {
-		t.Fatalf("first publish: wrote %t, %v", wrote, err)
+	if st, err := p.Publish(ctx, one); err != nil || st.Puts != 3 || st.Deletes != 1 || st.Txns != 1 {
+		t.Fatalf("first publish: %+v, %v; want 3 puts, the old key deleted, 1 txn", st, err)
 	}
-	if wrote, err := p.Publish(ctx, taskNames(t, state("web"))); err != nil || wrote {
-		t.Fatalf("same names again: wrote %t, %v; want no write", wrote, err)
+	if st, err := p.Publish(ctx, taskNames(t, state("web"))); err != nil || st.Wrote() {
+		t.Fatalf("same names again: %+v, %v; want no write", st, err)
 	}
-	put.Err = errors.New("etcd down")
+	store.Err = errors.New("etcd down")
 	two := taskNames(t, state("web", "db"))
 	if _, err := p.Publish(ctx, two); err == nil || !strings.Contains(err.Error(), Key) || !strings.Contains(err.Error(), "etcd down") {
-		t.Fatalf("failed put: err %v, want it to name %s and the cause", err, Key)
+		t.Fatalf("failed publish: err %v, want it to name %s and the cause", err, Key)
 	}
-	put.Err = nil
-	if wrote, err := p.Publish(ctx, two); err != nil || !wrote {
-		t.Fatalf("retry after failure: wrote %t, %v", wrote, err)
+	store.Err = nil
+	if st, err := p.Publish(ctx, two); err != nil || st.Puts != 3 || st.Deletes != 0 {
+		t.Fatalf("retry after failure: %+v, %v; want db's 3 names put", st, err)
 	}
-	v, _ := put.Value(Key)
-	if !strings.Contains(string(v), "db.marathon.containerip.dcos.thisdcos.directory.") {
-		t.Errorf("published value lacks the new task: %s", v)
+	if st, err := p.Publish(ctx, taskNames(t, state("db"))); err != nil || st.Puts != 2 || st.Deletes != 3 {
+		t.Fatalf("web gone, db renumbered: %+v, %v; want 2 puts (db's container IP changed) and 3 deletes", st, err)
 	}
-	if got := put.String(); !strings.HasPrefix(got, "puts 2\n") {
-		t.Errorf("fake state:\n%s", got)
+	want := "txns 3\n" +
+		Prefix + `db.marathon.agentip.dcos.thisdcos.directory. ["10.0.0.4"]` + "\n" +
+		Prefix + `db.marathon.autoip.dcos.thisdcos.directory. ["9.0.1.2"]` + "\n" +
+		Prefix + `db.marathon.containerip.dcos.thisdcos.directory. ["9.0.1.2"]` + "\n"
+	if d := cmp.Diff(want, store.String()); d != "" {
+		t.Errorf("store (-want +got):\n%s", d)
 	}
-	p.Resync = 1 // any unchanged list is older than 1ns
-	if wrote, err := p.Publish(ctx, two); err != nil || !wrote {
-		t.Errorf("resync: wrote %t, %v; want a rewrite", wrote, err)
+	// A wiped etcd is repaired at the next resync, not before.
+	store.values = nil
+	db := taskNames(t, state("db"))
+	if st, _ := p.Publish(ctx, db); st.Wrote() {
+		t.Errorf("unchanged names before the resync: %+v, want no read nor write", st)
+	}
+	p.Resync = 1 // any publish is older than 1ns
+	if st, err := p.Publish(ctx, db); err != nil || st.Puts != 3 {
+		t.Errorf("resync of a wiped etcd: %+v, %v; want 3 puts", st, err)
 	}
 }
 
-type fakeSource struct {
-	mu  sync.Mutex
-	kvs []cluster.KV
+// TestPublisherBatches: many names go out in transactions of at most
+// MaxTxnOps operations, and come back out of the zone.
+func TestPublisherBatches(t *testing.T) {
+	tasks := make([]string, 250)
+	for i := range tasks {
+		tasks[i] = fmt.Sprintf("t%03d", i)
+	}
+	store := &FakeStore{}
+	p := NewPublisher(store)
+	st, err := p.Publish(context.Background(), taskNames(t, state(tasks...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	txns, maxOps := store.Txns()
+	if st.Puts != 750 || txns != 6 || maxOps != MaxTxnOps {
+		t.Errorf("%+v: %d txns of at most %d ops; want 750 puts in 6 txns of at most %d", st, txns, maxOps, MaxTxnOps)
+	}
+	kvs, _ := store.List(context.Background(), Prefix)
+	z := New(nil)
+	var all []mirror.Change
+	for k, v := range kvs {
+		all = append(all, mirror.Change{Key: k, Value: v})
+	}
+	z.Reset(all)
+	if z.Len() != 750 {
+		t.Errorf("zone has %d names, want 750", z.Len())
+	}
 }
 
-var _ Source = (*fakeSource)(nil)
-
-func (f *fakeSource) List(string) []cluster.KV {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]cluster.KV(nil), f.kvs...)
-}
-
-func (f *fakeSource) set(v []byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.kvs = []cluster.KV{{Key: Key, Value: v}}
-}
-
-// TestPublishToZone: what a publisher writes, a zone serves; a change
-// appears, a malformed value keeps the previous list.
-func TestPublishToZone(t *testing.T) {
-	ctx := context.Background()
-	put := &FakePutter{}
-	p := NewPublisher(put)
-	src := &fakeSource{}
-	z := New(src)
+// TestZone: what a publisher writes, a zone fed key by key serves; a
+// change appears, a deleted key disappears, a malformed value keeps the
+// name as it was.
+func TestZone(t *testing.T) {
+	z := New(nil)
 	name := "db.marathon.containerip.dcos.thisdcos.directory."
-	lookup := func() []string {
-		rrs, _ := z.Lookup(name, dns.TypeA)
+	key := Prefix + name
+	lookup := func() string {
+		rrs, ok := z.Lookup(name, dns.TypeA)
 		var out []string
 		for _, rr := range rrs {
 			out = append(out, rr.(*dns.A).A.String())
 		}
-		return out
+		return fmt.Sprintf("%t %v", ok, out)
 	}
-	for _, tc := range []struct {
-		tasks []string
-		want  []string
+	z.Reset([]mirror.Change{{Key: key, Value: []byte(`["9.0.1.3"]`)}, {Key: Key, Value: []byte(`[]`)}})
+	steps := []struct {
+		changes []mirror.Change
+		want    string
 	}{
-		{[]string{"web"}, nil},
-		{[]string{"web", "db"}, []string{"9.0.1.3"}},
-		{[]string{"db"}, []string{"9.0.1.2"}},
-		{nil, nil},
-	} {
-		if _, err := p.Publish(ctx, taskNames(t, state(tc.tasks...))); err != nil {
-			t.Fatal(err)
-		}
-		v, _ := put.Value(Key)
-		src.set(v)
-		if _, err := z.Refresh(); err != nil {
-			t.Fatal(err)
-		}
-		if d := cmp.Diff(tc.want, lookup()); d != "" {
-			t.Errorf("tasks %v: %s (-want +got):\n%s", tc.tasks, name, d)
+		{nil, "true [9.0.1.3]"},
+		{[]mirror.Change{{Key: key, Value: []byte(`["9.0.1.2","fd01:b::2"]`)}}, "true [9.0.1.2]"},
+		{[]mirror.Change{{Key: key, Value: []byte(`{garbage`)}}, "true [9.0.1.2]"},
+		{[]mirror.Change{{Key: key}}, "false []"},
+	}
+	for i, s := range steps {
+		z.Update(s.changes)
+		if got := lookup(); got != s.want {
+			t.Errorf("step %d: %s = %s, want %s", i, name, got, s.want)
 		}
 	}
-	src.set(mustEncode(t, state("db")))
-	z.Refresh()
-	src.set([]byte("{garbage"))
-	if _, err := z.Refresh(); err == nil {
-		t.Fatal("garbage accepted")
-	}
-	if got := lookup(); len(got) != 1 || netip.MustParseAddr(got[0]) != netip.MustParseAddr("9.0.1.2") {
-		t.Errorf("after garbage: %v, want the previous list kept", got)
-	}
-	src.mu.Lock()
-	src.kvs = nil
-	src.mu.Unlock()
-	z.Refresh()
-	if got := lookup(); got != nil {
-		t.Errorf("key deleted: still serving %v", got)
-	}
-}
-
-func mustEncode(t *testing.T, st mesos.State) []byte {
-	t.Helper()
-	b, err := Encode(taskNames(t, st))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -7,12 +7,14 @@
 //
 // # Freshness
 //
-// The zone is a server.StaticZone rebuilt whole from a prefix mirror
-// (cluster.Cache) on every change the mirror applies (its OnChange hook):
-// a query never reads a stale copy for longer than the watch delay, and
-// never pays for a rebuild itself. There is no cache in front of it; the
-// records carry server.TTL.
+// The zone is a server.AddrZone fed key by key from a prefix mirror
+// (package mirror): a full read, then the watch's events applied as they
+// come, each costing in proportion to the names it touches (not to the
+// whole zone, which matters with tens of thousands of VIP names). A query
+// never reads a stale copy for longer than the watch delay and never pays
+// for an update itself. There is no cache in front of it; the records
+// carry server.TTL.
 //
-// Malformed values and addresses are skipped (and counted by Build), so one
+// Malformed values and addresses are skipped and logged (Decode), so one
 // bad record cannot hide the others.
 package vipzone

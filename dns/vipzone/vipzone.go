@@ -2,12 +2,14 @@ package vipzone
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
 
 	"github.com/miekg/dns"
 
+	"github.com/dcnet/dcnet/dns/mirror"
 	"github.com/dcnet/dcnet/dns/server"
 	"github.com/dcnet/dcnet/l4lb/daemon"
 	"github.com/dcnet/dcnet/overlayd/cluster"
@@ -16,76 +18,92 @@ import (
 // Prefix is the etcd prefix of the named VIP records.
 const Prefix = daemon.VIPNamesPrefix
 
-// Source is a mirror of the records under Prefix (a cluster.Cache).
-type Source interface {
-	// List returns the entries under sub, relative to the mirrored prefix.
-	List(sub string) []cluster.KV
-}
-
-var _ Source = (*cluster.Cache)(nil)
-
-// Zone is the l4lb.thisdcos.directory zone fed from a Source. It
-// implements server.Zone.
+// Zone is the l4lb.thisdcos.directory zone fed key by key from a mirror of
+// Prefix; it implements server.Lister and mirror.Sink.
 type Zone struct {
-	*server.StaticZone
-	src Source
+	*server.AddrZone
+	log *slog.Logger
 }
 
-var _ server.Zone = (*Zone)(nil)
+var (
+	_ server.Lister = (*Zone)(nil)
+	_ mirror.Sink   = (*Zone)(nil)
+)
 
-// New returns an empty zone reading src on Refresh.
-func New(src Source) *Zone {
-	return &Zone{StaticZone: server.NewStaticZone(server.L4LBZone), src: src}
+// New returns an empty zone; log (nil: discarded) receives skipped values.
+func New(log *slog.Logger) *Zone {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Zone{AddrZone: server.NewAddrZone(server.L4LBZone), log: log}
 }
 
-// Refresh rebuilds the zone from the source and returns how many values
-// were skipped as malformed. Safe to call concurrently with Lookup.
-func (z *Zone) Refresh() (skipped int) {
-	rrs, skipped := Build(z.src.List(""))
-	z.Set(rrs)
-	return skipped
+// Reset implements mirror.Sink: the zone becomes exactly the names of kvs.
+func (z *Zone) Reset(kvs []mirror.Change) {
+	set, _ := z.decode(kvs)
+	z.AddrZone.Reset(set)
 }
 
-// Build turns the records under Prefix into A and AAAA records with
-// server.TTL, in key order, and counts the values it had to skip.
-func Build(kvs []cluster.KV) (rrs []dns.RR, skipped int) {
+// Update implements mirror.Sink: each changed key replaces or removes its
+// name; a value that does not decode leaves its name as it was.
+func (z *Zone) Update(changes []mirror.Change) {
+	set, _ := z.decode(changes)
+	z.AddrZone.Apply(set)
+}
+
+func (z *Zone) decode(kvs []mirror.Change) (set []server.NameAddrs, skipped int) {
+	set = make([]server.NameAddrs, 0, len(kvs))
 	for _, kv := range kvs {
-		var rec daemon.NameRecord
-		if err := json.Unmarshal(kv.Value, &rec); err != nil {
+		na, bad, err := Decode(kv.Key, kv.Value)
+		if err != nil {
+			z.log.Warn("vip names: skipped a malformed record", "key", kv.Key, "err", err)
 			skipped++
 			continue
 		}
-		name := rec.Name
-		if name == "" {
-			name = strings.TrimPrefix(kv.Key, Prefix)
+		if bad > 0 {
+			z.log.Warn("vip names: skipped malformed addresses", "key", kv.Key, "skipped", bad)
+			skipped += bad
 		}
-		name = dns.CanonicalName(name)
-		if _, ok := dns.IsDomainName(name); !ok || !dns.IsSubDomain(server.L4LBZone, name) || name == server.L4LBZone {
-			skipped++
-			continue
-		}
-		for _, a := range rec.Addrs {
-			ip, err := netip.ParseAddr(a)
-			if err != nil {
-				skipped++
-				continue
-			}
-			rrs = append(rrs, server.AddrRR(name, ip))
-		}
+		set = append(set, na)
 	}
-	return rrs, skipped
+	return set, skipped
 }
 
-// Watch returns a zone fed by a mirror of Prefix on s, and the mirror:
-// every change the mirror applies rebuilds the zone. Run the mirror
-// (cluster.Cache.Run) to fill it; until then the zone is empty.
-func Watch(s *cluster.Store, log *slog.Logger) (*Zone, *cluster.Cache) {
-	c := cluster.NewCache(s, Prefix, log)
-	z := New(c)
-	c.OnChange = func() {
-		if n := z.Refresh(); n > 0 {
-			log.Warn("vip names: skipped malformed records", "prefix", Prefix, "skipped", n)
-		}
+// Decode reads one named VIP record (daemon.NameRecord) at key: its name
+// is the key below Prefix (the record's own name, when set, must be the
+// same), fully qualified, inside l4lb.thisdcos.directory and not its apex.
+// A nil value (a deleted key) is the name without addresses. Addresses
+// that do not parse are dropped and counted in bad.
+func Decode(key string, value []byte) (na server.NameAddrs, bad int, err error) {
+	name := dns.CanonicalName(strings.TrimPrefix(key, Prefix))
+	if _, ok := dns.IsDomainName(name); !ok || !strings.HasPrefix(key, Prefix) || !dns.IsSubDomain(server.L4LBZone, name) || name == server.L4LBZone {
+		return na, 0, fmt.Errorf("vip name key %q: not a name inside %s", key, server.L4LBZone)
 	}
-	return z, c
+	na.Name = name
+	if value == nil {
+		return na, 0, nil
+	}
+	var rec daemon.NameRecord
+	if err := json.Unmarshal(value, &rec); err != nil {
+		return na, 0, fmt.Errorf("vip name %s: %w", name, err)
+	}
+	if rec.Name != "" && dns.CanonicalName(rec.Name) != name {
+		return na, 0, fmt.Errorf("vip name key %q holds the record of %q", key, rec.Name)
+	}
+	for _, a := range rec.Addrs {
+		ip, err := netip.ParseAddr(a)
+		if err != nil || ip.Zone() != "" {
+			bad++
+			continue
+		}
+		na.Addrs = append(na.Addrs, ip.Unmap())
+	}
+	return na, bad, nil
+}
+
+// Watch returns a zone fed by a mirror of Prefix on s, and the mirror; run
+// the mirror (mirror.Mirror.Run) to fill the zone.
+func Watch(s *cluster.Store, log *slog.Logger) (*Zone, *mirror.Mirror) {
+	z := New(log)
+	return z, mirror.New(s.Client, Prefix, z, log)
 }

@@ -1,29 +1,17 @@
 package vipzone
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
 
-	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/dcnet/dcnet/dns/mirror"
 )
 
-type fakeSource struct {
-	mu  sync.Mutex
-	kvs []cluster.KV
+func kv(name, value string) mirror.Change {
+	return mirror.Change{Key: Prefix + name, Value: []byte(value)}
 }
-
-var _ Source = (*fakeSource)(nil)
-
-func (f *fakeSource) List(string) []cluster.KV {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]cluster.KV(nil), f.kvs...)
-}
-
-func kv(name, value string) cluster.KV { return cluster.KV{Key: Prefix + name, Value: []byte(value)} }
 
 func strs(rrs []dns.RR) []string {
 	var out []string
@@ -33,52 +21,47 @@ func strs(rrs []dns.RR) []string {
 	return out
 }
 
-func TestBuild(t *testing.T) {
+func TestReset(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		kvs     []cluster.KV
-		want    []string
-		skipped int
+		name string
+		kvs  []mirror.Change
+		want []string
 	}{
-		{"empty", nil, nil, 0},
-		{"dual", []cluster.KV{kv("web.marathon.l4lb.thisdcos.directory", `{"name":"web.marathon.l4lb.thisdcos.directory","addrs":["11.0.0.1","fd01:c::1"]}`)},
-			[]string{"web.marathon.l4lb.thisdcos.directory.\t5\tIN\tA\t11.0.0.1", "web.marathon.l4lb.thisdcos.directory.\t5\tIN\tAAAA\tfd01:c::1"}, 0},
-		{"name from key, upper case", []cluster.KV{kv("Db.L4LB.thisdcos.directory", `{"addrs":["11.0.0.2"]}`)},
-			[]string{"db.l4lb.thisdcos.directory.\t5\tIN\tA\t11.0.0.2"}, 0},
-		{"bad json, bad addr, outside zone", []cluster.KV{
+		{"empty", nil, nil},
+		{"dual", []mirror.Change{kv("web.marathon.l4lb.thisdcos.directory", `{"name":"web.marathon.l4lb.thisdcos.directory","addrs":["11.0.0.1","fd01:c::1"]}`)},
+			[]string{"web.marathon.l4lb.thisdcos.directory.\t5\tIN\tA\t11.0.0.1", "web.marathon.l4lb.thisdcos.directory.\t5\tIN\tAAAA\tfd01:c::1"}},
+		{"name from key, upper case", []mirror.Change{kv("Db.L4LB.thisdcos.directory", `{"addrs":["11.0.0.2"]}`)},
+			[]string{"db.l4lb.thisdcos.directory.\t5\tIN\tA\t11.0.0.2"}},
+		{"bad json, bad addr, outside zone, other name", []mirror.Change{
 			kv("a.l4lb.thisdcos.directory", `{`),
 			kv("b.l4lb.thisdcos.directory", `{"addrs":["nope","11.0.0.3"]}`),
 			kv("evil.example.com", `{"name":"evil.example.com","addrs":["11.0.0.4"]}`),
-			kv("l4lb.thisdcos.directory", `{"addrs":["11.0.0.5"]}`)},
-			[]string{"b.l4lb.thisdcos.directory.\t5\tIN\tA\t11.0.0.3"}, 4},
+			kv("l4lb.thisdcos.directory", `{"addrs":["11.0.0.5"]}`),
+			kv("c.l4lb.thisdcos.directory", `{"name":"d.l4lb.thisdcos.directory","addrs":["11.0.0.6"]}`)},
+			[]string{"b.l4lb.thisdcos.directory.\t5\tIN\tA\t11.0.0.3"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rrs, skipped := Build(tc.kvs)
-			if d := cmp.Diff(tc.want, strs(rrs)); d != "" {
+			z := New(nil)
+			z.Reset(tc.kvs)
+			if d := cmp.Diff(tc.want, strs(z.Records())); d != "" {
 				t.Errorf("records (-want +got):\n%s", d)
-			}
-			if skipped != tc.skipped {
-				t.Errorf("skipped %d, want %d", skipped, tc.skipped)
 			}
 		})
 	}
 }
 
-func TestZoneRefresh(t *testing.T) {
-	src := &fakeSource{}
-	z := New(src)
+func TestUpdate(t *testing.T) {
+	z := New(nil)
 	name := "web.marathon.l4lb.thisdcos.directory."
 	if _, ok := z.Lookup(name, dns.TypeA); ok {
 		t.Fatal("empty zone has the name")
 	}
-	src.kvs = []cluster.KV{kv("web.marathon.l4lb.thisdcos.directory", `{"name":"web.marathon.l4lb.thisdcos.directory","addrs":["11.0.0.1","fd01:c::1"]}`)}
-	z.Refresh()
+	z.Update([]mirror.Change{kv("web.marathon.l4lb.thisdcos.directory", `{"name":"web.marathon.l4lb.thisdcos.directory","addrs":["11.0.0.1","fd01:c::1"]}`)})
 	rrs, ok := z.Lookup(name, dns.TypeAAAA)
 	if d := cmp.Diff([]string{name + "\t5\tIN\tAAAA\tfd01:c::1"}, strs(rrs)); !ok || d != "" {
 		t.Errorf("AAAA (exists %t) (-want +got):\n%s", ok, d)
 	}
-	src.kvs = nil
-	z.Refresh()
+	z.Update([]mirror.Change{{Key: Prefix + "web.marathon.l4lb.thisdcos.directory"}})
 	if _, ok := z.Lookup(name, dns.TypeA); ok {
 		t.Error("removed name still served")
 	}

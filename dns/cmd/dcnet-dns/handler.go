@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -21,6 +22,9 @@ type wired struct {
 	metrics *metrics.Metrics
 	// forwarder sends the names of no local zone upstream.
 	forwarder server.Forwarder
+	// listen are the listeners' options: sockets per address and the UDP
+	// fast path of cached forwarded answers.
+	listen server.Options
 }
 
 // newHandler wires the local zones, forwarders, cache and metrics into a
@@ -83,5 +87,14 @@ func newHandler(log *slog.Logger, o options, local []server.Lister) (*wired, err
 	}
 	m := metrics.New(apexes...)
 	fwd := m.Lookups(c.Wrap(m.Upstream(forward.NewRouter(def, routes))))
-	return &wired{handler: m.Handler(server.NewHandler(log, fwd, zs...)), zones: local, metrics: m, forwarder: fwd}, nil
+	h := server.NewHandler(log, fwd, zs...)
+	w := &wired{handler: m.Handler(h), zones: local, metrics: m, forwarder: fwd,
+		listen: server.Options{Sockets: o.sockets}}
+	if w.listen.Sockets <= 0 {
+		w.listen.Sockets = runtime.GOMAXPROCS(0)
+	}
+	if o.fastPath {
+		w.listen.Fast = server.NewFastPath(h, c, m.FastAnswered)
+	}
+	return w, nil
 }

@@ -70,7 +70,8 @@ type options struct {
 	cnames                                                     listFlag
 	httpAddr, resolvConf, stateFile, spartanLink               string
 	timeout, refresh, mesosTimeout                             time.Duration
-	cacheSize                                                  int
+	cacheSize, sockets                                         int
+	fastPath                                                   bool
 }
 
 func parseFlags() options {
@@ -84,6 +85,8 @@ func parseFlags() options {
 	flag.DurationVar(&o.mesosTimeout, "mesos-timeout", poll.DefaultTimeout, "timeout of one request to a Mesos master")
 	flag.DurationVar(&o.timeout, "timeout", forward.DefaultTimeout, "timeout of one upstream query")
 	flag.IntVar(&o.cacheSize, "cache-size", cache.DefaultSize, "entries in the cache of forwarded answers")
+	flag.IntVar(&o.sockets, "sockets", 0, "UDP sockets and TCP listeners per listen address, with SO_REUSEPORT (0: GOMAXPROCS)")
+	flag.BoolVar(&o.fastPath, "fast-path", true, "answer cached forwarded UDP questions straight from the socket readers")
 	flag.Var(&o.listen, "listen", "ip:port to serve on, UDP and TCP (repeatable; default 198.51.100.1-3:53, in mesos-dns mode "+defaultMesosListen+")")
 	flag.Var(&o.upstreams, "upstream", "upstream resolver ip[:port] (repeatable)")
 	flag.Var(&o.mesosDNS, "mesos-dns", "Mesos-DNS server ip[:port] for *.mesos (repeatable; port "+mesosDNSPort+")")

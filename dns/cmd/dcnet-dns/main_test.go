@@ -41,7 +41,7 @@ func has(z server.Zone, name string, qtype uint16) bool {
 // the task names once per change; a state without a leader keeps the last
 // good records; the serial grows with every change only.
 func TestMesosStateApply(t *testing.T) {
-	put := &taskzone.FakePutter{}
+	put := &taskzone.FakeStore{}
 	m := &mesosState{log: slog.New(slog.DiscardHandler), cfg: records.DefaultConfig(),
 		mesos: server.NewRecordSetZone(server.MesosZone, nil), tasks: server.NewRecordSetZone(server.TaskZone, nil),
 		pub: taskzone.NewPublisher(put)}
@@ -70,8 +70,11 @@ func TestMesosStateApply(t *testing.T) {
 	if !has(m.tasks, "db.marathon.agentip.dcos.thisdcos.directory.", dns.TypeA) {
 		t.Error("task zone lacks db")
 	}
-	if got := put.String(); !strings.HasPrefix(got, "puts 2\n") || !strings.Contains(got, "db.marathon.agentip") {
-		t.Errorf("etcd writes:\n%s\nwant 2 (one per change), the last with db", got)
+	if txns, _ := put.Txns(); txns != 2 {
+		t.Errorf("etcd transactions %d, want 2 (one per change):\n%s", txns, put)
+	}
+	if _, ok := put.Value(taskzone.Prefix + "db.marathon.agentip.dcos.thisdcos.directory."); !ok {
+		t.Errorf("etcd lacks db:\n%s", put)
 	}
 	rs, _ := m.Snapshot()
 	if recs, _ := rs.Lookup("leader.mesos.", records.TypeA); len(recs) != 1 || recs[0].Addr.String() != "10.0.0.1" {

@@ -31,7 +31,7 @@ func runMesosDNS(ctx context.Context, log *slog.Logger, o options) error {
 			return configError{err}
 		}
 		defer store.Close()
-		sink.pub = taskzone.NewPublisher(taskzone.StorePutter{Store: store})
+		sink.pub = taskzone.NewPublisher(taskzone.EtcdStore{Store: store})
 	}
 	p, err := newPoller(o, log, sink)
 	if err != nil {
@@ -50,7 +50,7 @@ func runMesosDNS(ctx context.Context, log *slog.Logger, o options) error {
 			return err
 		}
 	}
-	return server.Run(ctx, o.listen, w.handler, func() {
+	return server.RunWith(ctx, o.listen, w.handler, w.listen, func() {
 		log.Info("dcnet-dns: serving", "mode", modeMesosDNS, "listen", o.listen.String(), "http", o.httpAddr,
 			"masters", o.masters.String(), "state_file", o.stateFile, "refresh", o.refresh)
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dcnet/dcnet/dns/httpapi"
+	"github.com/dcnet/dcnet/dns/mirror"
 	"github.com/dcnet/dcnet/dns/poll"
 	"github.com/dcnet/dcnet/dns/records"
 	"github.com/dcnet/dcnet/dns/server"
@@ -60,7 +61,7 @@ func runNode(ctx context.Context, log *slog.Logger, o options) error {
 			return err
 		}
 	}
-	return server.Run(ctx, o.listen, n.handler, func() {
+	return server.RunWith(ctx, o.listen, n.handler, n.listen, func() {
 		log.Info("dcnet-dns: serving", "mode", modeNode, "listen", o.listen.String(), "http", o.httpAddr)
 	})
 }
@@ -71,7 +72,7 @@ type nodeParts struct {
 	// poller reads the Mesos state given by the flags; nil without one.
 	poller *poll.Poller
 	// mirrors are the etcd mirrors to run.
-	mirrors []*cluster.Cache
+	mirrors []*mirror.Mirror
 }
 
 // buildNode wires the per-node zones: spartan, thisnode, l4lb (from etcd

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	cnins "github.com/containernetworking/plugins/pkg/ns"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+
+	"github.com/dcnet/dcnet/dns/mesos"
+	"github.com/dcnet/dcnet/dns/poll"
+	"github.com/dcnet/dcnet/dns/records"
+	"github.com/dcnet/dcnet/dns/taskzone"
+	"github.com/dcnet/dcnet/dns/vipzone"
+	"github.com/dcnet/dcnet/internal/netsim"
+	"github.com/dcnet/dcnet/l4lb/daemon"
+)
+
+// etcd of the run: Debian's etcd, one member, in its own node netns.
+const (
+	etcdPort         = 2379
+	etcdPeerPort     = 2380
+	etcdReadyTimeout = 30 * time.Second
+	etcdOpTimeout    = 10 * time.Second
+	// publishTimeout bounds the Mesos-DNS master publishing every task
+	// name to etcd.
+	publishTimeout = 3 * time.Minute
+)
+
+// startEtcd runs etcd in node n and returns its endpoint and a client
+// reaching it from this process (its connections are dialled inside the
+// node's netns: the host has no route to the underlay).
+func (e *env) startEtcd(ctx context.Context, n *netsim.Node) (string, *clientv3.Client, error) {
+	ip := n.UnderlayIP.String()
+	dir := filepath.Join(e.Tmp, "etcd")
+	client := "http://" + net.JoinHostPort(ip, strconv.Itoa(etcdPort))
+	peer := "http://" + net.JoinHostPort(ip, strconv.Itoa(etcdPeerPort))
+	p, err := e.start(n, filepath.Join(e.Tmp, "etcd.log"), "etcd", "--name", "bench", "--data-dir", filepath.Join(dir, "data"),
+		"--listen-client-urls", client, "--advertise-client-urls", client,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", "bench="+peer, "--initial-cluster-state", "new",
+		"--initial-cluster-token", "dcnet-bench-dns", "--log-level", "warn")
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := clientv3.New(clientv3.Config{
+		Endpoints:   []string{client},
+		DialTimeout: etcdOpTimeout,
+		Logger:      zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithContextDialer(nsDialer(n.Namespace))},
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("etcd client for %s: %w", client, err)
+	}
+	e.clients = append(e.clients, c)
+	err = netsim.WaitFor(ctx, etcdReadyTimeout, readyInterval, func() error {
+		select {
+		case <-p.Done():
+			return errors.New("etcd exited")
+		default:
+		}
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := c.Put(cctx, "/dcnet-bench/ready", "1")
+		return err
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("etcd not ready: %w\n%s", err, netsim.TailFile(p.LogPath, 20))
+	}
+	return client, c, nil
+}
+
+// nsDialer dials TCP from inside ns: the socket is made on a thread that
+// sits in ns and keeps belonging to ns afterwards.
+func nsDialer(ns netsim.Namespace) func(ctx context.Context, addr string) (net.Conn, error) {
+	return func(ctx context.Context, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := ns.Do(func(cnins.NetNS) error {
+			var err error
+			c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+			return err
+		})
+		return c, err
+	}
+}
+
+// writeVIPNames writes the named VIP records as dcnet-l4lb does (one key
+// per name under vipzone.Prefix, value a daemon.NameRecord), in
+// transactions of taskzone.MaxTxnOps puts.
+func writeVIPNames(ctx context.Context, c *clientv3.Client, vips int) error {
+	var ops []clientv3.Op
+	flush := func() error {
+		if len(ops) == 0 {
+			return nil
+		}
+		cctx, cancel := context.WithTimeout(ctx, etcdOpTimeout)
+		defer cancel()
+		_, err := c.Txn(cctx).Then(ops...).Commit()
+		ops = ops[:0]
+		return err
+	}
+	for i := range vips {
+		b, err := json.Marshal(daemon.NameRecord{Name: vipName(i), Addrs: []string{vipIP(i)}})
+		if err != nil {
+			return err
+		}
+		ops = append(ops, clientv3.OpPut(vipzone.Prefix+vipName(i), string(b)))
+		if len(ops) == taskzone.MaxTxnOps {
+			if err := flush(); err != nil {
+				return fmt.Errorf("write vip names: %w", err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("write vip names: %w", err)
+	}
+	return nil
+}
+
+// waitKeys waits until etcd holds want keys under prefix (the Mesos-DNS
+// master publishing the task names), or p exits, or publishTimeout.
+func waitKeys(ctx context.Context, c *clientv3.Client, prefix string, want int, p *netsim.Process) error {
+	var got int64
+	err := netsim.WaitFor(ctx, publishTimeout, 200*time.Millisecond, func() error {
+		select {
+		case <-p.Done():
+			return fmt.Errorf("%s exited\n%s", p.Argv[0], netsim.TailFile(p.LogPath, 20))
+		default:
+		}
+		cctx, cancel := context.WithTimeout(ctx, etcdOpTimeout)
+		defer cancel()
+		resp, err := c.Get(cctx, prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+		if err != nil {
+			return err
+		}
+		if got = resp.Count; got != int64(want) {
+			return fmt.Errorf("%d of %d keys under %s", got, want, prefix)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("task names in etcd: %w", err)
+	}
+	return nil
+}
+
+// stateFigure is the context memory figure: a node-mode dcnet-dns that
+// reads a Mesos state file itself (no etcd).
+type stateFigure struct {
+	Tasks, TaskRecords, MesosRecords int
+	Ready                            time.Duration
+	Loaded, Refreshed                memory
+}
+
+// stateFileFigure starts a node-mode dcnet-dns on a generated state of
+// o.StateTasks tasks in its own node, reads its VmRSS once it answers and
+// again after two re-reads of the (unchanged) file, and stops it.
+func (e *env) stateFileFigure(ctx context.Context, o options) (stateFigure, error) {
+	f := stateFigure{Tasks: o.StateTasks}
+	path := filepath.Join(e.Tmp, "state-context.json")
+	st, err := writeState(path, o.StateTasks)
+	if err != nil {
+		return f, err
+	}
+	cfg := records.DefaultConfig()
+	names, err := records.TaskNames(st, cfg)
+	if err != nil {
+		return f, err
+	}
+	all, err := records.Generate(st, cfg)
+	if err != nil {
+		return f, err
+	}
+	f.TaskRecords, f.MesosRecords = names.Len(), all.Len()
+	st, names, all = mesos.State{}, records.RecordSet{}, records.RecordSet{}
+	refresh := o.Refresh
+	if refresh <= 0 {
+		refresh = poll.DefaultInterval
+	}
+	s := &server{Name: "dcnet-dns (state file)", Node: e.StateNode, Addr: e.StateNode.UnderlayIP.String()}
+	argv := []string{"env", "GOMAXPROCS=" + strconv.Itoa(o.GoMaxProcs), e.dcnetBin, "--listen", s.Addr + ":53", "--spartan-link", "",
+		"--http-addr", "", "--mesos-state-file", path, "--refresh", refresh.String(), "--upstream", e.Upstream.UnderlayIP.String()}
+	t0 := time.Now()
+	if s.Proc, err = e.start(s.Node, filepath.Join(e.Tmp, "statefile.log"), argv...); err != nil {
+		return f, err
+	}
+	defer s.Proc.Stop()
+	name := fmt.Sprintf("%s.%s.%s.%s", taskName(o.StateTasks/2), framework, clusterKind, records.TaskZone)
+	if err := e.waitAnswer(ctx, s.Proc, s.Addr, name, containerIP(o.StateTasks/2)); err != nil {
+		return f, err
+	}
+	f.Ready = time.Since(t0)
+	if f.Loaded, err = readMemory(s.Proc.PID()); err != nil {
+		return f, err
+	}
+	select {
+	case <-ctx.Done():
+		return f, ctx.Err()
+	case <-time.After(2*refresh + time.Second):
+	}
+	f.Refreshed, err = readMemory(s.Proc.PID())
+	return f, err
+}

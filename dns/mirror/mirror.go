@@ -1,0 +1,146 @@
+// Package mirror keeps a local view of an etcd prefix up to date one key
+// at a time: a full read (Sink.Reset), then a watch from that read's
+// revision whose events are handed over as they come (Sink.Update). It
+// suits prefixes of many small keys (a key per DNS name): a change costs
+// work in proportion to the keys it touches, not to the whole prefix, and
+// the mirror keeps no copy of the values; the sink holds what it needs.
+//
+// While etcd is unreachable the sink keeps its last view; a broken or
+// compacted watch is followed by a new full read.
+package mirror
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Change is one key of the prefix: its value, or nil when it was deleted.
+type Change struct {
+	Key   string
+	Value []byte
+}
+
+// Sink receives the mirrored keys. Its methods are called from Run's
+// goroutine, one at a time.
+type Sink interface {
+	// Reset replaces the whole view by kvs (every key under the prefix).
+	Reset(kvs []Change)
+	// Update applies changes in order; a nil Value deletes the key.
+	Update(changes []Change)
+}
+
+// Retry bounds of a failed read.
+const (
+	retryMin = 200 * time.Millisecond
+	retryMax = 5 * time.Second
+	// readTimeout bounds the full read.
+	readTimeout = 30 * time.Second
+	// pageSize is the most keys one request of the full read returns: the
+	// read is paged at one revision, so a prefix of 100,000 keys never sits
+	// in memory twice (as one response and as the sink's view).
+	pageSize = 5000
+)
+
+// Mirror mirrors one prefix into a Sink.
+type Mirror struct {
+	client *clientv3.Client
+	prefix string
+	sink   Sink
+	log    *slog.Logger
+	synced atomic.Bool
+}
+
+// New returns a mirror of prefix on client into sink; call Run.
+func New(client *clientv3.Client, prefix string, sink Sink, log *slog.Logger) *Mirror {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Mirror{client: client, prefix: prefix, sink: sink, log: log}
+}
+
+// Synced reports whether the first full read reached the sink.
+func (m *Mirror) Synced() bool { return m.synced.Load() }
+
+// Run mirrors until ctx ends.
+func (m *Mirror) Run(ctx context.Context) {
+	backoff := retryMin
+	for ctx.Err() == nil {
+		rev, err := m.read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			m.log.Warn("etcd mirror: read failed, serving the last view", "prefix", m.prefix, "err", err, "retry", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, retryMax)
+			continue
+		}
+		backoff = retryMin
+		m.watch(ctx, rev)
+	}
+}
+
+// read hands every key under the prefix to the sink, read in pages at one
+// revision, and returns that revision.
+func (m *Mirror) read(ctx context.Context) (int64, error) {
+	rctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	end := clientv3.GetPrefixRangeEnd(m.prefix)
+	from, rev := m.prefix, int64(0)
+	var kvs []Change
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(pageSize)}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := m.client.Get(rctx, from, opts...)
+		if err != nil {
+			return 0, err
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+			kvs = make([]Change, 0, resp.Count)
+		}
+		for _, kv := range resp.Kvs {
+			kvs = append(kvs, Change{Key: string(kv.Key), Value: kv.Value})
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			break
+		}
+		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+	m.sink.Reset(kvs)
+	m.synced.Store(true)
+	return rev, nil
+}
+
+// watch hands the watch's events to the sink until it breaks.
+func (m *Mirror) watch(ctx context.Context, rev int64) {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	for wr := range m.client.Watch(wctx, m.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
+		if err := wr.Err(); err != nil {
+			m.log.Warn("etcd mirror: watch broken, reading again", "prefix", m.prefix, "err", err)
+			return
+		}
+		changes := make([]Change, len(wr.Events))
+		for i, ev := range wr.Events {
+			changes[i] = Change{Key: string(ev.Kv.Key)}
+			if ev.Type != clientv3.EventTypeDelete {
+				changes[i].Value = ev.Kv.Value
+				if changes[i].Value == nil {
+					changes[i].Value = []byte{}
+				}
+			}
+		}
+		m.sink.Update(changes)
+	}
+}
