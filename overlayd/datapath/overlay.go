@@ -43,8 +43,9 @@ type VTEP struct {
 	MTU int
 	// NoTrack exempts the VxLAN UDP packets (to Port, in Local's family)
 	// from connection tracking with raw-table NOTRACK rules: the outer
-	// packets of a tunnel gain nothing from conntrack, and skipping it saves
-	// two lookups per packet on every node. False removes the rules.
+	// packets of a tunnel gain nothing from conntrack, and every inner flow
+	// would otherwise hold conntrack entries for them on both nodes. False
+	// removes the rules.
 	NoTrack bool
 }
 
