@@ -1,11 +1,14 @@
 package vipzone
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -23,7 +26,28 @@ const Prefix = daemon.VIPNamesPrefix
 type Zone struct {
 	*server.AddrZone
 	log *slog.Logger
+
+	// gate, when set, holds back a name until this node programmed one of
+	// its addresses (SetGate).
+	gate Gate
+	// mu serialises the gate's bookkeeping (the mirror's goroutine and the
+	// retry timer).
+	mu sync.Mutex
+	// held are names (with their newest addresses) waiting for the gate.
+	held map[string]server.NameAddrs
+	// admitted are addresses the gate confirmed; a name whose addresses are
+	// all admitted passes without a question.
+	admitted map[netip.Addr]bool
+	retry    *time.Timer
+	backoff  time.Duration
+	failOpen bool // the last question failed: logged once until a success
 }
+
+// Bounds of the re-check of held names.
+const (
+	gateRetryMin = 5 * time.Millisecond
+	gateRetryMax = time.Second
+)
 
 var (
 	_ server.Lister = (*Zone)(nil)
@@ -38,9 +62,37 @@ func New(log *slog.Logger) *Zone {
 	return &Zone{AddrZone: server.NewAddrZone(server.L4LBZone), log: log}
 }
 
-// Reset implements mirror.Sink: the zone becomes exactly the names of kvs.
+// SetGate makes the zone hold back every name until g says this node has
+// programmed at least one of its addresses: a record in etcd only proves
+// that some node programmed the VIP, and a client here must not get an
+// address its own node does not answer yet. Held names are asked again
+// from 5 ms, backing off to 1 s. When g cannot tell (an error: no
+// dcnet-l4lb on this node), names are served. Call before the mirror runs.
+func (z *Zone) SetGate(g Gate) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.gate = g
+	z.held = map[string]server.NameAddrs{}
+	z.admitted = map[netip.Addr]bool{}
+}
+
+// Held returns how many names wait for the gate.
+func (z *Zone) Held() int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return len(z.held)
+}
+
+// Reset implements mirror.Sink: the zone becomes exactly the names of kvs
+// (those the gate lets through; the others follow when it does).
 func (z *Zone) Reset(kvs []mirror.Change) {
 	set, _ := z.decode(kvs)
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.gate != nil {
+		z.held = map[string]server.NameAddrs{}
+		set = z.admit(set)
+	}
 	z.AddrZone.Reset(set)
 }
 
@@ -48,7 +100,80 @@ func (z *Zone) Reset(kvs []mirror.Change) {
 // name; a value that does not decode leaves its name as it was.
 func (z *Zone) Update(changes []mirror.Change) {
 	set, _ := z.decode(changes)
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.gate != nil {
+		set = z.admit(set)
+	}
 	z.AddrZone.Apply(set)
+}
+
+// admit returns the names of set that may be served now and holds the
+// others; removals always pass. Callers hold z.mu.
+func (z *Zone) admit(set []server.NameAddrs) []server.NameAddrs {
+	out := set[:0]
+	for _, na := range set {
+		delete(z.held, na.Name)
+		if len(na.Addrs) == 0 || z.ready(na.Addrs) {
+			out = append(out, na)
+			continue
+		}
+		z.held[na.Name] = na
+	}
+	if len(z.held) > 0 && z.retry == nil {
+		z.backoff = gateRetryMin
+		z.retry = time.AfterFunc(z.backoff, z.recheck)
+	}
+	return out
+}
+
+// ready reports whether one of addrs is programmed on this node, asking
+// the gate about addresses not admitted yet. Callers hold z.mu.
+func (z *Zone) ready(addrs []netip.Addr) bool {
+	for _, a := range addrs {
+		if z.admitted[a] {
+			return true
+		}
+	}
+	for _, a := range addrs {
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultGateTimeout)
+		ok, err := z.gate.Programmed(ctx, a)
+		cancel()
+		if err != nil {
+			if !z.failOpen {
+				z.log.Warn("vip names: cannot ask this node's dcnet-l4lb whether a VIP is programmed; serving names without waiting", "err", err)
+				z.failOpen = true
+			}
+			return true
+		}
+		z.failOpen = false
+		if ok {
+			z.admitted[a] = true
+			return true
+		}
+	}
+	return false
+}
+
+// recheck asks the gate again about the held names and serves those that
+// are ready; it reschedules itself with a longer delay while some remain.
+func (z *Zone) recheck() {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	var ready []server.NameAddrs
+	for name, na := range z.held {
+		if z.ready(na.Addrs) {
+			ready = append(ready, na)
+			delete(z.held, name)
+		}
+	}
+	z.AddrZone.Apply(ready)
+	if len(z.held) == 0 {
+		z.retry = nil
+		return
+	}
+	z.backoff = min(2*z.backoff, gateRetryMax)
+	z.retry = time.AfterFunc(z.backoff, z.recheck)
 }
 
 func (z *Zone) decode(kvs []mirror.Change) (set []server.NameAddrs, skipped int) {

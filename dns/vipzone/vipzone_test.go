@@ -1,7 +1,14 @@
 package vipzone
 
 import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
@@ -64,5 +71,99 @@ func TestUpdate(t *testing.T) {
 	z.Update([]mirror.Change{{Key: Prefix + "web.marathon.l4lb.thisdcos.directory"}})
 	if _, ok := z.Lookup(name, dns.TypeA); ok {
 		t.Error("removed name still served")
+	}
+}
+
+// waitFor polls cond every millisecond for at most 2 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 2000; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestGateHoldsNamesUntilProgrammed(t *testing.T) {
+	z := New(nil)
+	g := &FakeGate{}
+	z.SetGate(g)
+	web := "web.marathon.l4lb.thisdcos.directory."
+	db := "db.marathon.l4lb.thisdcos.directory."
+	has := func(name string) bool { _, ok := z.Lookup(name, dns.TypeA); return ok }
+	g.Program(netip.MustParseAddr("11.0.0.2"))
+	z.Reset([]mirror.Change{
+		kv("web.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1","fd01:c::1"]}`),
+		kv("db.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.2"]}`),
+	})
+	if !has(db) {
+		t.Error("db (programmed here) is not served")
+	}
+	if has(web) || z.Held() != 1 {
+		t.Fatalf("web (not programmed here) is served or not held: served %t, held %d", has(web), z.Held())
+	}
+	// Programmed later: the retry serves it without another etcd change.
+	g.Program(netip.MustParseAddr("fd01:c::1"))
+	waitFor(t, "web to be served once programmed", func() bool { return has(web) })
+	if z.Held() != 0 {
+		t.Errorf("held %d after web was served", z.Held())
+	}
+	// A known address passes without asking again.
+	before := g.Asked()
+	z.Update([]mirror.Change{kv("db.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.2"]}`)})
+	if g.Asked() != before {
+		t.Errorf("asked %d more times about an admitted address", g.Asked()-before)
+	}
+	// A new name that stays unprogrammed stays held; deleting it ends that.
+	z.Update([]mirror.Change{kv("new.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.9"]}`)})
+	time.Sleep(30 * time.Millisecond)
+	if has("new.marathon.l4lb.thisdcos.directory.") {
+		t.Error("an unprogrammed name is served")
+	}
+	z.Update([]mirror.Change{{Key: Prefix + "new.marathon.l4lb.thisdcos.directory"}})
+	if z.Held() != 0 {
+		t.Errorf("a deleted name is still held (%d)", z.Held())
+	}
+}
+
+func TestGateFailsOpen(t *testing.T) {
+	z := New(nil)
+	g := &FakeGate{}
+	g.Fail(errors.New("connection refused"))
+	z.SetGate(g)
+	z.Update([]mirror.Change{kv("web.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1"]}`)})
+	if _, ok := z.Lookup("web.marathon.l4lb.thisdcos.directory.", dns.TypeA); !ok {
+		t.Error("without an answering dcnet-l4lb the name must be served")
+	}
+}
+
+func TestHTTPGate(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/programmed/11.0.0.1":
+			w.WriteHeader(http.StatusNoContent)
+		case "/v1/programmed/11.0.0.2":
+			http.NotFound(w, r)
+		default:
+			http.Error(w, "bad", http.StatusBadRequest)
+		}
+	}))
+	defer srv.Close()
+	g := NewHTTPGate(strings.TrimPrefix(srv.URL, "http://"))
+	ctx := context.Background()
+	if ok, err := g.Programmed(ctx, netip.MustParseAddr("11.0.0.1")); !ok || err != nil {
+		t.Errorf("204: %t, %v", ok, err)
+	}
+	if ok, err := g.Programmed(ctx, netip.MustParseAddr("11.0.0.2")); ok || err != nil {
+		t.Errorf("404: %t, %v", ok, err)
+	}
+	if _, err := g.Programmed(ctx, netip.MustParseAddr("11.0.0.3")); err == nil {
+		t.Error("400 must be an error")
+	}
+	srv.Close()
+	if _, err := g.Programmed(ctx, netip.MustParseAddr("11.0.0.1")); err == nil {
+		t.Error("a closed server must be an error")
 	}
 }

@@ -45,6 +45,9 @@ const (
 	defaultMesosListen = "0.0.0.0:61053"
 )
 
+// defaultL4LBAddr is dcnet-l4lb's default HTTP address.
+const defaultL4LBAddr = "127.0.0.1:62083"
+
 // mesosDNSPort is the port of Mesos-DNS on the masters.
 const mesosDNSPort = "61053"
 
@@ -68,7 +71,7 @@ type options struct {
 	mode                                                       string
 	listen, upstreams, mesosDNS, zones, nodeIPs, etcd, masters listFlag
 	cnames                                                     listFlag
-	httpAddr, resolvConf, stateFile, spartanLink               string
+	httpAddr, resolvConf, stateFile, spartanLink, l4lbAddr     string
 	timeout, refresh, mesosTimeout                             time.Duration
 	cacheSize, sockets                                         int
 	fastPath                                                   bool
@@ -94,6 +97,7 @@ func parseFlags() options {
 	flag.Var(&o.nodeIPs, "node-ip", "this node's IP, for thisnode.thisdcos.directory (repeatable)")
 	flag.Var(&o.cnames, "cname", "name=target: answer name with an authoritative CNAME to target (repeatable; node mode)")
 	flag.StringVar(&o.spartanLink, "spartan-link", spartan.DefaultLink, "link that gets the listen addresses no link holds yet (dummy, else a port-less bridge); empty: none (node mode)")
+	flag.StringVar(&o.l4lbAddr, "l4lb-addr", defaultL4LBAddr, "this node's dcnet-l4lb HTTP address: a VIP name is answered only once it has programmed the VIP (no answer there: names are served); empty: do not ask (node mode)")
 	flag.Var(&o.etcd, "etcd-endpoints", "etcd endpoints (comma-separated): node mode serves l4lb.thisdcos.directory and the task names from etcd; mesos-dns mode publishes the task names")
 	flag.Parse()
 	httpSet := false

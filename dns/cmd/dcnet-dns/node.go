@@ -108,6 +108,9 @@ func buildNode(log *slog.Logger, o options, store *cluster.Store) (*nodeParts, e
 	parts.poller = p
 	if store != nil {
 		vips, mirror := vipzone.Watch(store, log)
+		if o.l4lbAddr != "" {
+			vips.SetGate(vipzone.NewHTTPGate(o.l4lbAddr))
+		}
 		l4lb = vips
 		parts.mirrors = append(parts.mirrors, mirror)
 		if p == nil {
