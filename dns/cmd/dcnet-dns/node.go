@@ -57,7 +57,7 @@ func runNode(ctx context.Context, log *slog.Logger, o options) error {
 		}
 	}
 	if o.httpAddr != "" {
-		if err := serveHTTP(ctx, log, o.httpAddr, httpapi.New(version, n.metrics.HTTPHandler(), n.zones...).Handler()); err != nil {
+		if err := serveHTTP(ctx, log, o.httpAddr, withClusterRoutes(httpapi.New(version, n.metrics.HTTPHandler(), n.zones...).Handler(), o.l4lbAddr, store)); err != nil {
 			return err
 		}
 	}
