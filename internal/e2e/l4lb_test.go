@@ -206,6 +206,8 @@ const (
 	echoHostPort  = 20000 // + backend number
 	// spreadConns new connections per client and VIP.
 	spreadConns = 500
+	// hairpinConns is the number of connections each backend opens to its own VIP.
+	hairpinConns = 25
 	// spreadTolerance is the allowed deviation from an even share.
 	spreadTolerance = 0.20
 	// leaseGoneBound: after a node's liveness key disappears, every other
@@ -513,6 +515,31 @@ func TestPrivilegedL4LBCluster(t *testing.T) {
 					checkSpread(t, tc.proto+" "+tc.addr+" from "+c.Node.Name, counts, names, spreadConns)
 				}
 			})
+		}
+	})
+
+	// Hairpin: every backend reaches the VIP it serves, itself included
+	// (round robin over five slots: 25 connections reach each backend five
+	// times), over IPv4 and IPv6.
+	t.Run("hairpin", func(t *testing.T) {
+		for _, is4 := range []bool{true, false} {
+			addr := net.JoinHostPort(webAddrs[is4], "80")
+			for _, b := range backends {
+				counts, err := netsim.DialCount(b.Namespace, hairpinConns, addr, l4lbDialMax)
+				if err != nil {
+					t.Fatalf("%s from backend %s: %v (so far %v)", addr, b.name, err, counts)
+				}
+				if counts[b.name] == 0 {
+					t.Errorf("%s from backend %s never reached itself: %v", addr, b.name, counts)
+				}
+				total := 0
+				for _, n := range counts {
+					total += n
+				}
+				if total != hairpinConns {
+					t.Errorf("%s from backend %s: %d of %d connections answered: %v", addr, b.name, total, hairpinConns, counts)
+				}
+			}
 		}
 	})
 
