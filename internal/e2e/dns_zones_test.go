@@ -138,7 +138,7 @@ func TestPrivilegedDNSEveryZoneEveryNode(t *testing.T) {
 			}
 			return out
 		}
-		if out := full(webDNSName); !regexp.MustCompile(regexp.QuoteMeta(webDNSName)+`\.\s+5\s+IN\s+A\s+11\.`).MatchString(out) {
+		if out := full(webDNSName); !regexp.MustCompile(regexp.QuoteMeta(webDNSName) + `\.\s+5\s+IN\s+A\s+11\.`).MatchString(out) {
 			t.Errorf("node %s: %s not answered with TTL 5:\n%s", c.Node.Name, webDNSName, out)
 		}
 		if out := full("nope.marathon.containerip.dcos.thisdcos.directory"); !strings.Contains(out, "status: NXDOMAIN") || !soa.MatchString(out) {
