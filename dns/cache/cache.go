@@ -238,12 +238,31 @@ type cached struct {
 }
 
 func (w cached) Forward(ctx context.Context, req *dns.Msg) (*dns.Msg, error) {
+	if !Cacheable(req) {
+		return w.f.Forward(ctx, req)
+	}
 	if resp := w.c.Get(req); resp != nil {
 		return resp, nil
 	}
 	resp, err := w.f.Forward(ctx, req)
-	if err == nil {
+	if err == nil && resp != nil && len(resp.Question) == 1 && len(req.Question) == 1 &&
+		resp.Question[0].Qtype == req.Question[0].Qtype && resp.Question[0].Qclass == req.Question[0].Qclass &&
+		strings.EqualFold(resp.Question[0].Name, req.Question[0].Name) {
 		w.c.Put(resp)
 	}
 	return resp, err
+}
+
+// Cacheable reports whether answers to req may come from and go to the
+// cache: not for DNSSEC-aware questions (DO or CD set), whose answers
+// differ (signatures, unvalidated data) from everyone else's, so the cache
+// holds only what a plain stub resolver asks.
+func Cacheable(req *dns.Msg) bool {
+	if req.CheckingDisabled {
+		return false
+	}
+	if o := req.IsEdns0(); o != nil && o.Do() {
+		return false
+	}
+	return true
 }

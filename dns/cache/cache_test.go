@@ -183,3 +183,47 @@ func TestWrapConcurrent(t *testing.T) {
 		t.Errorf("cached ttl %d, want 60", ttl)
 	}
 }
+
+// TestWrapSkipsDNSSECQuestions: a CD or DO question neither reads nor fills
+// the cache, so an unvalidated (CD) answer never reaches plain clients and
+// a validating (DO) client never gets an answer stripped of signatures.
+func TestWrapSkipsDNSSECQuestions(t *testing.T) {
+	c, _ := newTestCache(10)
+	f := &countingForwarder{resp: reply(t, "www.example.", dns.RcodeSuccess, "www.example. 60 IN A 192.0.2.1")}
+	w := c.Wrap(f)
+	cd := req("www.example.")
+	cd.CheckingDisabled = true
+	do := req("www.example.")
+	do.SetEdns0(4096, true)
+	for i, r := range []*dns.Msg{cd, cd, do, do} {
+		if _, err := w.Forward(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		if f.n != i+1 {
+			t.Fatalf("question %d went upstream %d times in all, want %d (a DNSSEC question was answered from the cache)", i, f.n, i+1)
+		}
+	}
+	if c.Len() != 0 {
+		t.Errorf("DNSSEC questions filled the cache: %d entries", c.Len())
+	}
+	w.Forward(context.Background(), req("www.example."))
+	w.Forward(context.Background(), req("www.example."))
+	if f.n != 5 {
+		t.Errorf("a plain question twice: %d upstream questions in all, want 5 (the second from the cache)", f.n)
+	}
+}
+
+// TestWrapKeysByTheQuestionAsked: an answer to another question than the
+// one asked is passed on but not cached under either name.
+func TestWrapKeysByTheQuestionAsked(t *testing.T) {
+	c, _ := newTestCache(10)
+	f := &countingForwarder{resp: reply(t, "victim.example.", dns.RcodeSuccess, "victim.example. 60 IN A 192.0.2.66")}
+	w := c.Wrap(f)
+	w.Forward(context.Background(), req("attacker.example."))
+	if c.Len() != 0 {
+		t.Fatalf("an answer to another question was cached (%d entries)", c.Len())
+	}
+	if got := c.Get(req("victim.example.")); got != nil {
+		t.Errorf("victim.example. answered from the cache: %v", got)
+	}
+}

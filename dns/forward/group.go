@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -268,6 +269,9 @@ func checkResponse(q, resp *dns.Msg) error {
 	if resp.Id != q.Id {
 		return fmt.Errorf("response id %d, want %d", resp.Id, q.Id)
 	}
+	if !SameQuestion(q, resp) {
+		return fmt.Errorf("response to another question (%v), want %v", resp.Question, q.Question)
+	}
 	switch resp.Rcode {
 	case dns.RcodeServerFailure, dns.RcodeRefused, dns.RcodeNotImplemented, dns.RcodeFormatError:
 		return fmt.Errorf("rcode %s", dns.RcodeToString[resp.Rcode])
@@ -290,4 +294,16 @@ func upstreamQuery(req *dns.Msg) *dns.Msg {
 	}
 	q.SetEdns0(UDPSize, do)
 	return q
+}
+
+// SameQuestion reports whether resp answers exactly q's one question: the
+// same name (ASCII case-insensitive), type and class. An answer to another
+// question (a broken upstream, a spoof that guessed the ID) must be neither
+// used nor cached under q's name.
+func SameQuestion(q, resp *dns.Msg) bool {
+	if len(q.Question) != 1 || len(resp.Question) != 1 {
+		return false
+	}
+	a, b := q.Question[0], resp.Question[0]
+	return a.Qtype == b.Qtype && a.Qclass == b.Qclass && strings.EqualFold(a.Name, b.Name)
 }

@@ -237,3 +237,38 @@ func TestNeverSelf(t *testing.T) {
 		t.Error("want an error for a host name upstream")
 	}
 }
+
+func TestCheckResponseWantsTheSameQuestion(t *testing.T) {
+	q := new(dns.Msg).SetQuestion("www.example.", dns.TypeA)
+	for _, tc := range []struct {
+		name string
+		resp func() *dns.Msg
+		ok   bool
+	}{
+		{"same", func() *dns.Msg { return new(dns.Msg).SetReply(q) }, true},
+		{"other case", func() *dns.Msg {
+			r := new(dns.Msg).SetReply(q)
+			r.Question[0].Name = "WWW.Example."
+			return r
+		}, true},
+		{"other name", func() *dns.Msg {
+			r := new(dns.Msg).SetReply(q)
+			r.Question[0].Name = "victim.example."
+			return r
+		}, false},
+		{"other type", func() *dns.Msg {
+			r := new(dns.Msg).SetReply(q)
+			r.Question[0].Qtype = dns.TypeAAAA
+			return r
+		}, false},
+		{"no question", func() *dns.Msg {
+			r := new(dns.Msg).SetReply(q)
+			r.Question = nil
+			return r
+		}, false},
+	} {
+		if err := checkResponse(q, tc.resp()); (err == nil) != tc.ok {
+			t.Errorf("%s: checkResponse = %v, want ok %t", tc.name, err, tc.ok)
+		}
+	}
+}

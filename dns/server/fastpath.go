@@ -74,6 +74,9 @@ func parse(m []byte, keyBuf []byte) (q wireQuery, ok bool) {
 		binary.BigEndian.Uint16(m[4:]) != 1 || binary.BigEndian.Uint16(m[6:]) != 0 || binary.BigEndian.Uint16(m[8:]) != 0 {
 		return q, false
 	}
+	if m[3]&0x10 != 0 { // CD: not from the cache (cache.Cacheable)
+		return q, false
+	}
 	ar := binary.BigEndian.Uint16(m[10:])
 	if ar > 1 {
 		return q, false
@@ -103,6 +106,9 @@ func parse(m []byte, keyBuf []byte) (q wireQuery, ok bool) {
 	if ar == 1 {
 		if off+optRRLen > len(m) || m[off] != 0 || binary.BigEndian.Uint16(m[off+1:]) != typeOPT || m[off+6] != 0 {
 			return q, false // not an OPT at the root, or EDNS version > 0
+		}
+		if m[off+7]&0x80 != 0 { // DO: not from the cache (cache.Cacheable)
+			return q, false
 		}
 		q.opt, q.udpSize = true, int(binary.BigEndian.Uint16(m[off+3:]))
 		off += optRRLen + int(binary.BigEndian.Uint16(m[off+9:]))

@@ -59,7 +59,9 @@ func TestFastPathSameAnswer(t *testing.T) {
 	f := NewFastPath(h, c, func(rc int) { rcodes = append(rcodes, rc) })
 
 	withOPT := func(m *dns.Msg, size uint16) *dns.Msg { m.SetEdns0(size, false); return m }
-	flags := func(m *dns.Msg) *dns.Msg { m.RecursionDesired, m.CheckingDisabled, m.Id = false, true, 4242; return m }
+	flags := func(m *dns.Msg) *dns.Msg { m.RecursionDesired, m.Id = false, 4242; return m }
+	cd := func(m *dns.Msg) *dns.Msg { m.CheckingDisabled = true; return m }
+	do := func(m *dns.Msg) *dns.Msg { m.SetEdns0(4096, true); return m }
 	for _, tc := range []struct {
 		name string
 		req  *dns.Msg
@@ -68,7 +70,10 @@ func TestFastPathSameAnswer(t *testing.T) {
 		{"plain", query("www.example.", dns.TypeA), true},
 		{"case kept", query("WwW.ExAmple.", dns.TypeA), true},
 		{"edns", withOPT(query("www.example.", dns.TypeA), 4096), true},
-		{"rd clear, cd set", flags(query("www.example.", dns.TypeA)), true},
+		{"rd clear, other id", flags(query("www.example.", dns.TypeA)), true},
+		// DNSSEC-aware questions are never answered from the cache.
+		{"cd set", cd(query("www.example.", dns.TypeA)), false},
+		{"do set", do(query("www.example.", dns.TypeA)), false},
 		{"nxdomain", query("nx.example.", dns.TypeA), true},
 		{"other type not cached", query("www.example.", dns.TypeTXT), false},
 		{"local zone", query("web.marathon.l4lb.thisdcos.directory.", dns.TypeA), false},

@@ -274,6 +274,9 @@ func (h *Handler) forwarded(req *dns.Msg) *dns.Msg {
 func responseOPT(req *dns.OPT) *dns.OPT {
 	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
 	o.SetUDPSize(AdvertisedUDPSize)
+	if req.Do() {
+		o.SetDo() // RFC 3225: the response copies DO
+	}
 	if req.Version() != 0 {
 		o.SetExtendedRcode(dns.RcodeBadVers)
 	}

@@ -27,8 +27,9 @@ type HTTPGate struct {
 	Client *http.Client
 }
 
-// DefaultGateTimeout bounds one question to dcnet-l4lb.
-const DefaultGateTimeout = time.Second
+// DefaultGateTimeout bounds one question to dcnet-l4lb (on this node's
+// loopback: it answers in well under a millisecond when it is healthy).
+const DefaultGateTimeout = 250 * time.Millisecond
 
 // NewHTTPGate returns a gate asking dcnet-l4lb at addr.
 func NewHTTPGate(addr string) *HTTPGate {
@@ -73,6 +74,13 @@ func (f *FakeGate) Program(addr netip.Addr) {
 		f.set = map[netip.Addr]bool{}
 	}
 	f.set[addr] = true
+}
+
+// Unprogram marks addr not programmed.
+func (f *FakeGate) Unprogram(addr netip.Addr) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.set, addr)
 }
 
 // Fail makes every later question return err (nil: answer again).

@@ -35,12 +35,17 @@ type Zone struct {
 	mu sync.Mutex
 	// held are names (with their newest addresses) waiting for the gate.
 	held map[string]server.NameAddrs
-	// admitted are addresses the gate confirmed; a name whose addresses are
-	// all admitted passes without a question.
-	admitted map[netip.Addr]bool
+	// admitted are, per name, the addresses the gate confirmed for it; a
+	// name with one of them passes without a question. Forgotten with the
+	// name, so an address reused by another VIP is asked about again.
+	admitted map[string]map[netip.Addr]bool
 	retry    *time.Timer
 	backoff  time.Duration
 	failOpen bool // the last question failed: logged once until a success
+	// gateDown is set when a question failed during the current pass: the
+	// rest of the pass serves without asking, so a hung dcnet-l4lb costs
+	// one timeout per pass, not one per name.
+	gateDown bool
 }
 
 // Bounds of the re-check of held names.
@@ -73,7 +78,7 @@ func (z *Zone) SetGate(g Gate) {
 	defer z.mu.Unlock()
 	z.gate = g
 	z.held = map[string]server.NameAddrs{}
-	z.admitted = map[netip.Addr]bool{}
+	z.admitted = map[string]map[netip.Addr]bool{}
 }
 
 // Held returns how many names wait for the gate.
@@ -91,7 +96,23 @@ func (z *Zone) Reset(kvs []mirror.Change) {
 	defer z.mu.Unlock()
 	if z.gate != nil {
 		z.held = map[string]server.NameAddrs{}
+		keep := make(map[string]bool, len(set))
+		for _, na := range set {
+			keep[na.Name] = true
+		}
+		for name := range z.admitted {
+			if !keep[name] {
+				delete(z.admitted, name)
+			}
+		}
 		set = z.admit(set)
+		// A held name that is served now keeps its current answer until
+		// the gate admits the new one, as with Update.
+		for name := range z.held {
+			if cur := z.current(name); len(cur) > 0 {
+				set = append(set, server.NameAddrs{Name: name, Addrs: cur})
+			}
+		}
 	}
 	z.AddrZone.Reset(set)
 }
@@ -111,10 +132,16 @@ func (z *Zone) Update(changes []mirror.Change) {
 // admit returns the names of set that may be served now and holds the
 // others; removals always pass. Callers hold z.mu.
 func (z *Zone) admit(set []server.NameAddrs) []server.NameAddrs {
+	z.gateDown = false
 	out := set[:0]
 	for _, na := range set {
 		delete(z.held, na.Name)
-		if len(na.Addrs) == 0 || z.ready(na.Addrs) {
+		if len(na.Addrs) == 0 {
+			delete(z.admitted, na.Name)
+			out = append(out, na)
+			continue
+		}
+		if z.ready(na.Name, na.Addrs) {
 			out = append(out, na)
 			continue
 		}
@@ -129,17 +156,21 @@ func (z *Zone) admit(set []server.NameAddrs) []server.NameAddrs {
 
 // ready reports whether one of addrs is programmed on this node, asking
 // the gate about addresses not admitted yet. Callers hold z.mu.
-func (z *Zone) ready(addrs []netip.Addr) bool {
+func (z *Zone) ready(name string, addrs []netip.Addr) bool {
 	for _, a := range addrs {
-		if z.admitted[a] {
+		if z.admitted[name][a] {
 			return true
 		}
+	}
+	if z.gateDown {
+		return true
 	}
 	for _, a := range addrs {
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultGateTimeout)
 		ok, err := z.gate.Programmed(ctx, a)
 		cancel()
 		if err != nil {
+			z.gateDown = true
 			if !z.failOpen {
 				z.log.Warn("vip names: cannot ask this node's dcnet-l4lb whether a VIP is programmed; serving names without waiting", "err", err)
 				z.failOpen = true
@@ -148,7 +179,10 @@ func (z *Zone) ready(addrs []netip.Addr) bool {
 		}
 		z.failOpen = false
 		if ok {
-			z.admitted[a] = true
+			if z.admitted[name] == nil {
+				z.admitted[name] = map[netip.Addr]bool{}
+			}
+			z.admitted[name][a] = true
 			return true
 		}
 	}
@@ -160,9 +194,10 @@ func (z *Zone) ready(addrs []netip.Addr) bool {
 func (z *Zone) recheck() {
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	z.gateDown = false
 	var ready []server.NameAddrs
 	for name, na := range z.held {
-		if z.ready(na.Addrs) {
+		if z.ready(name, na.Addrs) {
 			ready = append(ready, na)
 			delete(z.held, name)
 		}
@@ -231,4 +266,25 @@ func Decode(key string, value []byte) (na server.NameAddrs, bad int, err error) 
 func Watch(s *cluster.Store, log *slog.Logger) (*Zone, *mirror.Mirror) {
 	z := New(log)
 	return z, mirror.New(s.Client, Prefix, z, log)
+}
+
+// current returns the addresses name is answered with now.
+func (z *Zone) current(name string) []netip.Addr {
+	var out []netip.Addr
+	for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		rrs, _ := z.AddrZone.Lookup(name, qt)
+		for _, rr := range rrs {
+			switch r := rr.(type) {
+			case *dns.A:
+				if a, ok := netip.AddrFromSlice(r.A); ok {
+					out = append(out, a.Unmap())
+				}
+			case *dns.AAAA:
+				if a, ok := netip.AddrFromSlice(r.AAAA); ok {
+					out = append(out, a)
+				}
+			}
+		}
+	}
+	return out
 }

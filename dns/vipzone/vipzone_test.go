@@ -167,3 +167,58 @@ func TestHTTPGate(t *testing.T) {
 		t.Error("a closed server must be an error")
 	}
 }
+
+func TestGateForgetsAddressesWithTheirName(t *testing.T) {
+	z := New(nil)
+	g := &FakeGate{}
+	z.SetGate(g)
+	g.Program(netip.MustParseAddr("11.0.0.1"))
+	z.Update([]mirror.Change{kv("old.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1"]}`)})
+	// old goes away (and with it the VIP from this node's kernel); its
+	// address is reused by another VIP this node has not programmed yet.
+	z.Update([]mirror.Change{{Key: Prefix + "old.marathon.l4lb.thisdcos.directory"}})
+	g.Unprogram(netip.MustParseAddr("11.0.0.1"))
+	z.Update([]mirror.Change{kv("new.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1"]}`)})
+	if _, ok := z.Lookup("new.marathon.l4lb.thisdcos.directory.", dns.TypeA); ok {
+		t.Error("a name with a reused address was served without asking")
+	}
+}
+
+func TestGateFailureCostsOneQuestionPerPass(t *testing.T) {
+	z := New(nil)
+	g := &FakeGate{}
+	g.Fail(errors.New("timeout"))
+	z.SetGate(g)
+	z.Reset([]mirror.Change{
+		kv("a.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1"]}`),
+		kv("b.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.2"]}`),
+		kv("c.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.3"]}`),
+	})
+	if g.Asked() != 1 {
+		t.Errorf("a failing gate was asked %d times in one pass, want 1", g.Asked())
+	}
+	if z.Len() != 3 {
+		t.Errorf("%d names served, want all 3 (fail open)", z.Len())
+	}
+}
+
+func TestResetKeepsTheServedAnswerOfAHeldName(t *testing.T) {
+	z := New(nil)
+	g := &FakeGate{}
+	z.SetGate(g)
+	g.Program(netip.MustParseAddr("11.0.0.1"))
+	web := "web.marathon.l4lb.thisdcos.directory"
+	z.Update([]mirror.Change{kv(web, `{"addrs":["11.0.0.1"]}`)})
+	// The address changes to one not programmed here yet, seen by a full
+	// re-read (after a compaction): the old answer stays until then.
+	z.Reset([]mirror.Change{kv(web, `{"addrs":["11.0.0.7"]}`)})
+	rrs, ok := z.Lookup(web+".", dns.TypeA)
+	if !ok || len(rrs) != 1 || rrs[0].(*dns.A).A.String() != "11.0.0.1" {
+		t.Errorf("after Reset: %v (%t), want the old answer 11.0.0.1", rrs, ok)
+	}
+	g.Program(netip.MustParseAddr("11.0.0.7"))
+	waitFor(t, "the new address", func() bool {
+		rrs, _ := z.Lookup(web+".", dns.TypeA)
+		return len(rrs) == 1 && rrs[0].(*dns.A).A.String() == "11.0.0.7"
+	})
+}
