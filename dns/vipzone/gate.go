@@ -20,12 +20,18 @@ type Gate interface {
 }
 
 // HTTPGate asks the local dcnet-l4lb: GET http://<Addr>/v1/programmed/<ip>
-// answers 204 when the address is programmed and 404 when it is not.
+// answers 204 when the address is programmed and 404 with the header
+// X-Dcnet-Programmed: no when it is not; anything else (503 before its
+// first sync, a 404 without the header, no answer) is "cannot tell".
 type HTTPGate struct {
 	// Addr is dcnet-l4lb's HTTP address, e.g. 127.0.0.1:62083.
 	Addr   string
 	Client *http.Client
 }
+
+// headerProgrammed is dcnet-l4lb's daemon.HeaderProgrammed, set to "no"
+// on a real "not programmed" answer.
+const headerProgrammed = "X-Dcnet-Programmed"
 
 // DefaultGateTimeout bounds one question to dcnet-l4lb (on this node's
 // loopback: it answers in well under a millisecond when it is healthy).
@@ -51,6 +57,11 @@ func (g *HTTPGate) Programmed(ctx context.Context, addr netip.Addr) (bool, error
 	case http.StatusNoContent, http.StatusOK:
 		return true, nil
 	case http.StatusNotFound:
+		if resp.Header.Get(headerProgrammed) != "no" {
+			// A server without the route (an older dcnet-l4lb): it
+			// cannot tell, so the name is served.
+			return false, fmt.Errorf("dcnet-l4lb at %s has no /v1/programmed (an older version?)", g.Addr)
+		}
 		return false, nil
 	default:
 		return false, fmt.Errorf("dcnet-l4lb at %s: GET /v1/programmed/%s: %s", g.Addr, addr, resp.Status)

@@ -145,7 +145,10 @@ func TestHTTPGate(t *testing.T) {
 		case "/v1/programmed/11.0.0.1":
 			w.WriteHeader(http.StatusNoContent)
 		case "/v1/programmed/11.0.0.2":
-			http.NotFound(w, r)
+			w.Header().Set("X-Dcnet-Programmed", "no")
+			w.WriteHeader(http.StatusNotFound)
+		case "/v1/programmed/11.0.0.4":
+			http.NotFound(w, r) // a server without the route
 		default:
 			http.Error(w, "bad", http.StatusBadRequest)
 		}
@@ -161,6 +164,9 @@ func TestHTTPGate(t *testing.T) {
 	}
 	if _, err := g.Programmed(ctx, netip.MustParseAddr("11.0.0.3")); err == nil {
 		t.Error("400 must be an error")
+	}
+	if _, err := g.Programmed(ctx, netip.MustParseAddr("11.0.0.4")); err == nil {
+		t.Error("a 404 without the header (no such route) must be an error")
 	}
 	srv.Close()
 	if _, err := g.Programmed(ctx, netip.MustParseAddr("11.0.0.1")); err == nil {

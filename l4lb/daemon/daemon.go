@@ -48,6 +48,10 @@ type Options struct {
 	// loses its addresses and name record (0 means DefaultReleaseGrace,
 	// negative never releases).
 	ReleaseGrace time.Duration
+	// FailOpenHold bounds how long a VIP whose backends all vanished with
+	// their nodes' liveness stays programmed (0 means DefaultFailOpenHold,
+	// negative holds until the backends return).
+	FailOpenHold time.Duration
 	Log          *slog.Logger
 }
 
@@ -67,6 +71,7 @@ type Daemon struct {
 	syncer    *dataplane.Syncer
 	metrics   *metrics
 	releaser  *releaser
+	holder    *holder
 	kick      chan struct{}
 	// dirty is set by every cache change: the next sync computes the
 	// plan again instead of reusing the last one.
@@ -116,12 +121,16 @@ func New(opts Options) (*Daemon, error) {
 	if opts.ReleaseGrace == 0 {
 		opts.ReleaseGrace = DefaultReleaseGrace
 	}
+	if opts.FailOpenHold == 0 {
+		opts.FailOpenHold = DefaultFailOpenHold
+	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
 	d := &Daemon{opts: opts, log: opts.Log, kick: make(chan struct{}, 1)}
 	d.metrics = newMetrics(d)
 	d.syncer = dataplane.NewSyncer(opts.Kernel, opts.Conntrack)
+	d.holder = newHolder(opts.FailOpenHold)
 	d.endpoints = newRecordCache(opts.Store, cluster.EndpointsPrefix, "endpoint", decodeEndpointRecord(d.log), d.log)
 	d.alive = cluster.NewCache(opts.Store, cluster.AlivePrefix, d.log)
 	d.vips = cluster.NewCache(opts.Store, vipAndNamesPrefix, d.log)
@@ -299,6 +308,10 @@ func (d *Daemon) compute(ctx context.Context) *computed {
 			in.Addrs[k] = a
 		}
 		services, _, _ = Desired(in)
+	}
+	services, held := d.holder.apply(services, in.Alive, time.Now())
+	if held > 0 {
+		d.log.Warn("vips kept (fail open): every backend vanished with its node's liveness", "vips", held, "hold", d.opts.FailOpenHold)
 	}
 	plan, errs := dataplane.Build(Plan(services))
 	for _, err := range errs {

@@ -81,12 +81,29 @@ func (d *Daemon) Handler() http.Handler {
 		switch {
 		case err != nil || a.Zone() != "":
 			http.Error(w, "want an IPv4 or IPv6 address", http.StatusBadRequest)
+		case !d.hasSynced():
+			// The kernel may still hold the previous run's tables: say
+			// "cannot tell" rather than "not programmed".
+			http.Error(w, "no successful sync yet", http.StatusServiceUnavailable)
 		case d.Programmed(a):
 			w.WriteHeader(http.StatusNoContent)
 		default:
+			// The header tells this answer from a 404 of a server
+			// without this route (an older dcnet-l4lb).
+			w.Header().Set(HeaderProgrammed, "no")
 			w.WriteHeader(http.StatusNotFound)
 		}
 	})
 	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(d.metrics.reg, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// HeaderProgrammed is set to "no" on PathProgrammed's 404 answers.
+const HeaderProgrammed = "X-Dcnet-Programmed"
+
+// hasSynced reports whether one sync succeeded.
+func (d *Daemon) hasSynced() bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.syncs > 0
 }

@@ -22,6 +22,9 @@ type Syncer struct {
 	// digests (nil when it had none).
 	have     [2]*State
 	haveSums [2][]vipDigest
+	// absent is set for a family whose table a read found missing while
+	// no VIP of it was wanted: Apply skips it until one is.
+	absent [2]bool
 	// pending are conntrack deletions that failed, retried next time.
 	pending []UDPFlow
 }
@@ -77,6 +80,10 @@ func (s *Syncer) syncFamily(f Family, p Plan, readBack bool) (Result, []UDPFlow,
 	b := Batch{Family: f}
 	var base State
 	var baseSums []vipDigest
+	if !readBack && s.absent[f] && len(want.VIPs) == 0 {
+		return r, nil, nil
+	}
+	s.absent[f] = false
 	if readBack || s.have[f] == nil {
 		s.have[f], s.haveSums[f] = nil, nil
 		cur, err := s.kernel.Read(f)
@@ -84,6 +91,14 @@ func (s *Syncer) syncFamily(f Family, p Plan, readBack bool) (Result, []UDPFlow,
 			return r, nil, fmt.Errorf("read %s %s: %w", f, TableName, err)
 		}
 		r.ReadBack = true
+		if !cur.Present && len(want.VIPs) == 0 {
+			// No VIP of this family and no table: nothing to make (a
+			// node without IPv6 never needs its ip6 table). have stays
+			// unknown, so the first VIP of the family reads back and
+			// builds the table.
+			s.absent[f] = true
+			return r, nil, nil
+		}
 		if cur.Present && cur.Intact {
 			base = cur.State
 		} else {

@@ -292,3 +292,31 @@ func TestSyncerHandMadePlan(t *testing.T) {
 		t.Errorf("Apply after a hand-made plan: %v\n%s", err, k)
 	}
 }
+
+// TestSyncerMakesNoTableForAFamilyWithoutVIPs: an IPv4-only plan never
+// creates the ip6 table (a kernel without IPv6 could not), and the first
+// IPv6 VIP does.
+func TestSyncerMakesNoTableForAFamilyWithoutVIPs(t *testing.T) {
+	k := NewFake()
+	s := NewSyncer(k, nil)
+	if _, err := s.Apply(mustBuild(t, webService("9.0.1.2:80"))); err != nil {
+		t.Fatal(err)
+	}
+	if k.Tables[IPv4] == nil || k.Tables[IPv6] != nil {
+		t.Fatalf("tables after an IPv4-only plan: ip %v, ip6 %v; want only ip", k.Tables[IPv4] != nil, k.Tables[IPv6] != nil)
+	}
+	reads := k.Reads
+	if _, err := s.Apply(mustBuild(t, webService("9.0.1.3:80"))); err != nil {
+		t.Fatal(err)
+	}
+	if k.Reads != reads {
+		t.Errorf("a second IPv4-only Apply read the kernel %d times", k.Reads-reads)
+	}
+	v6 := Service{Key: ipKey("tcp", "fd01:c::1", 80), Backends: []vip.Backend{be("[fd01:b::2]:80")}}
+	if _, err := s.Apply(mustBuild(t, webService("9.0.1.3:80"), v6)); err != nil {
+		t.Fatal(err)
+	}
+	if k.Tables[IPv6] == nil || len(k.Tables[IPv6].VIPs) != 1 {
+		t.Errorf("the first IPv6 VIP did not build the ip6 table: %+v", k.Tables[IPv6])
+	}
+}

@@ -30,6 +30,7 @@ func main() {
 	mesosAgentIP := flag.String("mesos-agent-ip", "", "agent IP for tasks whose agent hostname is not an IP (default: the --mesos-agent host when it is an IP)")
 	mesosPoll := flag.Duration("mesos-poll-interval", daemon.DefaultMesosPoll, "interval between GET_STATE polls of the Mesos agent")
 	grace := flag.Duration("vip-release-grace", daemon.DefaultReleaseGrace, "release a named VIP's addresses and name after it has had no backend for this long (negative: never)")
+	hold := flag.Duration("fail-open-hold", daemon.DefaultFailOpenHold, "keep a VIP programmed this long after all its backends vanished with their nodes' liveness (a cut-off node's records expire with its lease); negative: until they return")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	flag.Parse()
 	log, err := logging.New(*logLevel)
@@ -45,6 +46,9 @@ func main() {
 			fail(2, "--node-name not given and no host name: %v", err)
 		}
 		*node = h
+	}
+	if *hold == 0 {
+		fail(2, "--fail-open-hold 0: give a positive duration, or a negative one to hold until the backends return")
 	}
 	if *grace == 0 {
 		fail(2, "--vip-release-grace 0: give a positive duration, or a negative one to never release")
@@ -64,7 +68,7 @@ func main() {
 	}
 	defer store.Close()
 	opts := daemon.Options{Store: store, Kernel: dataplane.NewNFTables(), Node: *node,
-		HTTPAddr: *httpAddr, SyncInterval: *interval, Mesos: agent, ReleaseGrace: *grace, Log: log}
+		HTTPAddr: *httpAddr, SyncInterval: *interval, Mesos: agent, ReleaseGrace: *grace, FailOpenHold: *hold, Log: log}
 	if ct, err := dataplane.NewNetlinkConntrack(netns.None()); err != nil {
 		log.Warn("no conntrack socket: stale UDP flows of removed backends are not deleted", "err", err)
 	} else {
