@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"time"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
@@ -78,6 +79,12 @@ func (s *batchServer) Serve() error {
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			if errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+				// Transient: one lost batch, as dns.Server would shrug it
+				// off; stopping here would take every listener down.
+				time.Sleep(time.Millisecond)
 				continue
 			}
 			return err

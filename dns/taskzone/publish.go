@@ -85,6 +85,10 @@ func (p *Publisher) Publish(ctx context.Context, rs *records.RecordSet) (Stats, 
 	if err != nil {
 		return st, fmt.Errorf("publish task names: read %s: %w", Key, err)
 	}
+	// The read covers Key as a prefix: the old single key (deleted here) and
+	// Prefix's keys, but also any sibling such as Key+"-v2", which is not
+	// ours to delete.
+	maps.DeleteFunc(have, func(k string, _ []byte) bool { return k != Key && !strings.HasPrefix(k, Prefix) })
 	puts, deletes := diff(want, have)
 	for len(puts)+len(deletes) > 0 {
 		np := min(len(puts), MaxTxnOps)

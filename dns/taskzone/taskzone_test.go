@@ -89,7 +89,8 @@ func TestDecode(t *testing.T) {
 func TestPublisher(t *testing.T) {
 	ctx := context.Background()
 	store := &FakeStore{}
-	store.Set(Key, []byte(`[]`)) // the pre-sharding key
+	store.Set(Key, []byte(`[]`))          // the pre-sharding key
+	store.Set(Key+"-v2", []byte(`other`)) // a sibling that is not ours
 	p := NewPublisher(store)
 	one := taskNames(t, state("web"))
 	if st, err := p.Publish(ctx, one); err != nil || st.Puts != 3 || st.Deletes != 1 || st.Txns != 1 {
@@ -110,6 +111,10 @@ func TestPublisher(t *testing.T) {
 	if st, err := p.Publish(ctx, taskNames(t, state("db"))); err != nil || st.Puts != 2 || st.Deletes != 3 {
 		t.Fatalf("web gone, db renumbered: %+v, %v; want 2 puts (db's container IP changed) and 3 deletes", st, err)
 	}
+	if v, ok := store.Value(Key + "-v2"); !ok || string(v) != "other" {
+		t.Errorf("the sibling key %s-v2 was deleted or changed: %q %t", Key, v, ok)
+	}
+	delete(store.values, Key+"-v2") // out of the way of the comparison below
 	want := "txns 3\n" +
 		Prefix + `db.marathon.agentip.dcos.thisdcos.directory. ["10.0.0.4"]` + "\n" +
 		Prefix + `db.marathon.autoip.dcos.thisdcos.directory. ["9.0.1.2"]` + "\n" +
