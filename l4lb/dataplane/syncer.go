@@ -68,7 +68,7 @@ func (s *Syncer) sync(p Plan, readBack bool) ([]Result, error) {
 		out = append(out, r)
 		stale = append(stale, flows...)
 	}
-	s.deleteStale(out, stale)
+	s.deleteStale(out, stale, p)
 	return out, err
 }
 
@@ -84,6 +84,7 @@ func (s *Syncer) syncFamily(f Family, p Plan, readBack bool) (Result, []UDPFlow,
 		return r, nil, nil
 	}
 	s.absent[f] = false
+	prev := s.have[f] // what this Syncer last applied, if known
 	if readBack || s.have[f] == nil {
 		s.have[f], s.haveSums[f] = nil, nil
 		cur, err := s.kernel.Read(f)
@@ -116,8 +117,15 @@ func (s *Syncer) syncFamily(f Family, p Plan, readBack bool) (Result, []UDPFlow,
 		b.Changes = Diff(want, base)
 	}
 	var flows []UDPFlow
-	if !b.Rebuild && s.conntrack != nil {
+	switch {
+	case s.conntrack == nil:
+	case !b.Rebuild:
 		flows = staleUDPFlows(want, base, b.Changes)
+	default:
+		// The table was missing or damaged: datagrams to a UDP VIP may
+		// have made untranslated entries meanwhile, and backends this
+		// Syncer had programmed may have left.
+		flows = rebuildUDPFlows(want, prev)
 	}
 	if b.Rebuild || !b.Changes.Empty() {
 		s.have[f], s.haveSums[f] = nil, nil // unknown until the batch is known to have committed
@@ -184,22 +192,66 @@ func copyVIP(dst *State, src State, k ServiceKey) {
 
 // deleteStale deletes the conntrack entries of flows and of earlier
 // failures, and records the outcome in the first result.
-func (s *Syncer) deleteStale(out []Result, flows []UDPFlow) {
+func (s *Syncer) deleteStale(out []Result, flows []UDPFlow, p Plan) {
 	if s.conntrack == nil {
 		return
 	}
-	flows = append(s.pending, flows...)
+	// Retries first, without duplicates, and without flows whose backend
+	// is back in its VIP's slots (deleting those would cut live flows).
+	seen := map[UDPFlow]bool{}
+	var all []UDPFlow
+	for _, fl := range append(s.pending, flows...) {
+		if seen[fl] || (fl.Backend != fl.VIP && backendIn(p, fl)) {
+			continue
+		}
+		seen[fl] = true
+		all = append(all, fl)
+	}
 	s.pending = nil
-	if len(flows) == 0 {
+	if len(all) == 0 {
 		return
 	}
-	n, err := s.conntrack.DeleteUDP(flows)
+	n, err := s.conntrack.DeleteUDP(all)
 	if err != nil {
-		s.pending = flows
+		s.pending = all
 	}
 	if len(out) > 0 {
 		out[0].StaleFlows, out[0].ConntrackErr = n, err
 	}
+}
+
+// backendIn reports whether fl's backend has a slot of fl's VIP in p.
+func backendIn(p Plan, fl UDPFlow) bool {
+	k := ServiceKey{Addr: fl.VIP.Addr(), Proto: protoUDP, Port: fl.VIP.Port()}
+	return slices.Contains(slotBackends(p.Tables[familyOf(k.Addr)], k), fl.Backend)
+}
+
+// rebuildUDPFlows lists, for a rebuilt table, the untranslated entries of
+// every UDP VIP with backends and, when prev (the state last applied) is
+// known, every backend that had a slot in prev and has none in want.
+func rebuildUDPFlows(want State, prev *State) []UDPFlow {
+	var flows []UDPFlow
+	for _, k := range sortedServiceKeys(want.VIPs) {
+		if k.Proto == protoUDP && want.VIPs[k] > 0 {
+			v := netip.AddrPortFrom(k.Addr, k.Port)
+			flows = append(flows, UDPFlow{VIP: v, Backend: v})
+		}
+	}
+	if prev == nil {
+		return flows
+	}
+	for _, k := range sortedServiceKeys(prev.VIPs) {
+		if k.Proto != protoUDP {
+			continue
+		}
+		now := slotBackends(want, k)
+		for _, b := range slotBackends(*prev, k) {
+			if !slices.Contains(now, b) {
+				flows = append(flows, UDPFlow{VIP: netip.AddrPortFrom(k.Addr, k.Port), Backend: b})
+			}
+		}
+	}
+	return flows
 }
 
 // staleUDPFlows lists, for the UDP VIPs that c touches, every backend that

@@ -320,3 +320,54 @@ func TestSyncerMakesNoTableForAFamilyWithoutVIPs(t *testing.T) {
 		t.Errorf("the first IPv6 VIP did not build the ip6 table: %+v", k.Tables[IPv6])
 	}
 }
+
+// TestSyncerRebuildDeletesUntranslatedUDP: after the table was deleted by
+// hand, datagrams to a UDP VIP made untranslated entries; the rebuild
+// deletes them, and the entries of a backend removed meanwhile.
+func TestSyncerRebuildDeletesUntranslatedUDP(t *testing.T) {
+	k, ct := NewFake(), &FakeConntrack{}
+	s := NewSyncer(k, ct)
+	if _, err := s.Apply(mustBuild(t, dnsService("9.0.1.2:53", "9.0.1.3:53"))); err != nil {
+		t.Fatal(err)
+	}
+	k.Tables[IPv4] = nil // nft delete table ip dcnet-l4lb
+	vipAP := netip.MustParseAddrPort("11.0.0.9:53")
+	gone := UDPFlow{VIP: vipAP, Backend: netip.MustParseAddrPort("9.0.1.3:53")}
+	ct.Entries = []UDPFlow{{VIP: vipAP, Backend: vipAP}, gone}
+	if _, err := s.Reconcile(mustBuild(t, dnsService("9.0.1.2:53"))); err != nil {
+		t.Fatal(err)
+	}
+	if len(ct.Entries) != 0 {
+		t.Errorf("after the rebuild, entries left: %v (deleted %v)", ct.Entries, ct.Deleted)
+	}
+}
+
+// TestSyncerPendingRetries: failed deletions are retried once each, and
+// not at all for a backend that came back meanwhile.
+func TestSyncerPendingRetries(t *testing.T) {
+	k, ct := NewFake(), &FakeConntrack{}
+	s := NewSyncer(k, ct)
+	both, one := dnsService("9.0.1.2:53", "9.0.1.3:53"), dnsService("9.0.1.2:53")
+	if _, err := s.Apply(mustBuild(t, both)); err != nil {
+		t.Fatal(err)
+	}
+	ct.Fail = errors.New("netlink busy")
+	for range 3 { // the backend flaps while deletions fail
+		s.Apply(mustBuild(t, one))
+		s.Apply(mustBuild(t, both))
+	}
+	s.Apply(mustBuild(t, one))
+	if len(s.pending) != 1 {
+		t.Errorf("pending after 4 failed deletions of one flow: %v, want it once", s.pending)
+	}
+	// Back again: the retry must not cut its live flows.
+	ct.Fail = nil
+	live := UDPFlow{VIP: netip.MustParseAddrPort("11.0.0.9:53"), Backend: netip.MustParseAddrPort("9.0.1.3:53")}
+	ct.Entries = []UDPFlow{live}
+	if _, err := s.Apply(mustBuild(t, both)); err != nil {
+		t.Fatal(err)
+	}
+	if len(ct.Entries) != 1 || len(s.pending) != 0 {
+		t.Errorf("a returned backend's live flow was deleted (%v left, deleted %v) or retries remain (%v)", ct.Entries, ct.Deleted, s.pending)
+	}
+}
