@@ -297,6 +297,12 @@ func (d *Daemon) compute(ctx context.Context) *computed {
 	c := &computed{}
 	services, missing, _ := Desired(in)
 	if len(missing) > 0 {
+		// Never hand out an address an IP VIP already uses.
+		for _, s := range services {
+			if !s.Key.IsNamed() {
+				used[s.Addr] = true
+			}
+		}
 		for _, k := range missing {
 			a, err := allocate(ctx, d.opts.Store.Client, k, used)
 			if err != nil {

@@ -98,8 +98,12 @@ func Desired(in Input) (services []Service, missing []AllocKey, errs []error) {
 		}
 		services = append(services, s)
 	}
+	// Sorted by address, protocol and port; on a tie (an IP VIP whose
+	// address is also a named VIP's) the IP VIP first, then by name, so the
+	// same input always programs the same one (Build keeps the first).
 	slices.SortFunc(services, func(a, b Service) int {
-		return cmp.Or(a.Addr.Compare(b.Addr), cmp.Compare(a.Key.Protocol, b.Key.Protocol), cmp.Compare(a.Key.Port, b.Key.Port))
+		return cmp.Or(a.Addr.Compare(b.Addr), cmp.Compare(a.Key.Protocol, b.Key.Protocol), cmp.Compare(a.Key.Port, b.Key.Port),
+			cmp.Compare(a.Key.Name, b.Key.Name))
 	})
 	for k := range need {
 		missing = append(missing, k)

@@ -128,3 +128,28 @@ func TestDesiredMergesSources(t *testing.T) {
 		t.Errorf("mesos-only backend %s: want unhealthy, not draining", b1)
 	}
 }
+
+// TestDesiredTieIsDeterministic: an IP VIP on a named VIP's address (a
+// label written by hand inside 11.0.0.0/8) sorts first every time, so the
+// data plane (which keeps the first) programs the same one on every sync.
+func TestDesiredTieIsDeterministic(t *testing.T) {
+	eps := []api.Endpoint{
+		ep("a1", "c1", map[string]string{"VIP_0": "/web:80"}, "9.0.1.2/24"),
+		ep("a1", "c2", map[string]string{"VIP_0": "11.0.0.1:80"}, "9.0.1.3/24"),
+	}
+	in := Input{Endpoints: eps, Alive: map[string]bool{"a1": true},
+		Addrs: map[AllocKey]netip.Addr{{dataplane.IPv4, webName}: netip.MustParseAddr("11.0.0.1")}}
+	first := ""
+	for i := range 50 {
+		ss, _, _ := Desired(in)
+		got := render(ss)
+		if i == 0 {
+			first = got
+			if !strings.HasPrefix(got, "11.0.0.1 tcp 80  -> 9.0.1.3:80\n") {
+				t.Fatalf("the IP VIP does not sort first:\n%s", got)
+			}
+		} else if got != first {
+			t.Fatalf("Desired %d gave another order:\n%s\nfirst:\n%s", i, got, first)
+		}
+	}
+}
