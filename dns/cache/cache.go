@@ -158,6 +158,14 @@ func (c *Cache) Put(resp *dns.Msg) {
 	k := keyOf(resp.Question[0])
 	now := c.cfg.Now()
 	e := &entry{key: k, msg: resp.Copy(), stored: now, expires: now.Add(ttl)}
+	if len(e.msg.Answer) == 0 {
+		// RFC 2308 section 5: a negative answer's SOA is served with a
+		// TTL of at most its MINIMUM, so resolvers behind us do not keep
+		// the negative answer longer than its authority meant.
+		if soa := findSOA(e.msg.Ns); soa != nil && soa.Hdr.Ttl > soa.Minttl {
+			soa.Hdr.Ttl = soa.Minttl
+		}
+	}
 	e.wire, e.ttls = packWire(e.msg)
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -99,6 +99,10 @@ func TestNegative(t *testing.T) {
 	if c.Get(req("nx.example.")).Rcode != dns.RcodeNameError {
 		t.Error("NXDOMAIN rcode lost")
 	}
+	// RFC 2308: the SOA is served with TTL min(300, MINIMUM 20).
+	if ttl := c.Get(req("nx.example.")).Ns[0].Header().Ttl; ttl != 20 {
+		t.Errorf("negative answer's SOA TTL %d, want 20 (its MINIMUM)", ttl)
+	}
 	if c.Get(req("nosoa.example.")) != nil {
 		t.Error("negative answer without SOA cached")
 	}
