@@ -131,9 +131,9 @@ func (r *report) throughput(b *strings.Builder, t *throughputResult) {
 		vsPlain := overlay / plain
 		fmt.Fprintf(b, "The target compares the same two containers both ways: over the overlay (%.2f Gbit/s) and with their "+
 			"node subnets routed over the plain underlay instead (%.2f Gbit/s; overlayd stopped for the phase so its reconcile "+
-			"does not undo the route swap, vtep1024 routes put back after every run): overlay/plain = %.2f. The node-to-node row "+
+			"does not undo the route swap, vtep1024 routes put back after every run): overlay/plain = %.3f. The node-to-node row "+
 			"is context: it skips the containers' veth and bridge hops, which every container path pays.\n\n", overlay, plain, vsPlain)
-		r.target("throughput overlay/plain routing, same containers, default MTU 1420", fmt.Sprintf("%.2f", vsPlain), fmt.Sprintf(">= %.2f", throughputTarget), vsPlain >= throughputTarget)
+		r.target("throughput overlay/plain routing, same containers, default MTU 1420", fmt.Sprintf("%.3f", vsPlain), fmt.Sprintf(">= %.2f", throughputTarget), vsPlain >= throughputTarget)
 		r.targets = append(r.targets, []string{"(context, no target) overlay containers / node-to-node underlay", fmt.Sprintf("%.2f", ratio), "-", "-"})
 		return
 	}
