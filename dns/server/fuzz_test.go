@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/dcnet/dcnet/dns/cache"
 )
 
 // FuzzHandler feeds arbitrary query bytes, as the server would after
@@ -37,6 +39,38 @@ func FuzzHandler(f *testing.F) {
 		}
 		if r.msg.Id != req.Id {
 			t.Fatalf("response id %d, want %d", r.msg.Id, req.Id)
+		}
+	})
+}
+
+// FuzzFastPath feeds arbitrary datagrams to the fast path, whose parser
+// reads untrusted bytes off the socket before any unpacking: it must not
+// panic, and whatever it answers must unpack as a response to the same ID.
+func FuzzFastPath(f *testing.F) {
+	c := cache.New(cache.Config{})
+	up := &upstream{}
+	h := testHandler(f, c.Wrap(up))
+	fp := NewFastPath(h, c, nil)
+	for _, name := range []string{"www.example.", "nx.example.", "big.example."} {
+		q := query(name, dns.TypeA)
+		h.ServeDNS(&recorder{}, q) // fill the cache
+		b, _ := q.Pack()
+		f.Add(b)
+		q.SetEdns0(4096, false)
+		b, _ = q.Pack()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		resp, ok := fp.Answer(nil, b)
+		if !ok {
+			return
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(resp); err != nil {
+			t.Fatalf("fast answer does not unpack: %v", err)
+		}
+		if len(b) >= 2 && m.Id != uint16(b[0])<<8|uint16(b[1]) || !m.Response {
+			t.Fatalf("fast answer id %d response %t for query id %d", m.Id, m.Response, uint16(b[0])<<8|uint16(b[1]))
 		}
 	})
 }
