@@ -13,7 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/dcnet/dcnet/l4lb/dataplane"
+	"github.com/dcnet/dcnet/l4lb/vip"
 	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
@@ -323,6 +326,11 @@ func (d *Daemon) compute(ctx context.Context) *computed {
 	for _, err := range errs {
 		d.log.Warn("vip not programmed", "err", err)
 	}
+	if len(errs) > 0 {
+		// What the plan refused is neither listed nor named: a name must
+		// never lead to an address this node does not answer.
+		services = inPlan(services, plan)
+	}
 	c.services, c.missing, c.plan = services, missing, plan
 	return c
 }
@@ -389,4 +397,21 @@ func (d *Daemon) logResults(msg string, res []dataplane.Result, start time.Time)
 			d.log.Warn("delete stale udp conntrack entries, retrying at the next sync", "err", r.ConntrackErr)
 		}
 	}
+}
+
+// inPlan keeps the services that plan programs: for services sharing an
+// address, protocol and port, the first, as dataplane.Build does.
+func inPlan(services []Service, plan dataplane.Plan) []Service {
+	proto := map[string]uint8{vip.ProtoTCP: unix.IPPROTO_TCP, vip.ProtoUDP: unix.IPPROTO_UDP}
+	claimed := map[dataplane.ServiceKey]bool{}
+	out := services[:0:0]
+	for _, s := range services {
+		k := dataplane.ServiceKey{Addr: s.Addr.Unmap(), Proto: proto[s.Key.Protocol], Port: s.Key.Port}
+		if _, ok := plan.Tables[familyOf(k.Addr)].VIPs[k]; !ok || claimed[k] {
+			continue
+		}
+		claimed[k] = true
+		out = append(out, s)
+	}
+	return out
 }

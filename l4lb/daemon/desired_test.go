@@ -153,3 +153,23 @@ func TestDesiredTieIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestInPlan: services the plan refuses (port 0) or shadows (a second
+// service on the same address, protocol and port) are dropped, so they are
+// neither listed nor given a name record.
+func TestInPlan(t *testing.T) {
+	b := vip.Backend{IP: netip.MustParseAddr("9.0.1.2"), Port: 80, Healthy: true}
+	ipVIP := Service{Key: vip.Key{Protocol: vip.ProtoTCP, IP: netip.MustParseAddr("11.0.0.1"), Port: 80}, Addr: netip.MustParseAddr("11.0.0.1"), Backends: []vip.Backend{b}}
+	named := Service{Key: vip.Key{Protocol: vip.ProtoTCP, Name: webName, Port: 80}, Addr: netip.MustParseAddr("11.0.0.1"), Backends: []vip.Backend{b}}
+	udp := Service{Key: vip.Key{Protocol: vip.ProtoUDP, Name: webName, Port: 80}, Addr: netip.MustParseAddr("11.0.0.1"), Backends: []vip.Backend{b}}
+	bad := Service{Key: vip.Key{Protocol: vip.ProtoTCP, Name: "db.marathon.l4lb.thisdcos.directory", Port: 0}, Addr: netip.MustParseAddr("11.0.0.2"), Backends: []vip.Backend{b}}
+	services := []Service{ipVIP, named, udp, bad}
+	plan, errs := dataplane.Build(Plan(services))
+	if len(errs) != 2 {
+		t.Fatalf("Build: %d errors, want 2 (the shadowed and the port-0 service): %v", len(errs), errs)
+	}
+	got := inPlan(services, plan)
+	if len(got) != 2 || got[0].Key != ipVIP.Key || got[1].Key != udp.Key {
+		t.Errorf("inPlan kept %s, want the IP VIP and the UDP one", render(got))
+	}
+}
