@@ -79,8 +79,17 @@ func (d *Daemon) release(ctx context.Context, services []Service, missing []Allo
 	for _, kv := range d.vips.List(strings.TrimPrefix(VIPNamesPrefix, vipAndNamesPrefix)) {
 		known[strings.TrimPrefix(kv.Key, VIPNamesPrefix)] = true
 	}
-	for _, name := range d.releaser.due(known, inUse) {
-		released, err := releaseName(ctx, d.opts.Store.Client, name)
+	due := d.releaser.due(known, inUse)
+	if len(due) == 0 {
+		return
+	}
+	// One read of the records for every due name (not one per name).
+	rec, readErr := readRecords(ctx, d.opts.Store.Client)
+	for _, name := range due {
+		released, err := false, readErr
+		if err == nil {
+			released, err = rec.release(ctx, d.opts.Store.Client, name)
+		}
 		d.releaser.forget(name)
 		switch {
 		case err != nil:
@@ -102,16 +111,48 @@ func (d *Daemon) allocated() map[AllocKey]netip.Addr {
 
 // releaseName deletes name's address allocations (both families) and its
 // name record in one transaction, if no endpoint or Mesos record declares
-// a backend for it. It reads the records and keys at one revision R, and
-// the transaction succeeds only if no record under either prefix was
-// written after R and the allocation and name keys are as read: a node
-// whose view lags cannot release a name that just got a backend, and two
-// nodes releasing at once delete once (the second compares fail).
+// a backend for it (see records.release).
 func releaseName(ctx context.Context, cli *clientv3.Client, name string) (bool, error) {
+	rec, err := readRecords(ctx, cli)
+	if err != nil {
+		return false, err
+	}
+	return rec.release(ctx, cli, name)
+}
+
+// records are the endpoint and Mesos records read at one revision, and the
+// named VIPs they declare.
+type records struct {
+	rev   int64
+	names map[string]bool
+}
+
+// readRecords reads every endpoint and Mesos record at one revision and
+// decodes the named VIPs they declare, once for any number of releases.
+func readRecords(ctx context.Context, cli *clientv3.Client) (*records, error) {
+	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	read, err := cli.Txn(cctx).Then(clientv3.OpGet(cluster.EndpointsPrefix, clientv3.WithPrefix()),
+		clientv3.OpGet(MesosBackendsPrefix, clientv3.WithPrefix())).Commit()
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("release vips: read the records: %w", err)
+	}
+	rs := read.Responses
+	return &records{rev: read.Header.Revision, names: namesInUse(rs[0].GetResponseRange().Kvs, rs[1].GetResponseRange().Kvs)}, nil
+}
+
+// release deletes name's keys unless r declares it. The transaction
+// succeeds only if no record under either prefix was written after r's
+// revision and the allocation and name keys are as read: a node whose view
+// lags cannot release a name that just got a backend, and two nodes
+// releasing at once delete once (the second compares fail).
+func (r *records) release(ctx context.Context, cli *clientv3.Client, name string) (bool, error) {
+	if r.names[name] {
+		return false, nil
+	}
 	keys := []string{vipNamesPrefix + AllocKey{dataplane.IPv4, name}.String(),
 		vipNamesPrefix + AllocKey{dataplane.IPv6, name}.String(), VIPNamesPrefix + name}
-	ops := []clientv3.Op{clientv3.OpGet(cluster.EndpointsPrefix, clientv3.WithPrefix()),
-		clientv3.OpGet(MesosBackendsPrefix, clientv3.WithPrefix())}
+	ops := make([]clientv3.Op, 0, len(keys))
 	for _, k := range keys {
 		ops = append(ops, clientv3.OpGet(k))
 	}
@@ -121,19 +162,15 @@ func releaseName(ctx context.Context, cli *clientv3.Client, name string) (bool, 
 	if err != nil {
 		return false, fmt.Errorf("release vip %s: read: %w", name, err)
 	}
-	rev := read.Header.Revision
 	rs := read.Responses
-	if inUse(name, rs[0].GetResponseRange().Kvs, rs[1].GetResponseRange().Kvs) {
-		return false, nil
-	}
 	cmps := []clientv3.Cmp{
-		clientv3.Compare(clientv3.ModRevision(cluster.EndpointsPrefix), "<", rev+1).WithPrefix(),
-		clientv3.Compare(clientv3.ModRevision(MesosBackendsPrefix), "<", rev+1).WithPrefix(),
+		clientv3.Compare(clientv3.ModRevision(cluster.EndpointsPrefix), "<", r.rev+1).WithPrefix(),
+		clientv3.Compare(clientv3.ModRevision(MesosBackendsPrefix), "<", r.rev+1).WithPrefix(),
 	}
 	var dels []clientv3.Op
 	for i, k := range keys {
 		var modRev int64
-		if kvs := rs[2+i].GetResponseRange().Kvs; len(kvs) > 0 {
+		if kvs := rs[i].GetResponseRange().Kvs; len(kvs) > 0 {
 			modRev = kvs[0].ModRevision
 			dels = append(dels, clientv3.OpDelete(k))
 			if i < 2 {
@@ -154,22 +191,30 @@ func releaseName(ctx context.Context, cli *clientv3.Client, name string) (bool, 
 	return resp.Succeeded, nil
 }
 
-// inUse reports whether an endpoint or Mesos record declares a backend of
-// the named VIP name.
-func inUse(name string, endpoints, mesosRecs []*mvccpb.KeyValue) bool {
+// namesInUse returns the named VIPs (DNS names) that an endpoint or Mesos
+// record declares a backend of.
+func namesInUse(endpoints, mesosRecs []*mvccpb.KeyValue) map[string]bool {
+	out := map[string]bool{}
 	for _, kv := range endpoints {
 		var ep api.Endpoint
 		if json.Unmarshal(kv.Value, &ep) != nil {
 			continue
 		}
 		bs, _ := vip.FromEndpoint(ep)
-		if slices.ContainsFunc(bs, func(b vip.Binding) bool { return b.VIP.DNSName() == name }) {
-			return true
+		for _, b := range bs {
+			if b.VIP.IsNamed() {
+				out[b.VIP.DNSName()] = true
+			}
 		}
 	}
 	kvs := make([]cluster.KV, 0, len(mesosRecs))
 	for _, kv := range mesosRecs {
 		kvs = append(kvs, cluster.KV{Key: string(kv.Key), Value: kv.Value})
 	}
-	return slices.ContainsFunc(parseMesosRecords(kvs, slog.New(slog.DiscardHandler)), func(b vip.Binding) bool { return b.VIP.DNSName() == name })
+	for _, b := range parseMesosRecords(kvs, slog.New(slog.DiscardHandler)) {
+		if b.VIP.IsNamed() {
+			out[b.VIP.DNSName()] = true
+		}
+	}
+	return out
 }
