@@ -23,7 +23,7 @@
 // diff is skipped while the names equal the last published ones, except
 // every Resync, which repairs a wiped or restored etcd.
 //
-// Every node's dcnet-dns mirrors the prefix with a watch (package mirror)
+// Every node's dcnet-dns mirrors the prefix with a watch (cluster.Mirror)
 // and applies each changed key to its zone (Zone, a server.AddrZone): a
 // change costs in proportion to the names it touches. Keys outside the
 // zone, not under Prefix, or with values that do not decode are skipped,

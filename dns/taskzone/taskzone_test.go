@@ -11,8 +11,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dcnet/dcnet/dns/mesos"
-	"github.com/dcnet/dcnet/dns/mirror"
 	"github.com/dcnet/dcnet/dns/records"
+	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 // state has running tasks of marathon on agent 10.0.0.4, task i with
@@ -153,9 +153,9 @@ func TestPublisherBatches(t *testing.T) {
 	}
 	kvs, _ := store.List(context.Background(), Prefix)
 	z := New(nil)
-	var all []mirror.Change
+	var all []cluster.Change
 	for k, v := range kvs {
-		all = append(all, mirror.Change{Key: k, Value: v})
+		all = append(all, cluster.Change{Key: k, Value: v})
 	}
 	z.Reset(all)
 	if z.Len() != 750 {
@@ -178,15 +178,15 @@ func TestZone(t *testing.T) {
 		}
 		return fmt.Sprintf("%t %v", ok, out)
 	}
-	z.Reset([]mirror.Change{{Key: key, Value: []byte(`["9.0.1.3"]`)}, {Key: Key, Value: []byte(`[]`)}})
+	z.Reset([]cluster.Change{{Key: key, Value: []byte(`["9.0.1.3"]`)}, {Key: Key, Value: []byte(`[]`)}})
 	steps := []struct {
-		changes []mirror.Change
+		changes []cluster.Change
 		want    string
 	}{
 		{nil, "true [9.0.1.3]"},
-		{[]mirror.Change{{Key: key, Value: []byte(`["9.0.1.2","fd01:b::2"]`)}}, "true [9.0.1.2]"},
-		{[]mirror.Change{{Key: key, Value: []byte(`{garbage`)}}, "true [9.0.1.2]"},
-		{[]mirror.Change{{Key: key}}, "false []"},
+		{[]cluster.Change{{Key: key, Value: []byte(`["9.0.1.2","fd01:b::2"]`)}}, "true [9.0.1.2]"},
+		{[]cluster.Change{{Key: key, Value: []byte(`{garbage`)}}, "true [9.0.1.2]"},
+		{[]cluster.Change{{Key: key}}, "false []"},
 	}
 	for i, s := range steps {
 		z.Update(s.changes)

@@ -3,13 +3,12 @@ package taskzone
 import (
 	"log/slog"
 
-	"github.com/dcnet/dcnet/dns/mirror"
 	"github.com/dcnet/dcnet/dns/server"
 	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 // Zone is the dcos.thisdcos.directory zone fed key by key from a mirror of
-// Prefix; it implements server.Lister and mirror.Sink.
+// Prefix; it implements server.Lister and cluster.Sink.
 type Zone struct {
 	*server.AddrZone
 	log *slog.Logger
@@ -17,7 +16,7 @@ type Zone struct {
 
 var (
 	_ server.Lister = (*Zone)(nil)
-	_ mirror.Sink   = (*Zone)(nil)
+	_ cluster.Sink  = (*Zone)(nil)
 )
 
 // New returns an empty zone; log (nil: discarded) receives skipped keys.
@@ -28,15 +27,15 @@ func New(log *slog.Logger) *Zone {
 	return &Zone{AddrZone: server.NewAddrZone(server.TaskZone), log: log}
 }
 
-// Reset implements mirror.Sink: the zone becomes exactly the names of kvs.
-func (z *Zone) Reset(kvs []mirror.Change) {
+// Reset implements cluster.Sink: the zone becomes exactly the names of kvs.
+func (z *Zone) Reset(kvs []cluster.Change) {
 	set, _ := z.decode(kvs)
 	z.AddrZone.Reset(set)
 }
 
-// Update implements mirror.Sink: each changed key replaces or removes its
+// Update implements cluster.Sink: each changed key replaces or removes its
 // name; a key that does not decode leaves its name as it was.
-func (z *Zone) Update(changes []mirror.Change) {
+func (z *Zone) Update(changes []cluster.Change) {
 	set, _ := z.decode(changes)
 	z.AddrZone.Apply(set)
 }
@@ -44,7 +43,7 @@ func (z *Zone) Update(changes []mirror.Change) {
 // decode turns keys into names, logging and counting what it skips: keys
 // that do not decode (the pre-sharding Key among them) and addresses that
 // do not parse. A deleted key (nil value) is its name without addresses.
-func (z *Zone) decode(kvs []mirror.Change) (set []server.NameAddrs, skipped int) {
+func (z *Zone) decode(kvs []cluster.Change) (set []server.NameAddrs, skipped int) {
 	set = make([]server.NameAddrs, 0, len(kvs))
 	for _, kv := range kvs {
 		if kv.Value == nil {
@@ -71,8 +70,8 @@ func (z *Zone) decode(kvs []mirror.Change) (set []server.NameAddrs, skipped int)
 }
 
 // Watch returns a zone fed by a mirror of Prefix on s, and the mirror; run
-// the mirror (mirror.Mirror.Run) to fill the zone.
-func Watch(s *cluster.Store, log *slog.Logger) (*Zone, *mirror.Mirror) {
+// the mirror (cluster.Mirror.Run) to fill the zone.
+func Watch(s *cluster.Store, log *slog.Logger) (*Zone, *cluster.Mirror) {
 	z := New(log)
-	return z, mirror.New(s.Client, Prefix, z, log)
+	return z, cluster.NewMirror(s, Prefix, z, log)
 }

@@ -8,7 +8,7 @@
 // # Freshness
 //
 // The zone is a server.AddrZone fed key by key from a prefix mirror
-// (package mirror): a full read, then the watch's events applied as they
+// (cluster.Mirror): a full read, then the watch's events applied as they
 // come, each costing in proportion to the names it touches (not to the
 // whole zone, which matters with tens of thousands of VIP names). A query
 // never reads a stale copy for longer than the watch delay and never pays

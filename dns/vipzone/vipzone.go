@@ -12,7 +12,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/dcnet/dcnet/dns/mirror"
 	"github.com/dcnet/dcnet/dns/server"
 	"github.com/dcnet/dcnet/l4lb/daemon"
 	"github.com/dcnet/dcnet/overlayd/cluster"
@@ -22,7 +21,7 @@ import (
 const Prefix = daemon.VIPNamesPrefix
 
 // Zone is the l4lb.thisdcos.directory zone fed key by key from a mirror of
-// Prefix; it implements server.Lister and mirror.Sink.
+// Prefix; it implements server.Lister and cluster.Sink.
 type Zone struct {
 	*server.AddrZone
 	log *slog.Logger
@@ -56,7 +55,7 @@ const (
 
 var (
 	_ server.Lister = (*Zone)(nil)
-	_ mirror.Sink   = (*Zone)(nil)
+	_ cluster.Sink  = (*Zone)(nil)
 )
 
 // New returns an empty zone; log (nil: discarded) receives skipped values.
@@ -88,9 +87,9 @@ func (z *Zone) Held() int {
 	return len(z.held)
 }
 
-// Reset implements mirror.Sink: the zone becomes exactly the names of kvs
+// Reset implements cluster.Sink: the zone becomes exactly the names of kvs
 // (those the gate lets through; the others follow when it does).
-func (z *Zone) Reset(kvs []mirror.Change) {
+func (z *Zone) Reset(kvs []cluster.Change) {
 	set, _ := z.decode(kvs)
 	z.mu.Lock()
 	defer z.mu.Unlock()
@@ -117,9 +116,9 @@ func (z *Zone) Reset(kvs []mirror.Change) {
 	z.AddrZone.Reset(set)
 }
 
-// Update implements mirror.Sink: each changed key replaces or removes its
+// Update implements cluster.Sink: each changed key replaces or removes its
 // name; a value that does not decode leaves its name as it was.
-func (z *Zone) Update(changes []mirror.Change) {
+func (z *Zone) Update(changes []cluster.Change) {
 	set, _ := z.decode(changes)
 	z.mu.Lock()
 	defer z.mu.Unlock()
@@ -211,7 +210,7 @@ func (z *Zone) recheck() {
 	z.retry = time.AfterFunc(z.backoff, z.recheck)
 }
 
-func (z *Zone) decode(kvs []mirror.Change) (set []server.NameAddrs, skipped int) {
+func (z *Zone) decode(kvs []cluster.Change) (set []server.NameAddrs, skipped int) {
 	set = make([]server.NameAddrs, 0, len(kvs))
 	for _, kv := range kvs {
 		na, bad, err := Decode(kv.Key, kv.Value)
@@ -262,10 +261,10 @@ func Decode(key string, value []byte) (na server.NameAddrs, bad int, err error) 
 }
 
 // Watch returns a zone fed by a mirror of Prefix on s, and the mirror; run
-// the mirror (mirror.Mirror.Run) to fill the zone.
-func Watch(s *cluster.Store, log *slog.Logger) (*Zone, *mirror.Mirror) {
+// the mirror (cluster.Mirror.Run) to fill the zone.
+func Watch(s *cluster.Store, log *slog.Logger) (*Zone, *cluster.Mirror) {
 	z := New(log)
-	return z, mirror.New(s.Client, Prefix, z, log)
+	return z, cluster.NewMirror(s, Prefix, z, log)
 }
 
 // current returns the addresses name is answered with now.

@@ -13,11 +13,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
 
-	"github.com/dcnet/dcnet/dns/mirror"
+	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
-func kv(name, value string) mirror.Change {
-	return mirror.Change{Key: Prefix + name, Value: []byte(value)}
+func kv(name, value string) cluster.Change {
+	return cluster.Change{Key: Prefix + name, Value: []byte(value)}
 }
 
 func strs(rrs []dns.RR) []string {
@@ -31,15 +31,15 @@ func strs(rrs []dns.RR) []string {
 func TestReset(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		kvs  []mirror.Change
+		kvs  []cluster.Change
 		want []string
 	}{
 		{"empty", nil, nil},
-		{"dual", []mirror.Change{kv("web.marathon.l4lb.thisdcos.directory", `{"name":"web.marathon.l4lb.thisdcos.directory","addrs":["11.0.0.1","fd01:c::1"]}`)},
+		{"dual", []cluster.Change{kv("web.marathon.l4lb.thisdcos.directory", `{"name":"web.marathon.l4lb.thisdcos.directory","addrs":["11.0.0.1","fd01:c::1"]}`)},
 			[]string{"web.marathon.l4lb.thisdcos.directory.\t5\tIN\tA\t11.0.0.1", "web.marathon.l4lb.thisdcos.directory.\t5\tIN\tAAAA\tfd01:c::1"}},
-		{"name from key, upper case", []mirror.Change{kv("Db.L4LB.thisdcos.directory", `{"addrs":["11.0.0.2"]}`)},
+		{"name from key, upper case", []cluster.Change{kv("Db.L4LB.thisdcos.directory", `{"addrs":["11.0.0.2"]}`)},
 			[]string{"db.l4lb.thisdcos.directory.\t5\tIN\tA\t11.0.0.2"}},
-		{"bad json, bad addr, outside zone, other name", []mirror.Change{
+		{"bad json, bad addr, outside zone, other name", []cluster.Change{
 			kv("a.l4lb.thisdcos.directory", `{`),
 			kv("b.l4lb.thisdcos.directory", `{"addrs":["nope","11.0.0.3"]}`),
 			kv("evil.example.com", `{"name":"evil.example.com","addrs":["11.0.0.4"]}`),
@@ -63,12 +63,12 @@ func TestUpdate(t *testing.T) {
 	if _, ok := z.Lookup(name, dns.TypeA); ok {
 		t.Fatal("empty zone has the name")
 	}
-	z.Update([]mirror.Change{kv("web.marathon.l4lb.thisdcos.directory", `{"name":"web.marathon.l4lb.thisdcos.directory","addrs":["11.0.0.1","fd01:c::1"]}`)})
+	z.Update([]cluster.Change{kv("web.marathon.l4lb.thisdcos.directory", `{"name":"web.marathon.l4lb.thisdcos.directory","addrs":["11.0.0.1","fd01:c::1"]}`)})
 	rrs, ok := z.Lookup(name, dns.TypeAAAA)
 	if d := cmp.Diff([]string{name + "\t5\tIN\tAAAA\tfd01:c::1"}, strs(rrs)); !ok || d != "" {
 		t.Errorf("AAAA (exists %t) (-want +got):\n%s", ok, d)
 	}
-	z.Update([]mirror.Change{{Key: Prefix + "web.marathon.l4lb.thisdcos.directory"}})
+	z.Update([]cluster.Change{{Key: Prefix + "web.marathon.l4lb.thisdcos.directory"}})
 	if _, ok := z.Lookup(name, dns.TypeA); ok {
 		t.Error("removed name still served")
 	}
@@ -94,7 +94,7 @@ func TestGateHoldsNamesUntilProgrammed(t *testing.T) {
 	db := "db.marathon.l4lb.thisdcos.directory."
 	has := func(name string) bool { _, ok := z.Lookup(name, dns.TypeA); return ok }
 	g.Program(netip.MustParseAddr("11.0.0.2"))
-	z.Reset([]mirror.Change{
+	z.Reset([]cluster.Change{
 		kv("web.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1","fd01:c::1"]}`),
 		kv("db.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.2"]}`),
 	})
@@ -112,17 +112,17 @@ func TestGateHoldsNamesUntilProgrammed(t *testing.T) {
 	}
 	// A known address passes without asking again.
 	before := g.Asked()
-	z.Update([]mirror.Change{kv("db.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.2"]}`)})
+	z.Update([]cluster.Change{kv("db.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.2"]}`)})
 	if g.Asked() != before {
 		t.Errorf("asked %d more times about an admitted address", g.Asked()-before)
 	}
 	// A new name that stays unprogrammed stays held; deleting it ends that.
-	z.Update([]mirror.Change{kv("new.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.9"]}`)})
+	z.Update([]cluster.Change{kv("new.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.9"]}`)})
 	time.Sleep(30 * time.Millisecond)
 	if has("new.marathon.l4lb.thisdcos.directory.") {
 		t.Error("an unprogrammed name is served")
 	}
-	z.Update([]mirror.Change{{Key: Prefix + "new.marathon.l4lb.thisdcos.directory"}})
+	z.Update([]cluster.Change{{Key: Prefix + "new.marathon.l4lb.thisdcos.directory"}})
 	if z.Held() != 0 {
 		t.Errorf("a deleted name is still held (%d)", z.Held())
 	}
@@ -133,7 +133,7 @@ func TestGateFailsOpen(t *testing.T) {
 	g := &FakeGate{}
 	g.Fail(errors.New("connection refused"))
 	z.SetGate(g)
-	z.Update([]mirror.Change{kv("web.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1"]}`)})
+	z.Update([]cluster.Change{kv("web.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1"]}`)})
 	if _, ok := z.Lookup("web.marathon.l4lb.thisdcos.directory.", dns.TypeA); !ok {
 		t.Error("without an answering dcnet-l4lb the name must be served")
 	}
@@ -179,12 +179,12 @@ func TestGateForgetsAddressesWithTheirName(t *testing.T) {
 	g := &FakeGate{}
 	z.SetGate(g)
 	g.Program(netip.MustParseAddr("11.0.0.1"))
-	z.Update([]mirror.Change{kv("old.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1"]}`)})
+	z.Update([]cluster.Change{kv("old.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1"]}`)})
 	// old goes away (and with it the VIP from this node's kernel); its
 	// address is reused by another VIP this node has not programmed yet.
-	z.Update([]mirror.Change{{Key: Prefix + "old.marathon.l4lb.thisdcos.directory"}})
+	z.Update([]cluster.Change{{Key: Prefix + "old.marathon.l4lb.thisdcos.directory"}})
 	g.Unprogram(netip.MustParseAddr("11.0.0.1"))
-	z.Update([]mirror.Change{kv("new.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1"]}`)})
+	z.Update([]cluster.Change{kv("new.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1"]}`)})
 	if _, ok := z.Lookup("new.marathon.l4lb.thisdcos.directory.", dns.TypeA); ok {
 		t.Error("a name with a reused address was served without asking")
 	}
@@ -195,7 +195,7 @@ func TestGateFailureCostsOneQuestionPerPass(t *testing.T) {
 	g := &FakeGate{}
 	g.Fail(errors.New("timeout"))
 	z.SetGate(g)
-	z.Reset([]mirror.Change{
+	z.Reset([]cluster.Change{
 		kv("a.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1"]}`),
 		kv("b.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.2"]}`),
 		kv("c.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.3"]}`),
@@ -214,10 +214,10 @@ func TestResetKeepsTheServedAnswerOfAHeldName(t *testing.T) {
 	z.SetGate(g)
 	g.Program(netip.MustParseAddr("11.0.0.1"))
 	web := "web.marathon.l4lb.thisdcos.directory"
-	z.Update([]mirror.Change{kv(web, `{"addrs":["11.0.0.1"]}`)})
+	z.Update([]cluster.Change{kv(web, `{"addrs":["11.0.0.1"]}`)})
 	// The address changes to one not programmed here yet, seen by a full
 	// re-read (after a compaction): the old answer stays until then.
-	z.Reset([]mirror.Change{kv(web, `{"addrs":["11.0.0.7"]}`)})
+	z.Reset([]cluster.Change{kv(web, `{"addrs":["11.0.0.7"]}`)})
 	rrs, ok := z.Lookup(web+".", dns.TypeA)
 	if !ok || len(rrs) != 1 || rrs[0].(*dns.A).A.String() != "11.0.0.1" {
 		t.Errorf("after Reset: %v (%t), want the old answer 11.0.0.1", rrs, ok)

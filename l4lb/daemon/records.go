@@ -8,31 +8,22 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/dcnet/dcnet/l4lb/vip"
 	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/dcnet/dcnet/overlayd/cluster"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// Retry bounds of a recordCache whose read fails (cluster.Cache's).
-const (
-	cacheRetryMin = 200 * time.Millisecond
-	cacheRetryMax = 5 * time.Second
-)
-
-// recordCache mirrors the records under one prefix, like cluster.Cache,
-// but keeps each record decoded (its VIP bindings) with its ModRevision
-// instead of its JSON: a record is decoded once per revision, when it
-// arrives, and a sync reads the decoded bindings. The initial read (and a
-// resync after a broken watch) is paged, and a record whose ModRevision
-// did not change keeps its bindings. With 30,000 endpoint records, decoding
-// every record on every sync and holding both the JSON and one big read
-// answer were most of the daemon's memory.
+// recordCache mirrors the records under one prefix (a cluster.Sink, like
+// cluster.Cache) but keeps each record decoded (its VIP bindings) with its
+// ModRevision instead of its JSON: a record is decoded once per revision,
+// when it arrives, and a sync reads the decoded bindings. The full read
+// (and a resync after a broken watch) is paged, and a record whose
+// ModRevision did not change keeps its bindings. With 30,000 endpoint
+// records, decoding every record on every sync and holding both the JSON
+// and one big read answer were most of the daemon's memory.
 type recordCache struct {
-	store  *cluster.Store
-	prefix string
+	mirror *cluster.Mirror
 	what   string // for logs: "endpoint", "mesos backend"
 	decode func(key string, value []byte) ([]vip.Binding, error)
 	log    *slog.Logger
@@ -45,6 +36,8 @@ type recordCache struct {
 	synced bool
 }
 
+var _ cluster.Sink = (*recordCache)(nil)
+
 // record is one decoded record at one revision.
 type record struct {
 	rev      int64
@@ -55,97 +48,51 @@ type record struct {
 var recordPage int64 = 1000
 
 func newRecordCache(s *cluster.Store, prefix, what string, decode func(key string, value []byte) ([]vip.Binding, error), log *slog.Logger) *recordCache {
-	return &recordCache{store: s, prefix: prefix, what: what, decode: decode, log: log, byKey: map[string]record{}}
+	c := &recordCache{what: what, decode: decode, log: log, byKey: map[string]record{}}
+	c.mirror = cluster.NewMirror(s, prefix, c, log)
+	c.mirror.PageSize = recordPage
+	return c
 }
 
 // Run keeps the cache in sync until ctx ends; while etcd is unreachable
 // it keeps its last view.
-func (c *recordCache) Run(ctx context.Context) {
-	backoff := cacheRetryMin
-	for ctx.Err() == nil {
-		rev, err := c.resync(ctx)
-		if err != nil {
-			c.log.Warn("store cache: read failed, serving last view", "prefix", c.prefix, "err", err, "retry", backoff)
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			}
-			t.Stop()
-			backoff = min(backoff*2, cacheRetryMax)
-			continue
-		}
-		backoff = cacheRetryMin
-		c.watch(ctx, rev)
-	}
-}
+func (c *recordCache) Run(ctx context.Context) { c.mirror.Run(ctx) }
 
-// resync reads the prefix in pages at one revision; records whose
-// revision is unchanged keep their decoded bindings.
-func (c *recordCache) resync(ctx context.Context) (int64, error) {
+// Reset implements cluster.Sink: records whose revision is unchanged keep
+// their decoded bindings.
+func (c *recordCache) Reset(kvs []cluster.Change) {
 	c.mu.RLock()
 	old := c.byKey
 	c.mu.RUnlock()
-	items := make(map[string]record, len(old))
-	end := clientv3.GetPrefixRangeEnd(c.prefix)
-	from, rev := c.prefix, int64(0)
-	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(recordPage)}
-		if rev != 0 {
-			opts = append(opts, clientv3.WithRev(rev))
+	items := make(map[string]record, len(kvs))
+	for _, kv := range kvs {
+		if r, ok := old[kv.Key]; ok && r.rev == kv.Rev {
+			items[kv.Key] = r
+			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, storeTimeout)
-		resp, err := c.store.Client.Get(cctx, from, opts...)
-		cancel()
-		if err != nil {
-			return 0, err
-		}
-		if rev == 0 {
-			rev = resp.Header.Revision
-		}
-		for _, kv := range resp.Kvs {
-			key := string(kv.Key)
-			if r, ok := old[key]; ok && r.rev == kv.ModRevision {
-				items[key] = r
-				continue
-			}
-			items[key] = c.decoded(key, kv.ModRevision, kv.Value)
-		}
-		if !resp.More || len(resp.Kvs) == 0 {
-			break
-		}
-		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		items[kv.Key] = c.decoded(kv.Key, kv.Rev, kv.Value)
 	}
 	c.mu.Lock()
 	c.byKey, c.synced = items, true
 	c.mu.Unlock()
 	c.changed()
-	return rev, nil
 }
 
-func (c *recordCache) watch(ctx context.Context, rev int64) {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
-	for wr := range c.store.Client.Watch(wctx, c.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
-		if err := wr.Err(); err != nil {
-			c.log.Warn("store cache: watch broken, resyncing", "prefix", c.prefix, "err", err)
-			return
-		}
-		for _, ev := range wr.Events {
-			key := string(ev.Kv.Key)
-			if ev.Type == clientv3.EventTypeDelete {
-				c.mu.Lock()
-				delete(c.byKey, key)
-				c.mu.Unlock()
-				continue
-			}
-			r := c.decoded(key, ev.Kv.ModRevision, ev.Kv.Value)
+// Update implements cluster.Sink.
+func (c *recordCache) Update(changes []cluster.Change) {
+	for _, ch := range changes {
+		if ch.Value == nil {
 			c.mu.Lock()
-			c.byKey[key] = r
+			delete(c.byKey, ch.Key)
 			c.mu.Unlock()
+			continue
 		}
-		c.changed()
+		r := c.decoded(ch.Key, ch.Rev, ch.Value)
+		c.mu.Lock()
+		c.byKey[ch.Key] = r
+		c.mu.Unlock()
 	}
+	c.changed()
 }
 
 // decoded decodes one record; one that fails has no bindings and is

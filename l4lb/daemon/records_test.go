@@ -88,7 +88,7 @@ func TestRecordCache(t *testing.T) {
 	if got := decodes.Load(); got != n+1 {
 		t.Errorf("%d decodes after one change, want %d", got, n+1)
 	}
-	if _, err := c.resync(ctx); err != nil {
+	if _, err := c.mirror.Read(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := decodes.Load(); got != n+1 {

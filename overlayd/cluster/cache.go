@@ -6,18 +6,15 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// Cache mirrors every key under a prefix: a full read, then a watch from the
-// read's revision. It keeps serving its last view while etcd is unreachable
-// and resynchronises when the watch breaks or is compacted.
+// Cache mirrors every key under a prefix with its raw value (a Sink of a
+// Mirror): a full read, then a watch from the read's revision. It keeps
+// serving its last view while etcd is unreachable and resynchronises when
+// the watch breaks or is compacted.
 type Cache struct {
-	store  *Store
 	prefix string
-	log    *slog.Logger
+	mirror *Mirror
 	// OnChange, when set, is called after every applied change (from Run's goroutine).
 	OnChange func()
 
@@ -26,70 +23,42 @@ type Cache struct {
 	synced bool
 }
 
+var _ Sink = (*Cache)(nil)
+
 // NewCache returns a cache of prefix; call Run to fill it.
 func NewCache(s *Store, prefix string, log *slog.Logger) *Cache {
-	return &Cache{store: s, prefix: prefix, log: log, items: map[string][]byte{}}
+	c := &Cache{prefix: prefix, items: map[string][]byte{}}
+	c.mirror = NewMirror(s, prefix, c, log)
+	return c
 }
-
-const (
-	cacheRetryMin = 200 * time.Millisecond
-	cacheRetryMax = 5 * time.Second
-)
 
 // Run keeps the cache in sync until ctx ends.
-func (c *Cache) Run(ctx context.Context) {
-	backoff := cacheRetryMin
-	for ctx.Err() == nil {
-		rev, err := c.resync(ctx)
-		if err != nil {
-			c.log.Warn("store cache: read failed, serving last view", "prefix", c.prefix, "err", err, "retry", backoff)
-			sleep(ctx, backoff)
-			backoff = min(backoff*2, cacheRetryMax)
-			continue
-		}
-		backoff = cacheRetryMin
-		c.watch(ctx, rev)
-	}
-}
+func (c *Cache) Run(ctx context.Context) { c.mirror.Run(ctx) }
 
-func (c *Cache) resync(ctx context.Context) (int64, error) {
-	cctx, cancel := opCtx(ctx)
-	defer cancel()
-	resp, err := c.store.Client.Get(cctx, c.prefix, clientv3.WithPrefix())
-	if err != nil {
-		return 0, err
-	}
-	items := make(map[string][]byte, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		items[string(kv.Key)] = kv.Value
+// Reset implements Sink.
+func (c *Cache) Reset(kvs []Change) {
+	items := make(map[string][]byte, len(kvs))
+	for _, kv := range kvs {
+		items[kv.Key] = kv.Value
 	}
 	c.mu.Lock()
-	c.items = items
-	c.synced = true
+	c.items, c.synced = items, true
 	c.mu.Unlock()
 	c.changed()
-	return resp.Header.Revision, nil
 }
 
-func (c *Cache) watch(ctx context.Context, rev int64) {
-	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-	defer cancel()
-	for wr := range c.store.Client.Watch(wctx, c.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
-		if err := wr.Err(); err != nil {
-			c.log.Warn("store cache: watch broken, resyncing", "prefix", c.prefix, "err", err)
-			return
+// Update implements Sink.
+func (c *Cache) Update(changes []Change) {
+	c.mu.Lock()
+	for _, ch := range changes {
+		if ch.Value == nil {
+			delete(c.items, ch.Key)
+		} else {
+			c.items[ch.Key] = ch.Value
 		}
-		c.mu.Lock()
-		for _, ev := range wr.Events {
-			if ev.Type == clientv3.EventTypeDelete {
-				delete(c.items, string(ev.Kv.Key))
-			} else {
-				c.items[string(ev.Kv.Key)] = ev.Kv.Value
-			}
-		}
-		c.mu.Unlock()
-		c.changed()
 	}
+	c.mu.Unlock()
+	c.changed()
 }
 
 func (c *Cache) changed() {

@@ -10,7 +10,6 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dcnet/dcnet/dns/httpapi"
-	"github.com/dcnet/dcnet/dns/mirror"
 	"github.com/dcnet/dcnet/dns/poll"
 	"github.com/dcnet/dcnet/dns/records"
 	"github.com/dcnet/dcnet/dns/server"
@@ -72,7 +71,7 @@ type nodeParts struct {
 	// poller reads the Mesos state given by the flags; nil without one.
 	poller *poll.Poller
 	// mirrors are the etcd mirrors to run.
-	mirrors []*mirror.Mirror
+	mirrors []*cluster.Mirror
 }
 
 // buildNode wires the per-node zones: spartan, thisnode, l4lb (from etcd

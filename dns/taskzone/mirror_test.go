@@ -1,4 +1,4 @@
-package mirror_test
+package taskzone_test
 
 import (
 	"context"

@@ -1,13 +1,4 @@
-// Package mirror keeps a local view of an etcd prefix up to date one key
-// at a time: a full read (Sink.Reset), then a watch from that read's
-// revision whose events are handed over as they come (Sink.Update). It
-// suits prefixes of many small keys (a key per DNS name): a change costs
-// work in proportion to the keys it touches, not to the whole prefix, and
-// the mirror keeps no copy of the values; the sink holds what it needs.
-//
-// While etcd is unreachable the sink keeps its last view; a broken or
-// compacted watch is followed by a new full read.
-package mirror
+package cluster
 
 import (
 	"context"
@@ -18,10 +9,12 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// Change is one key of the prefix: its value, or nil when it was deleted.
+// Change is one key of a mirrored prefix: its value, or nil when it was
+// deleted, and the revision that last modified it (0 for a delete).
 type Change struct {
 	Key   string
 	Value []byte
+	Rev   int64
 }
 
 // Sink receives the mirrored keys. Its methods are called from Run's
@@ -35,31 +28,41 @@ type Sink interface {
 
 // Retry bounds of a failed read.
 const (
-	retryMin = 200 * time.Millisecond
-	retryMax = 5 * time.Second
-	// readTimeout bounds the full read.
-	readTimeout = 30 * time.Second
-	// pageSize is the most keys one request of the full read returns: the
-	// read is paged at one revision, so a prefix of 100,000 keys never sits
-	// in memory twice (as one response and as the sink's view).
-	pageSize = 5000
+	mirrorRetryMin = 200 * time.Millisecond
+	mirrorRetryMax = 5 * time.Second
+	// mirrorReadTimeout bounds the full read.
+	mirrorReadTimeout = 30 * time.Second
+	// DefaultPageSize is the most keys one request of a full read returns:
+	// the read is paged at one revision, so a prefix of 100,000 keys never
+	// sits in memory twice (as one response and as the sink's view).
+	DefaultPageSize = 5000
 )
 
-// Mirror mirrors one prefix into a Sink.
+// Mirror keeps a local view of an etcd prefix up to date one key at a
+// time: a full read (Sink.Reset), then a watch from that read's revision
+// whose events are handed over as they come (Sink.Update). A change costs
+// work in proportion to the keys it touches, not to the whole prefix, and
+// the mirror keeps no copy of the values; the sink holds what it needs
+// (Cache keeps the raw values; dns zones and l4lb's record cache keep them
+// decoded). While etcd is unreachable the sink keeps its last view; a
+// broken or compacted watch is followed by a new full read.
 type Mirror struct {
 	client *clientv3.Client
 	prefix string
 	sink   Sink
 	log    *slog.Logger
 	synced atomic.Bool
+	// PageSize is the page of the full read (DefaultPageSize); set it
+	// before Run.
+	PageSize int64
 }
 
-// New returns a mirror of prefix on client into sink; call Run.
-func New(client *clientv3.Client, prefix string, sink Sink, log *slog.Logger) *Mirror {
+// NewMirror returns a mirror of prefix on s into sink; call Run.
+func NewMirror(s *Store, prefix string, sink Sink, log *slog.Logger) *Mirror {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Mirror{client: client, prefix: prefix, sink: sink, log: log}
+	return &Mirror{client: s.Client, prefix: prefix, sink: sink, log: log, PageSize: DefaultPageSize}
 }
 
 // Synced reports whether the first full read reached the sink.
@@ -67,9 +70,9 @@ func (m *Mirror) Synced() bool { return m.synced.Load() }
 
 // Run mirrors until ctx ends.
 func (m *Mirror) Run(ctx context.Context) {
-	backoff := retryMin
+	backoff := mirrorRetryMin
 	for ctx.Err() == nil {
-		rev, err := m.read(ctx)
+		rev, err := m.Read(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -80,24 +83,25 @@ func (m *Mirror) Run(ctx context.Context) {
 				return
 			case <-time.After(backoff):
 			}
-			backoff = min(backoff*2, retryMax)
+			backoff = min(backoff*2, mirrorRetryMax)
 			continue
 		}
-		backoff = retryMin
+		backoff = mirrorRetryMin
 		m.watch(ctx, rev)
 	}
 }
 
-// read hands every key under the prefix to the sink, read in pages at one
-// revision, and returns that revision.
-func (m *Mirror) read(ctx context.Context) (int64, error) {
-	rctx, cancel := context.WithTimeout(ctx, readTimeout)
+// Read hands every key under the prefix to the sink (Sink.Reset), read in
+// pages at one revision, and returns that revision. Run calls it; a test
+// may call it to force a full re-read.
+func (m *Mirror) Read(ctx context.Context) (int64, error) {
+	rctx, cancel := context.WithTimeout(ctx, mirrorReadTimeout)
 	defer cancel()
 	end := clientv3.GetPrefixRangeEnd(m.prefix)
 	from, rev := m.prefix, int64(0)
 	var kvs []Change
 	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(pageSize)}
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(m.PageSize)}
 		if rev != 0 {
 			opts = append(opts, clientv3.WithRev(rev))
 		}
@@ -110,7 +114,7 @@ func (m *Mirror) read(ctx context.Context) (int64, error) {
 			kvs = make([]Change, 0, resp.Count)
 		}
 		for _, kv := range resp.Kvs {
-			kvs = append(kvs, Change{Key: string(kv.Key), Value: kv.Value})
+			kvs = append(kvs, Change{Key: string(kv.Key), Value: kv.Value, Rev: kv.ModRevision})
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
 			break
@@ -135,7 +139,7 @@ func (m *Mirror) watch(ctx context.Context, rev int64) {
 		for i, ev := range wr.Events {
 			changes[i] = Change{Key: string(ev.Kv.Key)}
 			if ev.Type != clientv3.EventTypeDelete {
-				changes[i].Value = ev.Kv.Value
+				changes[i].Value, changes[i].Rev = ev.Kv.Value, ev.Kv.ModRevision
 				if changes[i].Value == nil {
 					changes[i].Value = []byte{}
 				}
