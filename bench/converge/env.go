@@ -199,7 +199,7 @@ func (e *env) startMaster(ctx context.Context, name string) (*master, error) {
 		Endpoints:   []string{m.Endpoint},
 		DialTimeout: etcdOpTimeout,
 		Logger:      zap.NewNop(),
-		DialOptions: []grpc.DialOption{grpc.WithContextDialer(nsDialer(node.Namespace))},
+		DialOptions: []grpc.DialOption{grpc.WithContextDialer(node.Namespace.DialTCP)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd client for %s: %w", m.Endpoint, err)
@@ -394,20 +394,6 @@ func (e *env) listen(ns netsim.Namespace, addr string) error {
 		}
 	}()
 	return nil
-}
-
-// nsDialer dials TCP from inside ns: the socket is made on a thread that
-// sits in ns and keeps belonging to ns afterwards.
-func nsDialer(ns netsim.Namespace) func(ctx context.Context, addr string) (net.Conn, error) {
-	return func(ctx context.Context, addr string) (net.Conn, error) {
-		var c net.Conn
-		err := ns.Do(func(cnins.NetNS) error {
-			var err error
-			c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-			return err
-		})
-		return c, err
-	}
 }
 
 // runIn runs argv inside ns with a bounded time and returns its stdout.

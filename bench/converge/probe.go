@@ -147,7 +147,7 @@ type connectResult struct {
 // connect dials addr from inside ns until one connect succeeds, for at most
 // connectWindow.
 func connect(ctx context.Context, ns netsim.Namespace, addr string) connectResult {
-	dial := nsDialer(ns)
+	dial := ns.DialTCP
 	deadline := time.Now().Add(connectWindow)
 	var res connectResult
 	for try := 0; ; try++ {

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	cnins "github.com/containernetworking/plugins/pkg/ns"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -55,7 +54,7 @@ func (e *env) startEtcd(ctx context.Context, n *netsim.Node) (string, *clientv3.
 		Endpoints:   []string{client},
 		DialTimeout: etcdOpTimeout,
 		Logger:      zap.NewNop(),
-		DialOptions: []grpc.DialOption{grpc.WithContextDialer(nsDialer(n.Namespace))},
+		DialOptions: []grpc.DialOption{grpc.WithContextDialer(n.Namespace.DialTCP)},
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("etcd client for %s: %w", client, err)
@@ -76,20 +75,6 @@ func (e *env) startEtcd(ctx context.Context, n *netsim.Node) (string, *clientv3.
 		return "", nil, fmt.Errorf("etcd not ready: %w\n%s", err, netsim.TailFile(p.LogPath, 20))
 	}
 	return client, c, nil
-}
-
-// nsDialer dials TCP from inside ns: the socket is made on a thread that
-// sits in ns and keeps belonging to ns afterwards.
-func nsDialer(ns netsim.Namespace) func(ctx context.Context, addr string) (net.Conn, error) {
-	return func(ctx context.Context, addr string) (net.Conn, error) {
-		var c net.Conn
-		err := ns.Do(func(cnins.NetNS) error {
-			var err error
-			c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-			return err
-		})
-		return c, err
-	}
 }
 
 // writeVIPNames writes the named VIP records as dcnet-l4lb does (one key

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	cnins "github.com/containernetworking/plugins/pkg/ns"
 	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
@@ -86,7 +84,7 @@ func (e *env) runDaemon(ctx context.Context, n int) (*daemonResult, error) {
 	defer etcd.Stop()
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints: []string{endpoint}, DialTimeout: etcdOpTimeout, Logger: zap.NewNop(),
-		DialOptions: []grpc.DialOption{grpc.WithContextDialer(nsDialer(etcdNode.Namespace))},
+		DialOptions: []grpc.DialOption{grpc.WithContextDialer(etcdNode.Namespace.DialTCP)},
 	})
 	if err != nil {
 		return nil, err
@@ -232,20 +230,6 @@ func shmOrTmp() string {
 		return "/dev/shm"
 	}
 	return os.TempDir()
-}
-
-// nsDialer dials TCP from inside ns: the socket is made on a thread that
-// sits in ns and keeps belonging to ns afterwards.
-func nsDialer(ns netsim.Namespace) func(ctx context.Context, addr string) (net.Conn, error) {
-	return func(ctx context.Context, addr string) (net.Conn, error) {
-		var c net.Conn
-		err := ns.Do(func(cnins.NetNS) error {
-			var err error
-			c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-			return err
-		})
-		return c, err
-	}
 }
 
 // etcdVersion is the first line of `etcd --version`.

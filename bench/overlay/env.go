@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"github.com/dcnet/dcnet/internal/benchkit"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
 	"time"
 
-	cnins "github.com/containernetworking/plugins/pkg/ns"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -192,7 +190,7 @@ func (e *env) startEtcd(ctx context.Context, name string) (*etcdServer, error) {
 		Endpoints:   []string{client},
 		DialTimeout: etcdOpTimeout,
 		Logger:      zap.NewNop(),
-		DialOptions: []grpc.DialOption{grpc.WithContextDialer(nsDialer(node.Namespace))},
+		DialOptions: []grpc.DialOption{grpc.WithContextDialer(node.Namespace.DialTCP)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd client for %s: %w", client, err)
@@ -217,20 +215,6 @@ func (e *env) startEtcd(ctx context.Context, name string) (*etcdServer, error) {
 
 // Stop stops the etcd member by its PID.
 func (s *etcdServer) Stop() error { return s.Proc.Stop() }
-
-// nsDialer dials TCP from inside ns: the socket is made on a thread that
-// sits in ns and keeps belonging to ns afterwards.
-func nsDialer(ns netsim.Namespace) func(ctx context.Context, addr string) (net.Conn, error) {
-	return func(ctx context.Context, addr string) (net.Conn, error) {
-		var c net.Conn
-		err := ns.Do(func(cnins.NetNS) error {
-			var err error
-			c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-			return err
-		})
-		return c, err
-	}
-}
 
 // openNetlink returns a netlink handle whose sockets live in ns, usable
 // from any goroutine of this process (one goroutine at a time).

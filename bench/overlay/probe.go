@@ -30,7 +30,7 @@ type scraper struct {
 }
 
 func newScraper(e *env, ns netsim.Namespace, addr string) *scraper {
-	dial := nsDialer(ns)
+	dial := ns.DialTCP
 	tr := &http.Transport{
 		DialContext:         func(ctx context.Context, _, a string) (net.Conn, error) { return dial(ctx, a) },
 		MaxIdleConnsPerHost: 1,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -54,6 +55,21 @@ func (n Namespace) Do(fn func(hostNS ns.NetNS) error) error {
 	}
 	defer target.Close()
 	return target.Do(fn)
+}
+
+// DialTCP dials addr over TCP from inside the namespace: the socket is
+// made on a thread that sits in the namespace and keeps belonging to it
+// afterwards, so the connection can be used from any goroutine. Its shape
+// fits grpc.WithContextDialer (an etcd client reaching a member inside a
+// namespace the host has no route to).
+func (n Namespace) DialTCP(ctx context.Context, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := n.Do(func(ns.NetNS) error {
+		var err error
+		c, err = (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		return err
+	})
+	return c, err
 }
 
 // NetNS opens a handle on the namespace; the caller closes it.
