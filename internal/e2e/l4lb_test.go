@@ -244,7 +244,7 @@ func attachBackend(t *testing.T, nd *node, name string, hostPort int) backend {
 	// Serve before the endpoint record exists: a backend that refuses
 	// would fail the name-before-VIP check for the wrong reason.
 	netsim.ServeName(t, c.Namespace, ":80", name)
-	serveUDPName(t, nd.Namespace, net.JoinHostPort(nd.UnderlayIP.String(), strconv.Itoa(hostPort)), name)
+	netsim.ServeUDPName(t, nd.Namespace, net.JoinHostPort(nd.UnderlayIP.String(), strconv.Itoa(hostPort)), name)
 	out, err := nd.cnitool("add", "be-"+name, c.Path)
 	if err != nil {
 		t.Fatalf("cnitool add %s on %s: %v\n%s", name, nd.Name, err, out)
@@ -266,65 +266,13 @@ func attachBackend(t *testing.T, nd *node, name string, hostPort int) backend {
 	return b
 }
 
-// serveUDPName answers every datagram on addr inside n with name.
-func serveUDPName(t *testing.T, n netsim.Namespace, addr, name string) {
-	t.Helper()
-	var pc net.PacketConn
-	if err := n.Do(func(ns.NetNS) error {
-		var err error
-		pc, err = net.ListenPacket("udp", addr)
-		return err
-	}); err != nil {
-		t.Fatalf("listen udp %s in %s: %v", addr, n.NSName, err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 512)
-		for {
-			_, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo([]byte(name), from)
-		}
-	}()
-}
-
-// udpCount sends count datagrams from n to addr, each from a new socket
-// (a new flow for conntrack), and counts the answers.
-func udpCount(n netsim.Namespace, count int, addr string, timeout time.Duration) (map[string]int, error) {
-	counts := map[string]int{}
-	err := n.Do(func(ns.NetNS) error {
-		buf := make([]byte, 512)
-		for range count {
-			conn, err := net.DialTimeout("udp", addr, timeout)
-			if err != nil {
-				return err
-			}
-			conn.SetDeadline(time.Now().Add(timeout))
-			_, err = conn.Write([]byte("?"))
-			var k int
-			if err == nil {
-				k, err = conn.Read(buf)
-			}
-			conn.Close()
-			if err != nil {
-				return err
-			}
-			counts[string(buf[:k])]++
-		}
-		return nil
-	})
-	return counts, err
-}
-
 // dialOnce makes one connection (TCP or UDP) from n to addr and returns
 // the backend's answer.
 func dialOnce(n netsim.Namespace, proto, addr string) (string, error) {
 	var counts map[string]int
 	var err error
 	if proto == "udp" {
-		counts, err = udpCount(n, 1, addr, l4lbDialMax)
+		counts, err = netsim.DialCountUDP(n, 1, addr, l4lbDialMax)
 	} else {
 		counts, err = netsim.DialCount(n, 1, addr, l4lbDialMax)
 	}
@@ -502,7 +450,7 @@ func TestPrivilegedL4LBCluster(t *testing.T) {
 					var counts map[string]int
 					var err error
 					if tc.proto == "udp" {
-						counts, err = udpCount(c.Namespace, spreadConns, tc.addr, l4lbDialMax)
+						counts, err = netsim.DialCountUDP(c.Namespace, spreadConns, tc.addr, l4lbDialMax)
 					} else {
 						counts, err = netsim.DialCount(c.Namespace, spreadConns, tc.addr, l4lbDialMax)
 					}

@@ -58,3 +58,57 @@ func DialCount(n Namespace, count int, addr string, timeout time.Duration) (map[
 	})
 	return counts, err
 }
+
+// ServeUDPName answers every datagram on UDP addr inside n with name: the
+// UDP twin of ServeName. The socket closes when t ends.
+func ServeUDPName(t testing.TB, n Namespace, addr, name string) {
+	t.Helper()
+	var pc net.PacketConn
+	if err := n.Do(func(ns.NetNS) error {
+		var err error
+		pc, err = net.ListenPacket("udp", addr)
+		return err
+	}); err != nil {
+		t.Fatalf("listen udp %s in %s: %v", addr, n.NSName, err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			_, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo([]byte(name), from)
+		}
+	}()
+}
+
+// DialCountUDP sends count datagrams from n to addr, each from a new socket
+// (a new flow for conntrack), and counts the answers (ServeUDPName's
+// names): the UDP twin of DialCount.
+func DialCountUDP(n Namespace, count int, addr string, timeout time.Duration) (map[string]int, error) {
+	counts := map[string]int{}
+	err := n.Do(func(ns.NetNS) error {
+		buf := make([]byte, 512)
+		for range count {
+			conn, err := net.DialTimeout("udp", addr, timeout)
+			if err != nil {
+				return err
+			}
+			conn.SetDeadline(time.Now().Add(timeout))
+			_, err = conn.Write([]byte("?"))
+			var k int
+			if err == nil {
+				k, err = conn.Read(buf)
+			}
+			conn.Close()
+			if err != nil {
+				return err
+			}
+			counts[string(buf[:k])]++
+		}
+		return nil
+	})
+	return counts, err
+}

@@ -13,30 +13,6 @@ import (
 
 const udpTimeout = time.Second
 
-// serveUDPName answers every datagram on UDP addr inside n with name.
-func serveUDPName(t *testing.T, n netsim.Namespace, addr, name string) {
-	t.Helper()
-	var pc net.PacketConn
-	if err := n.Do(func(ns.NetNS) error {
-		var err error
-		pc, err = net.ListenPacket("udp", addr)
-		return err
-	}); err != nil {
-		t.Fatalf("listen udp %s in %s: %v", addr, n.NSName, err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 64)
-		for {
-			_, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo([]byte(name), from)
-		}
-	}()
-}
-
 // udpClient is one connected UDP socket in the client netns: every
 // datagram has the same source port, so the node keeps one conntrack
 // entry for it as long as it keeps sending.
@@ -84,7 +60,7 @@ func TestPrivilegedStaleUDP(t *testing.T) {
 	r := newLBRig(t)
 	for _, ctr := range r.node.Containers() {
 		if _, ok := r.backends[ctr.Name]; ok {
-			serveUDPName(t, ctr.Namespace, ":53", ctr.Name)
+			netsim.ServeUDPName(t, ctr.Namespace, ":53", ctr.Name)
 		}
 	}
 	h, err := r.node.NetNS()
