@@ -216,28 +216,8 @@ func (e *env) startUnbound(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	conf := fmt.Sprintf(`server:
-  interface: %s
-  port: 53
-  do-ip6: no
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  directory: %q
-  pidfile: %q
-  logfile: ""
-  use-syslog: no
-  num-threads: 1
-  module-config: "iterator"
-  access-control: 198.18.0.0/15 allow
-  local-zone: "." always_nxdomain
-  local-zone: %q redirect
-  local-data: "%s %d IN A %s"
-remote-control:
-  control-enable: no
-`, e.Upstream.UnderlayIP, dir, filepath.Join(dir, "unbound.pid"), forwardZone, forwardZone, forwardTTL, forwardIP)
-	path := filepath.Join(dir, "unbound.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+	path, err := netsim.WriteUnboundConf(dir, e.Upstream.UnderlayIP, forwardZone, forwardTTL, forwardIP)
+	if err != nil {
 		return err
 	}
 	p, err := e.start(e.Upstream, filepath.Join(dir, "unbound.log"), "unbound", "-d", "-c", path)

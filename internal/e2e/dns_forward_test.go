@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -55,33 +54,13 @@ func nodeClient(n *netsim.Node) attached {
 func startUnbound(t *testing.T, n *netsim.Node) *netsim.Process {
 	t.Helper()
 	dir := t.TempDir()
-	conf := fmt.Sprintf(`server:
-  interface: %s
-  port: 53
-  do-ip6: no
-  do-daemonize: no
-  chroot: ""
-  username: ""
-  directory: %q
-  pidfile: %q
-  logfile: ""
-  use-syslog: no
-  num-threads: 1
-  module-config: "iterator"
-  access-control: 198.18.0.0/15 allow
-  local-zone: "." always_nxdomain
-  local-zone: %q redirect
-  local-data: "%s 3600 IN A %s"
-remote-control:
-  control-enable: no
-`, n.UnderlayIP, dir, filepath.Join(dir, "unbound.pid"), ubZone, ubZone, ubAnswer)
-	path := filepath.Join(dir, "unbound.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+	path, err := netsim.WriteUnboundConf(dir, n.UnderlayIP, ubZone, 3600, ubAnswer)
+	if err != nil {
 		t.Fatal(err)
 	}
 	p := netsim.StartProcessT(t, n, filepath.Join(dir, "unbound.log"), "unbound", "-d", "-c", path)
 	c := nodeClient(n)
-	err := netsim.WaitFor(context.Background(), 10*time.Second, 50*time.Millisecond, func() error {
+	err = netsim.WaitFor(context.Background(), 10*time.Second, 50*time.Millisecond, func() error {
 		out, err := dig(c, n.UnderlayIP.String(), "+short", "+time=1", "+tries=1", "ready."+ubZone)
 		if err != nil || out != ubAnswer {
 			return fmt.Errorf("unbound on %s: %q %v", n.Name, out, err)
