@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/dcnet/dcnet/dns/forward"
 )
 
 // Defaults of a Cache.
@@ -253,9 +255,7 @@ func (w cached) Forward(ctx context.Context, req *dns.Msg) (*dns.Msg, error) {
 		return resp, nil
 	}
 	resp, err := w.f.Forward(ctx, req)
-	if err == nil && resp != nil && len(resp.Question) == 1 && len(req.Question) == 1 &&
-		resp.Question[0].Qtype == req.Question[0].Qtype && resp.Question[0].Qclass == req.Question[0].Qclass &&
-		strings.EqualFold(resp.Question[0].Name, req.Question[0].Name) {
+	if err == nil && resp != nil && forward.SameQuestion(req, resp) {
 		w.c.Put(resp)
 	}
 	return resp, err
