@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	cnins "github.com/containernetworking/plugins/pkg/ns"
@@ -74,91 +72,35 @@ func copyBinaries(srcDir, dir string) (binaries, error) {
 	return b, nil
 }
 
-// env is everything the run made: a temporary directory, the fabric with
-// its namespaces, the processes, sockets and clients. Close removes all of
-// it.
+// env is everything the run made (benchkit.Env: the temporary directory,
+// the fabric, the processes and clients) and the copied binaries. Close
+// removes all of it.
 type env struct {
-	Tmp    string
-	Bins   binaries
-	Fabric *netsim.Fabric
-
-	mu      sync.Mutex
-	procs   []*netsim.Process
-	closers []func() error
+	*benchkit.Env
+	Bins binaries
 }
 
-// newEnv makes the temporary directory, copies the binaries and builds the
-// fabric; on failure it removes what it made.
-func newEnv(binDir string) (e *env, err error) {
-	e = &env{}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, e.Close())
-			e = nil
-		}
-	}()
-	if e.Tmp, err = os.MkdirTemp("", "dcnet-bench-converge-"); err != nil {
-		return e, fmt.Errorf("temporary directory: %w", err)
+// newEnv makes the temporary directory and the fabric and copies the
+// binaries; on failure it removes what it made.
+func newEnv(binDir string) (*env, error) {
+	be, err := benchkit.NewEnv("dcnet-bench-converge-", netsimPrefix)
+	if err != nil {
+		return nil, err
 	}
+	e := &env{Env: be}
 	if e.Bins, err = copyBinaries(binDir, filepath.Join(e.Tmp, "bin")); err != nil {
-		return e, err
-	}
-	if e.Fabric, err = netsim.NewFabricNoT(netsimPrefix); err != nil {
-		return e, err
+		return nil, errors.Join(err, e.Close())
 	}
 	return e, nil
 }
 
-// onClose registers fn to run first in Close (sockets and clients go
-// before the processes and namespaces they talk to).
-func (e *env) onClose(fn func() error) {
-	e.mu.Lock()
-	e.closers = append(e.closers, fn)
-	e.mu.Unlock()
-}
+// onClose registers fn to run first in Close.
+func (e *env) onClose(fn func() error) { e.OnClose(fn) }
 
 // start runs argv inside node's netns with its output in log, and
 // registers it to be stopped by PID in Close.
 func (e *env) start(node *netsim.Node, log string, argv ...string) (*netsim.Process, error) {
-	p, err := netsim.StartProcess(context.Background(), node, log, argv...)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	e.procs = append(e.procs, p)
-	e.mu.Unlock()
-	return p, nil
-}
-
-// Close closes sockets and clients, stops every process by its PID (newest
-// first), removes every namespace and the temporary directory. Safe to call
-// on a half-built env and repeatedly.
-func (e *env) Close() error {
-	if e == nil {
-		return nil
-	}
-	e.mu.Lock()
-	closers, procs := e.closers, e.procs
-	e.closers, e.procs = nil, nil
-	e.mu.Unlock()
-	var errs []error
-	for i := len(closers) - 1; i >= 0; i-- {
-		if err := closers[i](); err != nil && !errors.Is(err, net.ErrClosed) {
-			errs = append(errs, err)
-		}
-	}
-	for i := len(procs) - 1; i >= 0; i-- {
-		errs = append(errs, procs[i].Stop())
-	}
-	if e.Fabric != nil {
-		errs = append(errs, e.Fabric.Close())
-		e.Fabric = nil
-	}
-	if e.Tmp != "" {
-		errs = append(errs, os.RemoveAll(e.Tmp))
-		e.Tmp = ""
-	}
-	return errors.Join(errs...)
+	return e.Start(node, log, argv...)
 }
 
 // master is the master node: one etcd member and dcnet-dns in Mesos-DNS
@@ -398,19 +340,7 @@ func (e *env) listen(ns netsim.Namespace, addr string) error {
 
 // runIn runs argv inside ns with a bounded time and returns its stdout.
 func runIn(ctx context.Context, ns netsim.Namespace, env []string, argv ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
-	defer cancel()
-	cmd := ns.Exec(ctx, argv...)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			err = fmt.Errorf("%w: %s", err, ee.Stderr)
-		}
-		return string(out), fmt.Errorf("netns %s: %s: %w (stdout: %.300s)", ns.NSName, argv[0], err, out)
-	}
-	return string(out), nil
+	return benchkit.RunIn(ctx, cmdTimeout, ns, env, argv...)
 }
 
 // exited reports whether p has exited.

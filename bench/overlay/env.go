@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"github.com/dcnet/dcnet/internal/benchkit"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/dcnet/dcnet/internal/netsim"
@@ -69,91 +67,35 @@ func copyBinaries(srcDir, dir string) (binaries, error) {
 	return b, nil
 }
 
-// env is everything the run made: a temporary directory, the fabric with
-// its namespaces, the processes and the clients. Close removes all of it.
+// env is everything the run made (benchkit.Env: the temporary directory,
+// the fabric, the processes and clients) and the copied binaries. Close
+// removes all of it.
 type env struct {
-	Tmp    string
-	Bins   binaries
-	Fabric *netsim.Fabric
-
-	mu      sync.Mutex
-	procs   []*netsim.Process
-	closers []func() error
+	*benchkit.Env
+	Bins binaries
 }
 
-// newEnv makes the temporary directory, copies the binaries and builds the
-// fabric; on failure it removes what it made.
-func newEnv(binDir string) (e *env, err error) {
-	e = &env{}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, e.Close())
-			e = nil
-		}
-	}()
-	if e.Tmp, err = os.MkdirTemp("", "dcnet-bench-overlay-"); err != nil {
-		return e, fmt.Errorf("temporary directory: %w", err)
+// newEnv makes the temporary directory and the fabric and copies the
+// binaries; on failure it removes what it made.
+func newEnv(binDir string) (*env, error) {
+	be, err := benchkit.NewEnv("dcnet-bench-overlay-", netsimPrefix)
+	if err != nil {
+		return nil, err
 	}
+	e := &env{Env: be}
 	if e.Bins, err = copyBinaries(binDir, filepath.Join(e.Tmp, "bin")); err != nil {
-		return e, err
-	}
-	if e.Fabric, err = netsim.NewFabricNoT(netsimPrefix); err != nil {
-		return e, err
+		return nil, errors.Join(err, e.Close())
 	}
 	return e, nil
 }
 
-// onClose registers fn to run first in Close (clients and handles go
-// before the processes and namespaces they talk to).
-func (e *env) onClose(fn func() error) {
-	e.mu.Lock()
-	e.closers = append(e.closers, fn)
-	e.mu.Unlock()
-}
+// onClose registers fn to run first in Close.
+func (e *env) onClose(fn func() error) { e.OnClose(fn) }
 
 // start runs argv inside ns (a node or a container netns) with its output
 // in log, and registers it to be stopped by PID in Close.
 func (e *env) start(ns netsim.Namespace, name, log string, argv ...string) (*netsim.Process, error) {
-	// StartProcess needs only the namespace and a name of a Node.
-	p, err := netsim.StartProcess(context.Background(), &netsim.Node{Namespace: ns, Name: name}, log, argv...)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	e.procs = append(e.procs, p)
-	e.mu.Unlock()
-	return p, nil
-}
-
-// Close closes clients, stops every process by its PID (newest first),
-// removes every namespace and the temporary directory. Safe to call on a
-// half-built env and repeatedly.
-func (e *env) Close() error {
-	if e == nil {
-		return nil
-	}
-	e.mu.Lock()
-	closers, procs := e.closers, e.procs
-	e.closers, e.procs = nil, nil
-	e.mu.Unlock()
-	var errs []error
-	for i := len(closers) - 1; i >= 0; i-- {
-		if err := closers[i](); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for i := len(procs) - 1; i >= 0; i-- {
-		errs = append(errs, procs[i].Stop())
-	}
-	if e.Fabric != nil {
-		errs = append(errs, e.Fabric.Close())
-		e.Fabric = nil
-	}
-	if e.Tmp != "" {
-		errs = append(errs, os.RemoveAll(e.Tmp))
-		e.Tmp = ""
-	}
-	return errors.Join(errs...)
+	return e.Start(&netsim.Node{Namespace: ns, Name: name}, log, argv...)
 }
 
 // etcdServer is Debian's etcd, one member, in its own master netns.
@@ -234,17 +176,5 @@ func (e *env) openNetlink(ns netsim.Namespace) (*netlink.Handle, error) {
 
 // runIn runs argv inside ns with a bounded time and returns its output.
 func runIn(ctx context.Context, ns netsim.Namespace, env []string, argv ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
-	defer cancel()
-	cmd := ns.Exec(ctx, argv...)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			err = fmt.Errorf("%w: %s", err, ee.Stderr)
-		}
-		return string(out), fmt.Errorf("netns %s: %s: %w (stdout: %.300s)", ns.NSName, argv[0], err, out)
-	}
-	return string(out), nil
+	return benchkit.RunIn(ctx, cmdTimeout, ns, env, argv...)
 }
