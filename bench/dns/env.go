@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/dcnet/dcnet/dns/records"
 	"github.com/dcnet/dcnet/dns/taskzone"
 	"github.com/dcnet/dcnet/internal/benchkit"
@@ -57,13 +55,12 @@ type server struct {
 // its nodes (upstream, dcnet, coredns, client), the processes. Close
 // removes all of it.
 type env struct {
-	Tmp      string
-	Fabric   *netsim.Fabric
-	Data     clusterData
-	Upstream *netsim.Node
-	Client   *netsim.Node
-	Servers  []*server // dcnet-dns, CoreDNS
-	Version  string    // CoreDNS's -version line
+	*benchkit.Env // the temporary directory, the fabric, processes and clients
+	Data          clusterData
+	Upstream      *netsim.Node
+	Client        *netsim.Node
+	Servers       []*server // dcnet-dns, CoreDNS
+	Version       string    // CoreDNS's -version line
 	// Published is how long the Mesos-DNS master took from its start
 	// until etcd held every task name.
 	Published time.Duration
@@ -71,8 +68,6 @@ type env struct {
 	StateNode    *netsim.Node
 	dcnetBin     string
 	etcdEndpoint string
-	procs        []*netsim.Process
-	clients      []*clientv3.Client
 }
 
 // newEnv builds the binaries, generates the cluster and starts unbound,
@@ -80,16 +75,17 @@ type env struct {
 // servers answer a cluster name and a forwarded one. On failure it removes
 // what it made.
 func newEnv(ctx context.Context, o options, log io.Writer) (e *env, err error) {
-	e = &env{}
+	be, err := benchkit.NewEnv("dcnet-bench-dns-", netsimPrefix)
+	if err != nil {
+		return nil, err
+	}
+	e = &env{Env: be}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, e.Close())
 			e = nil
 		}
 	}()
-	if e.Tmp, err = os.MkdirTemp("", "dcnet-bench-dns-"); err != nil {
-		return e, fmt.Errorf("temporary directory: %w", err)
-	}
 	dcnetBin := filepath.Join(e.Tmp, "bin", "dcnet-dns")
 	e.dcnetBin = dcnetBin
 	if err := run(ctx, buildTimeout, "", "go", "build", "-o", dcnetBin, "./dns/cmd/dcnet-dns"); err != nil {
@@ -111,9 +107,6 @@ func newEnv(ctx context.Context, o options, log io.Writer) (e *env, err error) {
 	fmt.Fprintf(log, "bench/dns: generating %d tasks and %d named VIPs\n", o.Tasks, o.VIPs)
 	if e.Data, err = writeData(e.Tmp, o.Tasks, o.VIPs, o.Queries); err != nil {
 		return e, fmt.Errorf("generate cluster: %w", err)
-	}
-	if e.Fabric, err = netsim.NewFabricNoT(netsimPrefix); err != nil {
-		return e, err
 	}
 	var nodes [6]*netsim.Node
 	for i, name := range []string{"upstream", "dcnet", "coredns", "client", "master", "statefile"} {
@@ -272,38 +265,7 @@ func (e *env) waitAnswer(ctx context.Context, p *netsim.Process, server, name, w
 
 // start runs argv in n with its output in log; Close stops it by PID.
 func (e *env) start(n *netsim.Node, log string, argv ...string) (*netsim.Process, error) {
-	p, err := netsim.StartProcess(context.Background(), n, log, argv...)
-	if err != nil {
-		return nil, err
-	}
-	e.procs = append(e.procs, p)
-	return p, nil
-}
-
-// Close stops every process by its PID (newest first), removes the
-// namespaces and the temporary directory. Safe on a half-built env.
-func (e *env) Close() error {
-	if e == nil {
-		return nil
-	}
-	var errs []error
-	for i := len(e.procs) - 1; i >= 0; i-- {
-		errs = append(errs, e.procs[i].Stop())
-	}
-	e.procs = nil
-	for _, c := range e.clients {
-		c.Close()
-	}
-	e.clients = nil
-	if e.Fabric != nil {
-		errs = append(errs, e.Fabric.Close())
-		e.Fabric = nil
-	}
-	if e.Tmp != "" {
-		errs = append(errs, os.RemoveAll(e.Tmp))
-		e.Tmp = ""
-	}
-	return errors.Join(errs...)
+	return e.Start(n, log, argv...)
 }
 
 // findCoreDNS copies binDir/coredns to dst, installing it there first

@@ -59,7 +59,7 @@ func (e *env) startEtcd(ctx context.Context, n *netsim.Node) (string, *clientv3.
 	if err != nil {
 		return "", nil, fmt.Errorf("etcd client for %s: %w", client, err)
 	}
-	e.clients = append(e.clients, c)
+	e.OnClose(c.Close)
 	err = netsim.WaitFor(ctx, etcdReadyTimeout, readyInterval, func() error {
 		select {
 		case <-p.Done():
