@@ -132,3 +132,19 @@ func (z *AddrZone) Records() []dns.RR {
 	}
 	return out
 }
+
+// Addrs returns name's addresses, IPv4 first, each family sorted; none
+// when the zone does not hold name.
+func (z *AddrZone) Addrs(name string) []netip.Addr {
+	z.mu.RLock()
+	p := z.names[name]
+	z.mu.RUnlock()
+	var out []netip.Addr
+	for i := 0; i+4 <= len(p.v4); i += 4 {
+		out = append(out, netip.AddrFrom4([4]byte([]byte(p.v4[i:i+4]))))
+	}
+	for i := 0; i+16 <= len(p.v6); i += 16 {
+		out = append(out, netip.AddrFrom16([16]byte([]byte(p.v6[i:i+16]))))
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -261,5 +262,18 @@ func TestFastPathReader(t *testing.T) {
 	defer mu.Unlock()
 	if fast != 1 {
 		t.Errorf("fast answers %d, want 1 (the second question)", fast)
+	}
+}
+
+func TestAddrZoneAddrs(t *testing.T) {
+	z := NewAddrZone("l4lb.thisdcos.directory.")
+	name := "web.marathon.l4lb.thisdcos.directory."
+	z.Apply([]NameAddrs{{Name: name, Addrs: []netip.Addr{netip.MustParseAddr("fd01:c::1"), netip.MustParseAddr("11.0.0.1")}}})
+	got := z.Addrs(name)
+	if len(got) != 2 || got[0].String() != "11.0.0.1" || got[1].String() != "fd01:c::1" {
+		t.Errorf("Addrs = %v, want [11.0.0.1 fd01:c::1]", got)
+	}
+	if got := z.Addrs("nope.l4lb.thisdcos.directory."); len(got) != 0 {
+		t.Errorf("Addrs of an unknown name = %v", got)
 	}
 }

@@ -108,7 +108,7 @@ func (z *Zone) Reset(kvs []cluster.Change) {
 		// A held name that is served now keeps its current answer until
 		// the gate admits the new one, as with Update.
 		for name := range z.held {
-			if cur := z.current(name); len(cur) > 0 {
+			if cur := z.AddrZone.Addrs(name); len(cur) > 0 {
 				set = append(set, server.NameAddrs{Name: name, Addrs: cur})
 			}
 		}
@@ -265,25 +265,4 @@ func Decode(key string, value []byte) (na server.NameAddrs, bad int, err error) 
 func Watch(s *cluster.Store, log *slog.Logger) (*Zone, *cluster.Mirror) {
 	z := New(log)
 	return z, cluster.NewMirror(s, Prefix, z, log)
-}
-
-// current returns the addresses name is answered with now.
-func (z *Zone) current(name string) []netip.Addr {
-	var out []netip.Addr
-	for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		rrs, _ := z.AddrZone.Lookup(name, qt)
-		for _, rr := range rrs {
-			switch r := rr.(type) {
-			case *dns.A:
-				if a, ok := netip.AddrFromSlice(r.A); ok {
-					out = append(out, a.Unmap())
-				}
-			case *dns.AAAA:
-				if a, ok := netip.AddrFromSlice(r.AAAA); ok {
-					out = append(out, a)
-				}
-			}
-		}
-	}
-	return out
 }
