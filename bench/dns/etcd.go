@@ -19,6 +19,7 @@ import (
 	"github.com/dcnet/dcnet/dns/records"
 	"github.com/dcnet/dcnet/dns/taskzone"
 	"github.com/dcnet/dcnet/dns/vipzone"
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/l4lb/daemon"
 )
@@ -81,30 +82,15 @@ func (e *env) startEtcd(ctx context.Context, n *netsim.Node) (string, *clientv3.
 // per name under vipzone.Prefix, value a daemon.NameRecord), in
 // transactions of taskzone.MaxTxnOps puts.
 func writeVIPNames(ctx context.Context, c *clientv3.Client, vips int) error {
-	var ops []clientv3.Op
-	flush := func() error {
-		if len(ops) == 0 {
-			return nil
-		}
-		cctx, cancel := context.WithTimeout(ctx, etcdOpTimeout)
-		defer cancel()
-		_, err := c.Txn(cctx).Then(ops...).Commit()
-		ops = ops[:0]
-		return err
-	}
+	ops := make([]clientv3.Op, 0, vips)
 	for i := range vips {
 		b, err := json.Marshal(daemon.NameRecord{Name: vipName(i), Addrs: []string{vipIP(i)}})
 		if err != nil {
 			return err
 		}
 		ops = append(ops, clientv3.OpPut(vipzone.Prefix+vipName(i), string(b)))
-		if len(ops) == taskzone.MaxTxnOps {
-			if err := flush(); err != nil {
-				return fmt.Errorf("write vip names: %w", err)
-			}
-		}
 	}
-	if err := flush(); err != nil {
+	if err := benchkit.CommitChunked(ctx, c, ops, taskzone.MaxTxnOps, etcdOpTimeout); err != nil {
 		return fmt.Errorf("write vip names: %w", err)
 	}
 	return nil

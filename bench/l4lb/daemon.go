@@ -167,16 +167,6 @@ func (e *env) runDaemon(ctx context.Context, n int) (*daemonResult, error) {
 // 9.<100+j>.x.y, port 80.
 func writeEndpoints(ctx context.Context, cli *clientv3.Client, n int) error {
 	var ops []clientv3.Op
-	flush := func() error {
-		if len(ops) == 0 {
-			return nil
-		}
-		cctx, cancel := context.WithTimeout(ctx, etcdOpTimeout)
-		defer cancel()
-		_, err := cli.Txn(cctx).Then(ops...).Commit()
-		ops = ops[:0]
-		return err
-	}
 	for i := range n {
 		for j, b := range otherBackends(i) {
 			cid := fmt.Sprintf("c%05d-%d", i, j)
@@ -193,14 +183,9 @@ func writeEndpoints(ctx context.Context, cli *clientv3.Client, n int) error {
 				return err
 			}
 			ops = append(ops, clientv3.OpPut(cluster.EndpointsPrefix+agentNode+"/dcos/"+cid+"/eth0", string(v)))
-			if len(ops) == recordsPerTxn {
-				if err := flush(); err != nil {
-					return fmt.Errorf("write endpoint records: %w", err)
-				}
-			}
 		}
 	}
-	if err := flush(); err != nil {
+	if err := benchkit.CommitChunked(ctx, cli, ops, recordsPerTxn, etcdOpTimeout); err != nil {
 		return fmt.Errorf("write endpoint records: %w", err)
 	}
 	return nil
