@@ -3,9 +3,6 @@ package taskzone_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -15,32 +12,8 @@ import (
 	"github.com/dcnet/dcnet/dns/mesos"
 	"github.com/dcnet/dcnet/dns/records"
 	"github.com/dcnet/dcnet/dns/taskzone"
-	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/dcnet/dcnet/internal/etcdtest"
 )
-
-func freeURL(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return fmt.Sprintf("http://%s", l.Addr())
-}
-
-func embeddedStore(t *testing.T) *cluster.Store {
-	t.Helper()
-	e, err := cluster.StartEmbedded("test", t.TempDir(), freeURL(t), freeURL(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := cluster.Connect(cluster.Options{Endpoints: []string{e.ClientURL}})
-	if err != nil {
-		e.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close(); e.Close() })
-	return s
-}
 
 // state has n running tasks of marathon on agent 10.0.0.4, task i with
 // container IP 9.0.x.y.
@@ -63,7 +36,7 @@ func TestPublishMirror(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded etcd")
 	}
-	s := embeddedStore(t)
+	s := etcdtest.Store(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pub := taskzone.NewPublisher(taskzone.EtcdStore{Store: s})

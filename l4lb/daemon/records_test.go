@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dcnet/dcnet/internal/etcdtest"
 	"github.com/dcnet/dcnet/l4lb/vip"
 	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/dcnet/dcnet/overlayd/cluster"
@@ -33,7 +34,7 @@ func TestRecordCache(t *testing.T) {
 	old := recordPage
 	recordPage = 7
 	t.Cleanup(func() { recordPage = old })
-	s := embeddedStore(t)
+	s := etcdtest.Store(t)
 	ctx := t.Context()
 	const n = 20
 	key := func(i int) string { return fmt.Sprintf("%sa1/dcos/c%02d/eth0", cluster.EndpointsPrefix, i) }

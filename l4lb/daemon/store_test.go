@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/etcdtest"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 	"github.com/dcnet/dcnet/overlayd/cluster"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -22,32 +22,6 @@ const (
 	waitBound = 10 * time.Second
 	waitEvery = 20 * time.Millisecond
 )
-
-func freeURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return fmt.Sprintf("http://%s", l.Addr())
-}
-
-// embeddedStore starts a single-member etcd on loopback for one test.
-func embeddedStore(t *testing.T) *cluster.Store {
-	t.Helper()
-	e, err := cluster.StartEmbedded("test", t.TempDir(), freeURL(t), freeURL(t), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := cluster.Connect(cluster.Options{Endpoints: []string{e.ClientURL}})
-	if err != nil {
-		e.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close(); e.Close() })
-	return s
-}
 
 // eventually retries fn every waitEvery until it succeeds or waitBound passes.
 func eventually(t *testing.T, what string, fn func() error) {
@@ -142,7 +116,7 @@ func vipLines(d *Daemon) string {
 // agent programs them too; the backends survive an agent outage, drain
 // when the task is killed, and go with the node's lease.
 func TestDaemonMesosAgent(t *testing.T) {
-	s := embeddedStore(t)
+	s := etcdtest.Store(t)
 	lease := aliveLease(t, s, "a1")
 	aliveLease(t, s, "a2")
 	agent := newFakeAgent(t, "tcp-and-udp.json")
@@ -260,7 +234,7 @@ func grepLines(s, sub string) string {
 // released after the grace period (addresses and name record), and a new
 // backend allocates it again.
 func TestDaemonReleasesUnusedVIP(t *testing.T) {
-	s := embeddedStore(t)
+	s := etcdtest.Store(t)
 	lease := aliveLease(t, s, "a1")
 	d := startDaemon(t, Options{Store: s, Node: "a1", ReleaseGrace: 300 * time.Millisecond})
 	startDaemon(t, Options{Store: s, Node: "a2", ReleaseGrace: 300 * time.Millisecond})
@@ -312,7 +286,7 @@ func TestDaemonReleasesUnusedVIP(t *testing.T) {
 // TestReleaseNameGuards: a name in use is not released; two releases of
 // one name delete once.
 func TestReleaseNameGuards(t *testing.T) {
-	s := embeddedStore(t)
+	s := etcdtest.Store(t)
 	ctx := context.Background()
 	used := map[netip.Addr]bool{}
 	for _, k := range []AllocKey{{dataplane.IPv4, webName}, {dataplane.IPv6, webName}} {

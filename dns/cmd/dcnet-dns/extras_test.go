@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/dcnet/dcnet/internal/etcdtest"
 	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
@@ -47,30 +46,11 @@ func TestClusterRoutesWithoutStoreOrL4LB(t *testing.T) {
 	}
 }
 
-func freeURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return fmt.Sprintf("http://%s", l.Addr())
-}
-
 func TestClusterRoutesNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded etcd")
 	}
-	e, err := cluster.StartEmbedded("test", t.TempDir(), freeURL(t), freeURL(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	s, err := cluster.Connect(cluster.Options{Endpoints: []string{e.ClientURL}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := etcdtest.Store(t)
 	ctx := context.Background()
 	for k, v := range map[string]string{
 		cluster.NodesPrefix + "b": `{"name":"b","underlayIP":"198.18.0.2","vtepIP":"44.128.0.2"}`,

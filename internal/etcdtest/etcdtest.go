@@ -1,0 +1,41 @@
+// Package etcdtest starts a single-member etcd inside the test process, on
+// loopback ports of its own, for tests of code that talks to the cluster
+// store (unit tests without root; no namespaces involved).
+package etcdtest
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"testing"
+
+	"github.com/dcnet/dcnet/overlayd/cluster"
+)
+
+// Store starts an embedded etcd for t and returns a store connected to it;
+// both are closed when t ends.
+func Store(t testing.TB) *cluster.Store {
+	t.Helper()
+	e, err := cluster.StartEmbedded("test", t.TempDir(), freeURL(t), freeURL(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := cluster.Connect(cluster.Options{Endpoints: []string{e.ClientURL}})
+	if err != nil {
+		e.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(); e.Close() })
+	return s
+}
+
+// freeURL is an http URL on a loopback port free right now.
+func freeURL(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprintf("http://%s", l.Addr())
+}
