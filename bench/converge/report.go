@@ -46,19 +46,13 @@ func summarize(ds []time.Duration) summary {
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	sm := summary{N: len(s), P50: nearestRank(s, 50), P99: nearestRank(s, 99), Max: s[len(s)-1]}
+	sm := summary{N: len(s), P50: benchkit.NearestRank(s, 50), P99: benchkit.NearestRank(s, 99), Max: s[len(s)-1]}
 	for _, d := range s {
 		if d == failed {
 			sm.Failed++
 		}
 	}
 	return sm
-}
-
-// nearestRank returns the p-th percentile of sorted (p in (0, 100]).
-func nearestRank(sorted []time.Duration, p float64) time.Duration {
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	return sorted[min(max(rank, 1), len(sorted))-1]
 }
 
 // fmtMs renders a duration in milliseconds; a failure as not answered.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
 
@@ -107,17 +108,6 @@ func parseVerbose(out string) (lat []time.Duration, nonNoerror int) {
 	return lat, nonNoerror
 }
 
-// percentile returns the p-th percentile (0 < p <= 100) of ds by the
-// nearest-rank method; ds is sorted in place.
-func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	slices.Sort(ds)
-	rank := int(math.Ceil(p / 100 * float64(len(ds))))
-	return ds[min(max(rank, 1), len(ds))-1]
-}
-
 // dnsperf runs dnsperf in client against server for d with the query file,
 // plus extra flags, and returns its output.
 func dnsperf(ctx context.Context, client netsim.Namespace, server, queries string, d time.Duration, extra ...string) (string, error) {
@@ -184,7 +174,7 @@ func (l *latencyRun) add(ctx context.Context, client netsim.Namespace, server, q
 	l.Answers += len(lat)
 	l.Lost += sum.Lost
 	l.NonNoerror += bad
-	l.P50, l.P99 = percentile(l.lat, 50), percentile(l.lat, 99)
+	l.P50, l.P99 = benchkit.NearestRank(l.lat, 50), benchkit.NearestRank(l.lat, 99)
 	return nil
 }
 

@@ -60,24 +60,6 @@ func TestParseVerbose(t *testing.T) {
 	}
 }
 
-func TestPercentile(t *testing.T) {
-	var ds []time.Duration
-	for i := 100; i >= 1; i-- {
-		ds = append(ds, time.Duration(i)*time.Millisecond)
-	}
-	for _, tc := range []struct {
-		p    float64
-		want time.Duration
-	}{{50, 50 * time.Millisecond}, {99, 99 * time.Millisecond}, {100, 100 * time.Millisecond}, {0.1, time.Millisecond}} {
-		if got := percentile(ds, tc.p); got != tc.want {
-			t.Errorf("p%v = %v, want %v", tc.p, got, tc.want)
-		}
-	}
-	if got := percentile(nil, 99); got != 0 {
-		t.Errorf("p99 of nothing = %v, want 0", got)
-	}
-}
-
 // TestWriteData: the state parses back with every task running, and the
 // zone file holds the same A records as the task names dcnet-dns serves.
 func TestWriteData(t *testing.T) {

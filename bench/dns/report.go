@@ -38,7 +38,7 @@ func medianAvgLatency(runs []perfResult) time.Duration {
 	for i, r := range runs {
 		ds[i] = r.AvgLatency
 	}
-	return percentile(ds, 50)
+	return benchkit.NearestRank(ds, 50)
 }
 
 // problems sums lost queries and answers other than NOERROR over runs.

@@ -222,15 +222,7 @@ func median(v []float64) float64 {
 }
 
 // pct is the p-th percentile (nearest rank) of ds; 100 is the maximum.
-func pct(ds []time.Duration, p int) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	return s[min(max(i-1, 0), len(s)-1)]
-}
+var pct = benchkit.NearestRank
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"math"
 	"slices"
 	"time"
@@ -22,13 +23,7 @@ func summarize(ds []time.Duration) summary {
 	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	return summary{N: len(s), P50: nearestRank(s, 50), P99: nearestRank(s, 99), Max: s[len(s)-1]}
-}
-
-// nearestRank returns the p-th percentile of sorted (p in (0, 100]).
-func nearestRank(sorted []time.Duration, p float64) time.Duration {
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	return sorted[min(max(rank, 1), len(sorted))-1]
+	return summary{N: len(s), P50: benchkit.NearestRank(s, 50), P99: benchkit.NearestRank(s, 99), Max: s[len(s)-1]}
 }
 
 // median of float samples (mean of the middle two for an even count).

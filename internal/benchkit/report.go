@@ -3,11 +3,14 @@ package benchkit
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"time"
 )
 
 // Table renders a markdown table with padded columns; the first row is the
@@ -84,4 +87,18 @@ func CopyExecutable(from, to string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// NearestRank returns the p-th percentile (0 < p <= 100) of ds by the
+// nearest-rank method: the smallest sample with at least p% of the samples
+// at or below it, so with fewer than 100 samples p99 is the maximum. ds is
+// not changed; an empty ds gives 0.
+func NearestRank(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	rank := int(math.Ceil(p / 100 * float64(len(s))))
+	return s[min(max(rank, 1), len(s))-1]
 }
