@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-	iproute2 iptables nftables iputils-ping iperf3 dnsutils
+	iproute2 iptables nftables iputils-ping iperf3 dnsutils ethtool
 	etcd-server etcd-client containernetworking-plugins
 	jq curl ca-certificates procps psmisc netcat-openbsd
 	docker.io dnsperf unbound

@@ -2,7 +2,10 @@
 // (DESIGN.md, "Benchmarks"), each figure against a target in the same run:
 //
 //  1. throughput: iperf3 TCP container to container across two nodes over
-//     VxLAN, against the same two nodes over the plain underlay (>= 0.90);
+//     VxLAN, against the same two containers with their node subnets routed
+//     over the plain underlay (>= 0.90), each node on its own CPU; the
+//     same pair with one CPU doing both nodes' kernel work, and a
+//     sensitivity check (tunnel segmentation in software), as diagnostics;
 //  2. convergence: nodes joining and leaving a running cluster, from the
 //     store event until every other node's kernel and API show it
 //     (p99 <= 1 s);

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"github.com/dcnet/dcnet/internal/benchkit"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -81,33 +82,52 @@ func (r *report) throughput(b *strings.Builder, t *throughputResult) {
 		"warm-up; the paths alternate order every round; the value is the median of the server's received rate. Underlay: "+
 		"between the two node netns on their 198.18.0.x addresses. Overlay: between containers on the two nodes, attached with "+
 		"the dcnet plugin through cnitool, across vtep1024.\n\n", t.Seconds, iperfOmit, t.Seconds, iperfOmit, plural(t.Rounds, "round"))
+	if t.CPUs.Split {
+		fmt.Fprintf(b, "CPU placement: on one machine every veth hands a packet to the backlog of the CPU that sent it, so left alone the "+
+			"sender's CPU does the kernel work of both nodes: its own transmit path and the receiving node's forwarding, "+
+			"decapsulation and TCP receive, which two real nodes do on their own CPUs. \"One CPU per node\" gives each node "+
+			"a CPU as two machines have: the client node is CPU %d (iperf3 client pinned there, RPS on its eth0 to it), the server "+
+			"node CPU %d (iperf3 server pinned, RPS on its eth0 to it), so what a node receives from the fabric is processed on that "+
+			"node's CPU. The target rows use it; the two \"shared CPU\" rows measure the same overlay and plain paths with RPS "+
+			"off (client and server still pinned), as this benchmark did before. CPU busy is the share of each node's CPU that "+
+			"was not idle during the run (/proc/stat), so the bottleneck of each row can be read off.\n\n", t.CPUs.Client, t.CPUs.Server)
+	} else {
+		fmt.Fprintf(b, "CPU placement: only CPU %d was available to the benchmark, so both nodes' kernel work shares it.\n\n", t.CPUs.Client)
+	}
 	under := median(gbps(t.Runs[t.Paths[0]]))
-	rows := [][]string{{"path", "Gbit/s (median)", "per round", "retransmits", "CPU client/server", "vs underlay"}}
+	rows := [][]string{{"path", "CPUs", "Gbit/s (median)", "per round", "retransmits", "CPU busy client/server node", "vs underlay"}}
 	for _, p := range t.Paths {
 		runs := t.Runs[p]
 		var per []string
 		retr := 0
-		var cc, cs []float64
+		var bc, bs []float64
 		for _, x := range runs {
 			per = append(per, fmt.Sprintf("%.2f", x.Gbps))
 			retr += x.Retransmits
-			cc, cs = append(cc, x.CPUClient), append(cs, x.CPUServer)
+			bc, bs = append(bc, x.BusyClient), append(bs, x.BusyServer)
 		}
 		m := median(gbps(runs))
-		rows = append(rows, []string{p, fmt.Sprintf("%.2f", m), strings.Join(per, " "), fmt.Sprint(retr),
-			fmt.Sprintf("%.0f%% / %.0f%%", median(cc), median(cs)), fmt.Sprintf("%.2f", m/under)})
+		pl, vs := perNode.String(), fmt.Sprintf("%.2f", m/under)
+		if !t.CPUs.Split || strings.HasSuffix(p, sharedSuffix) {
+			pl = sharedCPU.String()
+		}
+		if strings.HasSuffix(p, sharedSuffix) {
+			vs = "-"
+		}
+		rows = append(rows, []string{strings.TrimSuffix(p, sharedSuffix), pl, fmt.Sprintf("%.2f", m), strings.Join(per, " "), fmt.Sprint(retr),
+			fmt.Sprintf("%.0f%% / %.0f%%", median(bc), median(bs)), vs})
 	}
 	b.WriteString(benchkit.Table(rows))
 	var mtus []string
 	for _, k := range []string{"node " + underlayDev, vtepName, bridgeName, "container eth0 (" + overlayName + ")", "container eth0 (" + cniRaised + ")"} {
 		mtus = append(mtus, fmt.Sprintf("%s %d", k, t.MTU[k]))
 	}
-	fmt.Fprintf(b, "\nMTUs on the client node: %s. CPU is iperf3's own figure (user+system time of the client and server processes, %% of one CPU). "+
+	fmt.Fprintf(b, "\nMTUs on the client node: %s. "+
 		"Diagnostic rows, not targets: the raised-MTU row sets `\"mtu\": %d` in the CNI config only (overlayd still sets the "+
 		"bridge %s to its overlay MTU, so bridged packets stay within 1420); the vxlan-only row runs from the client node netns "+
 		"to the server node's bridge address through %s, without the containers' veth and bridge hops.\n\n",
 		strings.Join(mtus, ", "), mtuRaised, bridgeName, vtepName)
-	overlay := median(gbps(t.Runs[t.Paths[1]]))
+	overlay := median(gbps(t.Runs[t.Target]))
 	ratio := overlay / under
 	if len(t.Paths) >= 4 {
 		raised, vx := median(gbps(t.Runs[t.Paths[2]]))/under, median(gbps(t.Runs[t.Paths[3]]))/under
@@ -117,27 +137,72 @@ func (r *report) throughput(b *strings.Builder, t *throughputResult) {
 		}
 		fmt.Fprintf(b, "Reading the diagnostics: VxLAN alone, node to node, reaches %.2f of the underlay; the containers' veth "+
 			"and bridge hops on both ends bring it to %.2f; a container MTU of %d gives %.2f, %s. ", vx, ratio, mtuRaised, raised, mtuVerdict)
-		if cpu := median(cpuClient(t.Runs[t.Paths[0]])); cpu >= busySender {
-			b.WriteString("Each path is one TCP stream whose sender uses about one CPU (see the CPU column): the figure is " +
-				"the per-byte CPU cost of each path on this machine, and the plain underlay (two veths and a bridge, no " +
-				"encapsulation) is the cheapest path the kernel has.\n\n")
+		if busy := median(busyClient(t.Runs[t.Paths[0]])); busy >= busySender {
+			b.WriteString("Each path is one TCP stream and the client node's CPU is nearly always the busy one (see CPU busy): " +
+				"the figures are the per-byte CPU cost of each path on this machine, and the plain underlay (two veths and a " +
+				"bridge, no encapsulation) is the cheapest path the kernel has.\n\n")
 		} else {
-			fmt.Fprintf(b, "The underlay's sender got only %.0f%% of a CPU: the machine was busy with other work, so these "+
-				"figures say more about that contention than about the paths.\n\n", cpu)
+			fmt.Fprintf(b, "The underlay's client node CPU was only %.0f%% busy: something other than CPU limited the run "+
+				"(or the machine was busy with other work), so these figures say more about that than about the paths.\n\n", busy)
 		}
 	}
-	if runs, ok := t.Runs[plainLabel]; ok && len(runs) > 0 {
-		plain := median(gbps(runs))
-		vsPlain := overlay / plain
-		fmt.Fprintf(b, "The target compares the same two containers both ways: over the overlay (%.2f Gbit/s) and with their "+
-			"node subnets routed over the plain underlay instead (%.2f Gbit/s; overlayd stopped for the phase so its reconcile "+
-			"does not undo the route swap, vtep1024 routes put back after every run): overlay/plain = %.3f. The node-to-node row "+
-			"is context: it skips the containers' veth and bridge hops, which every container path pays.\n\n", overlay, plain, vsPlain)
-		r.target("throughput overlay/plain routing, same containers, default MTU 1420", fmt.Sprintf("%.3f", vsPlain), fmt.Sprintf(">= %.2f", throughputTarget), vsPlain >= throughputTarget)
-		r.targets = append(r.targets, []string{"(context, no target) overlay containers / node-to-node underlay", fmt.Sprintf("%.2f", ratio), "-", "-"})
-		return
+	plain := median(gbps(t.Runs[t.Anchor]))
+	vsPlain := overlay / plain
+	fmt.Fprintf(b, "The target compares the same two containers both ways, %s: over the overlay (%.2f Gbit/s) and with their "+
+		"node subnets routed over the plain underlay instead (%.2f Gbit/s; overlayd stopped for the phase so its reconcile "+
+		"does not undo the route swap, vtep1024 routes put back after every run): overlay/plain = %.3f (per round: %s). The "+
+		"node-to-node row is context: it skips the containers' veth and bridge hops, which every container path pays.",
+		perNodeOr(t.CPUs.Split), overlay, plain, vsPlain, roundRatios(t.Runs[t.Target], t.Runs[t.Anchor]))
+	var shared float64
+	if t.SharedOverlay != "" {
+		so, sp := median(gbps(t.Runs[t.SharedOverlay])), median(gbps(t.Runs[t.SharedPlain]))
+		shared = so / sp
+		fmt.Fprintf(b, " With the shared CPU the same pair gives %.2f and %.2f Gbit/s, overlay/plain = %.3f (per round: %s): there "+
+			"the sending CPU pays for encapsulation and decapsulation both, which no real pair of nodes does.",
+			so, sp, shared, roundRatios(t.Runs[t.SharedOverlay], t.Runs[t.SharedPlain]))
 	}
-	r.target("throughput overlay/underlay, default MTU 1420", fmt.Sprintf("%.2f", ratio), fmt.Sprintf(">= %.2f", throughputTarget), ratio >= throughputTarget)
+	sensRatio := math.NaN()
+	if runs := t.Runs[sensitivityLabel]; len(runs) > 0 {
+		sensRatio = median(gbps(runs)) / plain
+		fmt.Fprintf(b, " Sensitivity check: the same overlay with the client node's eth0 segmenting the VxLAN packets in software "+
+			"(`ethtool -K eth0 %s off` there, put back after the run) reaches %.3f of plain routing, so a costlier "+
+			"encapsulation shows in the target's placement.", strings.Join(tunnelGSO, " off "), sensRatio)
+	}
+	b.WriteString("\n\n")
+	r.target("throughput overlay/plain routing, same containers, default MTU 1420, "+perNodeOr(t.CPUs.Split),
+		fmt.Sprintf("%.3f", vsPlain), fmt.Sprintf(">= %.2f", throughputTarget), vsPlain >= throughputTarget)
+	if t.SharedOverlay != "" {
+		r.targets = append(r.targets, []string{"(context, no target) the same with a shared CPU", fmt.Sprintf("%.3f", shared), "-", "-"})
+	}
+	if !math.IsNaN(sensRatio) {
+		r.targets = append(r.targets, []string{"(context, no target) sensitivity check: VxLAN segmented in software", fmt.Sprintf("%.3f", sensRatio), "-", "-"})
+	}
+	r.targets = append(r.targets, []string{"(context, no target) overlay containers / node-to-node underlay", fmt.Sprintf("%.2f", ratio), "-", "-"})
+}
+
+// perNodeOr names the placement of the target rows.
+func perNodeOr(split bool) string {
+	if split {
+		return perNode.String()
+	}
+	return sharedCPU.String()
+}
+
+// roundRatios renders a/b round by round.
+func roundRatios(a, b []iperfRun) string {
+	var out []string
+	for i := range min(len(a), len(b)) {
+		out = append(out, fmt.Sprintf("%.2f", a[i].Gbps/b[i].Gbps))
+	}
+	return strings.Join(out, " ")
+}
+
+func busyClient(runs []iperfRun) []float64 {
+	out := make([]float64, len(runs))
+	for i, x := range runs {
+		out[i] = x.BusyClient
+	}
+	return out
 }
 
 func plural(n int, noun string) string {
@@ -145,14 +210,6 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-func cpuClient(runs []iperfRun) []float64 {
-	out := make([]float64, len(runs))
-	for i, x := range runs {
-		out[i] = x.CPUClient
-	}
-	return out
 }
 
 func gbps(runs []iperfRun) []float64 {

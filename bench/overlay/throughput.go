@@ -32,17 +32,32 @@ const (
 // path is one iperf3 client/server pair. Setup and Restore, when set, run
 // around every iperf3 run of the path.
 type path struct {
-	Label   string
-	Client  netsim.Namespace
-	Server  netsim.Namespace
-	Dst     string
-	Setup   func(context.Context) error
-	Restore func(context.Context) error
+	Label      string
+	Client     netsim.Namespace
+	Server     netsim.Namespace
+	ClientNode *node // the nodes of Client and Server (or the nodes themselves)
+	ServerNode *node
+	Dst        string
+	Placement  placement
+	Setup      func(context.Context) error
+	Restore    func(context.Context) error
 }
 
 // plainLabel is the anchor of the target: the same two containers, their
 // node subnets routed over the plain underlay instead of through vtep1024.
 const plainLabel = "plain routing (same containers, node subnets routed over eth0, no VxLAN)"
+
+// sensitivityLabel is the diagnostic row that shows the target can fail:
+// the target's overlay path with the client node's eth0 made to segment
+// VxLAN packets in software (tunnel GSO offload off), a costlier
+// encapsulation that only the sending node pays.
+const sensitivityLabel = "overlay, client node eth0 segmenting VxLAN in software (sensitivity check)"
+
+// tunnelGSO are the eth0 features that segment UDP-tunnelled TCP.
+var tunnelGSO = []string{"tx-udp_tnl-segmentation", "tx-udp_tnl-csum-segmentation"}
+
+// sharedSuffix marks the diagnostic rows measured with sharedCPU placement.
+const sharedSuffix = ", shared CPU"
 
 // iperfRun is what one iperf3 client run reported.
 type iperfRun struct {
@@ -50,6 +65,8 @@ type iperfRun struct {
 	Retransmits int
 	CPUClient   float64 // % of all CPUs, as iperf3 reports it
 	CPUServer   float64
+	BusyClient  float64 // % busy of the client node's CPU during the run (/proc/stat)
+	BusyServer  float64 // % busy of the server node's CPU
 }
 
 // throughputResult holds every run per path label, in round order.
@@ -58,6 +75,10 @@ type throughputResult struct {
 	Runs            map[string][]iperfRun // per label
 	MTU             map[string]int        // "underlay eth0", "vtep1024", "m-dcos", "container eth0 ..." -> MTU
 	Rounds, Seconds int
+	CPUs            cpuPair
+	Target, Anchor  string // labels of the target's overlay and plain rows
+	SharedOverlay   string // labels of the shared-CPU diagnostic rows ("" without them)
+	SharedPlain     string
 }
 
 // runThroughput measures iperf3 TCP between two nodes over the plain
@@ -65,6 +86,16 @@ type throughputResult struct {
 // the order every round.
 func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throughputResult, error) {
 	res := throughputResult{Runs: map[string][]iperfRun{}, MTU: map[string]int{}, Rounds: o.Rounds, Seconds: o.Seconds}
+	cpus, err := pickCPUs()
+	if err != nil {
+		return res, err
+	}
+	res.CPUs = cpus
+	pl := perNode
+	if !cpus.Split {
+		pl = sharedCPU
+		fmt.Fprintf(log, "bench/overlay: throughput: only CPU %d is available: both nodes share it, no per-node placement\n", cpus.Client)
+	}
 	etcd, err := e.startEtcd(ctx, "tm")
 	if err != nil {
 		return res, err
@@ -92,7 +123,8 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 		return res, err
 	}
 	cl, srv := nodes[0], nodes[1]
-	paths := []path{{Label: "underlay (node to node, eth0)", Client: cl.Namespace, Server: srv.Namespace, Dst: srv.UnderlayIP.String()}}
+	paths := []path{{Label: "underlay (node to node, eth0)", Client: cl.Namespace, Server: srv.Namespace,
+		ClientNode: cl, ServerNode: srv, Dst: srv.UnderlayIP.String(), Placement: pl}}
 	var plain path
 	for _, c := range []struct{ cni, label, conf string }{
 		{overlayName, "overlay (container to container, default MTU 1420)",
@@ -112,9 +144,12 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 			}
 			ctrs[i], dst = ctr, ip
 		}
-		paths = append(paths, path{Label: c.label, Client: ctrs[0].Namespace, Server: ctrs[1].Namespace, Dst: dst})
+		paths = append(paths, path{Label: c.label, Client: ctrs[0].Namespace, Server: ctrs[1].Namespace,
+			ClientNode: cl, ServerNode: srv, Dst: dst, Placement: pl})
 		if c.cni == overlayName {
-			plain = path{Label: plainLabel, Client: ctrs[0].Namespace, Server: ctrs[1].Namespace, Dst: dst}
+			plain = path{Label: plainLabel, Client: ctrs[0].Namespace, Server: ctrs[1].Namespace,
+				ClientNode: cl, ServerNode: srv, Dst: dst, Placement: pl}
+			res.Target = c.label
 		}
 		h, err := e.openNetlink(ctrs[0].Namespace)
 		if err != nil {
@@ -125,11 +160,29 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 	// Diagnostic: VxLAN without the containers' veth and bridge hops, node
 	// netns to the other node's bridge address (source: the VTEP address).
 	paths = append(paths, path{Label: "vxlan only (node to node over " + vtepName + ", no container hops)",
-		Client: cl.Namespace, Server: srv.Namespace, Dst: gateway(subnets[srv.Name]).String()})
+		Client: cl.Namespace, Server: srv.Namespace, ClientNode: cl, ServerNode: srv,
+		Dst: gateway(subnets[srv.Name]).String(), Placement: pl})
 	if err := plainRouting(ctx, nodes, &plain); err != nil {
 		return res, err
 	}
 	paths = append(paths, plain)
+	res.Anchor = plain.Label
+	// Diagnostic: the target's two rows again with the kernel work of both
+	// nodes on the sending CPU (how the figures came out before per-node
+	// placement; see placement).
+	sens := paths[1]
+	sens.Label = sensitivityLabel
+	sens.Setup = func(ctx context.Context) error { return setFeatures(ctx, cl, "off", tunnelGSO...) }
+	sens.Restore = func(ctx context.Context) error { return setFeatures(ctx, cl, "on", tunnelGSO...) }
+	paths = append(paths, sens)
+	if cpus.Split {
+		ov := paths[1]
+		ov.Label, ov.Placement = res.Target+sharedSuffix, sharedCPU
+		pn := plain
+		pn.Label, pn.Placement = plainLabel+sharedSuffix, sharedCPU
+		paths = append(paths, ov, pn)
+		res.SharedOverlay, res.SharedPlain = ov.Label, pn.Label
+	}
 	res.MTU["node "+underlayDev] = linkMTU(cl.NL, underlayDev)
 	res.MTU[vtepName] = linkMTU(cl.NL, vtepName)
 	res.MTU[bridgeName] = linkMTU(cl.NL, bridgeName)
@@ -140,13 +193,13 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 			continue
 		}
 		started[p.Server.NSName] = true
-		if err := e.startIperfServer(ctx, p.Server); err != nil {
+		if err := e.startIperfServer(ctx, p.Server, cpus.Server); err != nil {
 			return res, err
 		}
 	}
 	fmt.Fprintf(log, "bench/overlay: throughput: warm-up (%d s per path, discarded)\n", iperfWarmup)
 	for _, p := range paths {
-		if _, err := iperfAround(ctx, p, iperfWarmup, 0); err != nil {
+		if _, err := iperfAround(ctx, p, cpus, iperfWarmup, 0); err != nil {
 			return res, err
 		}
 	}
@@ -158,13 +211,13 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 			}
 		}
 		for _, p := range order {
-			run, err := iperfAround(ctx, p, o.Seconds, iperfOmit)
+			run, err := iperfAround(ctx, p, cpus, o.Seconds, iperfOmit)
 			if err != nil {
 				return res, err
 			}
 			res.Runs[p.Label] = append(res.Runs[p.Label], run)
-			fmt.Fprintf(log, "bench/overlay: throughput round %d/%d: %-55s %6.2f Gbit/s (%d retransmits)\n",
-				r+1, o.Rounds, p.Label, run.Gbps, run.Retransmits)
+			fmt.Fprintf(log, "bench/overlay: throughput round %d/%d: %-55s %6.2f Gbit/s (%d retransmits, CPU busy %.0f%%/%.0f%%)\n",
+				r+1, o.Rounds, p.Label, run.Gbps, run.Retransmits, run.BusyClient, run.BusyServer)
 		}
 	}
 	return res, nil
@@ -221,14 +274,40 @@ func plainRouting(ctx context.Context, nodes []*node, p *path) error {
 	return nil
 }
 
-// iperfAround runs iperf for p between its Setup and Restore.
-func iperfAround(ctx context.Context, p path, seconds, omit int) (iperfRun, error) {
+// setFeatures turns the named offload features of nd's eth0 on or off.
+func setFeatures(ctx context.Context, nd *node, state string, features ...string) error {
+	argv := []string{"ethtool", "-K", underlayDev}
+	for _, f := range features {
+		argv = append(argv, f, state)
+	}
+	if out, err := runIn(ctx, nd.Namespace, nil, argv...); err != nil {
+		return fmt.Errorf("%s in %s (install ethtool: scripts/deps.sh): %v %s", strings.Join(argv, " "), nd.Name, err, out)
+	}
+	return nil
+}
+
+// iperfAround runs iperf for p between its Setup and Restore, with p's
+// placement applied to its nodes.
+func iperfAround(ctx context.Context, p path, cpus cpuPair, seconds, omit int) (iperfRun, error) {
+	if err := place(ctx, p.Placement, cpus, p.ClientNode, p.ServerNode); err != nil {
+		return iperfRun{}, err
+	}
 	if p.Setup != nil {
 		if err := p.Setup(ctx); err != nil {
 			return iperfRun{}, err
 		}
 	}
-	run, err := iperf(ctx, p, seconds, omit)
+	before, err := readCPUTimes(cpus.Client, cpus.Server)
+	if err != nil {
+		return iperfRun{}, err
+	}
+	run, err := iperf(ctx, p, cpus.Client, seconds, omit)
+	if after, serr := readCPUTimes(cpus.Client, cpus.Server); serr == nil {
+		run.BusyClient = busyPct(before[cpus.Client], after[cpus.Client])
+		run.BusyServer = busyPct(before[cpus.Server], after[cpus.Server])
+	} else if err == nil {
+		err = serr
+	}
 	if p.Restore != nil {
 		if rerr := p.Restore(ctx); rerr != nil && err == nil {
 			err = rerr
@@ -240,10 +319,12 @@ func iperfAround(ctx context.Context, p path, seconds, omit int) (iperfRun, erro
 // gateway is the first address of a node subnet, on the node's bridge.
 func gateway(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
 
-// startIperfServer runs `iperf3 -s` in ns and waits until it listens.
-func (e *env) startIperfServer(ctx context.Context, ns netsim.Namespace) error {
+// startIperfServer runs `iperf3 -s` in ns, pinned to cpu, and waits until
+// it listens.
+func (e *env) startIperfServer(ctx context.Context, ns netsim.Namespace, cpu int) error {
 	name := strings.TrimPrefix(ns.NSName, netsim.StaleMatch(netsimPrefix))
-	p, err := e.start(ns, name, filepath.Join(e.Tmp, "iperf3-"+name+".log"), "iperf3", "-s", "-p", strconv.Itoa(iperfPort))
+	p, err := e.start(ns, name, filepath.Join(e.Tmp, "iperf3-"+name+".log"),
+		"taskset", "-c", strconv.Itoa(cpu), "iperf3", "-s", "-p", strconv.Itoa(iperfPort))
 	if err != nil {
 		return err
 	}
@@ -264,12 +345,12 @@ func (e *env) startIperfServer(ctx context.Context, ns netsim.Namespace) error {
 	})
 }
 
-// iperf runs one iperf3 TCP client for seconds (after omit seconds of
-// warm-up) and returns what the server received.
-func iperf(ctx context.Context, p path, seconds, omit int) (iperfRun, error) {
+// iperf runs one iperf3 TCP client, pinned to cpu, for seconds (after omit
+// seconds of warm-up) and returns what the server received.
+func iperf(ctx context.Context, p path, cpu, seconds, omit int) (iperfRun, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds+omit)*time.Second+iperfSlack)
 	defer cancel()
-	argv := []string{"iperf3", "-c", p.Dst, "-p", strconv.Itoa(iperfPort), "-t", strconv.Itoa(seconds), "-J"}
+	argv := []string{"taskset", "-c", strconv.Itoa(cpu), "iperf3", "-c", p.Dst, "-p", strconv.Itoa(iperfPort), "-t", strconv.Itoa(seconds), "-J"}
 	if omit > 0 {
 		argv = append(argv, "-O", strconv.Itoa(omit))
 	}
