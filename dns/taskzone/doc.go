@@ -18,10 +18,16 @@
 // names of gone tasks, are deleted) and only the differences are written,
 // as puts and deletes in transactions of at most MaxTxnOps operations
 // (etcd's default --max-txn-ops). A large change is therefore not atomic:
-// during a publish nodes may see part of it, each name always whole.
-// Several masters publishing the same state find nothing to write. The
+// during a publish nodes may see part of it, each name always whole. The
 // diff is skipped while the names equal the last published ones, except
 // every Resync, which repairs a wiped or restored etcd.
+//
+// Only one master publishes: the masters campaign in an etcd election
+// under ElectionPrefix (Elector) and the Publisher writes only while its
+// master leads, each transaction fenced on the leader's election key
+// (Fence), so a master polling an older state cannot undo the
+// publisher's names, and one that lost the role mid-publish cannot
+// overwrite its successor.
 //
 // Every node's dcnet-dns mirrors the prefix with a watch (cluster.Mirror)
 // and applies each changed key to its zone (Zone, a server.AddrZone): a

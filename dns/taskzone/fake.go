@@ -17,7 +17,16 @@ type FakeStore struct {
 	txns   int
 	maxOps int
 	// Err, when set, fails every List and Txn.
-	Err error
+	Err  error
+	term Fence // the fence that holds (SetTerm)
+}
+
+// SetTerm makes f the fence that holds: a fenced Txn with another fails
+// with ErrNotLeader.
+func (f *FakeStore) SetTerm(t Fence) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.term = t
 }
 
 var _ Store = (*FakeStore)(nil)
@@ -39,11 +48,14 @@ func (f *FakeStore) List(_ context.Context, prefix string) (map[string][]byte, e
 }
 
 // Txn implements Store; it fails a transaction of more than MaxTxnOps.
-func (f *FakeStore) Txn(_ context.Context, puts []cluster.KV, deletes []string) error {
+func (f *FakeStore) Txn(_ context.Context, fence *Fence, puts []cluster.KV, deletes []string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.Err != nil {
 		return f.Err
+	}
+	if fence != nil && *fence != f.term {
+		return ErrNotLeader
 	}
 	if n := len(puts) + len(deletes); n > MaxTxnOps {
 		return fmt.Errorf("fake store: txn of %d ops, limit %d", n, MaxTxnOps)

@@ -3,6 +3,7 @@ package taskzone
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -23,13 +24,26 @@ const MaxTxnOps = 128
 // DefaultResync is how often unchanged names are compared with etcd again.
 const DefaultResync = 5 * time.Minute
 
+// Fence conditions a transaction on a leadership term: it applies only
+// while Key exists with create revision Rev (the publisher's election key,
+// see Elector).
+type Fence struct {
+	Key string
+	Rev int64
+}
+
+// ErrNotLeader is what a fenced transaction returns once its term is over.
+var ErrNotLeader = errors.New("this master is no longer the task-name publisher")
+
 // Store is where the task names are published.
 type Store interface {
 	// List returns every key under prefix with its value; it returns
 	// within ctx's deadline.
 	List(ctx context.Context, prefix string) (map[string][]byte, error)
 	// Txn applies puts and deletes atomically; at most MaxTxnOps in all.
-	Txn(ctx context.Context, puts []cluster.KV, deletes []string) error
+	// With a fence it applies them only while the fence holds, else it
+	// returns ErrNotLeader.
+	Txn(ctx context.Context, fence *Fence, puts []cluster.KV, deletes []string) error
 }
 
 // Stats describe one Publish.
@@ -38,6 +52,9 @@ type Stats struct {
 	Names int
 	// Puts, Deletes and Txns count what was written.
 	Puts, Deletes, Txns int
+	// Standby is set when another master is the publisher and nothing was
+	// compared or written.
+	Standby bool
 }
 
 // Wrote reports whether anything was written.
@@ -49,11 +66,16 @@ type Publisher struct {
 	// Resync compares unchanged names with etcd again after this long
 	// (0: DefaultResync).
 	Resync time.Duration
+	// Leader, when set, says whether this master is the publisher and the
+	// fence of its term (Elector.Leader); Publish writes only while it is,
+	// every transaction fenced. Nil: always publish, unfenced (one master).
+	Leader func() (Fence, bool)
 
 	mu     sync.Mutex
 	lastRS *records.RecordSet
 	last   map[string][]byte
 	lastAt time.Time
+	term   Fence // of the last publish
 }
 
 // NewPublisher returns a publisher writing to store.
@@ -62,11 +84,25 @@ func NewPublisher(store Store) *Publisher { return &Publisher{store: store} }
 // Publish makes the keys under Key hold rs's task names: unless the same
 // names were published less than Resync ago, it reads the keys, then puts
 // the names whose value differs and deletes the others, in transactions
-// of at most MaxTxnOps. A failed publish is redone whole by the next. Safe
+// of at most MaxTxnOps. A failed publish is redone whole by the next. With
+// Leader set it does nothing (Stats.Standby) unless this master is the
+// publisher, and the first publish of each term compares with etcd. Safe
 // for concurrent use.
 func (p *Publisher) Publish(ctx context.Context, rs *records.RecordSet) (Stats, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var fence *Fence
+	if p.Leader != nil {
+		f, ok := p.Leader()
+		if !ok {
+			p.last, p.lastRS = nil, nil
+			return Stats{Standby: true}, nil
+		}
+		if f != p.term {
+			p.last, p.lastRS, p.term = nil, nil, f
+		}
+		fence = &f
+	}
 	resync := p.Resync
 	if resync <= 0 {
 		resync = DefaultResync
@@ -93,7 +129,7 @@ func (p *Publisher) Publish(ctx context.Context, rs *records.RecordSet) (Stats, 
 	for len(puts)+len(deletes) > 0 {
 		np := min(len(puts), MaxTxnOps)
 		nd := min(len(deletes), MaxTxnOps-np)
-		if err := p.store.Txn(ctx, puts[:np], deletes[:nd]); err != nil {
+		if err := p.store.Txn(ctx, fence, puts[:np], deletes[:nd]); err != nil {
 			return st, fmt.Errorf("publish task names (%d puts, %d deletes left) under %s: %w", len(puts), len(deletes), Prefix, err)
 		}
 		st.Puts, st.Deletes, st.Txns = st.Puts+np, st.Deletes+nd, st.Txns+1
@@ -148,7 +184,7 @@ func (s EtcdStore) List(ctx context.Context, prefix string) (map[string][]byte, 
 }
 
 // Txn implements Store.
-func (s EtcdStore) Txn(ctx context.Context, puts []cluster.KV, deletes []string) error {
+func (s EtcdStore) Txn(ctx context.Context, fence *Fence, puts []cluster.KV, deletes []string) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	ops := make([]clientv3.Op, 0, len(puts)+len(deletes))
@@ -158,8 +194,16 @@ func (s EtcdStore) Txn(ctx context.Context, puts []cluster.KV, deletes []string)
 	for _, k := range deletes {
 		ops = append(ops, clientv3.OpDelete(k))
 	}
-	if _, err := s.Store.Client.Txn(ctx).Then(ops...).Commit(); err != nil {
+	txn := s.Store.Client.Txn(ctx)
+	if fence != nil {
+		txn = txn.If(clientv3.Compare(clientv3.CreateRevision(fence.Key), "=", fence.Rev))
+	}
+	resp, err := txn.Then(ops...).Commit()
+	if err != nil {
 		return fmt.Errorf("etcd %s: txn of %d ops: %w", s.Store, len(ops), err)
+	}
+	if !resp.Succeeded {
+		return ErrNotLeader
 	}
 	return nil
 }

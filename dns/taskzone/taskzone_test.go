@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -193,5 +194,52 @@ func TestZone(t *testing.T) {
 		if got := lookup(); got != s.want {
 			t.Errorf("step %d: %s = %s, want %s", i, name, got, s.want)
 		}
+	}
+}
+
+// TestPublisherLeader: with Leader set, a standby master writes nothing, a
+// new term compares with etcd again, and a publish with a fence that no
+// longer holds writes nothing.
+func TestPublisherLeader(t *testing.T) {
+	ctx := context.Background()
+	store := &FakeStore{}
+	var mu sync.Mutex
+	var term Fence
+	leading := false
+	p := NewPublisher(store)
+	p.Leader = func() (Fence, bool) { mu.Lock(); defer mu.Unlock(); return term, leading }
+	lead := func(f Fence, ok bool) { mu.Lock(); term, leading = f, ok; mu.Unlock() }
+	web := taskNames(t, state("web"))
+	if st, err := p.Publish(ctx, web); err != nil || !st.Standby || st.Wrote() {
+		t.Fatalf("standby: %+v, %v; want Standby and no write", st, err)
+	}
+	if txns, _ := store.Txns(); txns != 0 {
+		t.Fatalf("standby wrote %d txns", txns)
+	}
+	t1 := Fence{Key: ElectionPrefix + "a", Rev: 7}
+	store.SetTerm(t1)
+	lead(t1, true)
+	if st, err := p.Publish(ctx, web); err != nil || st.Puts != 3 {
+		t.Fatalf("leader: %+v, %v; want 3 puts", st, err)
+	}
+	// Another master led meanwhile and its names are in etcd; this one
+	// leads again in a new term: it compares although its names did not
+	// change since its own last publish.
+	store.Set(Prefix+"db.marathon.agentip.dcos.thisdcos.directory.", []byte(`["10.0.0.9"]`))
+	t2 := Fence{Key: ElectionPrefix + "a2", Rev: 12}
+	store.SetTerm(t2)
+	lead(t2, true)
+	if st, err := p.Publish(ctx, web); err != nil || st.Deletes != 1 || st.Puts != 0 {
+		t.Fatalf("new term: %+v, %v; want the other master's stale name deleted", st, err)
+	}
+	// The term ended in etcd (another master holds t3) before this master
+	// noticed: its fenced write fails and changes nothing.
+	store.SetTerm(Fence{Key: ElectionPrefix + "b", Rev: 15})
+	before := store.String()
+	if _, err := p.Publish(ctx, taskNames(t, state("web", "db"))); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("stale fence: err %v, want ErrNotLeader", err)
+	}
+	if after := store.String(); after != before {
+		t.Errorf("a stale fence changed the store:\n%s\nwas\n%s", after, before)
 	}
 }

@@ -34,6 +34,12 @@ const (
 	// mesosDNSAddedTask is the task the test adds, cloned from nginx.
 	mesosDNSAddedTask = "added"
 	mesosDNSAddedIP   = "10.3.0.99"
+	// mesosDNSTakeoverTask is added after the publishing master is killed.
+	mesosDNSTakeoverTask = "takeover"
+	mesosDNSTakeoverIP   = "10.3.0.98"
+	// mesosDNSTakeoverWait bounds the takeover: the killed publisher's
+	// election lease (10 s) runs out, the other master publishes.
+	mesosDNSTakeoverWait = 20 * time.Second
 	// mesosDNSCNAME is configured on the agent as a CNAME to leader.mesos.
 	mesosDNSCNAME = "registry.component.thisdcos.directory"
 )
@@ -189,7 +195,9 @@ func addrStrings(rs records.RecordSet, typ records.Type, name string) []string {
 // leader.mesos, task names and SRVs on port 61053 and /v1/axfr on 8123;
 // a per-node dcnet-dns on an agent forwards *.mesos to it and serves the
 // task names of dcos.thisdcos.directory from etcd. A task added to the
-// state appears on the agent within a few seconds.
+// state appears on the agent within a few seconds. A second master runs
+// Mesos-DNS mode too: only one of them publishes the task names, and when
+// that one is killed the other takes over.
 func TestPrivilegedMesosDNS(t *testing.T) {
 	netsim.RequireRoot(t)
 	netsim.RequireCommands(t, "dig", "curl", "etcd", "etcdctl")
@@ -208,7 +216,15 @@ func TestPrivilegedMesosDNS(t *testing.T) {
 
 	dir := t.TempDir()
 	mlog, alog := filepath.Join(dir, "mesos-dns.log"), filepath.Join(dir, "agent-dns.log")
-	netsim.StartProcessT(t, master, mlog, bin("dcnet-dns"), "--mode", "mesos-dns",
+	mproc := netsim.StartProcessT(t, master, mlog, bin("dcnet-dns"), "--mode", "mesos-dns",
+		"--mesos-master", "http://"+masterAddr, "--refresh", "200ms", "--etcd-endpoints", endpoints,
+		"--upstream", "127.0.0.1:5399", "--timeout", "1s")
+	master2, err := f.AddNode("m2dns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2log := filepath.Join(dir, "mesos-dns-2.log")
+	m2proc := netsim.StartProcessT(t, master2, m2log, bin("dcnet-dns"), "--mode", "mesos-dns",
 		"--mesos-master", "http://"+masterAddr, "--refresh", "200ms", "--etcd-endpoints", endpoints,
 		"--upstream", "127.0.0.1:5399", "--timeout", "1s")
 	netsim.StartProcessT(t, agent, alog, bin("dcnet-dns"), "--listen", net.JoinHostPort(aip, "53"), "--node-ip", aip,
@@ -292,4 +308,32 @@ func TestPrivilegedMesosDNS(t *testing.T) {
 	took := waitAnswer(t, agent, aip, "53", "A", added, []string{mesosDNSAddedIP}, mesosDNSChangeWait, alog, mlog)
 	t.Logf("%s appeared on the agent %v after the state changed", added, took.Round(time.Millisecond))
 	waitAnswer(t, agent, mip, "61053", "A", mesosDNSAddedTask+".marathon.mesos", []string{mesosDNSAddedIP}, mesosDNSChangeWait, mlog)
+
+	// One publisher: exactly one of the two masters says it publishes.
+	publishes := func(log string) bool {
+		b, _ := os.ReadFile(log)
+		return strings.Contains(string(b), "this master publishes them")
+	}
+	var killed *netsim.Process
+	var other string
+	switch p1, p2 := publishes(mlog), publishes(m2log); {
+	case p1 && !p2:
+		killed, other = mproc, m2log
+	case p2 && !p1:
+		killed, other = m2proc, mlog
+	default:
+		t.Fatalf("publishers: master 1 %t, master 2 %t; want exactly one\n%s\n%s", p1, p2, netsim.TailFile(mlog, 20), netsim.TailFile(m2log, 20))
+	}
+	// The publisher is killed (no resign): the other takes over once the
+	// lease runs out and publishes the next change.
+	if err := killed.Kill9(); err != nil {
+		t.Fatal(err)
+	}
+	fake.addTask(t, mesosDNSTakeoverTask, mesosDNSTakeoverIP)
+	taken := mesosDNSTakeoverTask + ".marathon.containerip.dcos.thisdcos.directory."
+	took = waitAnswer(t, agent, aip, "53", "A", taken, []string{mesosDNSTakeoverIP}, mesosDNSTakeoverWait, alog, other)
+	t.Logf("%s appeared on the agent %v after the publisher was killed and the state changed", taken, took.Round(time.Millisecond))
+	if !publishes(other) {
+		t.Errorf("the remaining master never logged that it publishes:\n%s", netsim.TailFile(other, 20))
+	}
 }

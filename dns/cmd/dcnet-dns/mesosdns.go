@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net"
+	"os"
 	"strconv"
 
 	"github.com/dcnet/dcnet/dns/httpapi"
@@ -31,7 +33,15 @@ func runMesosDNS(ctx context.Context, log *slog.Logger, o options) error {
 			return configError{err}
 		}
 		defer store.Close()
+		// Several masters poll the same state; only the elected one writes,
+		// so an older state on one master cannot undo a newer one's names.
 		sink.pub = taskzone.NewPublisher(taskzone.EtcdStore{Store: store})
+		el := &taskzone.Elector{Client: store.Client, ID: publisherID(o), Log: log, OnElected: sink.unchanged}
+		sink.pub.Leader = el.Leader
+		ectx, ecancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); el.Run(ectx) }()
+		defer func() { ecancel(); <-done }()
 	}
 	p, err := newPoller(o, log, sink)
 	if err != nil {
@@ -54,6 +64,15 @@ func runMesosDNS(ctx context.Context, log *slog.Logger, o options) error {
 		log.Info("dcnet-dns: serving", "mode", modeMesosDNS, "listen", o.listen.String(), "http", o.httpAddr,
 			"masters", o.masters.String(), "state_file", o.stateFile, "refresh", o.refresh)
 	})
+}
+
+// publisherID names this master in the task-name publisher election.
+func publisherID(o options) string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s pid %d dns %s http %s", host, os.Getpid(), o.listen.String(), o.httpAddr)
 }
 
 // mesosConfig is /v1/config: the flags in Mesos-DNS's terms.

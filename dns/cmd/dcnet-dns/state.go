@@ -91,7 +91,9 @@ func (m *mesosState) publish(tn *records.RecordSet) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
-	if st, err := m.pub.Publish(ctx, tn); err != nil {
+	if st, err := m.pub.Publish(ctx, tn); errors.Is(err, taskzone.ErrNotLeader) {
+		m.log.Info("task names: lost the publisher role during a publish; the new publisher completes it", "err", err)
+	} else if err != nil {
 		m.log.Warn("task names: publish failed, retrying at the next poll", "err", err)
 	} else if st.Wrote() {
 		m.log.Info("task names published", "prefix", taskzone.Prefix, "names", st.Names, "puts", st.Puts, "deletes", st.Deletes, "txns", st.Txns)
