@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // ElectionPrefix is where the Mesos-DNS masters elect the one that
@@ -91,79 +89,144 @@ func (e *Elector) Run(ctx context.Context) {
 	}
 }
 
-// term runs one session: campaign, lead until the session ends. led says
-// whether this master was the publisher in it.
+// term runs one term: grant a lease, campaign, lead until the lease or
+// the key is lost. led says whether this master was the publisher in it.
+// Every etcd call is bound to ctx (or a short timeout on the way out), so
+// an unreachable etcd never holds up a shutdown.
 func (e *Elector) term(ctx context.Context) (led bool, err error) {
 	ttl := e.TTL
 	if ttl <= 0 {
 		ttl = DefaultElectionTTL
 	}
+	c := e.Client
 	gctx, cancel := context.WithTimeout(ctx, opTimeout)
-	lease, err := e.Client.Grant(gctx, int64(ttl))
+	lease, err := c.Grant(gctx, int64(ttl))
 	cancel()
 	if err != nil {
 		return false, fmt.Errorf("grant election lease: %w", err)
 	}
-	s, err := concurrency.NewSession(e.Client, concurrency.WithLease(lease.ID), concurrency.WithContext(ctx))
-	if err != nil {
-		return false, fmt.Errorf("election session: %w", err)
-	}
-	defer s.Close() // revokes the lease: the key goes at once
-	// Campaign waits for the older keys to go; it must also stop when this
-	// session's own lease is lost meanwhile.
-	cctx, ccancel := context.WithCancel(ctx)
-	defer ccancel()
-	go func() {
-		select {
-		case <-s.Done():
-			ccancel()
-		case <-cctx.Done():
-		}
+	// tctx ends the term: ctx done, lease lost (the keepalive channel
+	// closes when the lease expires or cannot be renewed for its TTL).
+	tctx, tcancel := context.WithCancel(ctx)
+	defer tcancel()
+	defer func() {
+		// Revoking deletes the key at once, so a successor need not wait
+		// for the TTL; bounded, etcd may be gone.
+		rctx, rcancel := context.WithTimeout(context.Background(), revokeTimeout)
+		_, _ = c.Revoke(rctx, lease.ID)
+		rcancel()
 	}()
-	el := concurrency.NewElection(s, strings.TrimSuffix(ElectionPrefix, "/")) // it adds the "/"
-	if cur, err := el.Leader(cctx); err == nil && len(cur.Kvs) > 0 {
-		e.Log.Info("task names: another master publishes, standing by", "publisher", string(cur.Kvs[0].Value))
+	ka, err := c.KeepAlive(tctx, lease.ID)
+	if err != nil {
+		return false, fmt.Errorf("keep election lease alive: %w", err)
 	}
-	if err := el.Campaign(cctx, e.ID); err != nil {
-		if errors.Is(cctx.Err(), context.Canceled) && ctx.Err() == nil {
+	lost := make(chan struct{})
+	go func() {
+		defer close(lost)
+		for range ka {
+		}
+		tcancel()
+	}()
+	key, rev, err := campaign(tctx, c, lease.ID, e.ID, e.Log)
+	if err != nil {
+		if ctx.Err() == nil && tctx.Err() != nil {
 			return false, errors.New("election lease lost while waiting")
 		}
 		return false, fmt.Errorf("campaign: %w", err)
 	}
-	f := Fence{Key: el.Key(), Rev: el.Rev()}
+	f := Fence{Key: key, Rev: rev}
 	e.set(f, true)
+	defer e.set(Fence{}, false)
 	e.Log.Info("task names: this master publishes them", "id", e.ID, "key", f.Key)
 	if e.OnElected != nil {
 		go e.OnElected()
 	}
 	// The key can also go while the lease lives (deleted by hand): then
 	// another master may already lead, so the term ends here too.
-	wch := e.Client.Watch(clientv3.WithRequireLeader(cctx), f.Key, clientv3.WithRev(f.Rev+1))
-	defer e.set(Fence{}, false)
+	wch := c.Watch(clientv3.WithRequireLeader(tctx), key, clientv3.WithRev(rev+1))
 	for {
 		select {
 		case <-ctx.Done():
 			e.set(Fence{}, false)
-			rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = el.Resign(rctx)
-			rcancel()
 			return true, ctx.Err()
-		case <-s.Done():
+		case <-lost:
 			return true, errors.New("election lease lost: another master may publish now")
 		case wr, ok := <-wch:
-			if !ok {
-				return true, errors.New("watch of the election key ended")
-			}
-			if err := wr.Err(); err != nil {
-				// etcd without a leader, or compacted past the key: this
-				// master cannot tell that it still leads.
-				return true, fmt.Errorf("watch of the election key: %w", err)
+			if !ok || wr.Err() != nil {
+				// etcd without a leader, or the watch ended: this master
+				// cannot tell that it still leads.
+				return true, fmt.Errorf("watch of the election key ended: %v", wr.Err())
 			}
 			for _, ev := range wr.Events {
 				if ev.Type == clientv3.EventTypeDelete {
-					return true, fmt.Errorf("election key %s deleted", f.Key)
+					return true, fmt.Errorf("election key %s deleted", key)
 				}
 			}
 		}
 	}
+}
+
+// revokeTimeout bounds revoking the election lease at the end of a term.
+const revokeTimeout = 2 * time.Second
+
+// campaign is etcd's election recipe (as concurrency.Election.Campaign,
+// whose clean-up on cancel waits on etcd without a deadline): put this
+// master's key, ElectionPrefix + lease ID in hex, on its lease, then wait
+// until every key created before it is gone. It returns the key and its
+// create revision.
+func campaign(ctx context.Context, c *clientv3.Client, lease clientv3.LeaseID, id string, log *slog.Logger) (string, int64, error) {
+	key := fmt.Sprintf("%s%x", ElectionPrefix, lease)
+	resp, err := c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, id, clientv3.WithLease(lease))).Else(clientv3.OpGet(key)).Commit()
+	if err != nil {
+		return "", 0, err
+	}
+	rev := resp.Header.Revision
+	if !resp.Succeeded {
+		kvs := resp.Responses[0].GetResponseRange().Kvs
+		if len(kvs) == 0 {
+			return "", 0, fmt.Errorf("election key %s vanished", key)
+		}
+		rev = kvs[0].CreateRevision
+	}
+	for announced := false; ; {
+		// The newest key older than ours: when it goes, look again.
+		gr, err := c.Get(ctx, ElectionPrefix, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithMaxCreateRev(rev - 1)},
+			clientv3.WithLastCreate()...)...)
+		if err != nil {
+			return "", 0, err
+		}
+		if len(gr.Kvs) == 0 {
+			return key, rev, nil
+		}
+		if !announced {
+			if first, err := c.Get(ctx, ElectionPrefix, append([]clientv3.OpOption{clientv3.WithPrefix()}, clientv3.WithFirstCreate()...)...); err == nil && len(first.Kvs) > 0 {
+				log.Info("task names: another master publishes them, standing by", "publisher", string(first.Kvs[0].Value))
+			}
+			announced = true
+		}
+		if err := waitDelete(ctx, c, string(gr.Kvs[0].Key), gr.Header.Revision); err != nil {
+			return "", 0, err
+		}
+	}
+}
+
+// waitDelete returns once key is deleted after revision rev.
+func waitDelete(ctx context.Context, c *clientv3.Client, key string, rev int64) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for wr := range c.Watch(wctx, key, clientv3.WithRev(rev+1)) {
+		if err := wr.Err(); err != nil {
+			return err
+		}
+		for _, ev := range wr.Events {
+			if ev.Type == clientv3.EventTypeDelete {
+				return nil
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.New("watch of an older election key ended")
 }

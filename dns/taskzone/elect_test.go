@@ -156,3 +156,30 @@ func TestElectorLeaseExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestElectorStopsWithEtcdGone: with etcd gone, both the publisher and a
+// master waiting behind it stop promptly when their context ends (the
+// etcd library's own campaign waits on etcd without a deadline when
+// cancelled, which held up dcnet-dns's shutdown).
+func TestElectorStopsWithEtcdGone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded etcd")
+	}
+	s, stopEtcd := etcdtest.StoreStoppable(t)
+	a := startMaster(t, s, "a")
+	waitElected(t, a, 10*time.Second)
+	b := startMaster(t, s, "b")
+	time.Sleep(300 * time.Millisecond) // b waits behind a
+	t0 := time.Now()
+	stopEtcd()
+	t.Logf("etcd stopped in %v", time.Since(t0).Round(time.Millisecond))
+	for _, m := range []*master{b, a} {
+		start := time.Now()
+		m.stop()
+		if took := time.Since(start); took > 4*time.Second {
+			t.Errorf("%s stopped %v after its context ended with etcd gone, want within the 2 s revoke bound", m.el.ID, took)
+		} else {
+			t.Logf("%s stopped in %v", m.el.ID, took.Round(time.Millisecond))
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"testing"
 
 	"github.com/dcnet/dcnet/overlayd/cluster"
@@ -16,17 +17,28 @@ import (
 // both are closed when t ends.
 func Store(t testing.TB) *cluster.Store {
 	t.Helper()
+	s, _ := StoreStoppable(t)
+	return s
+}
+
+// StoreStoppable is Store plus stop, which shuts the embedded etcd down
+// before t ends (the store stays open; its calls then fail or wait), for
+// tests of code that faces a dead etcd.
+func StoreStoppable(t testing.TB) (s *cluster.Store, stop func()) {
+	t.Helper()
 	e, err := cluster.StartEmbedded("test", t.TempDir(), freeURL(t), freeURL(t), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := cluster.Connect(cluster.Options{Endpoints: []string{e.ClientURL}})
+	var once sync.Once
+	stop = func() { once.Do(e.Close) }
+	s, err = cluster.Connect(cluster.Options{Endpoints: []string{e.ClientURL}})
 	if err != nil {
-		e.Close()
+		stop()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close(); e.Close() })
-	return s
+	t.Cleanup(func() { s.Close(); stop() })
+	return s, stop
 }
 
 // freeURL is an http URL on a loopback port free right now.
