@@ -22,6 +22,7 @@ MASTERS=(m1 m2 m3)
 AGENTS=(a1 a2 a3)
 declare -A UNDERLAY=([m1]=198.18.0.1 [m2]=198.18.0.2 [m3]=198.18.0.3 [a1]=198.18.0.11 [a2]=198.18.0.12 [a3]=198.18.0.13 [outside]=198.19.255.254)
 declare -A PID IP4 IP6
+ORDER=() # names in PID, in start order: stopped in reverse (etcd last)
 WAIT_TRIES=150               # x 0.1 s
 ENDPOINTS=http://198.18.0.1:2379,http://198.18.0.2:2379,http://198.18.0.3:2379
 
@@ -33,6 +34,9 @@ cni() { # cni AGENT COMMAND NETWORK CONTAINER [IFNAME]
 		"$BIN/cnitool" "$2" "$3" "/run/netns/$P-$4"
 }
 
+# started NAME PID records a process to stop at cleanup.
+started() { PID[$1]=$2; ORDER+=("$1"); }
+
 stop_pid() {
 	kill -TERM "$1" 2>/dev/null || return 0
 	for ((i = 0; i < WAIT_TRIES; i++)); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
@@ -42,7 +46,12 @@ stop_pid() {
 cleanup() {
 	set +e
 	step "cleanup"
-	for who in "${!PID[@]}"; do stop_pid "${PID[$who]}" && echo "stopped $who (pid ${PID[$who]})"; done
+	local k who
+	for ((k = ${#ORDER[@]} - 1; k >= 0; k--)); do
+		who=${ORDER[$k]}
+		[ -n "${PID[$who]:-}" ] || continue # stopped on purpose earlier
+		stop_pid "${PID[$who]}" && echo "stopped $who (pid ${PID[$who]})"
+	done
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$P-a.-" || true); do
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
 	done
@@ -82,7 +91,7 @@ for m in "${MASTERS[@]}"; do
 		--listen-client-urls "http://${UNDERLAY[$m]}:2379" --advertise-client-urls "http://${UNDERLAY[$m]}:2379" \
 		--listen-peer-urls "http://${UNDERLAY[$m]}:2380" --initial-advertise-peer-urls "http://${UNDERLAY[$m]}:2380" \
 		--initial-cluster "$cluster" --initial-cluster-token dcnet-demo --log-level warn >"$TMP/$m/etcd.log" 2>&1 &
-	PID[$m]=$!
+	started $m $!
 done
 for ((i = 0; i < WAIT_TRIES; i++)); do
 	ip netns exec "$P-m1" etcdctl --endpoints "$ENDPOINTS" endpoint health >/dev/null 2>&1 && break
@@ -95,7 +104,7 @@ for a in "${AGENTS[@]}"; do
 	mkdir -p "$TMP/$a/cni"
 	ip netns exec "$P-$a" "$BIN/overlayd" --config conf/overlayd.json --node-name "$a" --underlay-ip "${UNDERLAY[$a]}" \
 		--etcd-endpoints "$ENDPOINTS" --run-dir "$TMP/$a/run" --state-dir "$TMP/$a/state" >"$TMP/$a/overlayd.log" 2>&1 &
-	PID[$a]=$!
+	started $a $!
 	for net in dcos dcos6; do
 		echo "{\"cniVersion\":\"1.1.0\",\"name\":\"$net\",\"plugins\":[{\"type\":\"dcnet\",\"socket\":\"$TMP/$a/run/overlayd.sock\"}]}" >"$TMP/$a/cni/$net.conflist"
 	done
@@ -136,7 +145,7 @@ for pair in "a1 a2" "a2 a3" "a3 a1"; do
 done
 printf '$ ip netns exec %s curl -s http://[%s]:8080/  (TCP across nodes) ... ' "$P-a1-web" "${IP6[a2]}"
 printf 'HTTP/1.0 200 OK\r\n\r\nhello from a2-web over the IPv6 overlay\n' | ip netns exec "$P-a2-web" timeout 5 nc -6 -N -l 8080 >/dev/null 2>&1 &
-PID[nc]=$!
+started nc $!
 sleep 0.3
 ip netns exec "$P-a1-web" curl -s -m 3 "http://[${IP6[a2]}]:8080/" || echo FAILED
 wait "${PID[nc]}" 2>/dev/null || true
@@ -153,7 +162,7 @@ run ctl a3 endpoints
 step "8. a named VIP: dcnet-l4lb on every agent, /web:80 served by containers on a2 and a3"
 for a in "${AGENTS[@]}"; do
 	ip netns exec "$P-$a" "$BIN/dcnet-l4lb" --etcd-endpoints "$ENDPOINTS" --node-name "$a" >"$TMP/$a/l4lb.log" 2>&1 &
-	PID[l4lb-$a]=$!
+	started l4lb-$a $!
 	echo "{\"cniVersion\":\"1.1.0\",\"name\":\"web\",\"plugins\":[{\"type\":\"dcnet\",\"network\":\"dcos\",\"socket\":\"$TMP/$a/run/overlayd.sock\",\"args\":{\"labels\":[{\"key\":\"VIP_0\",\"value\":\"/web:80\"}]}}]}" >"$TMP/$a/cni/web.conflist"
 done
 SERVE_ROUNDS=500             # requests one backend answers at most
@@ -162,7 +171,7 @@ for a in a2 a3; do
 	printf '$ cnitool add web (label VIP_0=/web:80) on %s ... ' "$a"
 	cni "$a" add web "$a-backend" | jq -r '.ips[0].address'
 	ip netns exec "$P-$a-backend" bash -c "for ((i = 0; i < $SERVE_ROUNDS; i++)); do printf 'HTTP/1.0 200 OK\r\n\r\nanswered by the backend on $a\n' | nc -4 -N -l 80 >/dev/null 2>&1; done" &
-	PID[web-$a]=$!
+	started web-$a $!
 done
 VIP=""
 for ((i = 0; i < WAIT_TRIES; i++)); do
@@ -208,13 +217,13 @@ mesos_state >"$TMP/master-state.json"
 for m in "${MASTERS[@]}"; do
 	ip netns exec "$P-$m" "$BIN/dcnet-dns" --mode mesos-dns --mesos-state-file "$TMP/master-state.json" --refresh 1s \
 		--etcd-endpoints "$ENDPOINTS" --resolv-conf /dev/null >"$TMP/dns-$m.log" 2>&1 &
-	PID[mesos-dns-$m]=$!
+	started mesos-dns-$m $!
 done
 for a in "${AGENTS[@]}"; do
 	ip netns exec "$P-$a" "$BIN/dcnet-dns" --node-ip "${UNDERLAY[$a]}" --etcd-endpoints "$ENDPOINTS" \
 		--mesos-dns "${UNDERLAY[m1]}" --mesos-dns "${UNDERLAY[m2]}" --mesos-dns "${UNDERLAY[m3]}" \
 		--resolv-conf /dev/null >"$TMP/$a/dns.log" 2>&1 &
-	PID[dns-$a]=$!
+	started dns-$a $!
 done
 for a in "${AGENTS[@]}"; do
 	for ((i = 0; i < WAIT_TRIES; i++)); do
