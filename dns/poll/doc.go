@@ -19,4 +19,11 @@
 //   - Backoff: after a failure the poller waits the interval, then twice
 //     that after each further failure, up to MaxBackoff; one success brings
 //     it back to the interval.
+//   - Events: a Subscriber holds the master operator API's SUBSCRIBE stream
+//     open (following the leader's 307) and Kicks the poller at every event
+//     but HEARTBEAT, so a task's records follow within one poll instead of
+//     one interval. Events only trigger polls (the state document stays the
+//     single source of records); kicked polls keep MinGap between their
+//     starts, and a stream that ends or idles past Idle is opened again with
+//     backoff.
 package poll

@@ -104,19 +104,8 @@ func (f *HTTPFetcher) Fetch(ctx context.Context) (mesos.State, string, error) {
 // FetchIfChanged implements ChangeFetcher: as Fetch, but a master whose
 // document has digest last is not parsed (Result.Unchanged).
 func (f *HTTPFetcher) FetchIfChanged(ctx context.Context, last Digest) (Result, error) {
-	f.mu.Lock()
-	order := make([]*url.URL, 0, len(f.masters)+1)
-	if f.preferred != nil {
-		order = append(order, f.preferred)
-	}
-	for _, m := range f.masters {
-		if f.preferred == nil || m.String() != f.preferred.String() {
-			order = append(order, m)
-		}
-	}
-	f.mu.Unlock()
 	var errs []error
-	for _, m := range order {
+	for _, m := range f.order() {
 		r, from, err := f.fromMaster(ctx, m, last)
 		if err == nil {
 			f.mu.Lock()

@@ -15,6 +15,10 @@ const (
 	DefaultInterval = 5 * time.Second
 	// DefaultMaxBackoff bounds the wait after repeated failures.
 	DefaultMaxBackoff = 10 * time.Second
+	// DefaultMinGap is the least time between the starts of two polls
+	// when Kick asks for them: a burst of Mesos events costs a poll or
+	// two, and a busy cluster at most one poll per gap.
+	DefaultMinGap = 200 * time.Millisecond
 )
 
 // Fetcher fetches the current Mesos master state.
@@ -66,12 +70,18 @@ type Poller struct {
 	OnUnchanged func()
 	// Log receives failures; nil discards them.
 	Log *slog.Logger
+	// MinGap is the least time between the starts of two polls asked for
+	// by Kick; default DefaultMinGap.
+	MinGap time.Duration
 
+	kickOnce   sync.Once
+	kick       chan struct{}
 	mu         sync.Mutex
 	lastDigest Digest
 	lastFrom   string
 	lastAt     time.Time
 	lastErr    error
+	lastStart  time.Time // of Run's last poll
 }
 
 // Poll fetches once and, on success, calls OnState (or OnUnchanged). It
@@ -126,28 +136,82 @@ func (p *Poller) Err() error {
 	return p.lastErr
 }
 
-// Run polls until ctx ends: immediately, then every Interval, backing off
-// after failures.
-func (p *Poller) Run(ctx context.Context) {
+// Kick asks Run for a poll now instead of at the end of the interval (a
+// Mesos event said the state changed); kicks while a poll runs or waits
+// for MinGap coalesce into one poll. Safe from any goroutine.
+func (p *Poller) Kick() {
+	select {
+	case p.kickCh() <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Poller) kickCh() chan struct{} {
+	p.kickOnce.Do(func() { p.kick = make(chan struct{}, 1) })
+	return p.kick
+}
+
+// Run polls until ctx ends: immediately, then every Interval (or at a
+// Kick), backing off after failures.
+func (p *Poller) Run(ctx context.Context) { p.RunAfter(ctx, 0) }
+
+// RunAfter is Run with the first poll after first (or at a Kick), for a
+// caller that has just polled itself.
+func (p *Poller) RunAfter(ctx context.Context, first time.Duration) {
 	interval, maxBackoff := p.intervals()
+	gap := p.MinGap
+	if gap <= 0 {
+		gap = DefaultMinGap
+	}
 	wait := interval
+	var err error
+	next := first
 	for ctx.Err() == nil {
-		err := p.Poll(ctx)
+		if next > 0 && !p.sleep(ctx, next, gap) {
+			return
+		}
+		start := time.Now()
+		err = p.Poll(ctx)
 		if err == nil {
 			wait = interval
 		} else if ctx.Err() == nil && p.Log != nil {
 			p.Log.Warn("mesos state: poll failed, serving the last good state", "err", err, "retry", wait)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+		next = wait
 		if err != nil {
 			wait = nextBackoff(wait, maxBackoff)
 		}
+		p.mu.Lock() // a kick waits at least until gap after this start
+		p.lastStart = start
+		p.mu.Unlock()
+	}
+}
+
+// sleep waits d or, after a Kick, until gap after the last poll's start;
+// false when ctx ended.
+func (p *Poller) sleep(ctx context.Context, d, gap time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	case <-p.kickCh():
+	}
+	p.mu.Lock()
+	rest := time.Until(p.lastStart.Add(gap))
+	p.mu.Unlock()
+	if rest <= 0 {
+		return true
+	}
+	g := time.NewTimer(rest)
+	defer g.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-g.C:
+		return true
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -29,7 +30,7 @@ const (
 	// mesosDNSWait bounds waiting for a daemon to serve its first answer.
 	mesosDNSWait = 20 * time.Second
 	// mesosDNSChangeWait bounds how long a new task may take to appear on
-	// an agent (poll every 200ms, etcd watch, zone swap).
+	// an agent (event, poll, etcd watch, zone swap).
 	mesosDNSChangeWait = 5 * time.Second
 	// mesosDNSAddedTask is the task the test adds, cloned from nginx.
 	mesosDNSAddedTask = "added"
@@ -45,10 +46,51 @@ const (
 )
 
 // fakeMesosMaster serves /master/state from a state document held as
-// JSON, on ip:5050 from a socket opened in a node's netns.
+// JSON, on ip:5050 from a socket opened in a node's netns, and the
+// operator API's SUBSCRIBE stream (POST /api/v1): SUBSCRIBED, then
+// TASK_ADDED for every task added, in RecordIO frames.
 type fakeMesosMaster struct {
-	mu    sync.Mutex
-	state map[string]any
+	mu          sync.Mutex
+	state       map[string]any
+	subscribers map[chan string]bool
+}
+
+// subscribe streams events to one SUBSCRIBE request until it ends.
+func (m *fakeMesosMaster) subscribe(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if r.Method != http.MethodPost || !strings.Contains(string(body), `"SUBSCRIBE"`) {
+		http.Error(w, "want POST {\"type\":\"SUBSCRIBE\"}", http.StatusBadRequest)
+		return
+	}
+	ch := make(chan string, 16)
+	m.mu.Lock()
+	if m.subscribers == nil {
+		m.subscribers = map[chan string]bool{}
+	}
+	m.subscribers[ch] = true
+	m.mu.Unlock()
+	defer func() { m.mu.Lock(); delete(m.subscribers, ch); m.mu.Unlock() }()
+	w.Header().Set("Content-Type", "application/json")
+	send := func(ev string) { fmt.Fprintf(w, "%d\n%s", len(ev), ev); w.(http.Flusher).Flush() }
+	send(`{"type":"SUBSCRIBED","subscribed":{"heartbeat_interval_seconds":15}}`)
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case ev := <-ch:
+			send(ev)
+		}
+	}
+}
+
+// publish sends ev to every subscriber; the caller holds m.mu.
+func (m *fakeMesosMaster) publish(ev string) {
+	for ch := range m.subscribers {
+		select {
+		case ch <- ev:
+		default:
+		}
+	}
 }
 
 // body is the current state document.
@@ -82,6 +124,10 @@ func startFakeMesosMaster(t *testing.T, nd *netsim.Node, fixture string) *fakeMe
 		t.Fatalf("fake mesos master on %s: %v", nd.Name, err)
 	}
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1" {
+			m.subscribe(w, r)
+			return
+		}
 		if r.URL.Path != "/master/state" {
 			http.NotFound(w, r)
 			return
@@ -115,6 +161,7 @@ func (m *fakeMesosMaster) addTask(t *testing.T, name, ip string) {
 			json.Unmarshal(b, &clone)
 			clone["name"], clone["id"] = name, name+".e2e-1"
 			f["tasks"] = append(f["tasks"].([]any), clone)
+			m.publish(`{"type":"TASK_ADDED","task_added":{"task":{"name":"` + name + `"}}}`)
 			return
 		}
 	}
@@ -195,7 +242,8 @@ func addrStrings(rs records.RecordSet, typ records.Type, name string) []string {
 // leader.mesos, task names and SRVs on port 61053 and /v1/axfr on 8123;
 // a per-node dcnet-dns on an agent forwards *.mesos to it and serves the
 // task names of dcos.thisdcos.directory from etcd. A task added to the
-// state appears on the agent within a few seconds. A second master runs
+// state appears on the agent within a few seconds: the masters poll only
+// every 30 s, so it comes through the SUBSCRIBE event stream. A second master runs
 // Mesos-DNS mode too: only one of them publishes the task names, and when
 // that one is killed the other takes over.
 func TestPrivilegedMesosDNS(t *testing.T) {
@@ -217,7 +265,7 @@ func TestPrivilegedMesosDNS(t *testing.T) {
 	dir := t.TempDir()
 	mlog, alog := filepath.Join(dir, "mesos-dns.log"), filepath.Join(dir, "agent-dns.log")
 	mproc := netsim.StartProcessT(t, master, mlog, bin("dcnet-dns"), "--mode", "mesos-dns",
-		"--mesos-master", "http://"+masterAddr, "--refresh", "200ms", "--etcd-endpoints", endpoints,
+		"--mesos-master", "http://"+masterAddr, "--refresh", "30s", "--etcd-endpoints", endpoints,
 		"--upstream", "127.0.0.1:5399", "--timeout", "1s")
 	master2, err := f.AddNode("m2dns")
 	if err != nil {
@@ -225,7 +273,7 @@ func TestPrivilegedMesosDNS(t *testing.T) {
 	}
 	m2log := filepath.Join(dir, "mesos-dns-2.log")
 	m2proc := netsim.StartProcessT(t, master2, m2log, bin("dcnet-dns"), "--mode", "mesos-dns",
-		"--mesos-master", "http://"+masterAddr, "--refresh", "200ms", "--etcd-endpoints", endpoints,
+		"--mesos-master", "http://"+masterAddr, "--refresh", "30s", "--etcd-endpoints", endpoints,
 		"--upstream", "127.0.0.1:5399", "--timeout", "1s")
 	netsim.StartProcessT(t, agent, alog, bin("dcnet-dns"), "--listen", net.JoinHostPort(aip, "53"), "--node-ip", aip,
 		"--spartan-link", "", "--etcd-endpoints", endpoints, "--mesos-dns", mip,

@@ -74,7 +74,7 @@ type options struct {
 	httpAddr, resolvConf, stateFile, spartanLink, l4lbAddr     string
 	timeout, refresh, mesosTimeout                             time.Duration
 	cacheSize, sockets                                         int
-	fastPath                                                   bool
+	fastPath, subscribe                                        bool
 }
 
 func parseFlags() options {
@@ -85,6 +85,7 @@ func parseFlags() options {
 	flag.StringVar(&o.stateFile, "mesos-state-file", "", "Mesos master state JSON, re-read every --refresh: serve the mesos zone and task names from it")
 	flag.Var(&o.masters, "mesos-master", "Mesos master URL, http://ip:5050 (repeatable): poll its /master/state, following the leader")
 	flag.DurationVar(&o.refresh, "refresh", poll.DefaultInterval, "interval between two reads of the Mesos state")
+	flag.BoolVar(&o.subscribe, "mesos-subscribe", true, "with --mesos-master: hold a SUBSCRIBE event stream (operator API) to the leading master and read the state at each event, not only every --refresh")
 	flag.DurationVar(&o.mesosTimeout, "mesos-timeout", poll.DefaultTimeout, "timeout of one request to a Mesos master")
 	flag.DurationVar(&o.timeout, "timeout", forward.DefaultTimeout, "timeout of one upstream query")
 	flag.IntVar(&o.cacheSize, "cache-size", cache.DefaultSize, "entries in the cache of forwarded answers")

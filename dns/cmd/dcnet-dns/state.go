@@ -160,15 +160,10 @@ func startPolling(ctx context.Context, log *slog.Logger, o options, p *poll.Poll
 		}
 		log.Warn("mesos state: first poll failed, retrying", "err", err)
 	}
-	go func() {
-		t := time.NewTimer(o.refresh)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		p.Run(ctx)
-	}()
+	if hf, ok := p.Fetcher.(*poll.HTTPFetcher); ok && o.subscribe {
+		sub := &poll.Subscriber{Fetcher: hf, OnEvent: func(string) { p.Kick() }, Log: log}
+		go sub.Run(ctx)
+	}
+	go p.RunAfter(ctx, o.refresh)
 	return nil
 }
