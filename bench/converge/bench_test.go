@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/dcnet/dcnet/dns/mesos"
+	"github.com/dcnet/dcnet/dns/poll"
 	"github.com/dcnet/dcnet/dns/records"
 )
 
 func TestParseFlags(t *testing.T) {
 	o, err := parseFlags(nil)
-	if err != nil || o.N != 50 || o.Out != "docs/benchmarks.md" || o.Refresh != 100*time.Millisecond {
+	if err != nil || o.N != 50 || o.Out != "docs/benchmarks.md" || o.Refresh != poll.DefaultInterval {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
 	if o, err = parseFlags([]string{"-short"}); err != nil || o.N != 5 || o.Out != "" {

@@ -104,14 +104,13 @@ func (e *env) start(node *netsim.Node, log string, argv ...string) (*netsim.Proc
 }
 
 // master is the master node: one etcd member and dcnet-dns in Mesos-DNS
-// mode reading a state file.
+// mode following the bench's fake Mesos master.
 type master struct {
 	*netsim.Node
-	Dir       string
-	Endpoint  string // etcd client URL
-	StateFile string
-	Etcd      *netsim.Process
-	MesosDNS  *netsim.Process
+	Dir      string
+	Endpoint string // etcd client URL
+	Etcd     *netsim.Process
+	MesosDNS *netsim.Process
 	// Client reaches etcd from this process: its connections are dialled
 	// inside the master netns (the host has no route to the underlay).
 	Client *clientv3.Client
@@ -127,7 +126,6 @@ func (e *env) startMaster(ctx context.Context, name string) (*master, error) {
 	ip := node.UnderlayIP.String()
 	m := &master{Node: node, Dir: filepath.Join(e.Tmp, name)}
 	m.Endpoint = fmt.Sprintf("http://%s:%d", ip, etcdPort)
-	m.StateFile = filepath.Join(m.Dir, "master-state.json")
 	peer := fmt.Sprintf("http://%s:%d", ip, etcdPeerPort)
 	argv := []string{"etcd", "--name", name, "--data-dir", filepath.Join(m.Dir, "etcd"),
 		"--listen-client-urls", m.Endpoint, "--advertise-client-urls", m.Endpoint,
@@ -162,12 +160,12 @@ func (e *env) startMaster(ctx context.Context, name string) (*master, error) {
 	return m, nil
 }
 
-// startMesosDNS runs dcnet-dns --mode mesos-dns on the master, reading the
-// state file every refresh and publishing the task names to etcd. The
-// state file must exist (dcnet-dns stops when it cannot read it at start).
-func (e *env) startMesosDNS(m *master, refresh time.Duration) error {
+// startMesosDNS runs dcnet-dns --mode mesos-dns on the master, following
+// the Mesos master at url (its state every refresh and at each event of
+// its SUBSCRIBE stream) and publishing the task names to etcd.
+func (e *env) startMesosDNS(m *master, url string, refresh time.Duration) error {
 	p, err := e.start(m.Node, filepath.Join(m.Dir, "mesos-dns.log"), e.Bins.DNS, "--mode", "mesos-dns",
-		"--mesos-state-file", m.StateFile, "--refresh", refresh.String(),
+		"--mesos-master", url, "--refresh", refresh.String(),
 		"--etcd-endpoints", m.Endpoint, "--resolv-conf", "/dev/null")
 	m.MesosDNS = p
 	return err

@@ -9,9 +9,10 @@
 //     svc<i>.marathon.l4lb.thisdcos.directory; then a container on B
 //     connects to the answered VIP.
 //  2. task names: a container is attached on A and a running marathon task
-//     task<i> with its IP is added to the Mesos master state that
-//     dcnet-dns --mode mesos-dns re-reads; timed from the state file's
-//     rename until B answers task<i>.marathon.containerip.dcos.thisdcos.directory.
+//     task<i> with its IP is added to the state of the (fake) Mesos master
+//     that dcnet-dns --mode mesos-dns follows, which announces it on its
+//     SUBSCRIBE event stream; timed from the master's state showing the
+//     task until B answers task<i>.marathon.containerip.dcos.thisdcos.directory.
 //
 // The cluster is a master (Debian's etcd, dcnet-dns --mode mesos-dns) and
 // two agents running overlayd, dcnet-l4lb and dcnet-dns as
@@ -40,6 +41,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dcnet/dcnet/dns/poll"
 	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
@@ -58,7 +60,7 @@ type options struct {
 const (
 	maxStarts  = 120 // node A keeps 2n+2 containers in its /24
 	minRefresh = 10 * time.Millisecond
-	maxRefresh = 5 * time.Second
+	maxRefresh = time.Minute
 )
 
 func main() {
@@ -82,7 +84,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench/converge", flag.ContinueOnError)
 	var o options
 	fs.IntVar(&o.N, "n", 50, "starts of each kind (VIP name, task name)")
-	fs.DurationVar(&o.Refresh, "refresh", 100*time.Millisecond, "Mesos-DNS's --refresh: how often the master state file is re-read")
+	fs.DurationVar(&o.Refresh, "refresh", poll.DefaultInterval, "Mesos-DNS's --refresh: how often the master state is read without an event (dcnet-dns's default)")
 	fs.StringVar(&o.Out, "out", "docs/benchmarks.md", "markdown file whose section \""+sectionTitle+"\" is replaced (\"\" writes nothing)")
 	fs.StringVar(&o.Bin, "bin", "bin", "directory of overlayd, dcnet, dcnet-l4lb, dcnet-dns and cnitool (make build)")
 	fs.BoolVar(&o.Short, "short", false, "smoke run: 5 starts of each; writes no file unless -out is given")

@@ -3,9 +3,16 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+
+	"github.com/dcnet/dcnet/internal/netsim"
 )
 
 // mesosTask is a running task of marathon on an agent, with one container
@@ -50,29 +57,114 @@ func mesosState(masterIP string, agents map[string]string, tasks []mesosTask) ([
 	return json.MarshalIndent(doc, "", " ")
 }
 
-// writeAtomic replaces path with data: written to a temporary file in the
-// same directory, then renamed over it, so a reader never sees half a
-// document. It returns the moment the rename returned: from then on every
-// reader gets the new document.
-func writeAtomic(path string, data []byte) (time.Time, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*.json")
-	if err != nil {
-		return time.Time{}, err
+// fakeMaster is the leading Mesos master as dcnet-dns sees it: GET
+// /master/state answers the current document, POST /api/v1 SUBSCRIBE
+// holds an operator API event stream (SUBSCRIBED, then one TASK_ADDED per
+// set), RecordIO-framed as Mesos sends it. It listens on the master node's
+// underlay address, port 5050, from a socket opened in that netns.
+type fakeMaster struct {
+	URL  string
+	srv  *http.Server
+	mu   sync.Mutex
+	doc  []byte
+	subs map[chan string]bool
+}
+
+// mesosPort is the master's HTTP port.
+const mesosPort = "5050"
+
+// startFakeMaster serves on node; Close stops it.
+func startFakeMaster(node *netsim.Node) (*fakeMaster, error) {
+	addr := net.JoinHostPort(node.UnderlayIP.String(), mesosPort)
+	var ln net.Listener
+	if err := node.Do(func(ns.NetNS) error {
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("fake mesos master on %s: %w", node.Name, err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return time.Time{}, err
+	f := &fakeMaster{URL: "http://" + addr, subs: map[chan string]bool{}}
+	f.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: f}
+	go f.srv.Serve(ln)
+	return f, nil
+}
+
+// Close stops the server and ends the streams.
+func (f *fakeMaster) Close() error { return f.srv.Close() }
+
+// ServeHTTP implements http.Handler.
+func (f *fakeMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/master/state":
+		f.mu.Lock()
+		doc := f.doc
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
+	case "/api/v1":
+		f.subscribe(w, r)
+	default:
+		http.NotFound(w, r)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return time.Time{}, err
+}
+
+func (f *fakeMaster) subscribe(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
+	if r.Method != http.MethodPost || !strings.Contains(string(body), `"SUBSCRIBE"`) {
+		http.Error(w, `want POST {"type":"SUBSCRIBE"}`, http.StatusBadRequest)
+		return
 	}
-	if err := tmp.Close(); err != nil {
-		return time.Time{}, err
+	ch := make(chan string, 64)
+	f.mu.Lock()
+	f.subs[ch] = true
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); delete(f.subs, ch); f.mu.Unlock() }()
+	w.Header().Set("Content-Type", "application/json")
+	send := func(ev string) error {
+		if _, err := fmt.Fprintf(w, "%d\n%s", len(ev), ev); err != nil {
+			return err
+		}
+		w.(http.Flusher).Flush()
+		return nil
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return time.Time{}, err
+	if send(`{"type":"SUBSCRIBED","subscribed":{"heartbeat_interval_seconds":15}}`) != nil {
+		return
 	}
-	return time.Now(), nil
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	for {
+		var ev string
+		select {
+		case <-r.Context().Done():
+			return
+		case ev = <-ch:
+		case <-heartbeat.C:
+			ev = `{"type":"HEARTBEAT"}`
+		}
+		if send(ev) != nil {
+			return
+		}
+	}
+}
+
+// set makes doc the state and, when task is not empty, sends TASK_ADDED
+// for it to every subscriber, as a master does when a task is launched.
+// It returns the moment the new document became what /master/state
+// answers.
+func (f *fakeMaster) set(doc []byte, task string) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.doc = doc
+	at := time.Now()
+	if task != "" {
+		ev := `{"type":"TASK_ADDED","task_added":{"task":{"name":"` + task + `","state":"TASK_RUNNING"}}}`
+		for ch := range f.subs {
+			select {
+			case ch <- ev:
+			default:
+			}
+		}
+	}
+	return at
 }

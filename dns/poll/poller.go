@@ -18,7 +18,7 @@ const (
 	// DefaultMinGap is the least time between the starts of two polls
 	// when Kick asks for them: a burst of Mesos events costs a poll or
 	// two, and a busy cluster at most one poll per gap.
-	DefaultMinGap = 200 * time.Millisecond
+	DefaultMinGap = 100 * time.Millisecond
 )
 
 // Fetcher fetches the current Mesos master state.
