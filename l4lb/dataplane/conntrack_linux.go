@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	mdnl "github.com/mdlayher/netlink"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -13,9 +14,12 @@ import (
 var _ Conntrack = (*NetlinkConntrack)(nil)
 
 // NetlinkConntrack is the Conntrack on the kernel's conntrack table, over
-// netlink (github.com/vishvananda/netlink).
+// netlink: a dump the kernel filters per flow (github.com/mdlayher/netlink,
+// see filteredUDP), and a full dump filtered here when that fails
+// (github.com/vishvananda/netlink).
 type NetlinkConntrack struct {
-	h *netlink.Handle
+	h  *netlink.Handle
+	nf *mdnl.Conn
 }
 
 // NewNetlinkConntrack opens a conntrack netlink socket in the network
@@ -26,15 +30,44 @@ func NewNetlinkConntrack(ns netns.NsHandle) (*NetlinkConntrack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open conntrack netlink: %w", err)
 	}
-	return &NetlinkConntrack{h: h}, nil
+	fd := 0 // the caller's own namespace
+	if ns.IsOpen() {
+		fd = int(ns)
+	}
+	nf, err := mdnl.Dial(unix.NETLINK_NETFILTER, &mdnl.Config{NetNS: fd})
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("open conntrack netlink: %w", err)
+	}
+	return &NetlinkConntrack{h: h, nf: nf}, nil
 }
 
-// Close releases the socket.
-func (c *NetlinkConntrack) Close() { c.h.Close() }
+// Close releases the sockets.
+func (c *NetlinkConntrack) Close() { c.h.Close(); c.nf.Close() }
 
-// DeleteUDP implements Conntrack. It dumps each family's table once and
-// deletes the matching entries.
+// DeleteUDP implements Conntrack: one kernel-filtered dump per flow; the
+// flows whose filtered dump fails go through one full dump per family,
+// filtered here.
 func (c *NetlinkConntrack) DeleteUDP(flows []UDPFlow) (int, error) {
+	total := 0
+	var rest []UDPFlow
+	for _, f := range flows {
+		n, err := filteredUDP(c.nf, f)
+		total += n
+		if err != nil {
+			rest = append(rest, f)
+		}
+	}
+	if len(rest) == 0 {
+		return total, nil
+	}
+	n, err := c.deleteFullDump(rest)
+	return total + n, err
+}
+
+// deleteFullDump dumps each family's table once and deletes the entries of
+// flows.
+func (c *NetlinkConntrack) deleteFullDump(flows []UDPFlow) (int, error) {
 	byFamily := [2]flowFilter{{}, {}}
 	for _, f := range flows {
 		byFamily[familyOf(f.VIP.Addr())][[2]netip.AddrPort{f.VIP, f.Backend}] = true
