@@ -306,15 +306,14 @@ func (d *Daemon) compute(ctx context.Context) *computed {
 				used[s.Addr] = true
 			}
 		}
-		for _, k := range missing {
-			a, err := allocate(ctx, d.opts.Store.Client, k, used)
-			if err != nil {
-				d.metrics.failed(stageAllocate)
-				d.log.Warn("named vip address", "vip", k.Name, "family", k.Family.String(), "err", err)
-				c.retry = true
-				continue
-			}
+		got, errs := allocateAll(ctx, d.opts.Store.Client, missing, used)
+		for k, a := range got {
 			in.Addrs[k] = a
+		}
+		for k, err := range errs {
+			d.metrics.failed(stageAllocate)
+			d.log.Warn("named vip address", "vip", k.Name, "family", k.Family.String(), "err", err)
+			c.retry = true
 		}
 		services, _, _ = Desired(in)
 	}

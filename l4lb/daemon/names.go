@@ -21,18 +21,26 @@ func (d *Daemon) publishNames(ctx context.Context, services []Service) {
 	for _, kv := range d.vips.List(strings.TrimPrefix(VIPNamesPrefix, vipAndNamesPrefix)) {
 		stored[strings.TrimPrefix(kv.Key, VIPNamesPrefix)] = string(kv.Value)
 	}
+	var recs []NameRecord
 	for name, as := range addrs {
 		slices.Sort(as)
 		rec := NameRecord{Name: name, Addrs: as}
 		b, _ := json.Marshal(rec)
-		if stored[name] == string(b) {
-			continue
+		if stored[name] != string(b) {
+			recs = append(recs, rec)
 		}
-		if err := publishName(ctx, d.opts.Store.Client, rec); err != nil {
+	}
+	if len(recs) == 0 {
+		return
+	}
+	slices.SortFunc(recs, func(a, b NameRecord) int { return strings.Compare(a.Name, b.Name) })
+	errs := putNames(ctx, d.opts.Store.Client, recs)
+	for _, rec := range recs {
+		if err := errs[rec.Name]; err != nil {
 			d.metrics.failed(stagePublishName)
-			d.log.Warn("publish vip name", "vip", name, "err", err)
+			d.log.Warn("publish vip name", "vip", rec.Name, "err", err)
 			continue
 		}
-		d.log.Info("vip name published", "vip", name, "addrs", strings.Join(as, ","))
+		d.log.Info("vip name published", "vip", rec.Name, "addrs", strings.Join(rec.Addrs, ","))
 	}
 }

@@ -125,13 +125,135 @@ func allocate(ctx context.Context, cli *clientv3.Client, k AllocKey, used map[ne
 	return netip.Addr{}, fmt.Errorf("allocate %s: lost %d races in a row", k, maxAllocAttempts)
 }
 
-// publishName writes rec under VIPNamesPrefix.
-func publishName(ctx context.Context, cli *clientv3.Client, rec NameRecord) error {
-	b, _ := json.Marshal(rec)
+// allocBatch is how many names one allocation transaction claims: two
+// compares and two puts each, within etcd's default --max-txn-ops (128).
+const allocBatch = 32
+
+// allocateAll claims an address for each of keys, allocBatch names per
+// transaction: each name gets the next address not in used, and the
+// transaction applies only if no name and no address is taken yet. When
+// it does not apply (another node claimed one of its names or addresses
+// first), the same transaction has read those keys: the names already
+// claimed take their winner's address, the taken addresses are marked
+// used, and the rest is tried again. Names still unsettled after
+// maxAllocAttempts rounds (or when etcd fails) are claimed one by one with
+// allocate. It returns the addresses it got and an error per key that got
+// none.
+func allocateAll(ctx context.Context, cli *clientv3.Client, keys []AllocKey, used map[netip.Addr]bool) (map[AllocKey]netip.Addr, map[AllocKey]error) {
+	got := make(map[AllocKey]netip.Addr, len(keys))
+	errs := map[AllocKey]error{}
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), allocBatch)]
+		keys = keys[len(batch):]
+		for range maxAllocAttempts {
+			if len(batch) < 2 {
+				break
+			}
+			rest, ok := allocateBatch(ctx, cli, batch, used, got)
+			if !ok {
+				break
+			}
+			batch = rest
+		}
+		for _, k := range batch {
+			a, err := allocate(ctx, cli, k, used)
+			if err != nil {
+				errs[k] = err
+				continue
+			}
+			got[k] = a
+		}
+	}
+	return got, errs
+}
+
+// allocateBatch claims the next free address for every key of batch in
+// one transaction. When it does not apply it learns from the keys read
+// instead: names claimed elsewhere go into got, taken addresses into used;
+// rest are the keys still to claim. ok is false when nothing could be
+// learnt (etcd failed, the range is full, a stored value is bad): allocate
+// then says which.
+func allocateBatch(ctx context.Context, cli *clientv3.Client, batch []AllocKey, used map[netip.Addr]bool, got map[AllocKey]netip.Addr) (rest []AllocKey, ok bool) {
+	var cmps []clientv3.Cmp
+	var puts, gets []clientv3.Op
+	cands := make([]netip.Addr, len(batch))
+	taken := map[netip.Addr]bool{}
+	next := map[dataplane.Family]netip.Addr{}
+	for i, k := range batch {
+		rng := Range4
+		if k.Family == dataplane.IPv6 {
+			rng = Range6
+		}
+		cand, seen := next[k.Family]
+		if !seen {
+			cand = rng.Addr().Next()
+		}
+		for used[cand] || taken[cand] {
+			cand = cand.Next()
+		}
+		if !rng.Contains(cand) {
+			return batch, false
+		}
+		taken[cand], cands[i], next[k.Family] = true, cand, cand.Next()
+		nameKey, addrKey := vipNamesPrefix+k.String(), vipAddrsPrefix+cand.String()
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(nameKey), "=", 0),
+			clientv3.Compare(clientv3.CreateRevision(addrKey), "=", 0))
+		puts = append(puts, clientv3.OpPut(nameKey, cand.String()), clientv3.OpPut(addrKey, k.String()))
+		gets = append(gets, clientv3.OpGet(nameKey), clientv3.OpGet(addrKey))
+	}
 	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	if _, err := cli.Put(cctx, VIPNamesPrefix+rec.Name, string(b)); err != nil {
-		return fmt.Errorf("publish vip name %s: %w", rec.Name, err)
+	resp, err := cli.Txn(cctx).If(cmps...).Then(puts...).Else(gets...).Commit()
+	if err != nil {
+		return batch, false
 	}
-	return nil
+	if resp.Succeeded {
+		for i, k := range batch {
+			used[cands[i]] = true
+			got[k] = cands[i]
+		}
+		return nil, true
+	}
+	for i, k := range batch {
+		if kvs := resp.Responses[2*i].GetResponseRange().Kvs; len(kvs) > 0 {
+			a, err := netip.ParseAddr(string(kvs[0].Value))
+			if err != nil {
+				return batch, false
+			}
+			used[a], got[k] = true, a // another node won the name
+			continue
+		}
+		if len(resp.Responses[2*i+1].GetResponseRange().Kvs) > 0 {
+			used[cands[i]] = true // another name holds the address
+		}
+		rest = append(rest, k)
+	}
+	return rest, true
 }
+
+// putNames writes recs under VIPNamesPrefix, up to 128 per transaction;
+// it returns an error per name it could not write.
+func putNames(ctx context.Context, cli *clientv3.Client, recs []NameRecord) map[string]error {
+	errs := map[string]error{}
+	for len(recs) > 0 {
+		batch := recs[:min(len(recs), maxTxnOps)]
+		recs = recs[len(batch):]
+		ops := make([]clientv3.Op, len(batch))
+		for i, rec := range batch {
+			b, _ := json.Marshal(rec)
+			ops[i] = clientv3.OpPut(VIPNamesPrefix+rec.Name, string(b))
+		}
+		cctx, cancel := context.WithTimeout(ctx, storeTimeout)
+		_, err := cli.Txn(cctx).Then(ops...).Commit()
+		cancel()
+		if err != nil {
+			for _, rec := range batch {
+				errs[rec.Name] = fmt.Errorf("publish vip name %s: %w", rec.Name, err)
+			}
+		}
+	}
+	return errs
+}
+
+// maxTxnOps is etcd's default --max-txn-ops.
+const maxTxnOps = 128

@@ -294,8 +294,8 @@ func TestReleaseNameGuards(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := publishName(ctx, s.Client, NameRecord{Name: webName, Addrs: []string{"11.0.0.1"}}); err != nil {
-		t.Fatal(err)
+	if errs := putNames(ctx, s.Client, []NameRecord{{Name: webName, Addrs: []string{"11.0.0.1"}}}); len(errs) > 0 {
+		t.Fatal(errs)
 	}
 	e, _ := json.Marshal(ep("a1", "c1", map[string]string{"VIP_0": "/web:80"}, "9.0.1.2/24"))
 	if _, err := s.Client.Put(ctx, cluster.EndpointsPrefix+"a1/dcos/c1/eth0", string(e)); err != nil {
@@ -354,4 +354,88 @@ func TestReleaserDue(t *testing.T) {
 	if got := r.due(known, nil); len(got) != 1 || got[0] != "a" {
 		t.Errorf("b's clock must restart when it is used again: %v, want [a]", got)
 	}
+}
+
+// TestAllocateAll: names are claimed in batches; a batch that meets a name
+// or an address another node claimed first falls back to one claim per
+// name: the name keeps the winner's address, no address is handed out
+// twice.
+func TestAllocateAll(t *testing.T) {
+	s := etcdtest.Store(t)
+	ctx := context.Background()
+	// Another node was faster for one name (this node's cache has not
+	// seen it yet) and holds another address (which the cache has seen).
+	other := map[netip.Addr]bool{}
+	won, err := allocate(ctx, s.Client, AllocKey{dataplane.IPv4, "n040"}, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := allocate(ctx, s.Client, AllocKey{dataplane.IPv4, "someone-else"}, other); err != nil {
+		t.Fatal(err)
+	}
+	var keys []AllocKey
+	for i := range 100 {
+		keys = append(keys, AllocKey{dataplane.IPv4, fmt.Sprintf("n%03d", i)})
+		if i%10 == 0 {
+			keys = append(keys, AllocKey{dataplane.IPv6, fmt.Sprintf("n%03d", i)})
+		}
+	}
+	rev := func() int64 {
+		r, err := s.Client.Get(ctx, "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Header.Revision
+	}
+	before := rev()
+	got, errs := allocateAll(ctx, s.Client, keys, map[netip.Addr]bool{mustAddr(t, s, "someone-else"): true})
+	if len(errs) > 0 || len(got) != len(keys) {
+		t.Fatalf("allocated %d of %d, errors %v", len(got), len(keys), errs)
+	}
+	// One revision per committed transaction: 4 batches (the first learns
+	// that n040 and its address are taken and goes again without n040),
+	// against 109 one by one.
+	if writes := rev() - before; writes > 4 {
+		t.Errorf("%d transactions for %d names, want 4 batches", writes, len(keys))
+	} else {
+		t.Logf("%d transactions for %d names", writes, len(keys))
+	}
+	if a := got[AllocKey{dataplane.IPv4, "n040"}]; a != won {
+		t.Errorf("n040 = %s, want %s, the address the other node claimed", a, won)
+	}
+	owner := map[netip.Addr]AllocKey{}
+	for k, a := range got {
+		if o, dup := owner[a]; dup {
+			t.Errorf("%s handed to %s and %s", a, o, k)
+		}
+		owner[a] = k
+	}
+	// etcd agrees: every name key holds the address, every address key the name.
+	resp, err := s.Client.Get(ctx, vipAndNamesPrefix, clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kvs []cluster.KV
+	for _, kv := range resp.Kvs {
+		kvs = append(kvs, cluster.KV{Key: string(kv.Key), Value: kv.Value})
+	}
+	stored, used := parseAllocs(kvs)
+	for k, a := range got {
+		if stored[k] != a {
+			t.Errorf("%s: stored %s, allocated %s", k, stored[k], a)
+		}
+	}
+	if len(used) != len(keys)+1 { // plus someone-else's
+		t.Errorf("%d addresses claimed in etcd, want %d", len(used), len(keys)+1)
+	}
+}
+
+// mustAddr is the address etcd holds for the IPv4 name.
+func mustAddr(t *testing.T, s *cluster.Store, name string) netip.Addr {
+	t.Helper()
+	r, err := s.Client.Get(context.Background(), vipNamesPrefix+AllocKey{dataplane.IPv4, name}.String())
+	if err != nil || len(r.Kvs) != 1 {
+		t.Fatalf("name %s: %v", name, err)
+	}
+	return netip.MustParseAddr(string(r.Kvs[0].Value))
 }
