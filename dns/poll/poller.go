@@ -81,7 +81,8 @@ type Poller struct {
 	lastFrom   string
 	lastAt     time.Time
 	lastErr    error
-	lastStart  time.Time // of Run's last poll
+	lastStart  time.Time     // of Run's last poll
+	lastDur    time.Duration // how long it took
 }
 
 // Poll fetches once and, on success, calls OnState (or OnUnchanged). It
@@ -138,7 +139,10 @@ func (p *Poller) Err() error {
 
 // Kick asks Run for a poll now instead of at the end of the interval (a
 // Mesos event said the state changed); kicks while a poll runs or waits
-// for MinGap coalesce into one poll. Safe from any goroutine.
+// coalesce into one poll. A kicked poll starts at least MinGap, and at
+// least twice the last poll's duration, after the last poll's start, so a
+// stream of events keeps the poller at most half of the time busy. Safe
+// from any goroutine.
 func (p *Poller) Kick() {
 	select {
 	case p.kickCh() <- struct{}{}:
@@ -182,7 +186,7 @@ func (p *Poller) RunAfter(ctx context.Context, first time.Duration) {
 			wait = nextBackoff(wait, maxBackoff)
 		}
 		p.mu.Lock() // a kick waits at least until gap after this start
-		p.lastStart = start
+		p.lastStart, p.lastDur = start, time.Since(start)
 		p.mu.Unlock()
 	}
 }
@@ -199,8 +203,10 @@ func (p *Poller) sleep(ctx context.Context, d, gap time.Duration) bool {
 		return true
 	case <-p.kickCh():
 	}
+	// A poll that took longer than gap (a big state regenerated) sets
+	// the gap: kicked polls then take at most half of a CPU.
 	p.mu.Lock()
-	rest := time.Until(p.lastStart.Add(gap))
+	rest := time.Until(p.lastStart.Add(max(gap, 2*p.lastDur)))
 	p.mu.Unlock()
 	if rest <= 0 {
 		return true

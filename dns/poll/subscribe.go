@@ -34,9 +34,9 @@ type Subscriber struct {
 	// Idle ends a stream that brought nothing, not even a HEARTBEAT
 	// (Mesos sends one every 15 s), for this long; default DefaultIdle.
 	Idle time.Duration
-	// Client makes the requests; nil: a client without a timeout (the
-	// stream is long-lived; Fetcher's timeout bounds the connect and the
-	// response header instead).
+	// Client makes the requests; nil: the Fetcher's client without its
+	// overall timeout (the stream is long-lived; the Fetcher's timeout
+	// bounds the connect and the response header instead).
 	Client *http.Client
 }
 
@@ -48,6 +48,8 @@ const (
 	// two attempts.
 	subscribeRetryMin = time.Second
 	subscribeRetryMax = 30 * time.Second
+	// stableStream is how long a stream must last to reset the backoff.
+	stableStream = 10 * time.Second
 	// maxFrame bounds one RecordIO frame's length (SUBSCRIBED carries the
 	// whole state; it is skipped, not held in memory).
 	maxFrame = 1 << 30
@@ -59,18 +61,20 @@ const (
 func (s *Subscriber) Run(ctx context.Context) {
 	wait := subscribeRetryMin
 	for ctx.Err() == nil {
-		var errs []error
 		for _, m := range s.Fetcher.order() {
+			start := time.Now()
 			events, err := s.stream(ctx, m)
 			if ctx.Err() != nil {
 				return
 			}
-			if events > 0 {
-				wait = subscribeRetryMin // it worked for a while
-			}
 			s.log().Info("mesos events: stream ended, subscribing again", "master", m.Host, "events", events, "err", err)
-			errs = append(errs, err)
 			if events > 0 {
+				// A stream that lasted resets the backoff; one that a
+				// master ends at once (each SUBSCRIBED costs it its whole
+				// state) keeps backing off.
+				if time.Since(start) >= stableStream {
+					wait = subscribeRetryMin
+				}
 				break
 			}
 		}
@@ -79,9 +83,7 @@ func (s *Subscriber) Run(ctx context.Context) {
 			return
 		case <-time.After(wait):
 		}
-		if len(errs) > 0 {
-			wait = min(2*wait, subscribeRetryMax)
-		}
+		wait = min(2*wait, subscribeRetryMax)
 	}
 }
 
@@ -107,7 +109,11 @@ func (s *Subscriber) stream(ctx context.Context, m *url.URL) (int, error) {
 	req.Header.Set("Accept", "application/json")
 	client := s.Client
 	if client == nil {
-		client = &http.Client{}
+		// The fetcher's client (its transport: TLS, proxies), without an
+		// overall timeout: the stream is long-lived.
+		c := *s.Fetcher.client
+		c.Timeout = 0
+		client = &c
 	}
 	// The connect and the response header get the fetch timeout; the
 	// stream then lives as long as frames (or heartbeats) arrive.

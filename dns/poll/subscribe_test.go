@@ -197,12 +197,54 @@ func TestSubscriberBadMaster(t *testing.T) {
 	}
 }
 
-// countingFetcher counts fetches.
-type countingFetcher struct{ n atomic.Int32 }
+// countingFetcher counts fetches; each takes delay and records its start.
+type countingFetcher struct {
+	n      atomic.Int32
+	delay  time.Duration
+	mu     sync.Mutex
+	starts []time.Time
+}
 
 func (c *countingFetcher) Fetch(context.Context) (mesos.State, string, error) {
 	c.n.Add(1)
+	c.mu.Lock()
+	c.starts = append(c.starts, time.Now())
+	c.mu.Unlock()
+	time.Sleep(c.delay)
 	return mesos.State{Leader: "master@10.0.0.1:5050"}, "counting", nil
+}
+
+// TestPollerKickSlowPolls: with polls slower than MinGap, kicked polls
+// start at least one poll's duration apart, so a stream of events keeps
+// the poller at most half busy.
+func TestPollerKickSlowPolls(t *testing.T) {
+	f := countingFetcher{delay: 200 * time.Millisecond}
+	p := &Poller{Fetcher: &f, Interval: time.Hour, MinGap: 10 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.RunAfter(ctx, time.Hour) }()
+	stop := make(chan struct{})
+	go func() { // an event every 5 ms
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				p.Kick()
+			}
+		}
+	}()
+	waitUntil(t, "four polls", 5*time.Second, func() bool { return f.n.Load() >= 4 })
+	close(stop)
+	cancel()
+	<-done
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := 1; i < len(f.starts); i++ {
+		if gap := f.starts[i].Sub(f.starts[i-1]); gap < 380*time.Millisecond {
+			t.Errorf("poll %d started %v after the previous one, want at least twice a poll's 200ms", i, gap)
+		}
+	}
 }
 
 // TestPollerKick: a Kick polls at once instead of after the interval; a

@@ -33,7 +33,7 @@ type Elector struct {
 	// TTL is the lease of the election key in seconds (0:
 	// DefaultElectionTTL).
 	TTL int
-	// Log gets the role changes.
+	// Log gets the role changes; nil discards them.
 	Log *slog.Logger
 	// OnElected, if set, runs (in its own goroutine) each time this master
 	// becomes the publisher, so it publishes without waiting for the next
@@ -51,6 +51,13 @@ func (e *Elector) Leader() (Fence, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.fence, e.leading
+}
+
+func (e *Elector) log() *slog.Logger {
+	if e.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Log
 }
 
 func (e *Elector) set(f Fence, leading bool) {
@@ -79,7 +86,7 @@ func (e *Elector) Run(ctx context.Context) {
 		if led {
 			wait = electRetryMin
 		}
-		e.Log.Warn("task names: publisher election interrupted, campaigning again", "err", err, "retry_in", wait)
+		e.log().Warn("task names: publisher election interrupted, campaigning again", "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
 			return
@@ -127,7 +134,7 @@ func (e *Elector) term(ctx context.Context) (led bool, err error) {
 		}
 		tcancel()
 	}()
-	key, rev, err := campaign(tctx, c, lease.ID, e.ID, e.Log)
+	key, rev, seen, err := campaign(tctx, c, lease.ID, e.ID, e.log())
 	if err != nil {
 		if ctx.Err() == nil && tctx.Err() != nil {
 			return false, errors.New("election lease lost while waiting")
@@ -137,13 +144,15 @@ func (e *Elector) term(ctx context.Context) (led bool, err error) {
 	f := Fence{Key: key, Rev: rev}
 	e.set(f, true)
 	defer e.set(Fence{}, false)
-	e.Log.Info("task names: this master publishes them", "id", e.ID, "key", f.Key)
+	e.log().Info("task names: this master publishes them", "id", e.ID, "key", f.Key)
 	if e.OnElected != nil {
 		go e.OnElected()
 	}
 	// The key can also go while the lease lives (deleted by hand): then
 	// another master may already lead, so the term ends here too.
-	wch := c.Watch(clientv3.WithRequireLeader(tctx), key, clientv3.WithRev(rev+1))
+	// From the revision campaign last read, not from the key's creation:
+	// a key that waited long may be older than the compacted history.
+	wch := c.Watch(clientv3.WithRequireLeader(tctx), key, clientv3.WithRev(seen+1))
 	for {
 		select {
 		case <-ctx.Done():
@@ -152,10 +161,13 @@ func (e *Elector) term(ctx context.Context) (led bool, err error) {
 		case <-lost:
 			return true, errors.New("election lease lost: another master may publish now")
 		case wr, ok := <-wch:
-			if !ok || wr.Err() != nil {
-				// etcd without a leader, or the watch ended: this master
-				// cannot tell that it still leads.
-				return true, fmt.Errorf("watch of the election key ended: %v", wr.Err())
+			if !ok {
+				return true, errors.New("watch of the election key closed")
+			}
+			if err := wr.Err(); err != nil {
+				// etcd without a leader: this master cannot tell that it
+				// still leads.
+				return true, fmt.Errorf("watch of the election key: %w", err)
 			}
 			for _, ev := range wr.Events {
 				if ev.Type == clientv3.EventTypeDelete {
@@ -173,19 +185,20 @@ const revokeTimeout = 2 * time.Second
 // whose clean-up on cancel waits on etcd without a deadline): put this
 // master's key, ElectionPrefix + lease ID in hex, on its lease, then wait
 // until every key created before it is gone. It returns the key and its
-// create revision.
-func campaign(ctx context.Context, c *clientv3.Client, lease clientv3.LeaseID, id string, log *slog.Logger) (string, int64, error) {
-	key := fmt.Sprintf("%s%x", ElectionPrefix, lease)
+// create revision, and the revision of etcd it last read (at which the key
+// still existed and led).
+func campaign(ctx context.Context, c *clientv3.Client, lease clientv3.LeaseID, id string, log *slog.Logger) (key string, rev, seen int64, err error) {
+	key = fmt.Sprintf("%s%x", ElectionPrefix, lease)
 	resp, err := c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, id, clientv3.WithLease(lease))).Else(clientv3.OpGet(key)).Commit()
 	if err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
-	rev := resp.Header.Revision
+	rev = resp.Header.Revision
 	if !resp.Succeeded {
 		kvs := resp.Responses[0].GetResponseRange().Kvs
 		if len(kvs) == 0 {
-			return "", 0, fmt.Errorf("election key %s vanished", key)
+			return "", 0, 0, fmt.Errorf("election key %s vanished", key)
 		}
 		rev = kvs[0].CreateRevision
 	}
@@ -194,10 +207,10 @@ func campaign(ctx context.Context, c *clientv3.Client, lease clientv3.LeaseID, i
 		gr, err := c.Get(ctx, ElectionPrefix, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithMaxCreateRev(rev - 1)},
 			clientv3.WithLastCreate()...)...)
 		if err != nil {
-			return "", 0, err
+			return "", 0, 0, err
 		}
 		if len(gr.Kvs) == 0 {
-			return key, rev, nil
+			return key, rev, gr.Header.Revision, nil
 		}
 		if !announced {
 			if first, err := c.Get(ctx, ElectionPrefix, append([]clientv3.OpOption{clientv3.WithPrefix()}, clientv3.WithFirstCreate()...)...); err == nil && len(first.Kvs) > 0 {
@@ -206,7 +219,7 @@ func campaign(ctx context.Context, c *clientv3.Client, lease clientv3.LeaseID, i
 			announced = true
 		}
 		if err := waitDelete(ctx, c, string(gr.Kvs[0].Key), gr.Header.Revision); err != nil {
-			return "", 0, err
+			return "", 0, 0, err
 		}
 	}
 }

@@ -3,6 +3,7 @@ package taskzone_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -181,5 +182,42 @@ func TestElectorStopsWithEtcdGone(t *testing.T) {
 		} else {
 			t.Logf("%s stopped in %v", m.el.ID, took.Round(time.Millisecond))
 		}
+	}
+}
+
+// TestElectorAfterCompaction: a master that waited behind the publisher
+// while etcd compacted past its own key's creation keeps the role once it
+// gets it (its watch starts from a recent revision, not from the key's).
+func TestElectorAfterCompaction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded etcd")
+	}
+	s := etcdtest.Store(t)
+	ctx := context.Background()
+	a := startMaster(t, s, "a")
+	waitElected(t, a, 10*time.Second)
+	b := startMaster(t, s, "b")
+	time.Sleep(300 * time.Millisecond) // b's key exists, b waits
+	var last int64
+	for i := range 20 {
+		r, err := s.Client.Put(ctx, "/bump", fmt.Sprint(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = r.Header.Revision
+	}
+	if _, err := s.Client.Compact(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	a.stop()
+	waitElected(t, b, 5*time.Second)
+	time.Sleep(time.Second)
+	if !b.leading() {
+		t.Fatal("b lost the role it just got")
+	}
+	select {
+	case <-b.elected:
+		t.Error("b was elected a second time: its first term ended")
+	default:
 	}
 }

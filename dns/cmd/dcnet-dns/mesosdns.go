@@ -26,7 +26,7 @@ func runMesosDNS(ctx context.Context, log *slog.Logger, o options) error {
 	}
 	cfg := records.DefaultConfig()
 	cfg.Masters = masterAddrs(o.masters)
-	sink := &mesosState{log: log, cfg: cfg, mesos: server.NewRecordSetZone(server.MesosZone, nil)}
+	sink := &mesosState{log: log, cfg: cfg, mesos: server.NewRecordSetZone(server.MesosZone, nil), ctx: ctx}
 	if len(o.etcd) > 0 {
 		store, err := cluster.Connect(cluster.Options{Endpoints: o.etcd})
 		if err != nil {
@@ -36,7 +36,7 @@ func runMesosDNS(ctx context.Context, log *slog.Logger, o options) error {
 		// Several masters poll the same state; only the elected one writes,
 		// so an older state on one master cannot undo a newer one's names.
 		sink.pub = taskzone.NewPublisher(taskzone.EtcdStore{Store: store})
-		el := &taskzone.Elector{Client: store.Client, ID: publisherID(o), Log: log, OnElected: sink.unchanged}
+		el := &taskzone.Elector{Client: store.Client, ID: publisherID(o), Log: log, OnElected: sink.publish}
 		sink.pub.Leader = el.Leader
 		ectx, ecancel := context.WithCancel(ctx)
 		done := make(chan struct{})

@@ -31,7 +31,10 @@ type mesosState struct {
 	mesos *server.RecordSetZone
 	tasks *server.RecordSetZone
 	pub   *taskzone.Publisher
+	// ctx bounds the publishes (the run's context; nil: none).
+	ctx context.Context
 
+	pubMu  sync.Mutex // one publish at a time, each of the latest names
 	mu     sync.Mutex
 	rs, tn *records.RecordSet
 	serial uint32
@@ -63,37 +66,43 @@ func (m *mesosState) apply(st mesos.State, from string) {
 			m.tasks.Set(m.tn)
 		}
 	}
-	published := m.tn
 	m.mu.Unlock()
 	if changed {
 		m.log.Info("mesos records updated", "from", from, "records", rs.Len(), "task_names", tn.Len(), "warnings", len(rs.Warnings)+len(tn.Warnings))
 	}
-	m.publish(published)
+	m.publish()
 }
 
 // unchanged is the Poller's OnUnchanged: the state's bytes did not change,
 // so the records did not either; only a failed or due publish is redone.
-func (m *mesosState) unchanged() {
-	m.mu.Lock()
-	tn := m.tn
-	m.mu.Unlock()
-	if tn != nil {
-		m.publish(tn)
-	}
-}
+func (m *mesosState) unchanged() { m.publish() }
 
-// publish hands the task names to the publisher, if any; it writes only
-// what etcd lacks (and nothing when tn was published before, until the
-// publisher's resync).
-func (m *mesosState) publish(tn *records.RecordSet) {
+// publish hands the latest task names to the publisher, if any; it
+// writes only what etcd lacks (and nothing when they were published
+// before, until the publisher's resync). Publishes run one at a time and
+// each reads the names once it runs, so one that waited (the election's
+// OnElected against a poll's) never writes older names after newer ones.
+func (m *mesosState) publish() {
 	if m.pub == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	m.pubMu.Lock()
+	defer m.pubMu.Unlock()
+	m.mu.Lock()
+	tn := m.tn
+	m.mu.Unlock()
+	if tn == nil {
+		return
+	}
+	parent := m.ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(parent, publishTimeout)
 	defer cancel()
 	if st, err := m.pub.Publish(ctx, tn); errors.Is(err, taskzone.ErrNotLeader) {
 		m.log.Info("task names: lost the publisher role during a publish; the new publisher completes it", "err", err)
-	} else if err != nil {
+	} else if err != nil && parent.Err() == nil {
 		m.log.Warn("task names: publish failed, retrying at the next poll", "err", err)
 	} else if st.Wrote() {
 		m.log.Info("task names published", "prefix", taskzone.Prefix, "names", st.Names, "puts", st.Puts, "deletes", st.Deletes, "txns", st.Txns)
