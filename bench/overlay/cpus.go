@@ -77,8 +77,8 @@ func cpuMask(cpu int) string {
 // setRPS writes mask ("0" turns RPS off) to every receive queue of the
 // node's eth0. The write runs through `ip netns exec`, which mounts the
 // node netns' own sysfs; the script first checks that the sysfs it sees is
-// the node's (eth0's ifindex matches and vtep1024 exists, which the host's
-// namespace never has), so nothing outside the node can be touched.
+// the node's (eth0's ifindex and MAC address, random per veth, match and
+// vtep1024 exists), so nothing outside the node can be touched.
 func setRPS(ctx context.Context, nd *node, mask string) error {
 	l, err := nd.NL.LinkByName(underlayDev)
 	if err != nil {
@@ -86,8 +86,8 @@ func setRPS(ctx context.Context, nd *node, mask string) error {
 	}
 	script := fmt.Sprintf(`set -e
 d=/sys/class/net/%[1]s
-[ "$(cat $d/ifindex)" = "%[2]d" ] && [ -e /sys/class/net/%[3]s ] || { echo "sysfs here is not node %[4]s's" >&2; exit 1; }
-for q in $d/queues/rx-*/rps_cpus; do echo %[5]s > "$q"; done`, underlayDev, l.Attrs().Index, vtepName, nd.Name, mask)
+[ "$(cat $d/ifindex)" = "%[2]d" ] && [ "$(cat $d/address)" = "%[6]s" ] && [ -e /sys/class/net/%[3]s ] || { echo "sysfs here is not node %[4]s's" >&2; exit 1; }
+for q in $d/queues/rx-*/rps_cpus; do echo %[5]s > "$q"; done`, underlayDev, l.Attrs().Index, vtepName, nd.Name, mask, l.Attrs().HardwareAddr)
 	cctx, cancel := context.WithTimeout(ctx, cmdTimeout)
 	defer cancel()
 	if out, err := nd.Namespace.Exec(cctx, "sh", "-c", script).CombinedOutput(); err != nil {

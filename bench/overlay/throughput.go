@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -167,14 +168,20 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 	}
 	paths = append(paths, plain)
 	res.Anchor = plain.Label
-	// Diagnostic: the target's two rows again with the kernel work of both
-	// nodes on the sending CPU (how the figures came out before per-node
-	// placement; see placement).
+	// Diagnostic: the target's overlay row with the tunnel segmented in
+	// software on the client node, put back as it was after each run.
+	gso, err := features(ctx, cl, tunnelGSO...)
+	if err != nil {
+		return res, err
+	}
 	sens := paths[1]
 	sens.Label = sensitivityLabel
 	sens.Setup = func(ctx context.Context) error { return setFeatures(ctx, cl, "off", tunnelGSO...) }
-	sens.Restore = func(ctx context.Context) error { return setFeatures(ctx, cl, "on", tunnelGSO...) }
+	sens.Restore = func(ctx context.Context) error { return restoreFeatures(ctx, cl, gso) }
 	paths = append(paths, sens)
+	// Diagnostic: the target's two rows again with the kernel work of both
+	// nodes on the sending CPU (how the figures came out before per-node
+	// placement; see placement).
 	if cpus.Split {
 		ov := paths[1]
 		ov.Label, ov.Placement = res.Target+sharedSuffix, sharedCPU
@@ -286,6 +293,38 @@ func setFeatures(ctx context.Context, nd *node, state string, features ...string
 	return nil
 }
 
+// features reads the named offload features of nd's eth0: name -> "on"
+// or "off" (`ethtool -k`).
+func features(ctx context.Context, nd *node, names ...string) (map[string]string, error) {
+	out, err := runIn(ctx, nd.Namespace, nil, "ethtool", "-k", underlayDev)
+	if err != nil {
+		return nil, fmt.Errorf("ethtool -k %s in %s (install ethtool: scripts/deps.sh): %v %s", underlayDev, nd.Name, err, out)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		name, val, ok := strings.Cut(strings.TrimSpace(line), ": ")
+		if ok && slices.Contains(names, name) {
+			got[name] = strings.Fields(val)[0]
+		}
+	}
+	for _, n := range names {
+		if v := got[n]; v != "on" && v != "off" {
+			return nil, fmt.Errorf("ethtool -k %s in %s: feature %s is %q", underlayDev, nd.Name, n, v)
+		}
+	}
+	return got, nil
+}
+
+// restoreFeatures sets nd's eth0 features back to was.
+func restoreFeatures(ctx context.Context, nd *node, was map[string]string) error {
+	for name, state := range was {
+		if err := setFeatures(ctx, nd, state, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // iperfAround runs iperf for p between its Setup and Restore, with p's
 // placement applied to its nodes.
 func iperfAround(ctx context.Context, p path, cpus cpuPair, seconds, omit int) (iperfRun, error) {
@@ -294,6 +333,9 @@ func iperfAround(ctx context.Context, p path, cpus cpuPair, seconds, omit int) (
 	}
 	if p.Setup != nil {
 		if err := p.Setup(ctx); err != nil {
+			if p.Restore != nil { // undo what part of Setup did
+				err = errors.Join(err, p.Restore(ctx))
+			}
 			return iperfRun{}, err
 		}
 	}
