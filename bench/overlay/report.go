@@ -274,7 +274,7 @@ func (r *report) scale(b *strings.Builder, s *scaleResult) {
 	plan := add("in-process: PlanPeers+DiffPeers, one change", s.Plan)
 	add("in-process: decode every record + PlanPeers+DiffPeers", s.DecodePlan)
 	add("in netns: datapath.ReadPeerState (netlink dumps of every peer entry)", s.ReadPeerState)
-	add(fmt.Sprintf("in netns: EnsureMasquerade's read-only iptables checks (%d execs)", s.IptablesExecs), s.Iptables)
+	add(fmt.Sprintf("in netns: EnsureMasquerade's steady-state check, one iptables-save per table and family (%d execs)", s.IptablesExecs), s.Iptables)
 	b.WriteString(benchkit.Table(rows))
 	fmt.Fprintf(b, "\nInitial programming of %d peers: %.2f s from overlayd's start. overlayd's memory with %d peers: VmRSS %.1f MiB "+
 		"(VmHWM %.1f MiB, Go heap in use %.1f MiB).\n\n", s.Peers, s.Initial.Seconds(), s.Peers,

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 
@@ -234,16 +235,22 @@ func (n *Netlink) EnsureMasquerade(m Masquerade) (bool, error) {
 		return false, err
 	}
 	nat, filter := MasqueradeRules(m)
-	c1, err := ensureChain(ipt, "nat", "POSTROUTING", ChainMasq, nat)
+	c1, err := ensureChain(ipt, "nat", ChainMasq, nat, "POSTROUTING")
 	if err != nil {
 		return c1, err
 	}
-	c2, err := ensureChain(ipt, "filter", "FORWARD", ChainForward, filter)
+	c2, err := ensureChain(ipt, "filter", ChainForward, filter, "FORWARD")
 	return c1 || c2, err
 }
 
-// ensureChain makes chain hold exactly rules and be jumped to from parent.
-func ensureChain(ipt *iptables.IPTables, table, parent, chain string, rules [][]string) (bool, error) {
+// ensureChain makes chain hold exactly rules and be jumped to from every
+// parent. It first reads the table with one iptables-save: when all is
+// as wanted (every reconcile but the first and those after hand damage)
+// that is its only exec.
+func ensureChain(ipt *iptables.IPTables, table, chain string, rules [][]string, parents ...string) (bool, error) {
+	if saved, err := saveTable(ipt.Proto(), table); err == nil && chainInSync(saved, chain, rules, parents) {
+		return false, nil
+	}
 	changed := false
 	exists, err := ipt.ChainExists(table, chain)
 	if err != nil {
@@ -275,17 +282,66 @@ func ensureChain(ipt *iptables.IPTables, table, parent, chain string, rules [][]
 		changed = true
 	}
 	jump := []string{"-m", "comment", "--comment", jumpComment, "-j", chain}
-	ok, err := ipt.Exists(table, parent, jump...)
-	if err != nil {
-		return changed, fmt.Errorf("check jump %s/%s -> %s: %w", table, parent, chain, err)
-	}
-	if !ok {
-		if err := ipt.Insert(table, parent, 1, jump...); err != nil {
-			return changed, fmt.Errorf("add jump %s/%s -> %s: %w", table, parent, chain, err)
+	for _, parent := range parents {
+		ok, err := ipt.Exists(table, parent, jump...)
+		if err != nil {
+			return changed, fmt.Errorf("check jump %s/%s -> %s: %w", table, parent, chain, err)
 		}
-		changed = true
+		if !ok {
+			if err := ipt.Insert(table, parent, 1, jump...); err != nil {
+				return changed, fmt.Errorf("add jump %s/%s -> %s: %w", table, parent, chain, err)
+			}
+			changed = true
+		}
 	}
 	return changed, nil
+}
+
+// saveTable is `iptables-save -t table` (ip6tables-save for IPv6).
+func saveTable(proto iptables.Protocol, table string) (string, error) {
+	bin := "iptables-save"
+	if proto == iptables.ProtocolIPv6 {
+		bin = "ip6tables-save"
+	}
+	out, err := exec.Command(bin, "-t", table).Output()
+	if err != nil {
+		return "", fmt.Errorf("%s -t %s: %w", bin, table, err)
+	}
+	return string(out), nil
+}
+
+// chainInSync reports whether an iptables-save dump shows chain holding
+// exactly rules, in order, and jumped to from every parent with dcnet's
+// comment. The lines are compared in the form `iptables -S` prints, which
+// iptables-save shares.
+func chainInSync(saved, chain string, rules [][]string, parents []string) bool {
+	var have []string
+	exists := false
+	jumps := map[string]bool{}
+	for _, line := range strings.Split(saved, "\n") {
+		switch {
+		case strings.HasPrefix(line, ":"+chain+" "):
+			exists = true
+		case strings.HasPrefix(line, "-A "+chain+" "):
+			have = append(have, line)
+		case strings.HasPrefix(line, "-A ") && strings.HasSuffix(line, " -j "+chain) && strings.Contains(line, jumpComment):
+			jumps[strings.Fields(line)[1]] = true
+		}
+	}
+	if !exists || len(have) != len(rules) {
+		return false
+	}
+	for i, r := range rules {
+		if have[i] != "-A "+chain+" "+strings.Join(r, " ") {
+			return false
+		}
+	}
+	for _, p := range parents {
+		if !jumps[p] {
+			return false
+		}
+	}
+	return true
 }
 
 // NoTrackRules returns the rules of the raw-table chain that exempts the
@@ -306,13 +362,7 @@ func (n *Netlink) ensureNoTrack(v VTEP) (bool, error) {
 	if !v.NoTrack {
 		return removeChain(ipt, "raw", ChainNoTrack, "PREROUTING", "OUTPUT")
 	}
-	rules := NoTrackRules(v)
-	c1, err := ensureChain(ipt, "raw", "PREROUTING", ChainNoTrack, rules)
-	if err != nil {
-		return c1, err
-	}
-	c2, err := ensureChain(ipt, "raw", "OUTPUT", ChainNoTrack, rules)
-	return c1 || c2, err
+	return ensureChain(ipt, "raw", ChainNoTrack, NoTrackRules(v), "PREROUTING", "OUTPUT")
 }
 
 // removeChain deletes chain from table and its jumps from parents, if it

@@ -8,6 +8,7 @@ import (
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/containernetworking/plugins/pkg/testutils"
+	"github.com/coreos/go-iptables/iptables"
 	"github.com/vishvananda/netlink"
 )
 
@@ -40,6 +41,36 @@ func TestPrivilegedNetlinkApply(t *testing.T) {
 			t.Errorf("second apply changed %d objects", n)
 		}
 		return err
+	})
+	// In the steady state one iptables-save per table shows every chain in
+	// sync, so a reconcile execs nothing else for them.
+	in(func() error {
+		if len(w.Masquerade) == 0 {
+			t.Fatal("test plan without masquerade")
+		}
+		for _, m := range w.Masquerade {
+			nat, filter := MasqueradeRules(m)
+			for _, c := range []struct {
+				table, chain, parent string
+				rules                [][]string
+			}{{"nat", ChainMasq, "POSTROUTING", nat}, {"filter", ChainForward, "FORWARD", filter}} {
+				proto := iptables.ProtocolIPv4
+				if m.IPv6 {
+					proto = iptables.ProtocolIPv6
+				}
+				saved, err := saveTable(proto, c.table)
+				if err != nil {
+					return err
+				}
+				if !chainInSync(saved, c.chain, c.rules, []string{c.parent}) {
+					t.Errorf("%s/%s (IPv6 %t) not in sync right after apply:\n%s", c.table, c.chain, m.IPv6, saved)
+				}
+				if chainInSync(saved, c.chain, append(c.rules, []string{"-j", "ACCEPT"}), []string{c.parent}) {
+					t.Errorf("%s/%s: in sync with a rule it does not have", c.table, c.chain)
+				}
+			}
+		}
+		return nil
 	})
 	ip := func(args ...string) string {
 		t.Helper()
