@@ -11,6 +11,7 @@ import (
 
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 	"github.com/dcnet/dcnet/overlayd/cluster"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -136,9 +137,10 @@ const allocBatch = 32
 // first), the same transaction has read those keys: the names already
 // claimed take their winner's address, the taken addresses are marked
 // used, and the rest is tried again. Names still unsettled after
-// maxAllocAttempts rounds (or when etcd fails) are claimed one by one with
-// allocate. It returns the addresses it got and an error per key that got
-// none.
+// maxAllocAttempts rounds, or refused by a lower --max-txn-ops, are
+// claimed one by one with allocate. When etcd fails, every name left gets
+// that error at once (no claim per name, each waiting out its timeout).
+// It returns the addresses it got and an error per key that got none.
 func allocateAll(ctx context.Context, cli *clientv3.Client, keys []AllocKey, used map[netip.Addr]bool) (map[AllocKey]netip.Addr, map[AllocKey]error) {
 	got := make(map[AllocKey]netip.Addr, len(keys))
 	errs := map[AllocKey]error{}
@@ -149,7 +151,13 @@ func allocateAll(ctx context.Context, cli *clientv3.Client, keys []AllocKey, use
 			if len(batch) < 2 {
 				break
 			}
-			rest, ok := allocateBatch(ctx, cli, batch, used, got)
+			rest, ok, err := allocateBatch(ctx, cli, batch, used, got)
+			if err != nil && !txnTooBig(err) {
+				for _, k := range append(batch, keys...) {
+					errs[k] = fmt.Errorf("allocate %s: %w", k, err)
+				}
+				return got, errs
+			}
 			if !ok {
 				break
 			}
@@ -171,9 +179,9 @@ func allocateAll(ctx context.Context, cli *clientv3.Client, keys []AllocKey, use
 // one transaction. When it does not apply it learns from the keys read
 // instead: names claimed elsewhere go into got, taken addresses into used;
 // rest are the keys still to claim. ok is false when nothing could be
-// learnt (etcd failed, the range is full, a stored value is bad): allocate
-// then says which.
-func allocateBatch(ctx context.Context, cli *clientv3.Client, batch []AllocKey, used map[netip.Addr]bool, got map[AllocKey]netip.Addr) (rest []AllocKey, ok bool) {
+// learnt (the range is full, a stored value is bad, etcd failed: err):
+// allocate then says which.
+func allocateBatch(ctx context.Context, cli *clientv3.Client, batch []AllocKey, used map[netip.Addr]bool, got map[AllocKey]netip.Addr) (rest []AllocKey, ok bool, err error) {
 	var cmps []clientv3.Cmp
 	var puts, gets []clientv3.Op
 	cands := make([]netip.Addr, len(batch))
@@ -192,7 +200,7 @@ func allocateBatch(ctx context.Context, cli *clientv3.Client, batch []AllocKey, 
 			cand = cand.Next()
 		}
 		if !rng.Contains(cand) {
-			return batch, false
+			return batch, false, nil
 		}
 		taken[cand], cands[i], next[k.Family] = true, cand, cand.Next()
 		nameKey, addrKey := vipNamesPrefix+k.String(), vipAddrsPrefix+cand.String()
@@ -205,20 +213,20 @@ func allocateBatch(ctx context.Context, cli *clientv3.Client, batch []AllocKey, 
 	defer cancel()
 	resp, err := cli.Txn(cctx).If(cmps...).Then(puts...).Else(gets...).Commit()
 	if err != nil {
-		return batch, false
+		return batch, false, err
 	}
 	if resp.Succeeded {
 		for i, k := range batch {
 			used[cands[i]] = true
 			got[k] = cands[i]
 		}
-		return nil, true
+		return nil, true, nil
 	}
 	for i, k := range batch {
 		if kvs := resp.Responses[2*i].GetResponseRange().Kvs; len(kvs) > 0 {
 			a, err := netip.ParseAddr(string(kvs[0].Value))
 			if err != nil {
-				return batch, false
+				return batch, false, nil
 			}
 			used[a], got[k] = true, a // another node won the name
 			continue
@@ -228,16 +236,25 @@ func allocateBatch(ctx context.Context, cli *clientv3.Client, batch []AllocKey, 
 		}
 		rest = append(rest, k)
 	}
-	return rest, true
+	return rest, true, nil
 }
 
-// putNames writes recs under VIPNamesPrefix, up to 128 per transaction;
-// it returns an error per name it could not write.
+// txnTooBig reports an etcd refusal of a transaction for its size (a
+// --max-txn-ops or --max-request-bytes below the defaults): smaller ones
+// may pass.
+func txnTooBig(err error) bool {
+	return errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge)
+}
+
+// putNames writes recs under VIPNamesPrefix, up to 128 per transaction
+// (halved while etcd refuses a transaction for its size); it returns an
+// error per name it could not write. When etcd fails, every name left gets
+// that error at once.
 func putNames(ctx context.Context, cli *clientv3.Client, recs []NameRecord) map[string]error {
 	errs := map[string]error{}
+	size := maxTxnOps
 	for len(recs) > 0 {
-		batch := recs[:min(len(recs), maxTxnOps)]
-		recs = recs[len(batch):]
+		batch := recs[:min(len(recs), size)]
 		ops := make([]clientv3.Op, len(batch))
 		for i, rec := range batch {
 			b, _ := json.Marshal(rec)
@@ -246,10 +263,16 @@ func putNames(ctx context.Context, cli *clientv3.Client, recs []NameRecord) map[
 		cctx, cancel := context.WithTimeout(ctx, storeTimeout)
 		_, err := cli.Txn(cctx).Then(ops...).Commit()
 		cancel()
-		if err != nil {
-			for _, rec := range batch {
+		switch {
+		case err == nil:
+			recs = recs[len(batch):]
+		case txnTooBig(err) && len(batch) > 1:
+			size = len(batch) / 2
+		default:
+			for _, rec := range recs {
 				errs[rec.Name] = fmt.Errorf("publish vip name %s: %w", rec.Name, err)
 			}
+			return errs
 		}
 	}
 	return errs

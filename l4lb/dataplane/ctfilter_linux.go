@@ -47,10 +47,11 @@ const (
 // f.VIP, reply source f.Backend) with a dump the kernel filters itself
 // (CTA_FILTER): only the flow's entries cross the socket (for IPv6 the
 // entries with the flow's protocol and ports), whatever the size of the
-// table. Each returned entry is checked again here, so a
-// kernel that ignores the filter (before 5.8) costs a full dump but never
-// a wrong deletion. It returns the entries deleted.
-func filteredUDP(c *mdnl.Conn, f UDPFlow) (int, error) {
+// table. Each returned entry is checked again here, so a kernel that
+// ignores the filter (before 5.8: unknown attributes are skipped) costs a
+// full dump but never a wrong deletion; unfiltered then says so. It
+// returns the entries deleted (or gone meanwhile).
+func filteredUDP(c *mdnl.Conn, f UDPFlow) (deleted int, unfiltered bool, err error) {
 	fam := uint8(unix.AF_INET)
 	srcAttr, dstAttr := uint16(ctaIPv4Src), uint16(ctaIPv4Dst)
 	origFlags := uint32(ctaFilterFIPDst | ctaFilterFProtoNum | ctaFilterFProtoDstPort)
@@ -58,8 +59,9 @@ func filteredUDP(c *mdnl.Conn, f UDPFlow) (int, error) {
 	vip, be := f.VIP.Addr().Unmap(), f.Backend.Addr().Unmap()
 	if vip.Is6() {
 		fam, srcAttr, dstAttr = unix.AF_INET6, ctaIPv6Src, ctaIPv6Dst
-		// A kernel filter on IPv6 addresses matched none of the entries
-		// with those very addresses on Linux 6.18 (see
+		// The kernel's IPv6 address filter is inverted
+		// (ctnetlink_filter_match_tuple rejects entries whose address is
+		// equal: `!ipv6_addr_cmp`; still so in 6.18, see
 		// TestPrivilegedConntrackFilteredDelete): filter on protocol and
 		// ports there; the addresses are checked below.
 		origFlags &^= ctaFilterFIPDst
@@ -97,42 +99,51 @@ func filteredUDP(c *mdnl.Conn, f UDPFlow) (int, error) {
 	})
 	attrs, err := ae.Encode()
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	msgs, err := c.Execute(mdnl.Message{
 		Header: mdnl.Header{Type: ctType(ipctnlMsgCTGet), Flags: mdnl.Request | mdnl.Dump},
 		Data:   append(nfgenmsg(fam), attrs...),
 	})
 	if err != nil {
-		return 0, fmt.Errorf("filtered conntrack dump for %s: %w", f, err)
+		return 0, false, fmt.Errorf("filtered conntrack dump for %s: %w", f, err)
 	}
 	if dumpHook != nil {
 		dumpHook(len(msgs))
 	}
-	deleted := 0
+	want := UDPFlow{VIP: netip.AddrPortFrom(vip, f.VIP.Port()), Backend: netip.AddrPortFrom(be, f.Backend.Port())}
 	var errs error
 	for _, m := range msgs {
 		if len(m.Data) < 4 {
 			continue
 		}
 		got, err := parseUDPFlow(m.Data[4:])
-		if err != nil || got != (UDPFlow{VIP: netip.AddrPortFrom(vip, f.VIP.Port()), Backend: netip.AddrPortFrom(be, f.Backend.Port())}) {
-			continue // not the flow: the kernel did not filter
+		if err != nil || got.VIP.Port() != want.VIP.Port() || got.Backend.Port() != want.Backend.Port() ||
+			(fam == unix.AF_INET && got != want) {
+			unfiltered = true // an entry the kernel's filter would not pass
+			continue
 		}
+		if got != want {
+			continue // IPv6: same ports, other addresses
+		}
+		// The entry goes back as dumped: the kernel finds it by its
+		// original tuple and, since the dump carries CTA_ID, deletes it
+		// only if it is still that entry (one re-created meanwhile with the
+		// same tuple has another id: ENOENT). parseUDPFlow required both
+		// tuples, so this is never a tuple-less delete, which would flush
+		// the table.
 		_, err = c.Execute(mdnl.Message{
 			Header: mdnl.Header{Type: ctType(ipctnlMsgCTDelete), Flags: mdnl.Request | mdnl.Acknowledge},
 			Data:   append(nfgenmsg(m.Data[0]), m.Data[4:]...),
 		})
 		switch {
-		case err == nil:
+		case err == nil, errors.Is(err, unix.ENOENT): // ENOENT: gone meanwhile
 			deleted++
-		case errors.Is(err, unix.ENOENT):
-			// gone meanwhile (expired or deleted by someone else)
 		default:
 			errs = errors.Join(errs, fmt.Errorf("delete conntrack entry of %s: %w", f, err))
 		}
 	}
-	return deleted, errs
+	return deleted, unfiltered, errs
 }
 
 // dumpHook, set by tests, sees how many entries each filtered dump

@@ -97,6 +97,18 @@ func TestPrivilegedConntrackFilteredDelete(t *testing.T) {
 	if len(dumped) != 2 || dumped[0] != 2 || dumped[1] != 2 {
 		t.Errorf("filtered dumps returned %v entries, want [2 2]: the kernel did not filter (CTA_FILTER needs Linux 5.8)", dumped)
 	}
+	if ct.noFilter.Load() {
+		t.Error("the kernel filters, yet the conntrack fell back to full dumps for good")
+	}
+	// More flows than maxFilteredFlows: one full dump, no filtered ones.
+	var many []UDPFlow
+	for i := range maxFilteredFlows + 1 {
+		many = append(many, UDPFlow{VIP: netip.AddrPortFrom(netip.MustParseAddr("11.0.9.9"), uint16(1000+i)), Backend: netip.MustParseAddrPort("10.2.0.1:53")})
+	}
+	dumped = nil
+	if n, err := ct.DeleteUDP(many); err != nil || n != 0 || len(dumped) != 0 {
+		t.Errorf("%d flows: deleted %d, %v, %d filtered dumps; want 0, nil, none (one full dump)", len(many), n, err, len(dumped))
+	}
 	left := map[string]bool{}
 	for _, fam := range []netlink.InetFamily{unix.AF_INET, unix.AF_INET6} {
 		flows, err := nl.ConntrackTableList(netlink.ConntrackTable, fam)

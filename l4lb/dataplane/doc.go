@@ -121,15 +121,17 @@
 // gets its first backend, the untranslated entries to it (reply source =
 // the VIP itself) go too. TCP entries are left alone: a draining backend
 // keeps its connections. Failed deletions are reported in Result and
-// retried by the next call. Each flow's entries are found with a dump the
-// kernel filters (CTA_FILTER, Linux 5.8+: original destination, reply
-// source, protocol and ports; for IPv6 protocol and ports only), so the
-// cost follows the flow's entries, not the size of the table; a flow whose
-// filtered dump fails falls back to one full dump per family filtered in
-// Go, and every entry is checked in Go before it is deleted. With 50,000
-// unrelated UDP entries in the table one flow's deletion took 18 ms
-// against 214 ms with the full dump (`go test -run X -bench
-// ConntrackDeleteUDP ./l4lb/dataplane/`, root).
+// retried by the next call. Up to 8 flows per call, each flow's entries
+// are found with a dump the kernel filters (CTA_FILTER, Linux 5.8+:
+// original destination, reply source, protocol and ports; for IPv6
+// protocol and ports only, the kernel's IPv6 address filter being
+// inverted), so only its entries cross the socket; the kernel still walks
+// its table once per dump, so more flows share one full dump per family
+// filtered in Go, as do the flows whose filtered dump fails and every call
+// once a kernel has shown it ignores the filter. Every entry is checked in
+// Go before it is deleted. With 50,000 unrelated UDP entries in the table
+// one flow's deletion took 18 ms against 214 ms with the full dump (`go
+// test -run X -bench ConntrackDeleteUDP ./l4lb/dataplane/`, root).
 //
 // The netlink implementation builds rules from google/nftables expressions,
 // using the register layout nft itself emits for the same rules (checked
