@@ -244,6 +244,10 @@ for ((i = 0; i < WAIT_TRIES; i++)); do
 done
 run ip netns exec "$P-m1" curl -s http://127.0.0.1:8123/v1/hosts/web.marathon.mesos
 echo
+# The three masters elected one of them to publish the task names: the
+# oldest candidate key (first by create revision) is the publisher.
+run ip netns exec "$P-m1" etcdctl --endpoints "$ENDPOINTS" get --prefix /dcnet/v1/dns/publisher/ \
+	--sort-by=CREATE --order=ASCEND --print-value-only
 run ip netns exec "$P-a2-web" dig +noall +answer @198.51.100.1 SRV _web._tcp.marathon.mesos
 printf '$ ip netns exec %s curl http://web.marathon.l4lb.thisdcos.directory/   (resolved with dig @198.51.100.1) ... ' "$P-a3-web"
 addr=$(ip netns exec "$P-a3-web" dig +short +time=2 +tries=1 @198.51.100.1 web.marathon.l4lb.thisdcos.directory | head -1)

@@ -66,13 +66,25 @@ func runMesosDNS(ctx context.Context, log *slog.Logger, o options) error {
 	})
 }
 
-// publisherID names this master in the task-name publisher election.
+// publisherID names this master in the task-name publisher election: its
+// host name, first global unicast address (masters share a host name in
+// network namespaces, and often a wildcard listen address), pid and
+// addresses.
 func publisherID(o options) string {
 	host, err := os.Hostname()
 	if err != nil {
 		host = "unknown-host"
 	}
-	return fmt.Sprintf("%s pid %d dns %s http %s", host, os.Getpid(), o.listen.String(), o.httpAddr)
+	ip := "no-address"
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.IsGlobalUnicast() {
+				ip = n.IP.String()
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s %s pid %d dns %s http %s", host, ip, os.Getpid(), o.listen.String(), o.httpAddr)
 }
 
 // mesosConfig is /v1/config: the flags in Mesos-DNS's terms.
