@@ -32,6 +32,9 @@ type perfResult struct {
 	MaxLatency            time.Duration
 	// NonNoerror counts responses with another rcode than NOERROR.
 	NonNoerror int
+	// BusyServer and BusyClient are how busy the servers' CPU and
+	// dnsperf's CPU were during the run (/proc/stat, %); -1 unpinned.
+	BusyServer, BusyClient float64
 }
 
 var (
@@ -119,8 +122,14 @@ func dnsperf(ctx context.Context, client netsim.Namespace, server, queries strin
 	return client.Run(ctx, argv...)
 }
 
-// throughput runs dnsperf flat out and parses its summary.
+// throughput runs dnsperf flat out and parses its summary; when pinned
+// it also reads how busy the server's and dnsperf's CPUs were, which says
+// which side limited the run.
 func throughput(ctx context.Context, client netsim.Namespace, server, queries string, d time.Duration) (perfResult, error) {
+	var before map[int]benchkit.CPUTimes
+	if clientCPU != nil {
+		before, _ = benchkit.ReadCPUTimes(serverCPUIndex, clientCPUIndex)
+	}
 	out, err := dnsperf(ctx, client, server, queries, d)
 	if err != nil {
 		return perfResult{}, err
@@ -128,6 +137,11 @@ func throughput(ctx context.Context, client netsim.Namespace, server, queries st
 	r, err := parseDNSPerf(out)
 	if err != nil {
 		return r, fmt.Errorf("%w:\n%s", err, out)
+	}
+	r.BusyServer, r.BusyClient = -1, -1
+	if after, aerr := benchkit.ReadCPUTimes(serverCPUIndex, clientCPUIndex); before != nil && aerr == nil {
+		r.BusyServer = benchkit.BusyPct(before[serverCPUIndex], after[serverCPUIndex])
+		r.BusyClient = benchkit.BusyPct(before[clientCPUIndex], after[clientCPUIndex])
 	}
 	return r, nil
 }

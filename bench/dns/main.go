@@ -281,8 +281,8 @@ func measure(ctx context.Context, e *env, o options, stdout io.Writer) (results,
 				if err != nil {
 					return res, fmt.Errorf("%s, %s: %w", s.Name, qs.Name, err)
 				}
-				fmt.Fprintf(stdout, "bench/dns: round %d %-22s %-9s %9.0f q/s, avg latency %v, lost %d, not NOERROR %d\n",
-					r+1, qs.Name, s.Name, p.QPS, p.AvgLatency, p.Lost, p.NonNoerror)
+				fmt.Fprintf(stdout, "bench/dns: round %d %-22s %-9s %9.0f q/s, avg latency %v, lost %d, not NOERROR %d, CPU busy server/dnsperf %s\n",
+					r+1, qs.Name, s.Name, p.QPS, p.AvgLatency, p.Lost, p.NonNoerror, busyPair([]perfResult{p}))
 				res.Throughput[qs.Name][s.Name] = append(res.Throughput[qs.Name][s.Name], p)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,39 @@ type report struct {
 	Res          results
 	Start        time.Time
 	Load0, Load1 string
+}
+
+// clientBound is the dnsperf CPU busy %% from which dnsperf, not the
+// server, is taken to limit a run.
+const clientBound = 95
+
+// medianBusy is the median busy %% of the servers' CPU (client false) or of
+// dnsperf's over runs; -1 when not measured (unpinned).
+func medianBusy(runs []perfResult, client bool) float64 {
+	var xs []float64
+	for _, r := range runs {
+		v := r.BusyServer
+		if client {
+			v = r.BusyClient
+		}
+		if v >= 0 {
+			xs = append(xs, v)
+		}
+	}
+	if len(xs) == 0 {
+		return -1
+	}
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}
+
+// busyPair renders "server% / dnsperf%" of runs, or "-" unpinned.
+func busyPair(runs []perfResult) string {
+	s, c := medianBusy(runs, false), medianBusy(runs, true)
+	if s < 0 || c < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%% / %.0f%%", s, c)
 }
 
 func verdict(ok bool) string {
@@ -115,7 +149,8 @@ func (r report) Markdown() string {
 		"over those runs divided by their answers, a measure of each server's cost that no client limit caps (with one CPU each, "+
 		"dnsperf's one thread tops out near 100,000 q/s here, which can cap the fastest server's q/s).\n\n",
 		o.Queries, forwardNames, forwardZone, o.Rounds, o.Seconds, warmUp, o.LatSeconds, latencyLoad*100)
-	rows := [][]string{{"query set", "dcnet-dns q/s", "CoreDNS q/s", "ratio", "target", "", "avg latency dcnet-dns", "avg latency CoreDNS", "lost / not NOERROR"}}
+	rows := [][]string{{"query set", "dcnet-dns q/s", "CoreDNS q/s", "ratio", "target", "", "avg latency dcnet-dns", "avg latency CoreDNS", "lost / not NOERROR",
+		"CPU busy server/dnsperf, dcnet-dns", "CPU busy server/dnsperf, CoreDNS"}}
 	for _, qs := range res.Sets {
 		dr, cr := res.Throughput[qs.Name][srvDCNet], res.Throughput[qs.Name][srvCoreDNS]
 		d, c := medianQPS(dr), medianQPS(cr)
@@ -123,9 +158,20 @@ func (r report) Markdown() string {
 		cl, cb := problems(cr)
 		rows = append(rows, []string{qs.Name, fmt.Sprintf("%.0f", d), fmt.Sprintf("%.0f", c), fmt.Sprintf("**%.2f**", d/c),
 			fmt.Sprintf(">= %.1f", targetQPSRatio), verdict(d/c >= targetQPSRatio),
-			ms(medianAvgLatency(dr)), ms(medianAvgLatency(cr)), fmt.Sprintf("%d / %d vs %d / %d", dl, db, cl, cb)})
+			ms(medianAvgLatency(dr)), ms(medianAvgLatency(cr)), fmt.Sprintf("%d / %d vs %d / %d", dl, db, cl, cb),
+			busyPair(dr), busyPair(cr)})
 	}
 	b.WriteString(benchkit.Table(rows) + "\n")
+	if o.Pin {
+		for _, qs := range res.Sets {
+			dr, cr := res.Throughput[qs.Name][srvDCNet], res.Throughput[qs.Name][srvCoreDNS]
+			if ds, dc := medianBusy(dr, false), medianBusy(dr, true); dc >= clientBound && ds < dc-10 {
+				fmt.Fprintf(&b, "%s: dnsperf's CPU was %.0f%% busy against dcnet-dns, whose CPU was %.0f%% busy: dnsperf limited "+
+					"dcnet-dns's q/s, so the ratio (CoreDNS's CPU %.0f%% busy) is a lower bound of what dcnet-dns can do.\n\n",
+					qs.Name, dc, ds, medianBusy(cr, false))
+			}
+		}
+	}
 	rows = [][]string{{"query set", "rate", "dcnet-dns p50", "dcnet-dns p99", "CoreDNS p50", "CoreDNS p99", "p99 ratio", "target", "",
 		"CPU/answer dcnet-dns", "CPU/answer CoreDNS"}}
 	for _, qs := range res.Sets {

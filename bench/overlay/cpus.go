@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -106,62 +104,4 @@ func place(ctx context.Context, pl placement, cpus cpuPair, client, server *node
 		return err
 	}
 	return setRPS(ctx, server, sm)
-}
-
-// cpuTimes are one CPU's counters from /proc/stat, in clock ticks.
-type cpuTimes struct{ Busy, Total uint64 }
-
-// readCPUTimes reads the counters of the given CPUs from /proc/stat.
-func readCPUTimes(cpus ...int) (map[int]cpuTimes, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return nil, err
-	}
-	return parseCPUTimes(string(b), cpus...)
-}
-
-// parseCPUTimes reads "cpuN user nice system idle iowait irq softirq steal
-// ..." lines; idle and iowait are not busy, steal counts as neither (time
-// the hypervisor gave to someone else).
-func parseCPUTimes(stat string, cpus ...int) (map[int]cpuTimes, error) {
-	want := map[string]int{}
-	for _, c := range cpus {
-		want["cpu"+strconv.Itoa(c)] = c
-	}
-	out := map[int]cpuTimes{}
-	for _, line := range strings.Split(stat, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 9 {
-			continue
-		}
-		c, ok := want[f[0]]
-		if !ok {
-			continue
-		}
-		var v [8]uint64
-		for i := range v {
-			n, err := strconv.ParseUint(f[i+1], 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("/proc/stat %s: %w", f[0], err)
-			}
-			v[i] = n
-		}
-		idle := v[3] + v[4]
-		busy := v[0] + v[1] + v[2] + v[5] + v[6]
-		out[c] = cpuTimes{Busy: busy, Total: busy + idle}
-	}
-	for _, c := range cpus {
-		if _, ok := out[c]; !ok {
-			return nil, fmt.Errorf("/proc/stat has no line for cpu%d", c)
-		}
-	}
-	return out, nil
-}
-
-// busyPct is the share of (busy + idle) time that was busy between a and b.
-func busyPct(a, b cpuTimes) float64 {
-	if b.Total <= a.Total {
-		return 0
-	}
-	return 100 * float64(b.Busy-a.Busy) / float64(b.Total-a.Total)
 }

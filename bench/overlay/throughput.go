@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
 
@@ -339,14 +340,14 @@ func iperfAround(ctx context.Context, p path, cpus cpuPair, seconds, omit int) (
 			return iperfRun{}, err
 		}
 	}
-	before, err := readCPUTimes(cpus.Client, cpus.Server)
+	before, err := benchkit.ReadCPUTimes(cpus.Client, cpus.Server)
 	if err != nil {
 		return iperfRun{}, err
 	}
 	run, err := iperf(ctx, p, cpus.Client, seconds, omit)
-	if after, serr := readCPUTimes(cpus.Client, cpus.Server); serr == nil {
-		run.BusyClient = busyPct(before[cpus.Client], after[cpus.Client])
-		run.BusyServer = busyPct(before[cpus.Server], after[cpus.Server])
+	if after, serr := benchkit.ReadCPUTimes(cpus.Client, cpus.Server); serr == nil {
+		run.BusyClient = benchkit.BusyPct(before[cpus.Client], after[cpus.Client])
+		run.BusyServer = benchkit.BusyPct(before[cpus.Server], after[cpus.Server])
 	} else if err == nil {
 		err = serr
 	}
