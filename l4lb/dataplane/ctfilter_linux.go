@@ -56,8 +56,8 @@ func filteredUDP(c *mdnl.Conn, f UDPFlow) (deleted int, unfiltered bool, err err
 	srcAttr, dstAttr := uint16(ctaIPv4Src), uint16(ctaIPv4Dst)
 	origFlags := uint32(ctaFilterFIPDst | ctaFilterFProtoNum | ctaFilterFProtoDstPort)
 	replyFlags := uint32(ctaFilterFIPSrc | ctaFilterFProtoNum | ctaFilterFProtoSrcPort)
-	vip, be := f.VIP.Addr().Unmap(), f.Backend.Addr().Unmap()
-	if vip.Is6() {
+	want := f.unmapped()
+	if want.VIP.Addr().Is6() {
 		fam, srcAttr, dstAttr = unix.AF_INET6, ctaIPv6Src, ctaIPv6Dst
 		// The kernel's IPv6 address filter is inverted
 		// (ctnetlink_filter_match_tuple rejects entries whose address is
@@ -68,63 +68,70 @@ func filteredUDP(c *mdnl.Conn, f UDPFlow) (deleted int, unfiltered bool, err err
 		replyFlags &^= ctaFilterFIPSrc
 	}
 	ae := mdnl.NewAttributeEncoder()
-	ae.Nested(ctaTupleOrig, func(ae *mdnl.AttributeEncoder) error {
-		ae.Nested(ctaTupleIP, func(ae *mdnl.AttributeEncoder) error {
-			ae.Bytes(dstAttr, vip.AsSlice())
-			return nil
-		})
-		ae.Nested(ctaTupleProto, func(ae *mdnl.AttributeEncoder) error {
-			ae.Uint8(ctaProtoNum, unix.IPPROTO_UDP)
-			ae.Bytes(ctaProtoDstPort, binary.BigEndian.AppendUint16(nil, f.VIP.Port()))
-			return nil
-		})
-		return nil
-	})
-	ae.Nested(ctaTupleReply, func(ae *mdnl.AttributeEncoder) error {
-		ae.Nested(ctaTupleIP, func(ae *mdnl.AttributeEncoder) error {
-			ae.Bytes(srcAttr, be.AsSlice())
-			return nil
-		})
-		ae.Nested(ctaTupleProto, func(ae *mdnl.AttributeEncoder) error {
-			ae.Uint8(ctaProtoNum, unix.IPPROTO_UDP)
-			ae.Bytes(ctaProtoSrcPort, binary.BigEndian.AppendUint16(nil, f.Backend.Port()))
-			return nil
-		})
-		return nil
-	})
+	encodeTuple(ae, ctaTupleOrig, dstAttr, want.VIP.Addr(), ctaProtoDstPort, want.VIP.Port())
+	encodeTuple(ae, ctaTupleReply, srcAttr, want.Backend.Addr(), ctaProtoSrcPort, want.Backend.Port())
 	ae.Nested(ctaFilter, func(ae *mdnl.AttributeEncoder) error {
 		ae.Uint32(ctaFilterOrigFlags, origFlags)
 		ae.Uint32(ctaFilterReplyFlags, replyFlags)
 		return nil
 	})
-	attrs, err := ae.Encode()
+	filter, err := ae.Encode()
 	if err != nil {
 		return 0, false, err
 	}
+	// What the kernel's filter lets through: the flow's ports, and for
+	// IPv4 its addresses too.
+	passes := func(got UDPFlow) bool {
+		return got.VIP.Port() == want.VIP.Port() && got.Backend.Port() == want.Backend.Port() &&
+			(fam == unix.AF_INET6 || got == want)
+	}
+	return deleteDumped(c, fam, filter, map[UDPFlow]bool{want: true}, passes)
+}
+
+// encodeTuple adds a CTA_TUPLE_ORIG or CTA_TUPLE_REPLY of a UDP flow with
+// one address (ipAttr) and one port (portAttr).
+func encodeTuple(ae *mdnl.AttributeEncoder, tuple, ipAttr uint16, addr netip.Addr, portAttr uint16, port uint16) {
+	ae.Nested(tuple, func(ae *mdnl.AttributeEncoder) error {
+		ae.Nested(ctaTupleIP, func(ae *mdnl.AttributeEncoder) error {
+			ae.Bytes(ipAttr, addr.AsSlice())
+			return nil
+		})
+		ae.Nested(ctaTupleProto, func(ae *mdnl.AttributeEncoder) error {
+			ae.Uint8(ctaProtoNum, unix.IPPROTO_UDP)
+			ae.Bytes(portAttr, binary.BigEndian.AppendUint16(nil, port))
+			return nil
+		})
+		return nil
+	})
+}
+
+// deleteDumped dumps family fam's table (filter: attributes that make the
+// kernel filter the dump; nil dumps everything) and deletes the UDP
+// entries whose flow is in want. unfiltered reports an entry that
+// passes (when given) rejects: the kernel did not apply the filter.
+func deleteDumped(c *mdnl.Conn, fam uint8, filter []byte, want map[UDPFlow]bool, passes func(UDPFlow) bool) (deleted int, unfiltered bool, err error) {
 	msgs, err := c.Execute(mdnl.Message{
 		Header: mdnl.Header{Type: ctType(ipctnlMsgCTGet), Flags: mdnl.Request | mdnl.Dump},
-		Data:   append(nfgenmsg(fam), attrs...),
+		Data:   append(nfgenmsg(fam), filter...),
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("filtered conntrack dump for %s: %w", f, err)
+		return 0, false, fmt.Errorf("conntrack dump (%d flows): %w", len(want), err)
 	}
-	if dumpHook != nil {
+	if filter != nil && dumpHook != nil {
 		dumpHook(len(msgs))
 	}
-	want := UDPFlow{VIP: netip.AddrPortFrom(vip, f.VIP.Port()), Backend: netip.AddrPortFrom(be, f.Backend.Port())}
 	var errs error
 	for _, m := range msgs {
 		if len(m.Data) < 4 {
 			continue
 		}
-		got, err := parseUDPFlow(m.Data[4:])
-		if err != nil || got.VIP.Port() != want.VIP.Port() || got.Backend.Port() != want.Backend.Port() ||
-			(fam == unix.AF_INET && got != want) {
+		got, perr := parseUDPFlow(m.Data[4:])
+		if passes != nil && (perr != nil || !passes(got)) {
 			unfiltered = true // an entry the kernel's filter would not pass
 			continue
 		}
-		if got != want {
-			continue // IPv6: same ports, other addresses
+		if perr != nil || !want[got] {
+			continue
 		}
 		// The entry goes back as dumped: the kernel finds it by its
 		// original tuple and, since the dump carries CTA_ID, deletes it
@@ -132,7 +139,7 @@ func filteredUDP(c *mdnl.Conn, f UDPFlow) (deleted int, unfiltered bool, err err
 		// same tuple has another id: ENOENT). parseUDPFlow required both
 		// tuples, so this is never a tuple-less delete, which would flush
 		// the table.
-		_, err = c.Execute(mdnl.Message{
+		_, err := c.Execute(mdnl.Message{
 			Header: mdnl.Header{Type: ctType(ipctnlMsgCTDelete), Flags: mdnl.Request | mdnl.Acknowledge},
 			Data:   append(nfgenmsg(m.Data[0]), m.Data[4:]...),
 		})
@@ -140,10 +147,16 @@ func filteredUDP(c *mdnl.Conn, f UDPFlow) (deleted int, unfiltered bool, err err
 		case err == nil, errors.Is(err, unix.ENOENT): // ENOENT: gone meanwhile
 			deleted++
 		default:
-			errs = errors.Join(errs, fmt.Errorf("delete conntrack entry of %s: %w", f, err))
+			errs = errors.Join(errs, fmt.Errorf("delete conntrack entry of %s: %w", got, err))
 		}
 	}
 	return deleted, unfiltered, errs
+}
+
+// unmapped is f with IPv4-mapped addresses unmapped, as entries parse.
+func (f UDPFlow) unmapped() UDPFlow {
+	return UDPFlow{VIP: netip.AddrPortFrom(f.VIP.Addr().Unmap(), f.VIP.Port()),
+		Backend: netip.AddrPortFrom(f.Backend.Addr().Unmap(), f.Backend.Port())}
 }
 
 // dumpHook, set by tests, sees how many entries each filtered dump
