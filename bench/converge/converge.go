@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/mesostest"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
 
@@ -28,7 +29,7 @@ const (
 type cluster struct {
 	Master *master
 	// Mesos is the fake Mesos master that dcnet-dns polls and subscribes to.
-	Mesos *fakeMaster
+	Mesos *mesostest.Master
 	A, B  *agent
 	// Resolver asks B's dcnet-dns from B's node netns.
 	Resolver *resolver
@@ -49,7 +50,7 @@ func startCluster(ctx context.Context, e *env, o options, log io.Writer) (*clust
 		return nil, err
 	}
 	c := &cluster{Master: m, Watch: watchStore(ctx, m.Client)}
-	if c.Mesos, err = startFakeMaster(m.Node); err != nil {
+	if c.Mesos, err = mesostest.Start(m.Node, nil); err != nil {
 		return nil, err
 	}
 	e.onClose(c.Mesos.Close)
@@ -109,7 +110,10 @@ func (c *cluster) setState(task string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	return c.Mesos.set(doc, task), nil
+	if task == "" {
+		return c.Mesos.Set(doc), nil
+	}
+	return c.Mesos.Set(doc, mesostest.TaskAdded(task)), nil
 }
 
 // vipSample is one container start with a VIP label.

@@ -3,16 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/containernetworking/plugins/pkg/ns"
-
+	"github.com/dcnet/dcnet/internal/mesostest"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
 
@@ -32,29 +29,6 @@ func zonesState(masterIP, agentIP string) string {
  "slaves":[{"id":"agent-1","hostname":"%[2]s","pid":"slave(1)@%[2]s:5051"}]}`, masterIP, agentIP, zonesTaskIP)
 }
 
-// serveMesosState serves body at http://ip:5050/master/state inside nd.
-func serveMesosState(t *testing.T, nd *netsim.Node, ip, body string) {
-	t.Helper()
-	var ln net.Listener
-	if err := nd.Do(func(ns.NetNS) error {
-		var err error
-		ln, err = net.Listen("tcp", net.JoinHostPort(ip, mesosMasterPort))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/master/state" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, body)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-}
-
 // TestPrivilegedDNSEveryZoneEveryNode: three nodes run overlayd,
 // dcnet-l4lb and dcnet-dns with its defaults (198.51.100.1-3 on link
 // spartan); a master runs Mesos-DNS mode fed by a Mesos master. From a
@@ -68,10 +42,14 @@ func TestPrivilegedDNSEveryZoneEveryNode(t *testing.T) {
 	master := members[0].node
 	mip := master.UnderlayIP.String()
 	agentIP := nodes[0].UnderlayIP.String()
-	serveMesosState(t, master, mip, zonesState(mip, agentIP))
+	mm, err := mesostest.Start(master, []byte(zonesState(mip, agentIP)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mm.Close() })
 	startUpstream(t, nodes[0], agentIP)
 	netsim.StartProcessT(t, master, filepath.Join(t.TempDir(), "mesos-dns.log"), bin("dcnet-dns"), "--mode", "mesos-dns",
-		"--mesos-master", "http://"+net.JoinHostPort(mip, mesosMasterPort), "--refresh", "200ms",
+		"--mesos-master", mm.URL, "--refresh", "200ms",
 		"--etcd-endpoints", endpoints, "--upstream", "127.0.0.1:5399", "--timeout", "1s")
 	var clients []attached
 	for _, nd := range nodes {

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,17 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containernetworking/plugins/pkg/ns"
-
 	"github.com/dcnet/dcnet/dns/mesos"
 	"github.com/dcnet/dcnet/dns/records"
 	"github.com/dcnet/dcnet/internal/fixtures"
+	"github.com/dcnet/dcnet/internal/mesostest"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
 
 const (
-	// mesosMasterPort is the fake Mesos master's port.
-	mesosMasterPort = "5050"
 	// mesosDNSWait bounds waiting for a daemon to serve its first answer.
 	mesosDNSWait = 20 * time.Second
 	// mesosDNSChangeWait bounds how long a new task may take to appear on
@@ -45,58 +40,23 @@ const (
 	mesosDNSCNAME = "registry.component.thisdcos.directory"
 )
 
-// fakeMesosMaster serves /master/state from a state document held as
-// JSON, on ip:5050 from a socket opened in a node's netns, and the
-// operator API's SUBSCRIBE stream (POST /api/v1): SUBSCRIBED, then
-// TASK_ADDED for every task added, in RecordIO frames.
+// fakeMesosMaster holds a Mesos master state as JSON and serves it from a
+// mesostest.Master on ip:5050 of a node (with its SUBSCRIBE stream: every
+// task added is announced as TASK_ADDED).
 type fakeMesosMaster struct {
-	mu          sync.Mutex
-	state       map[string]any
-	subscribers map[chan string]bool
-}
-
-// subscribe streams events to one SUBSCRIBE request until it ends.
-func (m *fakeMesosMaster) subscribe(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	if r.Method != http.MethodPost || !strings.Contains(string(body), `"SUBSCRIBE"`) {
-		http.Error(w, "want POST {\"type\":\"SUBSCRIBE\"}", http.StatusBadRequest)
-		return
-	}
-	ch := make(chan string, 16)
-	m.mu.Lock()
-	if m.subscribers == nil {
-		m.subscribers = map[chan string]bool{}
-	}
-	m.subscribers[ch] = true
-	m.mu.Unlock()
-	defer func() { m.mu.Lock(); delete(m.subscribers, ch); m.mu.Unlock() }()
-	w.Header().Set("Content-Type", "application/json")
-	send := func(ev string) { fmt.Fprintf(w, "%d\n%s", len(ev), ev); w.(http.Flusher).Flush() }
-	send(`{"type":"SUBSCRIBED","subscribed":{"heartbeat_interval_seconds":15}}`)
-	for {
-		select {
-		case <-r.Context().Done():
-			return
-		case ev := <-ch:
-			send(ev)
-		}
-	}
-}
-
-// publish sends ev to every subscriber; the caller holds m.mu.
-func (m *fakeMesosMaster) publish(ev string) {
-	for ch := range m.subscribers {
-		select {
-		case ch <- ev:
-		default:
-		}
-	}
+	mu    sync.Mutex
+	state map[string]any
+	srv   *mesostest.Master
 }
 
 // body is the current state document.
 func (m *fakeMesosMaster) body() []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.bodyLocked()
+}
+
+func (m *fakeMesosMaster) bodyLocked() []byte {
 	b, _ := json.Marshal(m.state)
 	return b
 }
@@ -113,30 +73,12 @@ func startFakeMesosMaster(t *testing.T, nd *netsim.Node, fixture string) *fakeMe
 	if err := json.Unmarshal(raw, &m.state); err != nil {
 		t.Fatalf("fixture %s: %v", fixture, err)
 	}
-	pid := "master@" + net.JoinHostPort(nd.UnderlayIP.String(), mesosMasterPort)
+	pid := "master@" + net.JoinHostPort(nd.UnderlayIP.String(), mesostest.Port)
 	m.state["pid"], m.state["leader"] = pid, pid
-	var ln net.Listener
-	if err := nd.Do(func(ns.NetNS) error {
-		var err error
-		ln, err = net.Listen("tcp", net.JoinHostPort(nd.UnderlayIP.String(), mesosMasterPort))
-		return err
-	}); err != nil {
-		t.Fatalf("fake mesos master on %s: %v", nd.Name, err)
+	if m.srv, err = mesostest.Start(nd, m.bodyLocked()); err != nil {
+		t.Fatal(err)
 	}
-	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/api/v1" {
-			m.subscribe(w, r)
-			return
-		}
-		if r.URL.Path != "/master/state" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(m.body())
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { m.srv.Close() })
 	return m
 }
 
@@ -161,7 +103,7 @@ func (m *fakeMesosMaster) addTask(t *testing.T, name, ip string) {
 			json.Unmarshal(b, &clone)
 			clone["name"], clone["id"] = name, name+".e2e-1"
 			f["tasks"] = append(f["tasks"].([]any), clone)
-			m.publish(`{"type":"TASK_ADDED","task_added":{"task":{"name":"` + name + `"}}}`)
+			m.srv.Set(m.bodyLocked(), mesostest.TaskAdded(name))
 			return
 		}
 	}
@@ -260,7 +202,7 @@ func TestPrivilegedMesosDNS(t *testing.T) {
 	}
 	mip, aip := master.UnderlayIP.String(), agent.UnderlayIP.String()
 	fake := startFakeMesosMaster(t, master, fixture)
-	masterAddr := net.JoinHostPort(mip, mesosMasterPort)
+	masterAddr := net.JoinHostPort(mip, mesostest.Port)
 
 	dir := t.TempDir()
 	mlog, alog := filepath.Join(dir, "mesos-dns.log"), filepath.Join(dir, "agent-dns.log")

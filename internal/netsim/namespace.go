@@ -72,6 +72,19 @@ func (n Namespace) DialTCP(ctx context.Context, addr string) (net.Conn, error) {
 	return c, err
 }
 
+// Listen opens a listener inside the namespace (net.Listen there); like
+// DialTCP's connections it keeps belonging to the namespace and can be
+// served from any goroutine.
+func (n Namespace) Listen(network, addr string) (net.Listener, error) {
+	var ln net.Listener
+	err := n.Do(func(ns.NetNS) error {
+		var err error
+		ln, err = net.Listen(network, addr)
+		return err
+	})
+	return ln, err
+}
+
 // NetNS opens a handle on the namespace; the caller closes it.
 func (n Namespace) NetNS() (ns.NetNS, error) {
 	h, err := ns.GetNS(n.Path)

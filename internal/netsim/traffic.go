@@ -14,12 +14,8 @@ import (
 // listener lives in n (it is opened there) and closes when t ends.
 func ServeName(t testing.TB, n Namespace, addr, name string) {
 	t.Helper()
-	var ln net.Listener
-	if err := n.Do(func(ns.NetNS) error {
-		var err error
-		ln, err = net.Listen("tcp", addr)
-		return err
-	}); err != nil {
+	ln, err := n.Listen("tcp", addr)
+	if err != nil {
 		t.Fatalf("listen on %s in %s: %v", addr, n.NSName, err)
 	}
 	t.Cleanup(func() { ln.Close() })

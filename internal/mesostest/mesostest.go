@@ -1,0 +1,131 @@
+// Package mesostest is a fake leading Mesos master for tests and
+// benchmarks, served from inside a simulated node: GET /master/state
+// answers the document set last, POST /api/v1 {"type":"SUBSCRIBE"} holds
+// an operator API event stream (SUBSCRIBED, a HEARTBEAT every 15 s, then
+// the events handed to Set), RecordIO-framed as Mesos sends it.
+package mesostest
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dcnet/dcnet/internal/netsim"
+)
+
+// Port is the Mesos master's HTTP port.
+const Port = "5050"
+
+// heartbeat is Mesos's heartbeat interval on operator API streams.
+const heartbeat = 15 * time.Second
+
+// Master is the fake master; Close stops it.
+type Master struct {
+	// URL is http://<node underlay address>:5050.
+	URL  string
+	srv  *http.Server
+	mu   sync.Mutex
+	doc  []byte
+	subs map[chan string]bool
+}
+
+// Start serves on node's underlay address, port 5050, from a socket opened
+// in node's netns; /master/state answers doc until the next Set.
+func Start(node *netsim.Node, doc []byte) (*Master, error) {
+	addr := net.JoinHostPort(node.UnderlayIP.String(), Port)
+	ln, err := node.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("fake mesos master on %s: %w", node.Name, err)
+	}
+	m := &Master{URL: "http://" + addr, doc: doc, subs: map[chan string]bool{}}
+	m.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: m}
+	go m.srv.Serve(ln)
+	return m, nil
+}
+
+// Close stops the server and ends the streams.
+func (m *Master) Close() error { return m.srv.Close() }
+
+// TaskAdded is the TASK_ADDED event of a running task.
+func TaskAdded(name string) string {
+	return `{"type":"TASK_ADDED","task_added":{"task":{"name":"` + name + `","state":"TASK_RUNNING"}}}`
+}
+
+// Set makes doc the state and sends events to every subscriber, as a
+// master does when a task is launched. It returns the moment the new
+// document became what /master/state answers.
+func (m *Master) Set(doc []byte, events ...string) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.doc = doc
+	at := time.Now()
+	for _, ev := range events {
+		for ch := range m.subs {
+			select {
+			case ch <- ev:
+			default:
+			}
+		}
+	}
+	return at
+}
+
+// ServeHTTP implements http.Handler.
+func (m *Master) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/master/state":
+		m.mu.Lock()
+		doc := m.doc
+		m.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
+	case "/api/v1":
+		m.subscribe(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// subscribe streams events to one SUBSCRIBE request until it ends.
+func (m *Master) subscribe(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
+	if r.Method != http.MethodPost || !strings.Contains(string(body), `"SUBSCRIBE"`) {
+		http.Error(w, `want POST {"type":"SUBSCRIBE"}`, http.StatusBadRequest)
+		return
+	}
+	ch := make(chan string, 64)
+	m.mu.Lock()
+	m.subs[ch] = true
+	m.mu.Unlock()
+	defer func() { m.mu.Lock(); delete(m.subs, ch); m.mu.Unlock() }()
+	w.Header().Set("Content-Type", "application/json")
+	send := func(ev string) error {
+		if _, err := fmt.Fprintf(w, "%d\n%s", len(ev), ev); err != nil {
+			return err
+		}
+		w.(http.Flusher).Flush()
+		return nil
+	}
+	if send(fmt.Sprintf(`{"type":"SUBSCRIBED","subscribed":{"heartbeat_interval_seconds":%d}}`, int(heartbeat.Seconds()))) != nil {
+		return
+	}
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for {
+		var ev string
+		select {
+		case <-r.Context().Done():
+			return
+		case ev = <-ch:
+		case <-tick.C:
+			ev = `{"type":"HEARTBEAT"}`
+		}
+		if send(ev) != nil {
+			return
+		}
+	}
+}
