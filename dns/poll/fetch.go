@@ -122,6 +122,22 @@ func (f *HTTPFetcher) FetchIfChanged(ctx context.Context, last Digest) (Result, 
 	return Result{}, fmt.Errorf("no mesos master answered: %w", errors.Join(errs...))
 }
 
+// order is the masters in the order FetchIfChanged asks them.
+func (f *HTTPFetcher) order() []*url.URL {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	order := make([]*url.URL, 0, len(f.masters)+1)
+	if f.preferred != nil {
+		order = append(order, f.preferred)
+	}
+	for _, m := range f.masters {
+		if f.preferred == nil || m.String() != f.preferred.String() {
+			order = append(order, m)
+		}
+	}
+	return order
+}
+
 // fromMaster asks m and, when m is not the leader, the leader it names. A
 // document with digest last was accepted before: it is the leader's, and
 // is not parsed again.

@@ -81,8 +81,6 @@ type Poller struct {
 	lastFrom   string
 	lastAt     time.Time
 	lastErr    error
-	lastStart  time.Time     // of Run's last poll
-	lastDur    time.Duration // how long it took
 }
 
 // Poll fetches once and, on success, calls OnState (or OnUnchanged). It
@@ -167,15 +165,22 @@ func (p *Poller) RunAfter(ctx context.Context, first time.Duration) {
 	if gap <= 0 {
 		gap = DefaultMinGap
 	}
-	wait := interval
-	var err error
-	next := first
+	wait, next := interval, first
+	var lastStart time.Time   // of the last poll
+	var lastDur time.Duration // how long it took
 	for ctx.Err() == nil {
-		if next > 0 && !p.sleep(ctx, next, gap) {
-			return
+		if next > 0 {
+			kicked, ok := p.waitOrKick(ctx, next)
+			// A kicked poll starts at least gap, and at least twice the
+			// last poll's duration (a big state regenerated), after the
+			// last poll's start: kicked polls take at most half the time.
+			if !ok || kicked && !sleep(ctx, time.Until(lastStart.Add(max(gap, 2*lastDur)))) {
+				return
+			}
 		}
 		start := time.Now()
-		err = p.Poll(ctx)
+		err := p.Poll(ctx)
+		lastStart, lastDur = start, time.Since(start)
 		if err == nil {
 			wait = interval
 		} else if ctx.Err() == nil && p.Log != nil {
@@ -185,38 +190,34 @@ func (p *Poller) RunAfter(ctx context.Context, first time.Duration) {
 		if err != nil {
 			wait = nextBackoff(wait, maxBackoff)
 		}
-		p.mu.Lock() // a kick waits at least until gap after this start
-		p.lastStart, p.lastDur = start, time.Since(start)
-		p.mu.Unlock()
 	}
 }
 
-// sleep waits d or, after a Kick, until gap after the last poll's start;
-// false when ctx ended.
-func (p *Poller) sleep(ctx context.Context, d, gap time.Duration) bool {
+// waitOrKick waits d or until a Kick (kicked); ok is false when ctx ended.
+func (p *Poller) waitOrKick(ctx context.Context, d time.Duration) (kicked, ok bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false, false
+	case <-t.C:
+		return false, true
+	case <-p.kickCh():
+		return true, true
+	}
+}
+
+// sleep waits d (nothing when d <= 0); false when ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
 	case <-t.C:
-		return true
-	case <-p.kickCh():
-	}
-	// A poll that took longer than gap (a big state regenerated) sets
-	// the gap: kicked polls then take at most half of a CPU.
-	p.mu.Lock()
-	rest := time.Until(p.lastStart.Add(max(gap, 2*p.lastDur)))
-	p.mu.Unlock()
-	if rest <= 0 {
-		return true
-	}
-	g := time.NewTimer(rest)
-	defer g.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-g.C:
 		return true
 	}
 }

@@ -198,19 +198,3 @@ func eventType(frame io.Reader) string {
 	}
 	return ""
 }
-
-// order is the masters in the order FetchIfChanged asks them.
-func (f *HTTPFetcher) order() []*url.URL {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	order := make([]*url.URL, 0, len(f.masters)+1)
-	if f.preferred != nil {
-		order = append(order, f.preferred)
-	}
-	for _, m := range f.masters {
-		if f.preferred == nil || m.String() != f.preferred.String() {
-			order = append(order, m)
-		}
-	}
-	return order
-}

@@ -82,12 +82,18 @@ func parseAllocKey(s string) (AllocKey, bool) {
 }
 
 // allocate returns k's address, claiming the lowest address of its range
+
+// rangeOf is the named-VIP range of family f.
+func rangeOf(f dataplane.Family) netip.Prefix {
+	if f == dataplane.IPv6 {
+		return Range6
+	}
+	return Range4
+}
+
 // not in used when k has none. used is updated with what it learns.
 func allocate(ctx context.Context, cli *clientv3.Client, k AllocKey, used map[netip.Addr]bool) (netip.Addr, error) {
-	rng := Range4
-	if k.Family == dataplane.IPv6 {
-		rng = Range6
-	}
+	rng := rangeOf(k.Family)
 	nameKey := vipNamesPrefix + k.String()
 	cand := rng.Addr().Next()
 	for range maxAllocAttempts {
@@ -188,10 +194,7 @@ func allocateBatch(ctx context.Context, cli *clientv3.Client, batch []AllocKey, 
 	taken := map[netip.Addr]bool{}
 	next := map[dataplane.Family]netip.Addr{}
 	for i, k := range batch {
-		rng := Range4
-		if k.Family == dataplane.IPv6 {
-			rng = Range6
-		}
+		rng := rangeOf(k.Family)
 		cand, seen := next[k.Family]
 		if !seen {
 			cand = rng.Addr().Next()

@@ -38,21 +38,7 @@ func udpEntry(client, vip, backend string) *netlink.ConntrackFlow {
 func TestPrivilegedConntrackFilteredDelete(t *testing.T) {
 	netsim.RequireRoot(t)
 	netsim.GuardHost(t)
-	f := netsim.NewFabric(t, "ctflt")
-	nd, err := f.AddNode("n1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := nd.NetNS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	nl, err := netlink.NewHandleAt(netns.NsHandle(h.Fd()), unix.NETLINK_NETFILTER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nl.Close)
+	nl, ct := ctNamespace(t, "ctflt")
 	entries := []struct {
 		flow *netlink.ConntrackFlow
 		gone bool
@@ -77,11 +63,6 @@ func TestPrivilegedConntrackFilteredDelete(t *testing.T) {
 			t.Fatalf("create %s: %v", e.flow, err)
 		}
 	}
-	ct, err := NewNetlinkConntrack(netns.NsHandle(h.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ct.Close)
 	var dumped []int
 	dumpHook = func(n int) { dumped = append(dumped, n) }
 	t.Cleanup(func() { dumpHook = nil })
@@ -142,36 +123,13 @@ func BenchmarkConntrackDeleteUDP(b *testing.B) {
 		b.Skip("needs root: creates a network namespace and conntrack entries")
 	}
 	const unrelated = 50000
-	f, err := netsim.NewFabricNoT("ctbench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { f.Close() })
-	nd, err := f.AddNode("n1")
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := nd.NetNS()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { h.Close() })
-	nl, err := netlink.NewHandleAt(netns.NsHandle(h.Fd()), unix.NETLINK_NETFILTER)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nl.Close)
+	nl, ct := ctNamespace(b, "ctbench")
 	for i := range unrelated {
 		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 3, byte(i >> 8), byte(i)}), uint16(1024+i%50000))
 		if err := nl.ConntrackCreate(netlink.ConntrackTable, unix.AF_INET, udpEntry(c.String(), "11.0.1.1:53", "10.2.0.1:53")); err != nil {
 			b.Fatalf("create entry %d: %v (raise net.netfilter.nf_conntrack_max?)", i, err)
 		}
 	}
-	ct, err := NewNetlinkConntrack(netns.NsHandle(h.Fd()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(ct.Close)
 	flow := UDPFlow{VIP: netip.MustParseAddrPort("11.0.0.9:53"), Backend: netip.MustParseAddrPort("10.2.0.9:53")}
 	for _, bc := range []struct {
 		name string
@@ -193,4 +151,31 @@ func BenchmarkConntrackDeleteUDP(b *testing.B) {
 			}
 		})
 	}
+}
+
+// ctNamespace makes a node netns for conntrack tests and benchmarks and
+// returns a netlink handle in it (to create and list entries) and a
+// NetlinkConntrack on it; everything goes when tb ends.
+func ctNamespace(tb testing.TB, prefix string) (*netlink.Handle, *NetlinkConntrack) {
+	tb.Helper()
+	nd, err := netsim.NewFabric(tb, prefix).AddNode("n1")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, err := nd.NetNS()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { h.Close() })
+	nl, err := netlink.NewHandleAt(netns.NsHandle(h.Fd()), unix.NETLINK_NETFILTER)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nl.Close)
+	ct, err := NewNetlinkConntrack(netns.NsHandle(h.Fd()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(ct.Close)
+	return nl, ct
 }

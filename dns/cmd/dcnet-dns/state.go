@@ -73,11 +73,9 @@ func (m *mesosState) apply(st mesos.State, from string) {
 	m.publish()
 }
 
-// unchanged is the Poller's OnUnchanged: the state's bytes did not change,
-// so the records did not either; only a failed or due publish is redone.
-func (m *mesosState) unchanged() { m.publish() }
-
-// publish hands the latest task names to the publisher, if any; it
+// publish hands the latest task names to the publisher, if any (also the
+// Poller's OnUnchanged: the records did not change, only a failed or due
+// publish is redone); it
 // writes only what etcd lacks (and nothing when they were published
 // before, until the publisher's resync). Publishes run one at a time and
 // each reads the names once it runs, so one that waited (the election's
@@ -137,7 +135,7 @@ func newPoller(o options, log *slog.Logger, sink *mesosState) (*poll.Poller, err
 	default:
 		return nil, nil
 	}
-	return &poll.Poller{Fetcher: f, Interval: o.refresh, OnState: sink.apply, OnUnchanged: sink.unchanged, Log: log}, nil
+	return &poll.Poller{Fetcher: f, Interval: o.refresh, OnState: sink.apply, OnUnchanged: sink.publish, Log: log}, nil
 }
 
 // masterAddrs are the masters given as ip:port, for masterN.mesos.
