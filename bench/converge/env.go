@@ -46,10 +46,6 @@ type binaries struct {
 // copyBinaries copies the programs from srcDir (make build's bin/) into
 // dir, so that a `make build` running meanwhile cannot mix versions.
 func copyBinaries(srcDir, dir string) (binaries, error) {
-	abs, err := filepath.Abs(srcDir)
-	if err != nil {
-		return binaries{}, fmt.Errorf("binary directory %s: %w", srcDir, err)
-	}
 	b := binaries{
 		Overlayd: filepath.Join(dir, "overlayd"),
 		L4LB:     filepath.Join(dir, "dcnet-l4lb"),
@@ -57,17 +53,11 @@ func copyBinaries(srcDir, dir string) (binaries, error) {
 		Cnitool:  filepath.Join(dir, "cnitool"),
 		CNIPath:  filepath.Join(dir, "cni"),
 	}
-	for _, p := range [][2]string{
+	if err := benchkit.CopyBuilt(srcDir, [][2]string{
 		{"overlayd", b.Overlayd}, {"dcnet-l4lb", b.L4LB}, {"dcnet-dns", b.DNS}, {"cnitool", b.Cnitool},
 		{"dcnet", filepath.Join(b.CNIPath, "dcnet")},
-	} {
-		src := filepath.Join(abs, p[0])
-		if st, err := os.Stat(src); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-			return binaries{}, fmt.Errorf("%s is missing or not executable: run `make build` from the repository root first", src)
-		}
-		if err := benchkit.CopyExecutable(src, p[1]); err != nil {
-			return binaries{}, fmt.Errorf("copy %s: %w", src, err)
-		}
+	}); err != nil {
+		return binaries{}, err
 	}
 	return b, nil
 }

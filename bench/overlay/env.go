@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/dcnet/dcnet/internal/benchkit"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -42,27 +41,17 @@ type binaries struct {
 // (make build's bin/) into dir, so that a `make build` running meanwhile
 // cannot mix versions.
 func copyBinaries(srcDir, dir string) (binaries, error) {
-	abs, err := filepath.Abs(srcDir)
-	if err != nil {
-		return binaries{}, fmt.Errorf("binary directory %s: %w", srcDir, err)
-	}
 	b := binaries{
 		Overlayd: filepath.Join(dir, "overlayd"),
 		Dcnetctl: filepath.Join(dir, "dcnetctl"),
 		Cnitool:  filepath.Join(dir, "cnitool"),
 		CNIPath:  filepath.Join(dir, "cni"),
 	}
-	for _, p := range [][2]string{
+	if err := benchkit.CopyBuilt(srcDir, [][2]string{
 		{"overlayd", b.Overlayd}, {"dcnetctl", b.Dcnetctl}, {"cnitool", b.Cnitool},
 		{"dcnet", filepath.Join(b.CNIPath, "dcnet")},
-	} {
-		src := filepath.Join(abs, p[0])
-		if st, err := os.Stat(src); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-			return binaries{}, fmt.Errorf("%s is missing or not executable: run `make build` from the repository root first", src)
-		}
-		if err := benchkit.CopyExecutable(src, p[1]); err != nil {
-			return binaries{}, fmt.Errorf("copy %s: %w", src, err)
-		}
+	}); err != nil {
+		return binaries{}, err
 	}
 	return b, nil
 }

@@ -67,6 +67,26 @@ func CPUDescription() string {
 	return desc
 }
 
+// CopyBuilt copies programs that `make build` put in srcDir: each pair is
+// a file name in srcDir and where the copy goes. A program that is missing
+// or not executable is an error that says to run `make build`.
+func CopyBuilt(srcDir string, pairs [][2]string) error {
+	abs, err := filepath.Abs(srcDir)
+	if err != nil {
+		return fmt.Errorf("binary directory %s: %w", srcDir, err)
+	}
+	for _, p := range pairs {
+		src := filepath.Join(abs, p[0])
+		if st, err := os.Stat(src); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			return fmt.Errorf("%s is missing or not executable: run `make build` from the repository root first", src)
+		}
+		if err := CopyExecutable(src, p[1]); err != nil {
+			return fmt.Errorf("copy %s: %w", src, err)
+		}
+	}
+	return nil
+}
+
 // CopyExecutable copies an executable to a new file, creating the
 // directory of to.
 func CopyExecutable(from, to string) error {
