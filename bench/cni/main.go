@@ -139,14 +139,9 @@ func run(ctx context.Context, o options, stdout *os.File) (err error) {
 	if err != nil {
 		return err
 	}
-	// Registered first, so it runs after the cleanup below: nothing of the
-	// run may show in the host's own namespace.
-	before := netsim.SnapshotHost(ctx)
-	defer func() {
-		if d := before.Diff(netsim.SnapshotHost(context.Background())); d != "" {
-			err = errors.Join(err, fmt.Errorf("the host's network namespace changed during the run:\n%s", d))
-		}
-	}()
+	// First, so it runs after the cleanup below: nothing of the run may
+	// show in the host's own namespace.
+	defer netsim.HostUnchanged(ctx)(&err)
 	fmt.Fprintf(stdout, "bench/cni: setting up node %s with overlayd and %d container namespaces (netns prefix %s)\n",
 		nodeName, max(o.Seq, o.Conc), netsimPrefix)
 	e, err := newEnv(ctx, bins, max(o.Seq, o.Conc))

@@ -133,14 +133,9 @@ func run(ctx context.Context, o options, stdout io.Writer) (err error) {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: the benchmark creates network namespaces (nothing changes in the host's own)")
 	}
-	// Deferred first, so it runs after the cleanup below: nothing of the
-	// run may show in the host's own namespace.
-	before := netsim.SnapshotHost(ctx)
-	defer func() {
-		if d := before.Diff(netsim.SnapshotHost(context.Background())); d != "" {
-			err = errors.Join(err, fmt.Errorf("the host's network namespace changed during the run:\n%s", d))
-		}
-	}()
+	// First, so it runs after the cleanup below: nothing of the run may
+	// show in the host's own namespace.
+	defer netsim.HostUnchanged(ctx)(&err)
 	e, err := newEnv(o.Bin)
 	if err != nil {
 		return err

@@ -96,14 +96,9 @@ func run(ctx context.Context, o options) (err error) {
 	start := time.Now()
 	progress := func(s string) { fmt.Fprintf(os.Stderr, "bench/l4lb: %5.1fs %s\n", time.Since(start).Seconds(), s) }
 	load := loadAverage()
-	// Deferred first, so it runs after the cleanup below: nothing of the
-	// run may show in the host's own namespace.
-	before := netsim.SnapshotHost(ctx)
-	defer func() {
-		if d := before.Diff(netsim.SnapshotHost(context.Background())); d != "" {
-			err = errors.Join(err, fmt.Errorf("the host's network namespace changed during the run:\n%s", d))
-		}
-	}()
+	// First, so it runs after the cleanup below: nothing of the run may
+	// show in the host's own namespace.
+	defer netsim.HostUnchanged(ctx)(&err)
 	if o.OnlyDaemon {
 		return runOnlyDaemon(ctx, progress)
 	}

@@ -2,6 +2,7 @@ package netsim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,6 +64,20 @@ var snapshotSources = []snapshotSource{
 	{"nft list ruleset", []string{"nft", "list", "ruleset"}, NormaliseNft},
 	{"iptables-save", []string{"iptables-save"}, NormaliseIptables},
 	{"ip6tables-save", []string{"ip6tables-save"}, NormaliseIptables},
+}
+
+// HostUnchanged snapshots the host's namespace now and returns what a
+// program defers first (so that it runs after its own cleanup) to add to
+// *err how the host's namespace changed since, if it did:
+//
+//	defer netsim.HostUnchanged(ctx)(&err)
+func HostUnchanged(ctx context.Context) func(err *error) {
+	before := SnapshotHost(ctx)
+	return func(err *error) {
+		if d := before.Diff(SnapshotHost(context.Background())); d != "" {
+			*err = errors.Join(*err, fmt.Errorf("the host's network namespace changed during the run:\n%s", d))
+		}
+	}
 }
 
 // SnapshotHost records the network configuration of the calling thread's
