@@ -16,7 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/dcnet/dcnet/l4lb/daemon"
+	"github.com/dcnet/dcnet/dns/dnsapi"
+	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 	"github.com/dcnet/dcnet/overlayd/api"
 )
 
@@ -45,8 +46,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	socket := fs.String("socket", api.DefaultSocket, "overlayd API socket")
 	output := fs.String("o", "table", "output format: table or json")
 	timeout := fs.Duration("timeout", 10*time.Second, "request timeout")
-	l4lbAddr := fs.String("l4lb", daemon.DefaultHTTPAddr, "dcnet-l4lb's HTTP address (for vips)")
-	dnsAddr := fs.String("dns", DefaultDNSAddr, "dcnet-dns's HTTP address (for records)")
+	l4lbAddr := fs.String("l4lb", l4lbapi.DefaultAddr, "dcnet-l4lb's HTTP address (for vips)")
+	dnsAddr := fs.String("dns", dnsapi.DefaultAddr, "dcnet-dns's HTTP address (for records)")
 	fs.Usage = func() { fmt.Fprint(stderr, Usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -241,8 +242,8 @@ func renderPeers(w io.Writer, v any) {
 }
 
 // getVIPs reads dcnet-l4lb's /v1/vips.
-func getVIPs(ctx context.Context, addr string) ([]daemon.VIPInfo, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+daemon.PathVIPs, nil)
+func getVIPs(ctx context.Context, addr string) ([]l4lbapi.VIPInfo, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+l4lbapi.PathVIPs, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +255,7 @@ func getVIPs(ctx context.Context, addr string) ([]daemon.VIPInfo, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("dcnet-l4lb at %s answered %s", addr, resp.Status)
 	}
-	var vs []daemon.VIPInfo
+	var vs []l4lbapi.VIPInfo
 	if err := json.NewDecoder(resp.Body).Decode(&vs); err != nil {
 		return nil, fmt.Errorf("decode dcnet-l4lb's answer: %w", err)
 	}
@@ -262,7 +263,7 @@ func getVIPs(ctx context.Context, addr string) ([]daemon.VIPInfo, error) {
 }
 
 func renderVIPs(w io.Writer, v any) {
-	vs := v.([]daemon.VIPInfo)
+	vs := v.([]l4lbapi.VIPInfo)
 	var rows [][]string
 	for _, x := range vs {
 		var bs []string

@@ -9,18 +9,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dcnet/dcnet/l4lb/daemon"
+	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 )
 
 func TestVIPsFromL4LB(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != daemon.PathVIPs {
+		if r.URL.Path != l4lbapi.PathVIPs {
 			http.NotFound(w, r)
 			return
 		}
-		json.NewEncoder(w).Encode([]daemon.VIPInfo{{VIP: "11.0.0.1:80", Protocol: "tcp", Port: 80,
+		json.NewEncoder(w).Encode([]l4lbapi.VIPInfo{{VIP: "11.0.0.1:80", Protocol: "tcp", Port: 80,
 			Name: "web.marathon.l4lb.thisdcos.directory", Address: "11.0.0.1",
-			Backends: []daemon.BackendInfo{{IP: "9.0.1.2", Port: 80, Node: "a2", Active: true}, {IP: "9.0.2.2", Port: 80, Node: "a3"}}}})
+			Backends: []l4lbapi.BackendInfo{{IP: "9.0.1.2", Port: 80, Node: "a2", Active: true}, {IP: "9.0.2.2", Port: 80, Node: "a3"}}}})
 	}))
 	defer srv.Close()
 	var out, errb bytes.Buffer

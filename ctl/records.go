@@ -8,23 +8,17 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/dcnet/dcnet/dns/httpapi"
+	"github.com/dcnet/dcnet/dns/dnsapi"
 )
-
-// DefaultDNSAddr is dcnet-dns's HTTP API address on a node.
-const DefaultDNSAddr = "127.0.0.1:62080"
-
-// pathRecords is dcnet-dns's record listing.
-const pathRecords = "/v1/records"
 
 // getRecords reads dcnet-dns's /v1/records at addr ("host:port" or a
 // URL).
-func getRecords(ctx context.Context, addr string) ([]httpapi.Record, error) {
+func getRecords(ctx context.Context, addr string) ([]dnsapi.Record, error) {
 	base := addr
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+pathRecords, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+dnsapi.PathRecords, nil)
 	if err != nil {
 		return nil, fmt.Errorf("dcnet-dns address %q: %w", addr, err)
 	}
@@ -34,18 +28,18 @@ func getRecords(ctx context.Context, addr string) ([]httpapi.Record, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("dcnet-dns at %s: GET %s answered %s", addr, pathRecords, resp.Status)
+		return nil, fmt.Errorf("dcnet-dns at %s: GET %s answered %s", addr, dnsapi.PathRecords, resp.Status)
 	}
-	var rs []httpapi.Record
+	var rs []dnsapi.Record
 	if err := json.NewDecoder(resp.Body).Decode(&rs); err != nil {
-		return nil, fmt.Errorf("decode dcnet-dns's %s: %w", pathRecords, err)
+		return nil, fmt.Errorf("decode dcnet-dns's %s: %w", dnsapi.PathRecords, err)
 	}
 	return rs, nil
 }
 
 // renderRecords prints one row per record, zone by zone as served.
 func renderRecords(w io.Writer, v any) {
-	rs := v.([]httpapi.Record)
+	rs := v.([]dnsapi.Record)
 	var rows [][]string
 	for _, r := range rs {
 		rows = append(rows, []string{r.Zone, r.Name, r.Type, fmt.Sprint(r.TTL), dash(r.Value)})

@@ -9,16 +9,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dcnet/dcnet/dns/httpapi"
+	"github.com/dcnet/dcnet/dns/dnsapi"
 )
 
 func TestRecordsFromDNS(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != pathRecords {
+		if r.URL.Path != dnsapi.PathRecords {
 			http.NotFound(w, r)
 			return
 		}
-		json.NewEncoder(w).Encode([]httpapi.Record{
+		json.NewEncoder(w).Encode([]dnsapi.Record{
 			{Zone: "spartan.", Name: "ready.spartan.", Type: "A", TTL: 5, Value: "127.0.0.1"},
 			{Zone: "dcos.thisdcos.directory.", Name: "web.marathon.containerip.dcos.thisdcos.directory.", Type: "AAAA", TTL: 5, Value: "fd01:b::2"},
 		})

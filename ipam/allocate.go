@@ -8,31 +8,30 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/dcnet/dcnet/overlayd/api"
 	bolt "go.etcd.io/bbolt"
 )
 
-// Allocate returns the attachment for req.AttachmentID, allocating one
+// Allocate returns the attachment for req.ID, allocating one
 // address from every range of pool on first use. Idempotent: a second call
 // with the same ID returns the stored attachment unchanged (created=false),
 // even if labels differ. The attachment (with req's Runtime, Labels,
 // PortMappings, and Created=now) is durable (committed, fsynced) before it
 // returns. Either every range yields an address or none is kept; a range
 // without a free address makes the error wrap ErrExhausted.
-func (s *Store) Allocate(pool Pool, req api.AllocateRequest) (att api.Attachment, created bool, err error) {
-	id := req.AttachmentID
+func (s *Store) Allocate(pool Pool, req Request) (att Attachment, created bool, err error) {
+	id := req.ID
 	if err := validateID(id); err != nil {
-		return api.Attachment{}, false, fmt.Errorf("allocate attachment %s: %w", id, err)
+		return Attachment{}, false, fmt.Errorf("allocate attachment %s: %w", id, err)
 	}
 	if err := pool.validate(id); err != nil {
-		return api.Attachment{}, false, fmt.Errorf("allocate attachment %s: %w", id, err)
+		return Attachment{}, false, fmt.Errorf("allocate attachment %s: %w", id, err)
 	}
 	hosts := make([]hostRange, len(pool.Ranges))
 	for i, r := range pool.Ranges {
 		hosts[i] = r.hosts()
 	}
-	fresh := api.Attachment{
-		AttachmentID: id,
+	fresh := Attachment{
+		ID:           id,
 		Config:       req.Config,
 		Runtime:      req.Runtime,
 		Labels:       maps.Clone(req.Labels),
@@ -56,7 +55,7 @@ func (s *Store) Allocate(pool Pool, req api.AllocateRequest) (att api.Attachment
 		return allocate(tx, hosts, fresh, &att, &created)
 	}}
 	if err := s.do(o); err != nil {
-		return api.Attachment{}, false, fmt.Errorf("allocate attachment %s: %w", id, err)
+		return Attachment{}, false, fmt.Errorf("allocate attachment %s: %w", id, err)
 	}
 	return att, created, nil
 }
@@ -64,11 +63,11 @@ func (s *Store) Allocate(pool Pool, req api.AllocateRequest) (att api.Attachment
 // allocate picks a free address in every range of hosts for the new
 // attachment fresh and returns the writes that store it, which set *att and
 // *created. It writes nothing itself.
-func allocate(tx *bolt.Tx, hosts []hostRange, fresh api.Attachment, att *api.Attachment, created *bool) (func() error, error) {
+func allocate(tx *bolt.Tx, hosts []hostRange, fresh Attachment, att *Attachment, created *bool) (func() error, error) {
 	network := fresh.Network
 	addrs, cursors := tx.Bucket(bucketAddresses), tx.Bucket(bucketCursors)
 	picked := make([]netip.Addr, len(hosts))
-	fresh.IPs = make([]api.IPConfig, len(hosts))
+	fresh.IPs = make([]IP, len(hosts))
 	for i, h := range hosts {
 		var cursor netip.Addr
 		if v := cursors.Get(cursorKey(network, h.Subnet)); v != nil {
@@ -79,7 +78,7 @@ func allocate(tx *bolt.Tx, hosts []hostRange, fresh api.Attachment, att *api.Att
 			return nil, h.exhausted(network, found)
 		}
 		picked[i] = found.addr
-		fresh.IPs[i] = api.IPConfig{
+		fresh.IPs[i] = IP{
 			Address: netip.PrefixFrom(found.addr, h.Subnet.Bits()).String(),
 			Gateway: h.Gateway.String(),
 		}
@@ -88,7 +87,7 @@ func allocate(tx *bolt.Tx, hosts []hostRange, fresh api.Attachment, att *api.Att
 	if err != nil {
 		return nil, fmt.Errorf("encode attachment: %w", err)
 	}
-	key := attachmentKey(fresh.AttachmentID)
+	key := attachmentKey(fresh.ID)
 	return func() error {
 		for i, h := range hosts {
 			if err := addrs.Put(addressKey(network, picked[i]), key); err != nil {
@@ -108,12 +107,12 @@ func allocate(tx *bolt.Tx, hosts []hostRange, fresh api.Attachment, att *api.Att
 
 // Release removes the attachment and frees its addresses; released=false (no
 // error) when it does not exist. Safe to call repeatedly.
-func (s *Store) Release(id api.AttachmentID) (att api.Attachment, released bool, err error) {
+func (s *Store) Release(id ID) (att Attachment, released bool, err error) {
 	if err := validateID(id); err != nil {
-		return api.Attachment{}, false, fmt.Errorf("release attachment %s: %w", id, err)
+		return Attachment{}, false, fmt.Errorf("release attachment %s: %w", id, err)
 	}
 	o := &op{prepare: func(tx *bolt.Tx) (func() error, error) {
-		att, released = api.Attachment{}, false
+		att, released = Attachment{}, false
 		old, found, err := getAttachment(tx, id)
 		if err != nil || !found {
 			return nil, err
@@ -127,28 +126,28 @@ func (s *Store) Release(id api.AttachmentID) (att api.Attachment, released bool,
 		}, nil
 	}}
 	if err := s.do(o); err != nil {
-		return api.Attachment{}, false, fmt.Errorf("release attachment %s: %w", id, err)
+		return Attachment{}, false, fmt.Errorf("release attachment %s: %w", id, err)
 	}
 	return att, released, nil
 }
 
 // GC releases every attachment of network whose ID is not in valid, returning
 // what it released (in List order). IDs of other networks in valid are ignored.
-func (s *Store) GC(network, config string, valid []api.AttachmentID) ([]api.Attachment, error) {
+func (s *Store) GC(network, config string, valid []ID) ([]Attachment, error) {
 	if network == "" {
 		return nil, fmt.Errorf("gc: network is empty")
 	}
 	if config == "" {
 		config = network
 	}
-	keep := make(map[api.AttachmentID]bool, len(valid))
+	keep := make(map[ID]bool, len(valid))
 	for _, id := range valid {
 		keep[id] = true
 	}
-	var released []api.Attachment
+	var released []Attachment
 	o := &op{prepare: func(tx *bolt.Tx) (func() error, error) {
 		released = nil
-		var stale []api.Attachment
+		var stale []Attachment
 		prefix := []byte(network + "\x00")
 		c := tx.Bucket(bucketAttachments).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
@@ -156,7 +155,7 @@ func (s *Store) GC(network, config string, valid []api.AttachmentID) ([]api.Atta
 			if err != nil {
 				return nil, err
 			}
-			if !keep[a.AttachmentID] && a.ConfigName() == config {
+			if !keep[a.ID] && a.ConfigName() == config {
 				stale = append(stale, a)
 			}
 		}
@@ -180,8 +179,8 @@ func (s *Store) GC(network, config string, valid []api.AttachmentID) ([]api.Atta
 }
 
 // remove deletes att and the addresses it holds.
-func remove(tx *bolt.Tx, att api.Attachment) error {
-	key := attachmentKey(att.AttachmentID)
+func remove(tx *bolt.Tx, att Attachment) error {
+	key := attachmentKey(att.ID)
 	addrs := tx.Bucket(bucketAddresses)
 	for _, ip := range att.IPs {
 		p, err := netip.ParsePrefix(ip.Address)
@@ -193,11 +192,11 @@ func remove(tx *bolt.Tx, att api.Attachment) error {
 			continue // not (or no longer) this attachment's
 		}
 		if err := addrs.Delete(ak); err != nil {
-			return fmt.Errorf("free address %s of attachment %s: %w", p.Addr(), att.AttachmentID, err)
+			return fmt.Errorf("free address %s of attachment %s: %w", p.Addr(), att.ID, err)
 		}
 	}
 	if err := tx.Bucket(bucketAttachments).Delete(key); err != nil {
-		return fmt.Errorf("delete attachment %s: %w", att.AttachmentID, err)
+		return fmt.Errorf("delete attachment %s: %w", att.ID, err)
 	}
 	return nil
 }

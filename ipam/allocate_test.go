@@ -23,12 +23,12 @@ func TestAllocateValidation(t *testing.T) {
 	tests := []struct {
 		name string
 		pool Pool
-		req  api.AllocateRequest
+		req  Request
 		want string
 	}{
 		{"empty network", good, req("", "c1"), `allocate attachment /c1/eth0: network is empty`},
 		{"empty containerID", good, req("dcos", ""), `allocate attachment dcos//eth0: containerID is empty`},
-		{"empty ifName", good, api.AllocateRequest{AttachmentID: api.AttachmentID{Network: "dcos", ContainerID: "c1"}},
+		{"empty ifName", good, Request{ID: ID{Network: "dcos", ContainerID: "c1"}},
 			`allocate attachment dcos/c1/: ifName is empty`},
 		{"NUL in containerID", good, req("dcos", "c\x001"), `allocate attachment dcos/c` + "\x00" + `1/eth0: containerID "c\x001" contains a NUL byte`},
 		{"pool of other network", pool("other", testSubnet4), req("dcos", "c1"),
@@ -74,31 +74,31 @@ func TestAllocateValidation(t *testing.T) {
 
 func TestAllocateAttachment(t *testing.T) {
 	labels := map[string]string{"app": "web"}
-	ports := []api.PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}}
+	ports := []PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}}
 	tests := []struct {
 		name string
 		pool Pool
-		req  api.AllocateRequest
-		want api.Attachment
+		req  Request
+		want Attachment
 	}{{
 		name: "IPv4",
 		pool: pool("dcos", testSubnet4),
 		req:  req("dcos", "c1"),
-		want: api.Attachment{
-			AttachmentID: api.AttachmentID{Network: "dcos", ContainerID: "c1", IfName: "eth0"},
-			IPs:          []api.IPConfig{{Address: "9.0.3.2/24", Gateway: "9.0.3.1"}},
-			Created:      testTime,
+		want: Attachment{
+			ID:      ID{Network: "dcos", ContainerID: "c1", IfName: "eth0"},
+			IPs:     []IP{{Address: "9.0.3.2/24", Gateway: "9.0.3.1"}},
+			Created: testTime,
 		},
 	}, {
 		name: "dual stack with labels and ports",
 		pool: pool("dcos6", testSubnet4, testSubnet6),
-		req: api.AllocateRequest{
-			AttachmentID: api.AttachmentID{Network: "dcos6", ContainerID: "c1", IfName: "eth1"},
-			Runtime:      api.RuntimeDocker, Labels: labels, PortMappings: ports,
+		req: Request{
+			ID:      ID{Network: "dcos6", ContainerID: "c1", IfName: "eth1"},
+			Runtime: api.RuntimeDocker, Labels: labels, PortMappings: ports,
 		},
-		want: api.Attachment{
-			AttachmentID: api.AttachmentID{Network: "dcos6", ContainerID: "c1", IfName: "eth1"},
-			IPs: []api.IPConfig{
+		want: Attachment{
+			ID: ID{Network: "dcos6", ContainerID: "c1", IfName: "eth1"},
+			IPs: []IP{
 				{Address: "9.0.3.2/24", Gateway: "9.0.3.1"},
 				{Address: "fd01:b::3:0:0:2/80", Gateway: "fd01:b::3:0:0:1"},
 			},
@@ -108,10 +108,10 @@ func TestAllocateAttachment(t *testing.T) {
 		name: "IPv6 with gateway not first",
 		pool: Pool{Network: "v6", Ranges: []Range{rng("fd01:c::/120", "fd01:c::2")}},
 		req:  req("v6", "c1"),
-		want: api.Attachment{
-			AttachmentID: api.AttachmentID{Network: "v6", ContainerID: "c1", IfName: "eth0"},
-			IPs:          []api.IPConfig{{Address: "fd01:c::1/120", Gateway: "fd01:c::2"}},
-			Created:      testTime,
+		want: Attachment{
+			ID:      ID{Network: "v6", ContainerID: "c1", IfName: "eth0"},
+			IPs:     []IP{{Address: "fd01:c::1/120", Gateway: "fd01:c::2"}},
+			Created: testTime,
 		},
 	}}
 	for _, tt := range tests {
@@ -124,7 +124,7 @@ func TestAllocateAttachment(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Allocate (-want +got):\n%s", diff)
 			}
-			stored, found, err := s.Get(tt.req.AttachmentID)
+			stored, found, err := s.Get(tt.req.ID)
 			if err != nil || !found {
 				t.Fatalf("Get() found=%v err=%v", found, err)
 			}
@@ -247,12 +247,12 @@ func TestAllocateMultiRangeAtomic(t *testing.T) {
 	if !errors.Is(err, ErrExhausted) {
 		t.Fatalf("Allocate with full IPv6 range: %v, want ErrExhausted", err)
 	}
-	if _, found, _ := s.Get(req("dcos", "c2").AttachmentID); found {
+	if _, found, _ := s.Get(req("dcos", "c2").ID); found {
 		t.Error("failed attachment c2 was stored")
 	}
 	checkInvariants(t, s, p) // fails if c2's IPv4 address stayed in the index
 	// The IPv4 cursor did not move either: after c1 is gone, c3 gets .3.
-	if _, _, err := s.Release(req("dcos", "c1").AttachmentID); err != nil {
+	if _, _, err := s.Release(req("dcos", "c1").ID); err != nil {
 		t.Fatal(err)
 	}
 	got := addrs(t, mustAllocate(t, s, p, req("dcos", "c3")))

@@ -18,7 +18,7 @@ func BenchmarkAllocateRelease(b *testing.B) {
 		if _, _, err := s.Allocate(p, r); err != nil {
 			b.Fatal(err)
 		}
-		if _, _, err := s.Release(r.AttachmentID); err != nil {
+		if _, _, err := s.Release(r.ID); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -38,7 +38,7 @@ func BenchmarkAllocateReleaseParallel(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			if _, _, err := s.Release(r.AttachmentID); err != nil {
+			if _, _, err := s.Release(r.ID); err != nil {
 				b.Error(err)
 				return
 			}

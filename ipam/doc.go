@@ -7,7 +7,7 @@
 //
 // The bbolt file holds five buckets:
 //
-//	attachments  network\x00containerID\x00ifName -> JSON api.Attachment
+//	attachments  network\x00containerID\x00ifName -> JSON Attachment
 //	addresses    network\x00<family><raw addr>     -> attachment key
 //	cursors      network\x00<subnet>               -> last allocated address (text)
 //	meta         key                               -> value (the daemon's, see PutMeta)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -32,8 +31,8 @@ var fuzzPools = []Pool{
 // fuzzUsable is how many attachments each fuzz network can hold.
 var fuzzUsable = map[string]int{"fz": 5, "fy": 1}
 
-func fuzzID(i int) api.AttachmentID {
-	return api.AttachmentID{Network: fuzzPools[i/fuzzIDsPerNet].Network, ContainerID: fmt.Sprint("c", i%fuzzIDsPerNet), IfName: "eth0"}
+func fuzzID(i int) ID {
+	return ID{Network: fuzzPools[i/fuzzIDsPerNet].Network, ContainerID: fmt.Sprint("c", i%fuzzIDsPerNet), IfName: "eth0"}
 }
 
 // FuzzAllocateRelease drives random allocate, release and GC sequences and
@@ -45,7 +44,7 @@ func FuzzAllocateRelease(f *testing.F) {
 	f.Add([]byte{8, 9, 0x88, 9, 0x89, 0x89, 0xd0, 0xff, 0x3f, 0x40})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		s := openTest(t, true)
-		live := map[api.AttachmentID]api.Attachment{}
+		live := map[ID]Attachment{}
 		perNet := func(network string) int {
 			n := 0
 			for id := range live {
@@ -71,8 +70,8 @@ func FuzzAllocateRelease(f *testing.F) {
 				if b&fuzzNetworkBit != 0 {
 					network = fuzzPools[1].Network
 				}
-				var valid []api.AttachmentID
-				var want []api.AttachmentID
+				var valid []ID
+				var want []ID
 				for j := range len(fuzzPools) * fuzzIDsPerNet {
 					keep := (7*j+int(b))%fuzzGCKeepRatio != 0
 					if keep {
@@ -82,19 +81,19 @@ func FuzzAllocateRelease(f *testing.F) {
 					}
 				}
 				released, err := s.GC(network, "", valid)
-				var got []api.AttachmentID
+				var got []ID
 				for _, a := range released {
-					got = append(got, a.AttachmentID)
-					if !cmp.Equal(a, live[a.AttachmentID]) {
-						t.Fatalf("step %d: GC(%s) released %v, was %v", step, network, a, live[a.AttachmentID])
+					got = append(got, a.ID)
+					if !cmp.Equal(a, live[a.ID]) {
+						t.Fatalf("step %d: GC(%s) released %v, was %v", step, network, a, live[a.ID])
 					}
-					delete(live, a.AttachmentID)
+					delete(live, a.ID)
 				}
 				if diff := cmp.Diff(want, got); err != nil || diff != "" {
 					t.Fatalf("step %d: GC(%s): %v; released (-want +got):\n%s", step, network, err, diff)
 				}
 			default:
-				got, created, err := s.Allocate(fuzzPools[i/fuzzIDsPerNet], api.AllocateRequest{AttachmentID: id})
+				got, created, err := s.Allocate(fuzzPools[i/fuzzIDsPerNet], Request{ID: id})
 				old, wasLive := live[id]
 				full := !wasLive && perNet(id.Network) == fuzzUsable[id.Network]
 				switch {

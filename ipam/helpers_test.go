@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dcnet/dcnet/overlayd/api"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -53,12 +52,12 @@ func pool(network string, subnets ...string) Pool {
 }
 
 // req returns a request for interface eth0 of container in network.
-func req(network, container string) api.AllocateRequest {
-	return api.AllocateRequest{AttachmentID: api.AttachmentID{Network: network, ContainerID: container, IfName: "eth0"}}
+func req(network, container string) Request {
+	return Request{ID: ID{Network: network, ContainerID: container, IfName: "eth0"}}
 }
 
 // mustAllocate allocates r from p and fails the test on error.
-func mustAllocate(t testing.TB, s *Store, p Pool, r api.AllocateRequest) api.Attachment {
+func mustAllocate(t testing.TB, s *Store, p Pool, r Request) Attachment {
 	t.Helper()
 	att, _, err := s.Allocate(p, r)
 	if err != nil {
@@ -68,13 +67,13 @@ func mustAllocate(t testing.TB, s *Store, p Pool, r api.AllocateRequest) api.Att
 }
 
 // addrs returns the plain addresses of att.
-func addrs(t testing.TB, att api.Attachment) []string {
+func addrs(t testing.TB, att Attachment) []string {
 	t.Helper()
 	var out []string
 	for _, ip := range att.IPs {
 		p, err := netip.ParsePrefix(ip.Address)
 		if err != nil {
-			t.Fatalf("attachment %s: %v", att.AttachmentID, err)
+			t.Fatalf("attachment %s: %v", att.ID, err)
 		}
 		out = append(out, p.Addr().String())
 	}
@@ -95,8 +94,8 @@ func checkInvariants(t testing.TB, s *Store, pools ...Pool) {
 	if n, err := s.Count(); err != nil || n != len(atts) {
 		t.Fatalf("Count() = %d, %v; List has %d", n, err, len(atts))
 	}
-	if !slices.IsSortedFunc(atts, func(a, b api.Attachment) int {
-		return strings.Compare(string(attachmentKey(a.AttachmentID)), string(attachmentKey(b.AttachmentID)))
+	if !slices.IsSortedFunc(atts, func(a, b Attachment) int {
+		return strings.Compare(string(attachmentKey(a.ID)), string(attachmentKey(b.ID)))
 	}) {
 		t.Errorf("List is not sorted: %v", atts)
 	}
@@ -104,20 +103,20 @@ func checkInvariants(t testing.TB, s *Store, pools ...Pool) {
 	for _, p := range pools {
 		byNetwork[p.Network] = p
 	}
-	seen := map[string]api.AttachmentID{}
+	seen := map[string]ID{}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		index := tx.Bucket(bucketAddresses)
 		for _, a := range atts {
 			for _, ip := range a.IPs {
-				checkIP(t, a.AttachmentID, ip, byNetwork[a.Network])
+				checkIP(t, a.ID, ip, byNetwork[a.Network])
 				p, _ := netip.ParsePrefix(ip.Address)
 				name := a.Network + " " + p.Addr().String()
 				if other, dup := seen[name]; dup {
-					t.Errorf("address %s held by %s and %s", name, other, a.AttachmentID)
+					t.Errorf("address %s held by %s and %s", name, other, a.ID)
 				}
-				seen[name] = a.AttachmentID
-				if got := index.Get(addressKey(a.Network, p.Addr())); !bytes.Equal(got, attachmentKey(a.AttachmentID)) {
-					t.Errorf("address %s indexed to %q, want %s", name, got, a.AttachmentID)
+				seen[name] = a.ID
+				if got := index.Get(addressKey(a.Network, p.Addr())); !bytes.Equal(got, attachmentKey(a.ID)) {
+					t.Errorf("address %s indexed to %q, want %s", name, got, a.ID)
 				}
 			}
 		}
@@ -132,7 +131,7 @@ func checkInvariants(t testing.TB, s *Store, pools ...Pool) {
 }
 
 // checkIP verifies one address of attachment id against pool p.
-func checkIP(t testing.TB, id api.AttachmentID, ip api.IPConfig, p Pool) {
+func checkIP(t testing.TB, id ID, ip IP, p Pool) {
 	t.Helper()
 	pfx, err := netip.ParsePrefix(ip.Address)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/dcnet/dcnet/overlayd/api"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -44,7 +43,7 @@ type hostRange struct {
 }
 
 // validate checks pool against the attachment it is to serve.
-func (p Pool) validate(id api.AttachmentID) error {
+func (p Pool) validate(id ID) error {
 	if p.Network != id.Network {
 		return fmt.Errorf("pool network %q does not match request network %q", p.Network, id.Network)
 	}
@@ -109,7 +108,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 }
 
 // attachmentKey is the attachments bucket key of id.
-func attachmentKey(id api.AttachmentID) []byte {
+func attachmentKey(id ID) []byte {
 	return []byte(id.Network + "\x00" + id.ContainerID + "\x00" + id.IfName)
 }
 
@@ -185,7 +184,7 @@ func (h hostRange) exhausted(network string, s search) error {
 
 // validateID checks that every part of id is set and free of NUL bytes, which
 // separate them in keys.
-func validateID(id api.AttachmentID) error {
+func validateID(id ID) error {
 	for _, f := range []struct{ name, value string }{
 		{"network", id.Network},
 		{"containerID", id.ContainerID},

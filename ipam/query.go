@@ -5,16 +5,15 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/dcnet/dcnet/overlayd/api"
 	bolt "go.etcd.io/bbolt"
 )
 
 // Get returns the attachment id, and whether it exists.
-func (s *Store) Get(id api.AttachmentID) (api.Attachment, bool, error) {
+func (s *Store) Get(id ID) (Attachment, bool, error) {
 	if err := validateID(id); err != nil {
-		return api.Attachment{}, false, fmt.Errorf("get attachment %s: %w", id, err)
+		return Attachment{}, false, fmt.Errorf("get attachment %s: %w", id, err)
 	}
-	var att api.Attachment
+	var att Attachment
 	var found bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
@@ -22,14 +21,14 @@ func (s *Store) Get(id api.AttachmentID) (api.Attachment, bool, error) {
 		return err
 	})
 	if err != nil {
-		return api.Attachment{}, false, fmt.Errorf("get attachment %s: %w", id, err)
+		return Attachment{}, false, fmt.Errorf("get attachment %s: %w", id, err)
 	}
 	return att, found, nil
 }
 
 // List returns every attachment, sorted by network, containerID, ifName.
-func (s *Store) List() ([]api.Attachment, error) {
-	var atts []api.Attachment
+func (s *Store) List() ([]Attachment, error) {
+	var atts []Attachment
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketAttachments).ForEach(func(k, v []byte) error {
 			a, err := decodeAttachment(k, v)
@@ -106,21 +105,21 @@ func validateMetaKey(key string) error {
 }
 
 // getAttachment reads attachment id in tx.
-func getAttachment(tx *bolt.Tx, id api.AttachmentID) (api.Attachment, bool, error) {
+func getAttachment(tx *bolt.Tx, id ID) (Attachment, bool, error) {
 	key := attachmentKey(id)
 	v := tx.Bucket(bucketAttachments).Get(key)
 	if v == nil {
-		return api.Attachment{}, false, nil
+		return Attachment{}, false, nil
 	}
 	a, err := decodeAttachment(key, v)
 	return a, err == nil, err
 }
 
 // decodeAttachment decodes the stored attachment value v of key.
-func decodeAttachment(key, v []byte) (api.Attachment, error) {
-	var a api.Attachment
+func decodeAttachment(key, v []byte) (Attachment, error) {
+	var a Attachment
 	if err := json.Unmarshal(v, &a); err != nil {
-		return api.Attachment{}, fmt.Errorf("decode attachment %q: %w", key, err)
+		return Attachment{}, fmt.Errorf("decode attachment %q: %w", key, err)
 	}
 	return a, nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -14,30 +13,30 @@ func TestRelease(t *testing.T) {
 	att := mustAllocate(t, s, p, req("dcos", "c1"))
 	other := mustAllocate(t, s, p, req("dcos", "c2"))
 
-	got, released, err := s.Release(att.AttachmentID)
+	got, released, err := s.Release(att.ID)
 	if err != nil || !released {
 		t.Fatalf("Release() released=%v err=%v, want released", released, err)
 	}
 	if diff := cmp.Diff(att, got); diff != "" {
 		t.Errorf("released attachment (-want +got):\n%s", diff)
 	}
-	if _, found, err := s.Get(att.AttachmentID); err != nil || found {
+	if _, found, err := s.Get(att.ID); err != nil || found {
 		t.Errorf("Get() after Release: found=%v err=%v, want absent", found, err)
 	}
 	checkInvariants(t, s, p) // fails if the addresses of c1 stayed indexed
 
-	got, released, err = s.Release(att.AttachmentID)
+	got, released, err = s.Release(att.ID)
 	if err != nil || released || got.ContainerID != "" {
 		t.Errorf("second Release() = %+v, %v, %v; want nothing released, no error", got, released, err)
 	}
-	if _, _, err := s.Release(api.AttachmentID{Network: "dcos"}); err == nil {
+	if _, _, err := s.Release(ID{Network: "dcos"}); err == nil {
 		t.Error("Release of an ID without containerID succeeded, want error")
 	}
 	list, err := s.List()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]api.Attachment{other}, list); diff != "" {
+	if diff := cmp.Diff([]Attachment{other}, list); diff != "" {
 		t.Errorf("List after Release (-want +got):\n%s", diff)
 	}
 }
@@ -46,7 +45,7 @@ func TestReleasedAddressNotReusedAtOnce(t *testing.T) {
 	s := openTest(t, true)
 	p := pool("dcos", testSubnet4, testSubnet6)
 	a := mustAllocate(t, s, p, req("dcos", "a"))
-	if _, _, err := s.Release(a.AttachmentID); err != nil {
+	if _, _, err := s.Release(a.ID); err != nil {
 		t.Fatal(err)
 	}
 	b := mustAllocate(t, s, p, req("dcos", "b"))
@@ -64,7 +63,7 @@ func TestRoundRobinWraps(t *testing.T) {
 		mustAllocate(t, s, p, req("dcos", fmt.Sprint("c", i)))
 	}
 	for _, c := range []string{"c3", "c1"} { // free .5, then .3
-		if _, _, err := s.Release(req("dcos", c).AttachmentID); err != nil {
+		if _, _, err := s.Release(req("dcos", c).ID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -80,23 +79,23 @@ func TestRoundRobinWraps(t *testing.T) {
 }
 
 func TestGC(t *testing.T) {
-	id := func(network, container, ifName string) api.AttachmentID {
-		return api.AttachmentID{Network: network, ContainerID: container, IfName: ifName}
+	id := func(network, container, ifName string) ID {
+		return ID{Network: network, ContainerID: container, IfName: ifName}
 	}
-	all := []api.AttachmentID{
+	all := []ID{
 		id("a", "c1", "eth0"), id("a", "c2", "eth0"), id("a", "c2", "eth1"),
 		id("ab", "c1", "eth0"), id("b", "c1", "eth0"),
 	}
 	tests := []struct {
 		name    string
 		network string
-		valid   []api.AttachmentID
-		want    []api.AttachmentID // released
+		valid   []ID
+		want    []ID // released
 	}{
 		{"keep all", "a", all, nil},
 		{"keep none", "a", nil, all[:3]},
-		{"keep one interface", "a", []api.AttachmentID{id("a", "c2", "eth1")}, all[:2]},
-		{"valid IDs of other networks ignored", "a", []api.AttachmentID{id("b", "c1", "eth0"), id("a", "c1", "eth0")}, all[1:3]},
+		{"keep one interface", "a", []ID{id("a", "c2", "eth1")}, all[:2]},
+		{"valid IDs of other networks ignored", "a", []ID{id("b", "c1", "eth0"), id("a", "c1", "eth0")}, all[1:3]},
 		{"network is not a prefix match", "ab", nil, all[3:4]},
 		{"unknown network", "zz", nil, nil},
 	}
@@ -108,15 +107,15 @@ func TestGC(t *testing.T) {
 				pools[n] = pool(n, testSubnet4)
 			}
 			for _, i := range all {
-				mustAllocate(t, s, pools[i.Network], api.AllocateRequest{AttachmentID: i})
+				mustAllocate(t, s, pools[i.Network], Request{ID: i})
 			}
 			released, err := s.GC(tt.network, "", tt.valid)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []api.AttachmentID
+			var got []ID
 			for _, a := range released {
-				got = append(got, a.AttachmentID)
+				got = append(got, a.ID)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("released (-want +got):\n%s", diff)
@@ -138,7 +137,7 @@ func TestGC(t *testing.T) {
 
 func TestListSorted(t *testing.T) {
 	s := openTest(t, true)
-	ids := []api.AttachmentID{ // in the wanted order
+	ids := []ID{ // in the wanted order
 		{Network: "a", ContainerID: "c", IfName: "eth0"},
 		{Network: "a", ContainerID: "c", IfName: "eth1"},
 		{Network: "a", ContainerID: "c0", IfName: "eth0"},
@@ -147,15 +146,15 @@ func TestListSorted(t *testing.T) {
 		{Network: "b", ContainerID: "a", IfName: "eth0"},
 	}
 	for i := len(ids) - 1; i >= 0; i-- {
-		mustAllocate(t, s, pool(ids[i].Network, testSubnet4), api.AllocateRequest{AttachmentID: ids[i]})
+		mustAllocate(t, s, pool(ids[i].Network, testSubnet4), Request{ID: ids[i]})
 	}
 	list, err := s.List()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []api.AttachmentID
+	var got []ID
 	for _, a := range list {
-		got = append(got, a.AttachmentID)
+		got = append(got, a.ID)
 	}
 	if diff := cmp.Diff(ids, got); diff != "" {
 		t.Errorf("List order (-want +got):\n%s", diff)
@@ -167,16 +166,16 @@ func TestListSorted(t *testing.T) {
 func TestGCScopedToConfig(t *testing.T) {
 	s := openTest(t, true)
 	p := pool("dcos", testSubnet4)
-	plain := api.AttachmentID{Network: "dcos", ContainerID: "c1", IfName: "eth0"}
-	other := api.AttachmentID{Network: "dcos", ContainerID: "c2", IfName: "eth0"}
-	mustAllocate(t, s, p, api.AllocateRequest{AttachmentID: plain})
-	mustAllocate(t, s, p, api.AllocateRequest{AttachmentID: other, Config: "dcos-bridge"})
+	plain := ID{Network: "dcos", ContainerID: "c1", IfName: "eth0"}
+	other := ID{Network: "dcos", ContainerID: "c2", IfName: "eth0"}
+	mustAllocate(t, s, p, Request{ID: plain})
+	mustAllocate(t, s, p, Request{ID: other, Config: "dcos-bridge"})
 	rel, err := s.GC("dcos", "", nil)
-	if err != nil || len(rel) != 1 || rel[0].AttachmentID != plain {
+	if err != nil || len(rel) != 1 || rel[0].ID != plain {
 		t.Fatalf("GC of config dcos released %+v (%v), want only %v", rel, err, plain)
 	}
 	rel, err = s.GC("dcos", "dcos-bridge", nil)
-	if err != nil || len(rel) != 1 || rel[0].AttachmentID != other || rel[0].Config != "dcos-bridge" {
+	if err != nil || len(rel) != 1 || rel[0].ID != other || rel[0].Config != "dcos-bridge" {
 		t.Fatalf("GC of config dcos-bridge released %+v (%v)", rel, err)
 	}
 }

@@ -70,7 +70,7 @@ func TestReopenKeepsState(t *testing.T) {
 	}
 	mustAllocate(t, s, p, req("dcos", "a"))
 	b := mustAllocate(t, s, p, req("dcos", "b"))
-	if _, _, err := s.Release(b.AttachmentID); err != nil {
+	if _, _, err := s.Release(b.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PutMeta("lease", []byte("42")); err != nil {

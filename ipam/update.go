@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/dcnet/dcnet/overlayd/api"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -24,17 +23,17 @@ var ErrNotFound = errors.New("no such attachment")
 // returns the updated attachment; an error wrapping ErrNotFound when neither
 // exists, or an error when to is taken by another attachment. Durable before
 // it returns.
-func (s *Store) Update(id, to api.AttachmentID, labels map[string]string, pms []api.PortMapping) (api.Attachment, error) {
-	if to == (api.AttachmentID{}) {
+func (s *Store) Update(id, to ID, labels map[string]string, pms []PortMapping) (Attachment, error) {
+	if to == (ID{}) {
 		to = id
 	}
-	for _, x := range []api.AttachmentID{id, to} {
+	for _, x := range []ID{id, to} {
 		if err := validateID(x); err != nil {
-			return api.Attachment{}, fmt.Errorf("update attachment %s: %w", id, err)
+			return Attachment{}, fmt.Errorf("update attachment %s: %w", id, err)
 		}
 	}
 	if to.Network != id.Network {
-		return api.Attachment{}, fmt.Errorf("update attachment %s: cannot move it to network %s", id, to.Network)
+		return Attachment{}, fmt.Errorf("update attachment %s: cannot move it to network %s", id, to.Network)
 	}
 	labels, pms = maps.Clone(labels), slices.Clone(pms)
 	if len(labels) == 0 {
@@ -43,7 +42,7 @@ func (s *Store) Update(id, to api.AttachmentID, labels map[string]string, pms []
 	if len(pms) == 0 {
 		pms = nil
 	}
-	var att api.Attachment
+	var att Attachment
 	o := &op{prepare: func(tx *bolt.Tx) (func() error, error) {
 		old, found, err := getAttachment(tx, id)
 		if err != nil {
@@ -64,9 +63,9 @@ func (s *Store) Update(id, to api.AttachmentID, labels map[string]string, pms []
 				return nil, err
 			}
 		}
-		fromKey := attachmentKey(old.AttachmentID)
+		fromKey := attachmentKey(old.ID)
 		next := old
-		next.AttachmentID, next.Labels, next.PortMappings = to, labels, pms
+		next.ID, next.Labels, next.PortMappings = to, labels, pms
 		value, err := json.Marshal(next)
 		if err != nil {
 			return nil, fmt.Errorf("encode attachment: %w", err)
@@ -76,15 +75,15 @@ func (s *Store) Update(id, to api.AttachmentID, labels map[string]string, pms []
 		}, nil
 	}}
 	if err := s.do(o); err != nil {
-		return api.Attachment{}, fmt.Errorf("update attachment %s: %w", id, err)
+		return Attachment{}, fmt.Errorf("update attachment %s: %w", id, err)
 	}
 	return att, nil
 }
 
 // rekey stores next (encoded as value) in place of the attachment stored
 // under fromKey, pointing its addresses at the new key.
-func rekey(tx *bolt.Tx, fromKey []byte, next api.Attachment, value []byte, att *api.Attachment) error {
-	toKey := attachmentKey(next.AttachmentID)
+func rekey(tx *bolt.Tx, fromKey []byte, next Attachment, value []byte, att *Attachment) error {
+	toKey := attachmentKey(next.ID)
 	atts, addrs := tx.Bucket(bucketAttachments), tx.Bucket(bucketAddresses)
 	if !bytes.Equal(fromKey, toKey) {
 		for _, ip := range next.IPs {
@@ -97,15 +96,15 @@ func rekey(tx *bolt.Tx, fromKey []byte, next api.Attachment, value []byte, att *
 				continue
 			}
 			if err := addrs.Put(ak, toKey); err != nil {
-				return fmt.Errorf("move address %s to %s: %w", p.Addr(), next.AttachmentID, err)
+				return fmt.Errorf("move address %s to %s: %w", p.Addr(), next.ID, err)
 			}
 		}
 		if err := atts.Delete(fromKey); err != nil {
-			return fmt.Errorf("delete old key of %s: %w", next.AttachmentID, err)
+			return fmt.Errorf("delete old key of %s: %w", next.ID, err)
 		}
 	}
 	if err := atts.Put(toKey, value); err != nil {
-		return fmt.Errorf("store attachment %s: %w", next.AttachmentID, err)
+		return fmt.Errorf("store attachment %s: %w", next.ID, err)
 	}
 	*att = next
 	return nil

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -12,24 +11,24 @@ func TestUpdateRekeysAndLabels(t *testing.T) {
 	s := openTest(t, true)
 	p := pool("dcos", "9.0.1.0/24", "fd01:b::/80")
 	old := mustAllocate(t, s, p, req("dcos", "cnm-0242ac110002"))
-	to := api.AttachmentID{Network: "dcos", ContainerID: "ep1", IfName: "eth0"}
+	to := ID{Network: "dcos", ContainerID: "ep1", IfName: "eth0"}
 	labels := map[string]string{"VIP_0": "/web:80"}
-	pms := []api.PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}}
+	pms := []PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}}
 
-	got, err := s.Update(old.AttachmentID, to, labels, pms)
+	got, err := s.Update(old.ID, to, labels, pms)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := old
-	want.AttachmentID, want.Labels, want.PortMappings = to, labels, pms
+	want.ID, want.Labels, want.PortMappings = to, labels, pms
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("updated attachment (-want +got):\n%s", d)
 	}
 	// Idempotent: the old ID is gone, the new one is updated again.
-	if got2, err := s.Update(old.AttachmentID, to, labels, pms); err != nil || !cmp.Equal(got, got2) {
+	if got2, err := s.Update(old.ID, to, labels, pms); err != nil || !cmp.Equal(got, got2) {
 		t.Fatalf("second update: %v\n%s", err, cmp.Diff(got, got2))
 	}
-	if _, ok, _ := s.Get(old.AttachmentID); ok {
+	if _, ok, _ := s.Get(old.ID); ok {
 		t.Fatal("old ID still stored")
 	}
 	if a, ok, _ := s.Get(to); !ok || !cmp.Equal(a, got) {
@@ -56,18 +55,18 @@ func TestUpdateErrors(t *testing.T) {
 	p := pool("dcos", "9.0.1.0/24")
 	a := mustAllocate(t, s, p, req("dcos", "a"))
 	b := mustAllocate(t, s, p, req("dcos", "b"))
-	if _, err := s.Update(req("dcos", "nope").AttachmentID, api.AttachmentID{}, nil, nil); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Update(req("dcos", "nope").ID, ID{}, nil, nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown attachment: %v", err)
 	}
-	if _, err := s.Update(a.AttachmentID, b.AttachmentID, nil, nil); err == nil {
+	if _, err := s.Update(a.ID, b.ID, nil, nil); err == nil {
 		t.Error("re-key onto an existing attachment succeeded")
 	}
-	if _, err := s.Update(a.AttachmentID, api.AttachmentID{Network: "other", ContainerID: "a", IfName: "eth0"}, nil, nil); err == nil {
+	if _, err := s.Update(a.ID, ID{Network: "other", ContainerID: "a", IfName: "eth0"}, nil, nil); err == nil {
 		t.Error("re-key to another network succeeded")
 	}
 	// Labels only, same ID.
-	got, err := s.Update(a.AttachmentID, api.AttachmentID{}, map[string]string{"k": "v"}, nil)
-	if err != nil || got.Labels["k"] != "v" || got.AttachmentID != a.AttachmentID {
+	got, err := s.Update(a.ID, ID{}, map[string]string{"k": "v"}, nil)
+	if err != nil || got.Labels["k"] != "v" || got.ID != a.ID {
 		t.Errorf("label update: %v %+v", err, got)
 	}
 }

@@ -11,13 +11,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/cluster/embedded"
 	"github.com/dcnet/dcnet/ipam"
-	"github.com/dcnet/dcnet/overlayd/api"
-	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/dcnet/dcnet/overlayd/alloc"
 	"github.com/dcnet/dcnet/overlayd/config"
 	"github.com/dcnet/dcnet/overlayd/datapath"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -162,16 +162,14 @@ func (d *Daemon) close() {
 }
 
 func (d *Daemon) run(ctx context.Context) error {
-	var embedded *cluster.Embedded
 	endpoints := d.cfg.Etcd.Endpoints
 	if len(endpoints) == 0 {
-		var err error
-		embedded, err = cluster.StartEmbedded(d.cfg.NodeName, filepath.Join(d.opts.StateDir, etcdDir), d.cfg.Etcd.ClientURL, d.cfg.Etcd.PeerURL, d.log)
+		etcd, err := embedded.Start(d.cfg.NodeName, filepath.Join(d.opts.StateDir, etcdDir), d.cfg.Etcd.ClientURL, d.cfg.Etcd.PeerURL, d.log)
 		if err != nil {
 			return err
 		}
-		defer embedded.Close()
-		endpoints = []string{embedded.ClientURL}
+		defer etcd.Close()
+		endpoints = []string{etcd.ClientURL}
 	}
 	store, err := cluster.Connect(cluster.Options{Endpoints: endpoints, CAFile: d.cfg.Etcd.CAFile, CertFile: d.cfg.Etcd.CertFile, KeyFile: d.cfg.Etcd.KeyFile})
 	if err != nil {
@@ -198,7 +196,7 @@ func (d *Daemon) run(ctx context.Context) error {
 		fmt.Sscanf(string(b), "%x", (*int64)(&prev))
 	}
 	d.live = cluster.NewLiveness(store, d.cfg.NodeName, d.cfg.UnderlayIP, d.cfg.LeaseTTL.Duration, prev, d.log)
-	d.publisher = cluster.NewPublisher(store, cluster.EndpointsPrefix+d.cfg.NodeName+"/", d.live.ID, d.desiredEndpoints, d.log)
+	d.publisher = cluster.NewPublisher(store, cluster.NodeEndpointsPrefix(d.cfg.NodeName), d.live.ID, d.desiredEndpoints, d.log)
 	d.live.OnLease = func(id clientv3.LeaseID, reused bool) {
 		if err := d.ipam.PutMeta(metaLease, []byte(fmt.Sprintf("%x", int64(id)))); err != nil {
 			d.log.Error("remember liveness lease", "err", err)
@@ -340,7 +338,7 @@ func (d *Daemon) leaseAll(ctx context.Context) error {
 				continue
 			}
 			rng := netip.MustParsePrefix(fam.rng)
-			p, err := d.store.LeaseSubnet(ctx, o.Name, d.cfg.NodeName, rng, fam.bits, have[i])
+			p, err := alloc.LeaseSubnet(ctx, d.store, o.Name, d.cfg.NodeName, rng, fam.bits, have[i])
 			if err != nil {
 				return err
 			}
@@ -372,7 +370,7 @@ func (d *Daemon) putNode(ctx context.Context, n cluster.Node) error {
 	if string(b) == string(d.lastNode) && time.Since(d.lastNodeAt) < min(nodeRefresh, d.cfg.NodeGracePeriod.Duration/4) {
 		return nil
 	}
-	if err := d.store.PutNode(ctx, n); err != nil {
+	if err := alloc.PutNode(ctx, d.store, n); err != nil {
 		return err
 	}
 	d.lastNode, d.lastNodeAt = b, time.Now()
@@ -431,15 +429,10 @@ func (d *Daemon) desiredEndpoints() (map[string][]byte, error) {
 	}
 	out := make(map[string][]byte, len(atts))
 	for _, a := range atts {
-		b, _ := json.Marshal(api.Endpoint{Attachment: a, Node: d.cfg.NodeName, NodeIP: d.cfg.UnderlayIP})
-		out[EndpointKey(d.cfg.NodeName, a.AttachmentID)] = b
+		b, _ := json.Marshal(endpointRecord(a, d.cfg.NodeName, d.cfg.UnderlayIP))
+		out[cluster.EndpointKey(d.cfg.NodeName, a.Network, a.ContainerID, a.IfName)] = b
 	}
 	return out, nil
-}
-
-// EndpointKey is the store key of an attachment's endpoint record.
-func EndpointKey(node string, id api.AttachmentID) string {
-	return cluster.EndpointsPrefix + strings.Join([]string{node, id.Network, id.ContainerID, id.IfName}, "/")
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

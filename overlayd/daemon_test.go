@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/overlayd/alloc"
 	"github.com/dcnet/dcnet/overlayd/api"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 	"github.com/dcnet/dcnet/overlayd/config"
 	"github.com/dcnet/dcnet/overlayd/datapath"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -242,7 +243,7 @@ func TestDaemonReclaimsDepartedNode(t *testing.T) {
 	}
 	defer store.Close()
 	ctx := context.Background()
-	sub, err := store.LeaseSubnet(ctx, "dcos", "ghost", netip.MustParsePrefix("9.0.0.0/8"), 24, netip.Prefix{})
+	sub, err := alloc.LeaseSubnet(ctx, store, "dcos", "ghost", netip.MustParsePrefix("9.0.0.0/8"), 24, netip.Prefix{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +319,7 @@ func TestDaemonPeerFastPath(t *testing.T) {
 	peer := cluster.Node{Name: "peer", UnderlayIP: "198.18.0.2", VTEPIP: "44.128.0.9", VTEPMAC: "70:b3:d5:80:00:09",
 		Subnets: map[string][]string{"dcos": {"9.0.9.0/24"}}}
 	put := func(n cluster.Node) {
-		if err := store.PutNode(ctx, n); err != nil {
+		if err := alloc.PutNode(ctx, store, n); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -342,7 +343,7 @@ func TestDaemonPeerFastPath(t *testing.T) {
 	peer.UnderlayIP = "198.18.0.3"
 	put(peer)
 	waitKernel("fdb 70:b3:d5:80:00:09 dst 198.18.0.3 dev vtep1024", true)
-	if _, err := store.RemoveNode(ctx, "peer"); err != nil {
+	if _, err := alloc.RemoveNode(ctx, store, "peer"); err != nil {
 		t.Fatal(err)
 	}
 	waitKernel("vtep1024 onlink", false)

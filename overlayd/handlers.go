@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dcnet/dcnet/ipam"
+	"github.com/dcnet/dcnet/overlayd/alloc"
 	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/dcnet/dcnet/overlayd/datapath"
 )
@@ -161,7 +162,7 @@ func (d *Daemon) handleAllocate(w http.ResponseWriter, r *http.Request) {
 			return api.AllocateResponse{}, err
 		}
 		start := time.Now()
-		att, created, err := d.ipam.Allocate(pool, req)
+		att, created, err := d.ipam.Allocate(pool, ipamRequest(req))
 		d.metrics.allocated(req.Network, err, time.Since(start))
 		if errors.Is(err, ipam.ErrExhausted) {
 			return api.AllocateResponse{}, fail(http.StatusConflict, api.CodeExhausted, "%v", err)
@@ -173,7 +174,7 @@ func (d *Daemon) handleAllocate(w http.ResponseWriter, r *http.Request) {
 			d.publisher.Kick()
 			d.log.Debug("allocated", "attachment", req.AttachmentID.String(), "ips", att.IPs)
 		}
-		return api.AllocateResponse{Attachment: att, Network: info}, nil
+		return api.AllocateResponse{Attachment: apiAttachment(att), Network: info}, nil
 	}()
 	d.reply(w, r, resp, err)
 }
@@ -204,7 +205,7 @@ func (d *Daemon) handleRelease(w http.ResponseWriter, r *http.Request) {
 		if err := validID(id); err != nil {
 			return api.ReleaseResponse{}, err
 		}
-		_, released, err := d.ipam.Release(id)
+		_, released, err := d.ipam.Release(ipamID(id))
 		if err != nil {
 			return api.ReleaseResponse{}, err
 		}
@@ -239,7 +240,7 @@ func (d *Daemon) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		if err := validPortMappings(req.PortMappings); err != nil {
 			return api.Attachment{}, err
 		}
-		att, err := d.ipam.Update(req.AttachmentID, to, req.Labels, req.PortMappings)
+		att, err := d.ipam.Update(ipamID(req.AttachmentID), ipamID(to), req.Labels, ipamPortMappings(req.PortMappings))
 		if errors.Is(err, ipam.ErrNotFound) {
 			return api.Attachment{}, fail(http.StatusNotFound, api.CodeNotFound, "%v on node %s", err, d.cfg.NodeName)
 		}
@@ -247,7 +248,7 @@ func (d *Daemon) handleUpdate(w http.ResponseWriter, r *http.Request) {
 			return api.Attachment{}, fail(http.StatusConflict, api.CodeInvalid, "%v", err)
 		}
 		d.publisher.Kick()
-		return att, nil
+		return apiAttachment(att), nil
 	}()
 	d.reply(w, r, resp, err)
 }
@@ -264,7 +265,7 @@ func (d *Daemon) handleGC(w http.ResponseWriter, r *http.Request) {
 		if _, _, err := d.pool(req.Network); err != nil && api.IsCode(err, api.CodeInvalid) {
 			return api.GCResponse{}, err
 		}
-		rel, err := d.ipam.GC(req.Network, req.Config, req.Valid)
+		rel, err := d.ipam.GC(req.Network, req.Config, ipamIDs(req.Valid))
 		if err != nil {
 			return api.GCResponse{}, err
 		}
@@ -273,10 +274,7 @@ func (d *Daemon) handleGC(w http.ResponseWriter, r *http.Request) {
 			d.publisher.Kick()
 			d.log.Info("gc released attachments", "network", req.Network, "count", len(rel))
 		}
-		if rel == nil {
-			rel = []api.Attachment{}
-		}
-		return api.GCResponse{Released: rel}, nil
+		return api.GCResponse{Released: apiAttachments(rel)}, nil
 	}()
 	d.reply(w, r, resp, err)
 }
@@ -288,24 +286,21 @@ func (d *Daemon) handleAttachment(w http.ResponseWriter, r *http.Request) {
 		if err := validID(id); err != nil {
 			return api.Attachment{}, err
 		}
-		att, ok, err := d.ipam.Get(id)
+		att, ok, err := d.ipam.Get(ipamID(id))
 		if err != nil {
 			return api.Attachment{}, err
 		}
 		if !ok {
 			return api.Attachment{}, fail(http.StatusNotFound, api.CodeNotFound, "no attachment %s on node %s", id, d.cfg.NodeName)
 		}
-		return att, nil
+		return apiAttachment(att), nil
 	}()
 	d.reply(w, r, att, err)
 }
 
 func (d *Daemon) handleAttachments(w http.ResponseWriter, r *http.Request) {
 	atts, err := d.ipam.List()
-	if atts == nil {
-		atts = []api.Attachment{}
-	}
-	d.reply(w, r, atts, err)
+	d.reply(w, r, apiAttachments(atts), err)
 }
 
 func (d *Daemon) handleEndpoints(w http.ResponseWriter, r *http.Request) {
@@ -394,7 +389,7 @@ func (d *Daemon) handleNodeRemove(w http.ResponseWriter, r *http.Request) {
 			return api.NodeRemoveResponse{}, fail(http.StatusBadRequest, api.CodeInvalid,
 				"node %s is this node: stop its overlayd first and remove it from another node", req.Name)
 		}
-		n, err := d.store.RemoveNode(r.Context(), req.Name)
+		n, err := alloc.RemoveNode(r.Context(), d.store, req.Name)
 		if err != nil {
 			return api.NodeRemoveResponse{}, fail(http.StatusServiceUnavailable, api.CodeUnavailable, "%v", err)
 		}

@@ -6,11 +6,11 @@ import (
 	"net"
 	"net/netip"
 	"sort"
-	"strings"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/overlayd/alloc"
 	"github.com/dcnet/dcnet/overlayd/api"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 	"github.com/dcnet/dcnet/overlayd/config"
 	"github.com/dcnet/dcnet/overlayd/datapath"
 	"github.com/vishvananda/netlink"
@@ -63,7 +63,7 @@ func (d *Daemon) leaseVTEP(ctx context.Context) error {
 		d.mu.RLock()
 		have := *f.cur
 		d.mu.RUnlock()
-		a, err := d.store.LeaseVTEP(ctx, d.cfg.NodeName, netip.MustParsePrefix(f.rng), have)
+		a, err := alloc.LeaseVTEP(ctx, d.store, d.cfg.NodeName, netip.MustParsePrefix(f.rng), have)
 		if err != nil {
 			return err
 		}
@@ -199,14 +199,10 @@ const minAutoMTU = 1280
 
 // nodeInfos is the API view of the cluster's nodes.
 func (d *Daemon) nodeInfos() []api.Node {
-	alive := map[string]bool{}
-	for _, kv := range d.alive.List("") {
-		alive[strings.TrimPrefix(kv.Key, cluster.AlivePrefix)] = true
-	}
 	var out []api.Node
-	for _, n := range d.storeNodes() {
+	for _, n := range cluster.WithLiveness(d.storeNodes(), d.alive.List("")) {
 		out = append(out, api.Node{Name: n.Name, UnderlayIP: n.UnderlayIP, VTEPIP: n.VTEPIP, VTEPIP6: n.VTEPIP6,
-			VTEPMAC: n.VTEPMAC, Subnets: n.Subnets, Alive: alive[n.Name], Updated: n.Updated})
+			VTEPMAC: n.VTEPMAC, Subnets: n.Subnets, Alive: n.Alive, Updated: n.Updated})
 	}
 	return out
 }
@@ -222,7 +218,7 @@ func (d *Daemon) reclaimGone(ctx context.Context) {
 		if n.Alive || n.Name == d.cfg.NodeName || time.Since(n.Updated) < grace {
 			continue
 		}
-		removed, err := d.store.RemoveNode(ctx, n.Name)
+		removed, err := alloc.RemoveNode(ctx, d.store, n.Name)
 		if err != nil {
 			d.log.Warn("reclaim departed node", "node", n.Name, "err", err)
 			continue

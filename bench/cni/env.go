@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dcnet/dcnet/internal/benchkit"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/overlayd/api"
 )

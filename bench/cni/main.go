@@ -18,12 +18,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/dcnet/dcnet/internal/benchkit"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
 

@@ -2,12 +2,13 @@ package main
 
 import (
 	"fmt"
-	"github.com/dcnet/dcnet/internal/benchkit"
 	"math"
 	"os"
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/dcnet/dcnet/internal/benchkit"
 )
 
 // Targets from the issue, as limits on dcnet/reference.

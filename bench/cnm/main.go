@@ -18,7 +18,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/dcnet/dcnet/internal/benchkit"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -30,6 +29,7 @@ import (
 	"time"
 
 	"github.com/dcnet/dcnet/cnm/cnmtest"
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/overlayd/api"
 )

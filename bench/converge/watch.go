@@ -9,19 +9,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dcnet/dcnet/dns/taskzone"
-	"github.com/dcnet/dcnet/l4lb/daemon"
-	store "github.com/dcnet/dcnet/overlayd/cluster"
+	store "github.com/dcnet/dcnet/cluster"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // vipNamesPrefix is where every dcnet-l4lb publishes a named VIP's name
 // record once it has programmed the VIP.
-const vipNamesPrefix = daemon.VIPNamesPrefix
+const vipNamesPrefix = store.VIPNamesPrefix
 
 // taskNamesPrefix is where Mesos-DNS mode publishes the task names, one key
 // per name holding a JSON list of its addresses (docs/dns.md).
-const taskNamesPrefix = taskzone.Prefix
+const taskNamesPrefix = store.TaskNamesPrefix
 
 // storeEvent is one PUT seen by the bench's watch on the cluster store.
 type storeEvent struct {

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/records"
-	"github.com/dcnet/dcnet/dns/taskzone"
 	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
@@ -194,7 +194,7 @@ func (e *env) publish(ctx context.Context, o options, m *netsim.Node, upstream s
 	if err != nil {
 		return err
 	}
-	if err := waitKeys(ctx, c, taskzone.Prefix, e.Data.TaskNames, p); err != nil {
+	if err := waitKeys(ctx, c, cluster.TaskNamesPrefix, e.Data.TaskNames, p); err != nil {
 		return err
 	}
 	e.Published = time.Since(t0)

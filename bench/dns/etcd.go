@@ -14,14 +14,12 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/mesos"
 	"github.com/dcnet/dcnet/dns/poll"
 	"github.com/dcnet/dcnet/dns/records"
-	"github.com/dcnet/dcnet/dns/taskzone"
-	"github.com/dcnet/dcnet/dns/vipzone"
 	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
-	"github.com/dcnet/dcnet/l4lb/daemon"
 )
 
 // etcd of the run: Debian's etcd, one member, in its own node netns.
@@ -79,18 +77,18 @@ func (e *env) startEtcd(ctx context.Context, n *netsim.Node) (string, *clientv3.
 }
 
 // writeVIPNames writes the named VIP records as dcnet-l4lb does (one key
-// per name under vipzone.Prefix, value a daemon.NameRecord), in
-// transactions of taskzone.MaxTxnOps puts.
+// per name under cluster.VIPNamesPrefix, value a cluster.VIPName), in
+// transactions of cluster.MaxTxnOps puts.
 func writeVIPNames(ctx context.Context, c *clientv3.Client, vips int) error {
 	ops := make([]clientv3.Op, 0, vips)
 	for i := range vips {
-		b, err := json.Marshal(daemon.NameRecord{Name: vipName(i), Addrs: []string{vipIP(i)}})
+		b, err := json.Marshal(cluster.VIPName{Name: vipName(i), Addrs: []string{vipIP(i)}})
 		if err != nil {
 			return err
 		}
-		ops = append(ops, clientv3.OpPut(vipzone.Prefix+vipName(i), string(b)))
+		ops = append(ops, clientv3.OpPut(cluster.VIPNamesPrefix+vipName(i), string(b)))
 	}
-	if err := benchkit.CommitChunked(ctx, c, ops, taskzone.MaxTxnOps, etcdOpTimeout); err != nil {
+	if err := benchkit.CommitChunked(ctx, c, ops, cluster.MaxTxnOps, etcdOpTimeout); err != nil {
 		return fmt.Errorf("write vip names: %w", err)
 	}
 	return nil

@@ -14,11 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
-	"github.com/dcnet/dcnet/overlayd/api"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 	"github.com/google/nftables"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -34,7 +33,6 @@ const (
 	etcdPeerPort     = 2380
 	etcdReadyTimeout = 30 * time.Second
 	etcdOpTimeout    = 10 * time.Second
-	recordsPerTxn    = 128 // etcd's default --max-txn-ops
 	programTimeout   = 90 * time.Second
 	// RSS is read every rssInterval for rssWindow after the daemon has
 	// programmed every VIP: the window spans more than one periodic sync
@@ -93,7 +91,7 @@ func (e *env) runDaemon(ctx context.Context, n int) (*daemonResult, error) {
 	err = netsim.WaitFor(ctx, etcdReadyTimeout, 100*time.Millisecond, func() error {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		_, err := cli.Put(cctx, cluster.AlivePrefix+agentNode, "{}")
+		_, err := cli.Put(cctx, cluster.AliveKey(agentNode), "{}")
 		return err
 	})
 	if err != nil {
@@ -170,22 +168,20 @@ func writeEndpoints(ctx context.Context, cli *clientv3.Client, n int) error {
 	for i := range n {
 		for j, b := range otherBackends(i) {
 			cid := fmt.Sprintf("c%05d-%d", i, j)
-			ep := api.Endpoint{
-				Attachment: api.Attachment{
-					AttachmentID: api.AttachmentID{Network: "dcos", ContainerID: cid, IfName: "eth0"},
-					IPs:          []api.IPConfig{{Address: netip.PrefixFrom(b.Addr(), 8).String()}},
-					Labels:       map[string]string{"VIP_0": fmt.Sprintf("%s:%d", otherVIP(i), vipPort)},
-				},
-				Node: agentNode, NodeIP: "198.18.0.200",
+			ep := cluster.Endpoint{
+				Network: "dcos", ContainerID: cid, IfName: "eth0",
+				IPs:    []cluster.EndpointIP{{Address: netip.PrefixFrom(b.Addr(), 8).String()}},
+				Labels: map[string]string{"VIP_0": fmt.Sprintf("%s:%d", otherVIP(i), vipPort)},
+				Node:   agentNode, NodeIP: "198.18.0.200",
 			}
 			v, err := json.Marshal(ep)
 			if err != nil {
 				return err
 			}
-			ops = append(ops, clientv3.OpPut(cluster.EndpointsPrefix+agentNode+"/dcos/"+cid+"/eth0", string(v)))
+			ops = append(ops, clientv3.OpPut(cluster.EndpointKey(agentNode, "dcos", cid, "eth0"), string(v)))
 		}
 	}
-	if err := benchkit.CommitChunked(ctx, cli, ops, recordsPerTxn, etcdOpTimeout); err != nil {
+	if err := benchkit.CommitChunked(ctx, cli, ops, cluster.MaxTxnOps, etcdOpTimeout); err != nil {
 		return fmt.Errorf("write endpoint records: %w", err)
 	}
 	return nil

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"github.com/dcnet/dcnet/internal/benchkit"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dcnet/dcnet/internal/benchkit"
 
 	"github.com/google/go-cmp/cmp"
 )

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/dcnet/dcnet/cluster"
 )
 
 // Convergence settings.

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dcnet/dcnet/internal/benchkit"
 	"path/filepath"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"

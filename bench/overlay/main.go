@@ -31,7 +31,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/dcnet/dcnet/internal/benchkit"
 	"io"
 	"os"
 	"os/signal"
@@ -39,6 +38,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
 

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/internal/netsim"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"

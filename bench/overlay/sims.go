@@ -5,11 +5,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"github.com/dcnet/dcnet/overlayd"
 	"net/netip"
 	"time"
 
-	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/overlayd"
 	"github.com/dcnet/dcnet/overlayd/config"
 	"github.com/dcnet/dcnet/overlayd/datapath"
 	clientv3 "go.etcd.io/etcd/client/v3"

@@ -2,10 +2,11 @@ package main
 
 import (
 	"fmt"
-	"github.com/dcnet/dcnet/internal/benchkit"
 	"math"
 	"slices"
 	"time"
+
+	"github.com/dcnet/dcnet/internal/benchkit"
 )
 
 // summary describes a set of durations.

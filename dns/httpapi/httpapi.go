@@ -7,44 +7,9 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dcnet/dcnet/dns/dnsapi"
 	"github.com/dcnet/dcnet/dns/server"
 )
-
-// ServiceName is the Service field of /v1/version.
-const ServiceName = "dcnet-dns"
-
-// projectURL is the URL field of /v1/version.
-const projectURL = "https://github.com/dcnet/dcnet"
-
-// Version is what /v1/version answers.
-type Version struct {
-	Service string
-	URL     string
-	Version string
-}
-
-// Host is one entry of /v1/hosts.
-type Host struct {
-	Host string `json:"host"`
-	IP   string `json:"ip"`
-}
-
-// Service is one entry of /v1/services.
-type Service struct {
-	Service string `json:"service"`
-	Host    string `json:"host"`
-	IP      string `json:"ip"`
-	Port    string `json:"port"`
-}
-
-// Record is one entry of /v1/records.
-type Record struct {
-	Zone  string `json:"zone"`
-	Name  string `json:"name"`
-	Type  string `json:"type"`
-	TTL   uint32 `json:"ttl"`
-	Value string `json:"value"`
-}
 
 // API serves the HTTP API over a set of local zones.
 type API struct {
@@ -61,43 +26,43 @@ func New(version string, metrics http.Handler, zones ...server.Lister) *API {
 // Handler returns the API's routes.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/version", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, Version{Service: ServiceName, URL: projectURL, Version: a.version})
+	mux.HandleFunc("GET "+dnsapi.PathVersion, func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, dnsapi.Version{Service: dnsapi.ServiceName, URL: dnsapi.ProjectURL, Version: a.version})
 	})
-	mux.HandleFunc("GET /v1/records", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, a.Records()) })
-	mux.HandleFunc("GET /v1/hosts/{host}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+dnsapi.PathRecords, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, a.Records()) })
+	mux.HandleFunc("GET "+dnsapi.PathHosts+"{host}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.Hosts(r.PathValue("host")))
 	})
-	mux.HandleFunc("GET /v1/services/{service}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+dnsapi.PathServices+"{service}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.Services(r.PathValue("service")))
 	})
 	if a.metrics != nil {
-		mux.Handle("GET /metrics", a.metrics)
+		mux.Handle("GET "+dnsapi.PathMetrics, a.metrics)
 	}
 	return mux
 }
 
 // Records lists every record of every zone, zone by zone.
-func (a *API) Records() []Record {
-	out := []Record{}
+func (a *API) Records() []dnsapi.Record {
+	out := []dnsapi.Record{}
 	for _, z := range a.zones {
 		for _, rr := range z.Records() {
 			h := rr.Header()
-			out = append(out, Record{Zone: z.Name(), Name: h.Name, Type: dns.TypeToString[h.Rrtype], TTL: h.Ttl, Value: value(rr)})
+			out = append(out, dnsapi.Record{Zone: z.Name(), Name: h.Name, Type: dns.TypeToString[h.Rrtype], TTL: h.Ttl, Value: value(rr)})
 		}
 	}
 	return out
 }
 
 // Hosts answers the A and AAAA records of host, or one empty entry.
-func (a *API) Hosts(host string) []Host {
+func (a *API) Hosts(host string) []dnsapi.Host {
 	name := dns.CanonicalName(host)
-	var out []Host
+	var out []dnsapi.Host
 	for _, ip := range a.addrs(name) {
-		out = append(out, Host{Host: name, IP: ip})
+		out = append(out, dnsapi.Host{Host: name, IP: ip})
 	}
 	if len(out) == 0 {
-		return []Host{{}}
+		return []dnsapi.Host{{}}
 	}
 	return out
 }
@@ -105,9 +70,9 @@ func (a *API) Hosts(host string) []Host {
 // Services answers the SRV records of service with their targets'
 // addresses (a target without addresses gives an entry with no IP), or
 // one empty entry.
-func (a *API) Services(service string) []Service {
+func (a *API) Services(service string) []dnsapi.Service {
 	name := dns.CanonicalName(service)
-	var out []Service
+	var out []dnsapi.Service
 	for _, rr := range a.lookup(name, dns.TypeSRV) {
 		srv, ok := rr.(*dns.SRV)
 		if !ok {
@@ -119,11 +84,11 @@ func (a *API) Services(service string) []Service {
 			ips = []string{""}
 		}
 		for _, ip := range ips {
-			out = append(out, Service{Service: name, Host: srv.Target, IP: ip, Port: port})
+			out = append(out, dnsapi.Service{Service: name, Host: srv.Target, IP: ip, Port: port})
 		}
 	}
 	if len(out) == 0 {
-		return []Service{{}}
+		return []dnsapi.Service{{}}
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dcnet/dcnet/dns/dnsapi"
 	"github.com/dcnet/dcnet/dns/mesos"
 	"github.com/dcnet/dcnet/dns/records"
 	"github.com/dcnet/dcnet/internal/fixtures"
@@ -39,7 +40,7 @@ func fixtureAPI(t *testing.T) (http.Handler, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := MesosConfig{Masters: []string{"1.2.3.4:5050"}, RefreshSeconds: 5, TTL: 5, Port: 61053, Domain: "mesos",
+	cfg := dnsapi.MesosConfig{Masters: []string{"1.2.3.4:5050"}, RefreshSeconds: 5, TTL: 5, Port: 61053, Domain: "mesos",
 		SOAMname: "ns.spartan.", SOARname: "support.mesosphere.com.", HTTPPort: 8123, DNSOn: true, HTTPOn: true,
 		IPSources: records.DefaultIPSources}
 	return NewMesos("v1.2.3", cfg, &fakeSnapshot{rs: rs, serial: 42}, nil, nil).Handler(), dir
@@ -112,7 +113,7 @@ func TestMesosAXFRShape(t *testing.T) {
 	if k1, k2 := sortedKeys(wantRecs), sortedKeys(gotRecs); !slices.Equal(k1, k2) {
 		t.Errorf("record maps %v, Mesos-DNS has %v", k2, k1)
 	}
-	var a AXFR
+	var a dnsapi.AXFR
 	if err := json.Unmarshal([]byte(body), &a); err != nil {
 		t.Fatal(err)
 	}

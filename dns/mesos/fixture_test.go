@@ -1,10 +1,11 @@
 package mesos
 
 import (
-	"github.com/dcnet/dcnet/internal/fixtures"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/dcnet/dcnet/internal/fixtures"
 )
 
 // fixtureDir returns the fixtures directory, skipping t when it is absent.

@@ -2,7 +2,6 @@ package records
 
 import (
 	"encoding/json"
-	"github.com/dcnet/dcnet/internal/fixtures"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dcnet/dcnet/dns/mesos"
+	"github.com/dcnet/dcnet/internal/fixtures"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )

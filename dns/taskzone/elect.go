@@ -8,14 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
-
-// ElectionPrefix is where the Mesos-DNS masters elect the one that
-// publishes the task names: each campaigning master holds one key under it
-// (etcd's election recipe: the prefix plus its lease ID in hex, valued
-// with its ID), the oldest is the publisher.
-const ElectionPrefix = "/dcnet/v1/dns/publisher/"
 
 // DefaultElectionTTL is the lease of a master's election key, in seconds:
 // a publisher that dies is replaced within it.
@@ -183,12 +178,12 @@ const revokeTimeout = 2 * time.Second
 
 // campaign is etcd's election recipe (as concurrency.Election.Campaign,
 // whose clean-up on cancel waits on etcd without a deadline): put this
-// master's key, ElectionPrefix + lease ID in hex, on its lease, then wait
+// master's key, cluster.PublisherPrefix + lease ID in hex, on its lease, then wait
 // until every key created before it is gone. It returns the key and its
 // create revision, and the revision of etcd it last read (at which the key
 // still existed and led).
 func campaign(ctx context.Context, c *clientv3.Client, lease clientv3.LeaseID, id string, log *slog.Logger) (key string, rev, seen int64, err error) {
-	key = fmt.Sprintf("%s%x", ElectionPrefix, lease)
+	key = fmt.Sprintf("%s%x", cluster.PublisherPrefix, lease)
 	resp, err := c.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, id, clientv3.WithLease(lease))).Else(clientv3.OpGet(key)).Commit()
 	if err != nil {
@@ -204,7 +199,7 @@ func campaign(ctx context.Context, c *clientv3.Client, lease clientv3.LeaseID, i
 	}
 	for announced := false; ; {
 		// The newest key older than ours: when it goes, look again.
-		gr, err := c.Get(ctx, ElectionPrefix, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithMaxCreateRev(rev - 1)},
+		gr, err := c.Get(ctx, cluster.PublisherPrefix, append([]clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithMaxCreateRev(rev - 1)},
 			clientv3.WithLastCreate()...)...)
 		if err != nil {
 			return "", 0, 0, err
@@ -213,7 +208,7 @@ func campaign(ctx context.Context, c *clientv3.Client, lease clientv3.LeaseID, i
 			return key, rev, gr.Header.Revision, nil
 		}
 		if !announced {
-			if first, err := c.Get(ctx, ElectionPrefix, append([]clientv3.OpOption{clientv3.WithPrefix()}, clientv3.WithFirstCreate()...)...); err == nil && len(first.Kvs) > 0 {
+			if first, err := c.Get(ctx, cluster.PublisherPrefix, append([]clientv3.OpOption{clientv3.WithPrefix()}, clientv3.WithFirstCreate()...)...); err == nil && len(first.Kvs) > 0 {
 				log.Info("task names: another master publishes them, standing by", "publisher", string(first.Kvs[0].Value))
 			}
 			announced = true

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/records"
 	"github.com/dcnet/dcnet/dns/taskzone"
 	"github.com/dcnet/dcnet/internal/etcdtest"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 // master is one campaigning elector with its publisher.
@@ -92,7 +92,7 @@ func TestElectorOnePublisher(t *testing.T) {
 		t.Errorf("takeover after a resign took %v, want well under the 2 s TTL", time.Since(start))
 	}
 	// a's old term no longer holds in etcd.
-	err := taskzone.EtcdStore{Store: s}.Txn(ctx, &staleTerm, []cluster.KV{{Key: taskzone.Prefix + "x.", Value: []byte(`[]`)}}, nil)
+	err := taskzone.EtcdStore{Store: s}.Txn(ctx, &staleTerm, []cluster.KV{{Key: cluster.TaskNamesPrefix + "x.", Value: []byte(`[]`)}}, nil)
 	if !errors.Is(err, taskzone.ErrNotLeader) {
 		t.Errorf("txn fenced on a's ended term: %v, want ErrNotLeader", err)
 	}
@@ -123,7 +123,7 @@ func TestElectorKeyDeleted(t *testing.T) {
 		t.Fatalf("after the key was deleted: term %+v (leading %t), first term %+v; want a new term", second, ok, first)
 	}
 	// The fence of the new term works.
-	if err := (taskzone.EtcdStore{Store: s}).Txn(ctx, &second, []cluster.KV{{Key: taskzone.Prefix + "y.", Value: []byte(`[]`)}}, nil); err != nil {
+	if err := (taskzone.EtcdStore{Store: s}).Txn(ctx, &second, []cluster.KV{{Key: cluster.TaskNamesPrefix + "y.", Value: []byte(`[]`)}}, nil); err != nil {
 		t.Errorf("txn fenced on the new term: %v", err)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/dcnet/dcnet/cluster"
 )
 
 // FakeStore is an in-memory Store, for tests of publishers.
@@ -47,7 +47,7 @@ func (f *FakeStore) List(_ context.Context, prefix string) (map[string][]byte, e
 	return out, nil
 }
 
-// Txn implements Store; it fails a transaction of more than MaxTxnOps.
+// Txn implements Store; it fails a transaction of more than cluster.MaxTxnOps.
 func (f *FakeStore) Txn(_ context.Context, fence *Fence, puts []cluster.KV, deletes []string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -57,8 +57,8 @@ func (f *FakeStore) Txn(_ context.Context, fence *Fence, puts []cluster.KV, dele
 	if fence != nil && *fence != f.term {
 		return ErrNotLeader
 	}
-	if n := len(puts) + len(deletes); n > MaxTxnOps {
-		return fmt.Errorf("fake store: txn of %d ops, limit %d", n, MaxTxnOps)
+	if n := len(puts) + len(deletes); n > cluster.MaxTxnOps {
+		return fmt.Errorf("fake store: txn of %d ops, limit %d", n, cluster.MaxTxnOps)
 	}
 	if f.values == nil {
 		f.values = map[string][]byte{}

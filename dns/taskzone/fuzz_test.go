@@ -5,6 +5,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/server"
 )
 
@@ -12,11 +13,11 @@ import (
 // panic, and a name it accepts must be inside the task zone with only
 // valid addresses.
 func FuzzDecode(f *testing.F) {
-	f.Add(Prefix+"web.marathon.agentip.dcos.thisdcos.directory.", []byte(`["10.0.0.4"]`))
-	f.Add(Prefix+"x.dcos.thisdcos.directory", []byte(`["::ffff:1.2.3.4","fd01::1"]`))
-	f.Add(Prefix+"..", []byte(`["1.2.3.4"]`))
-	f.Add(Key, []byte(`[{"name":"x"}]`))
-	f.Add(Prefix+"a.dcos.thisdcos.directory.", []byte(`{`))
+	f.Add(cluster.TaskNamesPrefix+"web.marathon.agentip.dcos.thisdcos.directory.", []byte(`["10.0.0.4"]`))
+	f.Add(cluster.TaskNamesPrefix+"x.dcos.thisdcos.directory", []byte(`["::ffff:1.2.3.4","fd01::1"]`))
+	f.Add(cluster.TaskNamesPrefix+"..", []byte(`["1.2.3.4"]`))
+	f.Add(cluster.TaskNamesKey, []byte(`[{"name":"x"}]`))
+	f.Add(cluster.TaskNamesPrefix+"a.dcos.thisdcos.directory.", []byte(`{`))
 	f.Fuzz(func(t *testing.T, key string, b []byte) {
 		name, addrs, _, err := Decode(key, b)
 		if err != nil {

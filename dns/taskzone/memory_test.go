@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/dcnet/dcnet/cluster"
 )
 
 // BenchmarkZoneMemory reports the heap a zone of 100,000 task names (one
@@ -16,7 +16,7 @@ func BenchmarkZoneMemory(b *testing.B) {
 	const names = 100_000
 	kvs := make([]cluster.Change, names)
 	for i := range kvs {
-		kvs[i] = cluster.Change{Key: fmt.Sprintf("%sapp-%06d.marathon.autoip.dcos.thisdcos.directory.", Prefix, i),
+		kvs[i] = cluster.Change{Key: fmt.Sprintf("%sapp-%06d.marathon.autoip.dcos.thisdcos.directory.", cluster.TaskNamesPrefix, i),
 			Value: fmt.Appendf(nil, `["9.%d.%d.%d"]`, i>>16, (i>>8)&0xff, i&0xff)}
 	}
 	var keep *Zone

@@ -13,13 +13,9 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/records"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
-
-// MaxTxnOps bounds the operations of one transaction (etcd's default
-// --max-txn-ops).
-const MaxTxnOps = 128
 
 // DefaultResync is how often unchanged names are compared with etcd again.
 const DefaultResync = 5 * time.Minute
@@ -40,7 +36,7 @@ type Store interface {
 	// List returns every key under prefix with its value; it returns
 	// within ctx's deadline.
 	List(ctx context.Context, prefix string) (map[string][]byte, error)
-	// Txn applies puts and deletes atomically; at most MaxTxnOps in all.
+	// Txn applies puts and deletes atomically; at most cluster.MaxTxnOps in all.
 	// With a fence it applies them only while the fence holds, else it
 	// returns ErrNotLeader.
 	Txn(ctx context.Context, fence *Fence, puts []cluster.KV, deletes []string) error
@@ -84,7 +80,7 @@ func NewPublisher(store Store) *Publisher { return &Publisher{store: store} }
 // Publish makes the keys under Key hold rs's task names: unless the same
 // names were published less than Resync ago, it reads the keys, then puts
 // the names whose value differs and deletes the others, in transactions
-// of at most MaxTxnOps. A failed publish is redone whole by the next. With
+// of at most cluster.MaxTxnOps. A failed publish is redone whole by the next. With
 // Leader set it does nothing (Stats.Standby) unless this master is the
 // publisher, and the first publish of each term compares with etcd. Safe
 // for concurrent use.
@@ -117,20 +113,22 @@ func (p *Publisher) Publish(ctx context.Context, rs *records.RecordSet) (Stats, 
 		p.lastRS = rs
 		return st, nil
 	}
-	have, err := p.store.List(ctx, Key)
+	have, err := p.store.List(ctx, cluster.TaskNamesKey)
 	if err != nil {
-		return st, fmt.Errorf("publish task names: read %s: %w", Key, err)
+		return st, fmt.Errorf("publish task names: read %s: %w", cluster.TaskNamesKey, err)
 	}
 	// The read covers Key as a prefix: the old single key (deleted here) and
 	// Prefix's keys, but also any sibling such as Key+"-v2", which is not
 	// ours to delete.
-	maps.DeleteFunc(have, func(k string, _ []byte) bool { return k != Key && !strings.HasPrefix(k, Prefix) })
+	maps.DeleteFunc(have, func(k string, _ []byte) bool {
+		return k != cluster.TaskNamesKey && !strings.HasPrefix(k, cluster.TaskNamesPrefix)
+	})
 	puts, deletes := diff(want, have)
 	for len(puts)+len(deletes) > 0 {
-		np := min(len(puts), MaxTxnOps)
-		nd := min(len(deletes), MaxTxnOps-np)
+		np := min(len(puts), cluster.MaxTxnOps)
+		nd := min(len(deletes), cluster.MaxTxnOps-np)
 		if err := p.store.Txn(ctx, fence, puts[:np], deletes[:nd]); err != nil {
-			return st, fmt.Errorf("publish task names (%d puts, %d deletes left) under %s: %w", len(puts), len(deletes), Prefix, err)
+			return st, fmt.Errorf("publish task names (%d puts, %d deletes left) under %s: %w", len(puts), len(deletes), cluster.TaskNamesPrefix, err)
 		}
 		st.Puts, st.Deletes, st.Txns = st.Puts+np, st.Deletes+nd, st.Txns+1
 		puts, deletes = puts[np:], deletes[nd:]

@@ -8,17 +8,10 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/records"
 	"github.com/dcnet/dcnet/dns/server"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
-
-// Key is the parent of the task name keys. Before sharding it was the one
-// key holding every name; a publisher deletes it.
-const Key = cluster.Prefix + "dns/tasknames"
-
-// Prefix is the prefix of the task name keys: Prefix + name.
-const Prefix = Key + "/"
 
 // Encode renders the A and AAAA records of rs as the published keys:
 // Prefix + name -> JSON list of the name's addresses, IPv4 first. The same
@@ -30,10 +23,10 @@ func Encode(rs *records.RecordSet) map[string][]byte {
 	}
 	for _, m := range []map[string][]netip.Addr{rs.A, rs.AAAA} {
 		for name := range m {
-			if _, done := out[Prefix+name]; done {
+			if _, done := out[cluster.TaskNamesPrefix+name]; done {
 				continue
 			}
-			out[Prefix+name] = encodeAddrs(rs.A[name], rs.AAAA[name])
+			out[cluster.TaskNamesPrefix+name] = encodeAddrs(rs.A[name], rs.AAAA[name])
 		}
 	}
 	return out
@@ -82,9 +75,9 @@ func Decode(key string, value []byte) (name string, addrs []netip.Addr, skipped 
 // NameOf is the name a key publishes, checked: fully qualified, lower
 // case, inside dcos.thisdcos.directory and not its apex.
 func NameOf(key string) (string, error) {
-	rest, ok := strings.CutPrefix(key, Prefix)
+	rest, ok := strings.CutPrefix(key, cluster.TaskNamesPrefix)
 	if !ok {
-		return "", fmt.Errorf("task name key %q: not under %s", key, Prefix)
+		return "", fmt.Errorf("task name key %q: not under %s", key, cluster.TaskNamesPrefix)
 	}
 	name := dns.CanonicalName(rest)
 	if _, ok := dns.IsDomainName(name); !ok || !dns.IsSubDomain(server.TaskZone, name) || name == server.TaskZone {

@@ -2,8 +2,10 @@ package taskzone
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -11,9 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/mesos"
 	"github.com/dcnet/dcnet/dns/records"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 // state has running tasks of marathon on agent 10.0.0.4, task i with
@@ -51,9 +53,9 @@ func TestEncode(t *testing.T) {
 		got[k] = string(v)
 	}
 	want := map[string]string{
-		Prefix + "web.marathon.agentip.dcos.thisdcos.directory.":     `["10.0.0.4"]`,
-		Prefix + "web.marathon.autoip.dcos.thisdcos.directory.":      `["9.0.1.2"]`,
-		Prefix + "web.marathon.containerip.dcos.thisdcos.directory.": `["9.0.1.2"]`,
+		cluster.TaskNamesPrefix + "web.marathon.agentip.dcos.thisdcos.directory.":     `["10.0.0.4"]`,
+		cluster.TaskNamesPrefix + "web.marathon.autoip.dcos.thisdcos.directory.":      `["9.0.1.2"]`,
+		cluster.TaskNamesPrefix + "web.marathon.containerip.dcos.thisdcos.directory.": `["9.0.1.2"]`,
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("Encode (-want +got):\n%s", d)
@@ -69,12 +71,12 @@ func TestDecode(t *testing.T) {
 		want       string // name and addresses, or "error"
 		bad        int
 	}{
-		{Prefix + "web.marathon.containerip.dcos.thisdcos.directory.", `["9.0.1.2","fd01:b::2"]`, "web.marathon.containerip.dcos.thisdcos.directory. [9.0.1.2 fd01:b::2]", 0},
-		{Prefix + "WEB.marathon.containerip.dcos.thisdcos.directory", `["::ffff:9.0.1.2","nope"]`, "web.marathon.containerip.dcos.thisdcos.directory. [9.0.1.2]", 1},
-		{Prefix + "evil.example.com.", `["1.2.3.4"]`, "error", 0},
-		{Prefix + "dcos.thisdcos.directory.", `["1.2.3.4"]`, "error", 0},
-		{Key, `[{"name":"x.dcos.thisdcos.directory.","type":"A","value":"1.2.3.4"}]`, "error", 0},
-		{Prefix + "x.dcos.thisdcos.directory.", `{`, "error", 0},
+		{cluster.TaskNamesPrefix + "web.marathon.containerip.dcos.thisdcos.directory.", `["9.0.1.2","fd01:b::2"]`, "web.marathon.containerip.dcos.thisdcos.directory. [9.0.1.2 fd01:b::2]", 0},
+		{cluster.TaskNamesPrefix + "WEB.marathon.containerip.dcos.thisdcos.directory", `["::ffff:9.0.1.2","nope"]`, "web.marathon.containerip.dcos.thisdcos.directory. [9.0.1.2]", 1},
+		{cluster.TaskNamesPrefix + "evil.example.com.", `["1.2.3.4"]`, "error", 0},
+		{cluster.TaskNamesPrefix + "dcos.thisdcos.directory.", `["1.2.3.4"]`, "error", 0},
+		{cluster.TaskNamesKey, `[{"name":"x.dcos.thisdcos.directory.","type":"A","value":"1.2.3.4"}]`, "error", 0},
+		{cluster.TaskNamesPrefix + "x.dcos.thisdcos.directory.", `{`, "error", 0},
 	} {
 		name, addrs, bad, err := Decode(tc.key, []byte(tc.value))
 		got := fmt.Sprintf("%s %v", name, addrs)
@@ -90,8 +92,8 @@ func TestDecode(t *testing.T) {
 func TestPublisher(t *testing.T) {
 	ctx := context.Background()
 	store := &FakeStore{}
-	store.Set(Key, []byte(`[]`))          // the pre-sharding key
-	store.Set(Key+"-v2", []byte(`other`)) // a sibling that is not ours
+	store.Set(cluster.TaskNamesKey, []byte(`[]`))          // the pre-sharding key
+	store.Set(cluster.TaskNamesKey+"-v2", []byte(`other`)) // a sibling that is not ours
 	p := NewPublisher(store)
 	one := taskNames(t, state("web"))
 	if st, err := p.Publish(ctx, one); err != nil || st.Puts != 3 || st.Deletes != 1 || st.Txns != 1 {
@@ -102,8 +104,8 @@ func TestPublisher(t *testing.T) {
 	}
 	store.Err = errors.New("etcd down")
 	two := taskNames(t, state("web", "db"))
-	if _, err := p.Publish(ctx, two); err == nil || !strings.Contains(err.Error(), Key) || !strings.Contains(err.Error(), "etcd down") {
-		t.Fatalf("failed publish: err %v, want it to name %s and the cause", err, Key)
+	if _, err := p.Publish(ctx, two); err == nil || !strings.Contains(err.Error(), cluster.TaskNamesKey) || !strings.Contains(err.Error(), "etcd down") {
+		t.Fatalf("failed publish: err %v, want it to name %s and the cause", err, cluster.TaskNamesKey)
 	}
 	store.Err = nil
 	if st, err := p.Publish(ctx, two); err != nil || st.Puts != 3 || st.Deletes != 0 {
@@ -112,14 +114,14 @@ func TestPublisher(t *testing.T) {
 	if st, err := p.Publish(ctx, taskNames(t, state("db"))); err != nil || st.Puts != 2 || st.Deletes != 3 {
 		t.Fatalf("web gone, db renumbered: %+v, %v; want 2 puts (db's container IP changed) and 3 deletes", st, err)
 	}
-	if v, ok := store.Value(Key + "-v2"); !ok || string(v) != "other" {
-		t.Errorf("the sibling key %s-v2 was deleted or changed: %q %t", Key, v, ok)
+	if v, ok := store.Value(cluster.TaskNamesKey + "-v2"); !ok || string(v) != "other" {
+		t.Errorf("the sibling key %s-v2 was deleted or changed: %q %t", cluster.TaskNamesKey, v, ok)
 	}
-	delete(store.values, Key+"-v2") // out of the way of the comparison below
+	delete(store.values, cluster.TaskNamesKey+"-v2") // out of the way of the comparison below
 	want := "txns 3\n" +
-		Prefix + `db.marathon.agentip.dcos.thisdcos.directory. ["10.0.0.4"]` + "\n" +
-		Prefix + `db.marathon.autoip.dcos.thisdcos.directory. ["9.0.1.2"]` + "\n" +
-		Prefix + `db.marathon.containerip.dcos.thisdcos.directory. ["9.0.1.2"]` + "\n"
+		cluster.TaskNamesPrefix + `db.marathon.agentip.dcos.thisdcos.directory. ["10.0.0.4"]` + "\n" +
+		cluster.TaskNamesPrefix + `db.marathon.autoip.dcos.thisdcos.directory. ["9.0.1.2"]` + "\n" +
+		cluster.TaskNamesPrefix + `db.marathon.containerip.dcos.thisdcos.directory. ["9.0.1.2"]` + "\n"
 	if d := cmp.Diff(want, store.String()); d != "" {
 		t.Errorf("store (-want +got):\n%s", d)
 	}
@@ -136,7 +138,7 @@ func TestPublisher(t *testing.T) {
 }
 
 // TestPublisherBatches: many names go out in transactions of at most
-// MaxTxnOps operations, and come back out of the zone.
+// cluster.MaxTxnOps operations, and come back out of the zone.
 func TestPublisherBatches(t *testing.T) {
 	tasks := make([]string, 250)
 	for i := range tasks {
@@ -149,10 +151,10 @@ func TestPublisherBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	txns, maxOps := store.Txns()
-	if st.Puts != 750 || txns != 6 || maxOps != MaxTxnOps {
-		t.Errorf("%+v: %d txns of at most %d ops; want 750 puts in 6 txns of at most %d", st, txns, maxOps, MaxTxnOps)
+	if st.Puts != 750 || txns != 6 || maxOps != cluster.MaxTxnOps {
+		t.Errorf("%+v: %d txns of at most %d ops; want 750 puts in 6 txns of at most %d", st, txns, maxOps, cluster.MaxTxnOps)
 	}
-	kvs, _ := store.List(context.Background(), Prefix)
+	kvs, _ := store.List(context.Background(), cluster.TaskNamesPrefix)
 	z := New(nil)
 	var all []cluster.Change
 	for k, v := range kvs {
@@ -170,7 +172,7 @@ func TestPublisherBatches(t *testing.T) {
 func TestZone(t *testing.T) {
 	z := New(nil)
 	name := "db.marathon.containerip.dcos.thisdcos.directory."
-	key := Prefix + name
+	key := cluster.TaskNamesPrefix + name
 	lookup := func() string {
 		rrs, ok := z.Lookup(name, dns.TypeA)
 		var out []string
@@ -179,7 +181,7 @@ func TestZone(t *testing.T) {
 		}
 		return fmt.Sprintf("%t %v", ok, out)
 	}
-	z.Reset([]cluster.Change{{Key: key, Value: []byte(`["9.0.1.3"]`)}, {Key: Key, Value: []byte(`[]`)}})
+	z.Reset([]cluster.Change{{Key: key, Value: []byte(`["9.0.1.3"]`)}, {Key: cluster.TaskNamesKey, Value: []byte(`[]`)}})
 	steps := []struct {
 		changes []cluster.Change
 		want    string
@@ -216,7 +218,7 @@ func TestPublisherLeader(t *testing.T) {
 	if txns, _ := store.Txns(); txns != 0 {
 		t.Fatalf("standby wrote %d txns", txns)
 	}
-	t1 := Fence{Key: ElectionPrefix + "a", Rev: 7}
+	t1 := Fence{Key: cluster.PublisherPrefix + "a", Rev: 7}
 	store.SetTerm(t1)
 	lead(t1, true)
 	if st, err := p.Publish(ctx, web); err != nil || st.Puts != 3 {
@@ -225,8 +227,8 @@ func TestPublisherLeader(t *testing.T) {
 	// Another master led meanwhile and its names are in etcd; this one
 	// leads again in a new term: it compares although its names did not
 	// change since its own last publish.
-	store.Set(Prefix+"db.marathon.agentip.dcos.thisdcos.directory.", []byte(`["10.0.0.9"]`))
-	t2 := Fence{Key: ElectionPrefix + "a2", Rev: 12}
+	store.Set(cluster.TaskNamesPrefix+"db.marathon.agentip.dcos.thisdcos.directory.", []byte(`["10.0.0.9"]`))
+	t2 := Fence{Key: cluster.PublisherPrefix + "a2", Rev: 12}
 	store.SetTerm(t2)
 	lead(t2, true)
 	if st, err := p.Publish(ctx, web); err != nil || st.Deletes != 1 || st.Puts != 0 {
@@ -234,12 +236,26 @@ func TestPublisherLeader(t *testing.T) {
 	}
 	// The term ended in etcd (another master holds t3) before this master
 	// noticed: its fenced write fails and changes nothing.
-	store.SetTerm(Fence{Key: ElectionPrefix + "b", Rev: 15})
+	store.SetTerm(Fence{Key: cluster.PublisherPrefix + "b", Rev: 15})
 	before := store.String()
 	if _, err := p.Publish(ctx, taskNames(t, state("web", "db"))); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("stale fence: err %v, want ErrNotLeader", err)
 	}
 	if after := store.String(); after != before {
 		t.Errorf("a stale fence changed the store:\n%s\nwas\n%s", after, before)
+	}
+}
+
+// TestEncodeIsTaskAddrsJSON: the hand-rolled encoder writes what
+// json.Marshal writes for the record type cluster documents.
+func TestEncodeIsTaskAddrsJSON(t *testing.T) {
+	v4 := []netip.Addr{netip.MustParseAddr("9.0.1.2"), netip.MustParseAddr("9.0.1.3")}
+	v6 := []netip.Addr{netip.MustParseAddr("fd01:b::2")}
+	want, err := json.Marshal(cluster.TaskAddrs(append(append([]netip.Addr(nil), v4...), v6...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := encodeAddrs(v4, v6); string(got) != string(want) {
+		t.Errorf("encodeAddrs = %s, json.Marshal(cluster.TaskAddrs) = %s", got, want)
 	}
 }

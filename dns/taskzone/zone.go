@@ -3,8 +3,8 @@ package taskzone
 import (
 	"log/slog"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/server"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 // Zone is the dcos.thisdcos.directory zone fed key by key from a mirror of
@@ -54,7 +54,7 @@ func (z *Zone) decode(kvs []cluster.Change) (set []server.NameAddrs, skipped int
 		}
 		name, addrs, bad, err := Decode(kv.Key, kv.Value)
 		if err != nil {
-			if kv.Key != Key {
+			if kv.Key != cluster.TaskNamesKey {
 				z.log.Warn("task names: skipped a malformed key", "key", kv.Key, "err", err)
 			}
 			skipped++
@@ -73,5 +73,5 @@ func (z *Zone) decode(kvs []cluster.Change) (set []server.NameAddrs, skipped int
 // the mirror (cluster.Mirror.Run) to fill the zone.
 func Watch(s *cluster.Store, log *slog.Logger) (*Zone, *cluster.Mirror) {
 	z := New(log)
-	return z, cluster.NewMirror(s, Prefix, z, log)
+	return z, cluster.NewMirror(s, cluster.TaskNamesPrefix, z, log)
 }

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 )
 
 // Gate says whether this node's dcnet-l4lb has programmed a VIP address,
@@ -24,14 +26,10 @@ type Gate interface {
 // X-Dcnet-Programmed: no when it is not; anything else (503 before its
 // first sync, a 404 without the header, no answer) is "cannot tell".
 type HTTPGate struct {
-	// Addr is dcnet-l4lb's HTTP address, e.g. 127.0.0.1:62083.
+	// Addr is dcnet-l4lb's HTTP address (l4lbapi.DefaultAddr on a node).
 	Addr   string
 	Client *http.Client
 }
-
-// headerProgrammed is dcnet-l4lb's daemon.HeaderProgrammed, set to "no"
-// on a real "not programmed" answer.
-const headerProgrammed = "X-Dcnet-Programmed"
 
 // DefaultGateTimeout bounds one question to dcnet-l4lb (on this node's
 // loopback: it answers in well under a millisecond when it is healthy).
@@ -44,7 +42,7 @@ func NewHTTPGate(addr string) *HTTPGate {
 
 // Programmed implements Gate.
 func (g *HTTPGate) Programmed(ctx context.Context, addr netip.Addr) (bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+g.Addr+"/v1/programmed/"+addr.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+g.Addr+l4lbapi.PathProgrammed+addr.String(), nil)
 	if err != nil {
 		return false, err
 	}
@@ -57,7 +55,7 @@ func (g *HTTPGate) Programmed(ctx context.Context, addr netip.Addr) (bool, error
 	case http.StatusNoContent, http.StatusOK:
 		return true, nil
 	case http.StatusNotFound:
-		if resp.Header.Get(headerProgrammed) != "no" {
+		if resp.Header.Get(l4lbapi.HeaderProgrammed) != "no" {
 			// A server without the route (an older dcnet-l4lb): it
 			// cannot tell, so the name is served.
 			return false, fmt.Errorf("dcnet-l4lb at %s has no /v1/programmed (an older version?)", g.Addr)

@@ -12,13 +12,9 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/server"
-	"github.com/dcnet/dcnet/l4lb/daemon"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
-
-// Prefix is the etcd prefix of the named VIP records.
-const Prefix = daemon.VIPNamesPrefix
 
 // Zone is the l4lb.thisdcos.directory zone fed key by key from a mirror of
 // Prefix; it implements server.Lister and cluster.Sink.
@@ -228,21 +224,21 @@ func (z *Zone) decode(kvs []cluster.Change) (set []server.NameAddrs, skipped int
 	return set, skipped
 }
 
-// Decode reads one named VIP record (daemon.NameRecord) at key: its name
+// Decode reads one named VIP record (cluster.VIPName) at key: its name
 // is the key below Prefix (the record's own name, when set, must be the
 // same), fully qualified, inside l4lb.thisdcos.directory and not its apex.
 // A nil value (a deleted key) is the name without addresses. Addresses
 // that do not parse are dropped and counted in bad.
 func Decode(key string, value []byte) (na server.NameAddrs, bad int, err error) {
-	name := dns.CanonicalName(strings.TrimPrefix(key, Prefix))
-	if _, ok := dns.IsDomainName(name); !ok || !strings.HasPrefix(key, Prefix) || !dns.IsSubDomain(server.L4LBZone, name) || name == server.L4LBZone {
+	name := dns.CanonicalName(strings.TrimPrefix(key, cluster.VIPNamesPrefix))
+	if _, ok := dns.IsDomainName(name); !ok || !strings.HasPrefix(key, cluster.VIPNamesPrefix) || !dns.IsSubDomain(server.L4LBZone, name) || name == server.L4LBZone {
 		return na, 0, fmt.Errorf("vip name key %q: not a name inside %s", key, server.L4LBZone)
 	}
 	na.Name = name
 	if value == nil {
 		return na, 0, nil
 	}
-	var rec daemon.NameRecord
+	var rec cluster.VIPName
 	if err := json.Unmarshal(value, &rec); err != nil {
 		return na, 0, fmt.Errorf("vip name %s: %w", name, err)
 	}
@@ -264,5 +260,5 @@ func Decode(key string, value []byte) (na server.NameAddrs, bad int, err error) 
 // the mirror (cluster.Mirror.Run) to fill the zone.
 func Watch(s *cluster.Store, log *slog.Logger) (*Zone, *cluster.Mirror) {
 	z := New(log)
-	return z, cluster.NewMirror(s, Prefix, z, log)
+	return z, cluster.NewMirror(s, cluster.VIPNamesPrefix, z, log)
 }

@@ -13,11 +13,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
 
-	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/dcnet/dcnet/cluster"
 )
 
 func kv(name, value string) cluster.Change {
-	return cluster.Change{Key: Prefix + name, Value: []byte(value)}
+	return cluster.Change{Key: cluster.VIPNamesPrefix + name, Value: []byte(value)}
 }
 
 func strs(rrs []dns.RR) []string {
@@ -68,7 +68,7 @@ func TestUpdate(t *testing.T) {
 	if d := cmp.Diff([]string{name + "\t5\tIN\tAAAA\tfd01:c::1"}, strs(rrs)); !ok || d != "" {
 		t.Errorf("AAAA (exists %t) (-want +got):\n%s", ok, d)
 	}
-	z.Update([]cluster.Change{{Key: Prefix + "web.marathon.l4lb.thisdcos.directory"}})
+	z.Update([]cluster.Change{{Key: cluster.VIPNamesPrefix + "web.marathon.l4lb.thisdcos.directory"}})
 	if _, ok := z.Lookup(name, dns.TypeA); ok {
 		t.Error("removed name still served")
 	}
@@ -122,7 +122,7 @@ func TestGateHoldsNamesUntilProgrammed(t *testing.T) {
 	if has("new.marathon.l4lb.thisdcos.directory.") {
 		t.Error("an unprogrammed name is served")
 	}
-	z.Update([]cluster.Change{{Key: Prefix + "new.marathon.l4lb.thisdcos.directory"}})
+	z.Update([]cluster.Change{{Key: cluster.VIPNamesPrefix + "new.marathon.l4lb.thisdcos.directory"}})
 	if z.Held() != 0 {
 		t.Errorf("a deleted name is still held (%d)", z.Held())
 	}
@@ -182,7 +182,7 @@ func TestGateForgetsAddressesWithTheirName(t *testing.T) {
 	z.Update([]cluster.Change{kv("old.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1"]}`)})
 	// old goes away (and with it the VIP from this node's kernel); its
 	// address is reused by another VIP this node has not programmed yet.
-	z.Update([]cluster.Change{{Key: Prefix + "old.marathon.l4lb.thisdcos.directory"}})
+	z.Update([]cluster.Change{{Key: cluster.VIPNamesPrefix + "old.marathon.l4lb.thisdcos.directory"}})
 	g.Unprogram(netip.MustParseAddr("11.0.0.1"))
 	z.Update([]cluster.Change{kv("new.marathon.l4lb.thisdcos.directory", `{"addrs":["11.0.0.1"]}`)})
 	if _, ok := z.Lookup("new.marathon.l4lb.thisdcos.directory.", dns.TypeA); ok {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/containernetworking/plugins/pkg/ns"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/l4lb/mesos"
 )
@@ -173,7 +174,7 @@ func TestPrivilegedL4LBNamedVIP(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := members[0].node.Run(ctx, "etcdctl", "--endpoints", endpoints, "get", "--print-value-only", "/dcnet/v1/vipnames/"+webDNSName)
+	out, err := members[0].node.Run(ctx, "etcdctl", "--endpoints", endpoints, "get", "--print-value-only", cluster.VIPNamesPrefix+webDNSName)
 	if err != nil || !strings.Contains(out, `"name":"`+webDNSName+`"`) {
 		t.Errorf("vip name record: %v: %s", err, out)
 	}
@@ -286,7 +287,7 @@ func dialOnce(n netsim.Namespace, proto, addr string) (string, error) {
 func nameRecords(m *netsim.Node, endpoints string) (map[string][]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := m.Run(ctx, "etcdctl", "--endpoints", endpoints, "--command-timeout", "2s", "get", "--prefix", "--print-value-only", "/dcnet/v1/vipnames/")
+	out, err := m.Run(ctx, "etcdctl", "--endpoints", endpoints, "--command-timeout", "2s", "get", "--prefix", "--print-value-only", cluster.VIPNamesPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("etcdctl get vipnames: %v: %s", err, out)
 	}
@@ -537,7 +538,7 @@ func TestPrivilegedL4LBCluster(t *testing.T) {
 		err := netsim.WaitFor(context.Background(), 30*time.Second, namePollEvery, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			out, err := members[0].node.Run(ctx, "etcdctl", "--endpoints", endpoints, "get", "--print-value-only", "/dcnet/v1/alive/"+nodes[victim].Name)
+			out, err := members[0].node.Run(ctx, "etcdctl", "--endpoints", endpoints, "get", "--print-value-only", cluster.AlivePrefix+nodes[victim].Name)
 			if err != nil || strings.TrimSpace(out) != "" {
 				return fmt.Errorf("alive key of %s still there (%v): %s", nodes[victim].Name, err, out)
 			}
@@ -900,7 +901,7 @@ func testRelease(t *testing.T, nodes []*node, m *netsim.Node, endpoints string, 
 	clear(agent.tasks)
 	agent.mu.Unlock()
 	gone := time.Now()
-	keys := []string{"/dcnet/v1/vipnames/" + drainDNSName, "/dcnet/v1/vips/name/ip/" + drainDNSName}
+	keys := []string{cluster.VIPNamesPrefix + drainDNSName, cluster.VIPNamePrefix + "ip/" + drainDNSName}
 	var released time.Time
 	err := netsim.WaitFor(context.Background(), releaseGrace+20*time.Second, 100*time.Millisecond, func() error {
 		for _, k := range keys {

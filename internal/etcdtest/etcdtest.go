@@ -10,7 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/cluster/embedded"
 )
 
 // Store starts an embedded etcd for t and returns a store connected to it;
@@ -26,7 +27,7 @@ func Store(t testing.TB) *cluster.Store {
 // tests of code that faces a dead etcd.
 func StoreStoppable(t testing.TB) (s *cluster.Store, stop func()) {
 	t.Helper()
-	e, err := cluster.StartEmbedded("test", t.TempDir(), freeURL(t), freeURL(t), slog.New(slog.DiscardHandler))
+	e, err := embedded.Start("test", t.TempDir(), freeURL(t), freeURL(t), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

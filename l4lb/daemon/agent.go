@@ -15,16 +15,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/mesos"
 	"github.com/dcnet/dcnet/l4lb/vip"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
-
-// MesosBackendsPrefix holds the VIP backends that each node reads from
-// its local Mesos agent: <prefix><node>/<escaped task id> = MesosRecord,
-// under the node's liveness lease.
-const MesosBackendsPrefix = cluster.Prefix + "mesos-backends/"
 
 // Defaults and bounds of the Mesos agent source.
 const (
@@ -51,27 +46,6 @@ type AgentOptions struct {
 	Poll time.Duration
 	// Client is the HTTP client (a client with agentTimeout when nil).
 	Client *http.Client
-}
-
-// MesosRecord is the value of a MesosBackendsPrefix key: one task's
-// VIP backends.
-type MesosRecord struct {
-	Task     string          `json:"task"`
-	Backends []BackendRecord `json:"backends"`
-}
-
-// BackendRecord is one VIP backend of a MesosRecord.
-type BackendRecord struct {
-	Protocol  string     `json:"protocol"`
-	Name      string     `json:"name,omitempty"`
-	Framework string     `json:"framework,omitempty"`
-	VIP       netip.Addr `json:"vip,omitzero"`
-	VIPPort   uint16     `json:"vipPort"`
-	IP        netip.Addr `json:"ip"`
-	Port      uint16     `json:"port"`
-	NodeIP    netip.Addr `json:"nodeIP,omitzero"`
-	Healthy   bool       `json:"healthy"`
-	Draining  bool       `json:"draining,omitempty"`
 }
 
 // agentSource polls the node's Mesos agent (Operator API GET_STATE) and
@@ -220,7 +194,7 @@ func (a *agentSource) Bindings() ([]vip.Binding, bool) {
 	return a.bindings, a.ok
 }
 
-// records returns the node's MesosBackendsPrefix records: one per task.
+// records returns the node's cluster.MesosBackendsPrefix records: one per task.
 func (a *agentSource) records() (map[string][]byte, error) {
 	bs, ok := a.Bindings()
 	if !ok {
@@ -229,18 +203,16 @@ func (a *agentSource) records() (map[string][]byte, error) {
 	return encodeMesosRecords(a.node, bs), nil
 }
 
-func nodeMesosPrefix(node string) string { return MesosBackendsPrefix + node + "/" }
-
 // encodeMesosRecords groups bs by task into full keys and JSON values.
 func encodeMesosRecords(node string, bs []vip.Binding) map[string][]byte {
-	byTask := map[string]*MesosRecord{}
+	byTask := map[string]*cluster.MesosBackends{}
 	for _, b := range bs {
 		r := byTask[b.Backend.Task]
 		if r == nil {
-			r = &MesosRecord{Task: b.Backend.Task}
+			r = &cluster.MesosBackends{Task: b.Backend.Task}
 			byTask[b.Backend.Task] = r
 		}
-		r.Backends = append(r.Backends, BackendRecord{
+		r.Backends = append(r.Backends, cluster.MesosBackend{
 			Protocol: b.VIP.Protocol, Name: b.VIP.Name, Framework: b.VIP.Framework, VIP: b.VIP.IP, VIPPort: b.VIP.Port,
 			IP: b.Backend.IP, Port: b.Backend.Port, NodeIP: b.Backend.NodeIP, Healthy: b.Backend.Healthy, Draining: b.Backend.Draining,
 		})
@@ -248,12 +220,12 @@ func encodeMesosRecords(node string, bs []vip.Binding) map[string][]byte {
 	out := make(map[string][]byte, len(byTask))
 	for task, r := range byTask {
 		v, _ := json.Marshal(r)
-		out[nodeMesosPrefix(node)+url.PathEscape(task)] = v
+		out[cluster.NodeMesosBackendsPrefix(node)+url.PathEscape(task)] = v
 	}
 	return out
 }
 
-// parseMesosRecords reads the bindings of every node's MesosBackendsPrefix
+// parseMesosRecords reads the bindings of every node's cluster.MesosBackendsPrefix
 // records (see decodeMesosRecord).
 func parseMesosRecords(kvs []cluster.KV, log *slog.Logger) []vip.Binding {
 	var out []vip.Binding
@@ -274,7 +246,7 @@ func parseMesosRecords(kvs []cluster.KV, log *slog.Logger) []vip.Binding {
 func (d *Daemon) nodeLease() clientv3.LeaseID {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	resp, err := d.opts.Store.Client.Get(ctx, cluster.AlivePrefix+d.opts.Node)
+	resp, err := d.opts.Store.Client.Get(ctx, cluster.AliveKey(d.opts.Node))
 	if err != nil || len(resp.Kvs) == 0 {
 		return 0
 	}

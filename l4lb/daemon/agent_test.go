@@ -14,10 +14,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/internal/fixtures"
 	"github.com/dcnet/dcnet/l4lb/mesos"
 	"github.com/dcnet/dcnet/l4lb/vip"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -220,12 +220,12 @@ func TestMesosRecordsRoundTrip(t *testing.T) {
 	recs := encodeMesosRecords("a1", bs)
 	var kvs []cluster.KV
 	for k, v := range recs {
-		if !strings.HasPrefix(k, MesosBackendsPrefix+"a1/") || strings.Count(strings.TrimPrefix(k, MesosBackendsPrefix+"a1/"), "/") != 0 {
-			t.Errorf("record key %q: want one escaped segment under %sa1/", k, MesosBackendsPrefix)
+		if !strings.HasPrefix(k, cluster.MesosBackendsPrefix+"a1/") || strings.Count(strings.TrimPrefix(k, cluster.MesosBackendsPrefix+"a1/"), "/") != 0 {
+			t.Errorf("record key %q: want one escaped segment under %sa1/", k, cluster.MesosBackendsPrefix)
 		}
 		kvs = append(kvs, cluster.KV{Key: k, Value: v})
 	}
-	kvs = append(kvs, cluster.KV{Key: MesosBackendsPrefix + "a2/bad", Value: []byte("{")})
+	kvs = append(kvs, cluster.KV{Key: cluster.MesosBackendsPrefix + "a2/bad", Value: []byte("{")})
 	got := vip.Normalize(parseMesosRecords(kvs, quiet))
 	if diff := cmp.Diff(vip.Normalize(bs), got, cmpAddr); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)

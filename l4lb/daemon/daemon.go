@@ -15,14 +15,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
+	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 	"github.com/dcnet/dcnet/l4lb/vip"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 // Defaults of Options.
 const (
-	DefaultHTTPAddr     = "127.0.0.1:62083"
+	// DefaultHTTPAddr is where the HTTP API listens.
+	DefaultHTTPAddr     = l4lbapi.DefaultAddr
 	DefaultSyncInterval = 10 * time.Second
 	// DefaultReleaseGrace is how long a named VIP may have no backend
 	// anywhere before its addresses and name are released.
@@ -64,7 +66,7 @@ type Daemon struct {
 	log       *slog.Logger
 	endpoints *recordCache
 	alive     *cluster.Cache
-	// vips mirrors both VIPsPrefix and VIPNamesPrefix in one watch, so
+	// vips mirrors both cluster.VIPsPrefix and cluster.VIPNamesPrefix in one watch, so
 	// that a release (one transaction over both) is seen at once.
 	vips      *cluster.Cache
 	mesos     *recordCache
@@ -136,8 +138,8 @@ func New(opts Options) (*Daemon, error) {
 	d.holder = newHolder(opts.FailOpenHold)
 	d.endpoints = newRecordCache(opts.Store, cluster.EndpointsPrefix, "endpoint", decodeEndpointRecord(d.log), d.log)
 	d.alive = cluster.NewCache(opts.Store, cluster.AlivePrefix, d.log)
-	d.vips = cluster.NewCache(opts.Store, vipAndNamesPrefix, d.log)
-	d.mesos = newRecordCache(opts.Store, MesosBackendsPrefix, "mesos backend", decodeMesosRecord, d.log)
+	d.vips = cluster.NewCache(opts.Store, cluster.VIPAndNamesPrefix, d.log)
+	d.mesos = newRecordCache(opts.Store, cluster.MesosBackendsPrefix, "mesos backend", decodeMesosRecord, d.log)
 	d.caches = []cache{d.endpoints, d.alive, d.vips, d.mesos}
 	d.dirty.Store(true)
 	d.endpoints.OnChange = d.changed
@@ -151,7 +153,7 @@ func New(opts Options) (*Daemon, error) {
 		}
 		a.onPoll = d.metrics.polled
 		d.agent = a
-		d.publisher = cluster.NewPublisher(opts.Store, nodeMesosPrefix(opts.Node), d.nodeLease, a.records, d.log)
+		d.publisher = cluster.NewPublisher(opts.Store, cluster.NodeMesosBackendsPrefix(opts.Node), d.nodeLease, a.records, d.log)
 		a.onChange = d.publisher.Kick
 		d.alive.OnChange = func() { d.changed(); d.publisher.Kick() }
 	}

@@ -5,9 +5,9 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 	"github.com/dcnet/dcnet/l4lb/vip"
-	"github.com/dcnet/dcnet/overlayd/api"
 )
 
 // AllocKey names one named VIP address: a DNS name in one family.
@@ -33,7 +33,7 @@ type Service struct {
 
 // Input is everything Desired decides from.
 type Input struct {
-	Endpoints []api.Endpoint
+	Endpoints []cluster.Endpoint
 	// Alive holds the names of nodes with a liveness key.
 	Alive map[string]bool
 	// Addrs holds the allocated named VIP addresses.

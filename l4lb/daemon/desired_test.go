@@ -6,21 +6,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 	"github.com/dcnet/dcnet/l4lb/vip"
-	"github.com/dcnet/dcnet/overlayd/api"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 	"github.com/google/go-cmp/cmp"
 )
 
 const webName = "web.marathon.l4lb.thisdcos.directory"
 
-func ep(node, id string, labels map[string]string, ips ...string) api.Endpoint {
-	e := api.Endpoint{Node: node, NodeIP: "198.18.0.1"}
+func ep(node, id string, labels map[string]string, ips ...string) cluster.Endpoint {
+	e := cluster.Endpoint{Node: node, NodeIP: "198.18.0.1"}
 	e.Network, e.ContainerID, e.IfName = "dcos", id, "eth0"
 	e.Labels = labels
 	for _, ip := range ips {
-		e.IPs = append(e.IPs, api.IPConfig{Address: ip})
+		e.IPs = append(e.IPs, cluster.EndpointIP{Address: ip})
 	}
 	return e
 }
@@ -40,7 +39,7 @@ func render(ss []Service) string {
 
 func TestDesired(t *testing.T) {
 	web := map[string]string{"VIP_0": "/web:80"}
-	eps := []api.Endpoint{
+	eps := []cluster.Endpoint{
 		ep("a1", "c1", web, "9.0.1.2/24", "fd01:b::1:2/80"),
 		ep("a2", "c2", web, "9.0.2.2/24"),
 		ep("a2", "c3", map[string]string{"VIP_0": "1.2.3.4:5000"}, "9.0.2.3/24", "fd01:b::2:3/80"),
@@ -95,10 +94,10 @@ fd01:c::1 tcp 80 ` + webName + ` -> [fd01:b::1:2]:80
 
 func TestParseAllocs(t *testing.T) {
 	byName, used := parseAllocs([]cluster.KV{
-		{Key: vipNamesPrefix + "ip/" + webName, Value: []byte("11.0.0.1")},
-		{Key: vipAddrsPrefix + "11.0.0.1", Value: []byte("ip/" + webName)},
-		{Key: vipAddrsPrefix + "11.0.0.2", Value: []byte("ip/other")},
-		{Key: vipNamesPrefix + "bogus", Value: []byte("x")},
+		{Key: cluster.VIPNamePrefix + "ip/" + webName, Value: []byte("11.0.0.1")},
+		{Key: cluster.VIPAddrPrefix + "11.0.0.1", Value: []byte("ip/" + webName)},
+		{Key: cluster.VIPAddrPrefix + "11.0.0.2", Value: []byte("ip/other")},
+		{Key: cluster.VIPNamePrefix + "bogus", Value: []byte("x")},
 	})
 	want := map[AllocKey]netip.Addr{{dataplane.IPv4, webName}: netip.MustParseAddr("11.0.0.1")}
 	if d := cmp.Diff(want, byName, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
@@ -116,7 +115,7 @@ func TestDesiredMergesSources(t *testing.T) {
 	v := vip.VIP{IP: netip.MustParseAddr("1.2.3.4"), Port: 80, Protocol: "tcp"}
 	mesosB := vip.Binding{VIP: v, Backend: vip.Backend{IP: netip.MustParseAddr("9.0.1.2"), Port: 80, Node: "a1", Task: "t1", Healthy: true, Draining: true}}
 	other := vip.Binding{VIP: v, Backend: vip.Backend{IP: netip.MustParseAddr("9.0.2.2"), Port: 80, Node: "a2", Task: "t2", Healthy: false}}
-	ss, _, _ := Desired(Input{Endpoints: []api.Endpoint{e}, Alive: map[string]bool{"a1": true, "a2": true}, Bindings: []vip.Binding{mesosB, other}})
+	ss, _, _ := Desired(Input{Endpoints: []cluster.Endpoint{e}, Alive: map[string]bool{"a1": true, "a2": true}, Bindings: []vip.Binding{mesosB, other}})
 	if len(ss) != 1 || len(ss[0].Backends) != 2 {
 		t.Fatalf("services: %+v", ss)
 	}
@@ -133,7 +132,7 @@ func TestDesiredMergesSources(t *testing.T) {
 // label written by hand inside 11.0.0.0/8) sorts first every time, so the
 // data plane (which keeps the first) programs the same one on every sync.
 func TestDesiredTieIsDeterministic(t *testing.T) {
-	eps := []api.Endpoint{
+	eps := []cluster.Endpoint{
 		ep("a1", "c1", map[string]string{"VIP_0": "/web:80"}, "9.0.1.2/24"),
 		ep("a1", "c2", map[string]string{"VIP_0": "11.0.0.1:80"}, "9.0.1.3/24"),
 	}

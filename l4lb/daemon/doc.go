@@ -55,7 +55,7 @@
 // leaves the last answer read in force. A node-local agent knows only its
 // node's tasks, so the daemon publishes them for every node:
 //
-//	/dcnet/v1/mesos-backends/<node>/<url-escaped task id> = MesosRecord
+//	/dcnet/v1/mesos-backends/<node>/<url-escaped task id> = cluster.MesosBackends
 //
 // written by a cluster.Publisher under the lease of the node's liveness
 // key (overlayd's): the records go when the node goes, and are rewritten

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
+	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 	"github.com/dcnet/dcnet/l4lb/vip"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 // TestProgrammedEndpoint: /v1/programmed/<ip> answers from the addresses
@@ -43,10 +44,10 @@ func TestProgrammedEndpoint(t *testing.T) {
 	}
 	d.programmed, d.syncs = programmedAddrs(plan), 1
 	rec := httptest.NewRecorder()
-	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", PathProgrammed+"11.0.0.9", nil))
-	if rec.Code != http.StatusNotFound || rec.Header().Get(HeaderProgrammed) != "no" {
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", l4lbapi.PathProgrammed+"11.0.0.9", nil))
+	if rec.Code != http.StatusNotFound || rec.Header().Get(l4lbapi.HeaderProgrammed) != "no" {
 		t.Errorf("not programmed: %d with %s %q, want 404 with %q (dcnet-dns tells it from a missing route by it)",
-			rec.Code, HeaderProgrammed, rec.Header().Get(HeaderProgrammed), "no")
+			rec.Code, l4lbapi.HeaderProgrammed, rec.Header().Get(l4lbapi.HeaderProgrammed), "no")
 	}
 	for _, tt := range []struct {
 		ip   string
@@ -66,7 +67,7 @@ func TestProgrammedEndpoint(t *testing.T) {
 		{"", http.StatusNotFound}, // no {ip}: no route
 	} {
 		if got := programmedCode(d, tt.ip); got != tt.want {
-			t.Errorf("GET %s%s: %d, want %d", PathProgrammed, tt.ip, got, tt.want)
+			t.Errorf("GET %s%s: %d, want %d", l4lbapi.PathProgrammed, tt.ip, got, tt.want)
 		}
 	}
 }

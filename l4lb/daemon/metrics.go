@@ -5,9 +5,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// PathMetrics serves the Prometheus metrics.
-const PathMetrics = "/metrics"
-
 // Stages of dcnet_l4lb_errors_total.
 const (
 	stageAllocate    = "allocate"

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+
+	"github.com/dcnet/dcnet/cluster"
 )
 
 // publishNames writes the name record of every named VIP just programmed
@@ -18,13 +20,13 @@ func (d *Daemon) publishNames(ctx context.Context, services []Service) {
 		}
 	}
 	stored := map[string]string{}
-	for _, kv := range d.vips.List(strings.TrimPrefix(VIPNamesPrefix, vipAndNamesPrefix)) {
-		stored[strings.TrimPrefix(kv.Key, VIPNamesPrefix)] = string(kv.Value)
+	for _, kv := range d.vips.List(strings.TrimPrefix(cluster.VIPNamesPrefix, cluster.VIPAndNamesPrefix)) {
+		stored[strings.TrimPrefix(kv.Key, cluster.VIPNamesPrefix)] = string(kv.Value)
 	}
-	var recs []NameRecord
+	var recs []cluster.VIPName
 	for name, as := range addrs {
 		slices.Sort(as)
-		rec := NameRecord{Name: name, Addrs: as}
+		rec := cluster.VIPName{Name: name, Addrs: as}
 		b, _ := json.Marshal(rec)
 		if stored[name] != string(b) {
 			recs = append(recs, rec)
@@ -33,7 +35,7 @@ func (d *Daemon) publishNames(ctx context.Context, services []Service) {
 	if len(recs) == 0 {
 		return
 	}
-	slices.SortFunc(recs, func(a, b NameRecord) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(recs, func(a, b cluster.VIPName) int { return strings.Compare(a.Name, b.Name) })
 	errs := putNames(ctx, d.opts.Store.Client, recs)
 	for _, rec := range recs {
 		if err := errs[rec.Name]; err != nil {

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/vip"
-	"github.com/dcnet/dcnet/overlayd/api"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 // recordCache mirrors the records under one prefix (a cluster.Sink, like
@@ -140,7 +139,7 @@ func (c *recordCache) Bindings(dst [][]vip.Binding) [][]vip.Binding {
 // logged at debug level, once per record value.
 func decodeEndpointRecord(log *slog.Logger) func(key string, value []byte) ([]vip.Binding, error) {
 	return func(key string, value []byte) ([]vip.Binding, error) {
-		var ep api.Endpoint
+		var ep cluster.Endpoint
 		if err := json.Unmarshal(value, &ep); err != nil {
 			return nil, err
 		}
@@ -152,14 +151,14 @@ func decodeEndpointRecord(log *slog.Logger) func(key string, value []byte) ([]vi
 	}
 }
 
-// decodeMesosRecord returns the bindings of one MesosBackendsPrefix
+// decodeMesosRecord returns the bindings of one cluster.MesosBackendsPrefix
 // record; a backend's node is the node that published it.
 func decodeMesosRecord(key string, value []byte) ([]vip.Binding, error) {
-	node, _, ok := strings.Cut(strings.TrimPrefix(key, MesosBackendsPrefix), "/")
+	node, _, ok := strings.Cut(strings.TrimPrefix(key, cluster.MesosBackendsPrefix), "/")
 	if !ok {
-		return nil, fmt.Errorf("key %s: want %s<node>/<task>", key, MesosBackendsPrefix)
+		return nil, fmt.Errorf("key %s: want %s<node>/<task>", key, cluster.MesosBackendsPrefix)
 	}
-	var r MesosRecord
+	var r cluster.MesosBackends
 	if err := json.Unmarshal(value, &r); err != nil {
 		return nil, err
 	}

@@ -7,19 +7,18 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/internal/etcdtest"
 	"github.com/dcnet/dcnet/l4lb/vip"
-	"github.com/dcnet/dcnet/overlayd/api"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 func endpointJSON(t *testing.T, i int, vipLabel string) string {
 	t.Helper()
-	ep := api.Endpoint{Attachment: api.Attachment{
-		AttachmentID: api.AttachmentID{Network: "dcos", ContainerID: fmt.Sprintf("c%d", i), IfName: "eth0"},
-		IPs:          []api.IPConfig{{Address: fmt.Sprintf("9.0.%d.2/24", i)}},
-		Labels:       map[string]string{"VIP_0": vipLabel},
-	}, Node: "a1", NodeIP: "198.18.0.1"}
+	ep := cluster.Endpoint{
+		Network: "dcos", ContainerID: fmt.Sprintf("c%d", i), IfName: "eth0",
+		IPs:    []cluster.EndpointIP{{Address: fmt.Sprintf("9.0.%d.2/24", i)}},
+		Labels: map[string]string{"VIP_0": vipLabel},
+		Node:   "a1", NodeIP: "198.18.0.1"}
 	b, err := json.Marshal(ep)
 	if err != nil {
 		t.Fatal(err)

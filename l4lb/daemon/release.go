@@ -10,10 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 	"github.com/dcnet/dcnet/l4lb/vip"
-	"github.com/dcnet/dcnet/overlayd/api"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -76,8 +75,8 @@ func (d *Daemon) release(ctx context.Context, services []Service, missing []Allo
 	for k := range d.allocated() {
 		known[k.Name] = true
 	}
-	for _, kv := range d.vips.List(strings.TrimPrefix(VIPNamesPrefix, vipAndNamesPrefix)) {
-		known[strings.TrimPrefix(kv.Key, VIPNamesPrefix)] = true
+	for _, kv := range d.vips.List(strings.TrimPrefix(cluster.VIPNamesPrefix, cluster.VIPAndNamesPrefix)) {
+		known[strings.TrimPrefix(kv.Key, cluster.VIPNamesPrefix)] = true
 	}
 	due := d.releaser.due(known, inUse)
 	if len(due) == 0 {
@@ -132,7 +131,7 @@ type records struct {
 func readRecords(ctx context.Context, cli *clientv3.Client) (*records, error) {
 	cctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	read, err := cli.Txn(cctx).Then(clientv3.OpGet(cluster.EndpointsPrefix, clientv3.WithPrefix()),
-		clientv3.OpGet(MesosBackendsPrefix, clientv3.WithPrefix())).Commit()
+		clientv3.OpGet(cluster.MesosBackendsPrefix, clientv3.WithPrefix())).Commit()
 	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("release vips: read the records: %w", err)
@@ -150,8 +149,8 @@ func (r *records) release(ctx context.Context, cli *clientv3.Client, name string
 	if r.names[name] {
 		return false, nil
 	}
-	keys := []string{vipNamesPrefix + AllocKey{dataplane.IPv4, name}.String(),
-		vipNamesPrefix + AllocKey{dataplane.IPv6, name}.String(), VIPNamesPrefix + name}
+	keys := []string{cluster.VIPNamePrefix + AllocKey{dataplane.IPv4, name}.String(),
+		cluster.VIPNamePrefix + AllocKey{dataplane.IPv6, name}.String(), cluster.VIPNamesPrefix + name}
 	ops := make([]clientv3.Op, 0, len(keys))
 	for _, k := range keys {
 		ops = append(ops, clientv3.OpGet(k))
@@ -165,7 +164,7 @@ func (r *records) release(ctx context.Context, cli *clientv3.Client, name string
 	rs := read.Responses
 	cmps := []clientv3.Cmp{
 		clientv3.Compare(clientv3.ModRevision(cluster.EndpointsPrefix), "<", r.rev+1).WithPrefix(),
-		clientv3.Compare(clientv3.ModRevision(MesosBackendsPrefix), "<", r.rev+1).WithPrefix(),
+		clientv3.Compare(clientv3.ModRevision(cluster.MesosBackendsPrefix), "<", r.rev+1).WithPrefix(),
 	}
 	var dels []clientv3.Op
 	for i, k := range keys {
@@ -174,7 +173,7 @@ func (r *records) release(ctx context.Context, cli *clientv3.Client, name string
 			modRev = kvs[0].ModRevision
 			dels = append(dels, clientv3.OpDelete(k))
 			if i < 2 {
-				dels = append(dels, clientv3.OpDelete(vipAddrsPrefix+string(kvs[0].Value)))
+				dels = append(dels, clientv3.OpDelete(cluster.VIPAddrPrefix+string(kvs[0].Value)))
 			}
 		}
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", modRev))
@@ -196,7 +195,7 @@ func (r *records) release(ctx context.Context, cli *clientv3.Client, name string
 func namesInUse(endpoints, mesosRecs []*mvccpb.KeyValue) map[string]bool {
 	out := map[string]bool{}
 	for _, kv := range endpoints {
-		var ep api.Endpoint
+		var ep cluster.Endpoint
 		if json.Unmarshal(kv.Value, &ep) != nil {
 			continue
 		}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 // TestRunStopsOnCancel: a cancelled daemon returns promptly, its HTTP

@@ -9,21 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
-)
-
-// Store key prefixes of dcnet-l4lb.
-const (
-	VIPsPrefix     = cluster.Prefix + "vips/"
-	vipNamesPrefix = VIPsPrefix + "name/"
-	vipAddrsPrefix = VIPsPrefix + "addr/"
-	// VIPNamesPrefix holds the DNS records of programmed named VIPs.
-	VIPNamesPrefix = cluster.Prefix + "vipnames/"
-	// vipAndNamesPrefix covers VIPsPrefix and VIPNamesPrefix.
-	vipAndNamesPrefix = cluster.Prefix + "vip"
 )
 
 // Named VIP address ranges.
@@ -40,27 +29,21 @@ const (
 // ErrRangeFull means a named VIP range has no free address.
 var ErrRangeFull = errors.New("no free address")
 
-// NameRecord is the value of a VIPNamesPrefix key.
-type NameRecord struct {
-	Name  string   `json:"name"`
-	Addrs []string `json:"addrs"`
-}
-
 // parseAllocs reads the allocated addresses from the vips prefix cache.
 func parseAllocs(kvs []cluster.KV) (map[AllocKey]netip.Addr, map[netip.Addr]bool) {
 	byName := map[AllocKey]netip.Addr{}
 	used := map[netip.Addr]bool{}
 	for _, kv := range kvs {
 		switch {
-		case strings.HasPrefix(kv.Key, vipNamesPrefix):
-			k, ok := parseAllocKey(strings.TrimPrefix(kv.Key, vipNamesPrefix))
+		case strings.HasPrefix(kv.Key, cluster.VIPNamePrefix):
+			k, ok := parseAllocKey(strings.TrimPrefix(kv.Key, cluster.VIPNamePrefix))
 			a, err := netip.ParseAddr(string(kv.Value))
 			if ok && err == nil {
 				byName[k] = a
 				used[a] = true
 			}
-		case strings.HasPrefix(kv.Key, vipAddrsPrefix):
-			if a, err := netip.ParseAddr(strings.TrimPrefix(kv.Key, vipAddrsPrefix)); err == nil {
+		case strings.HasPrefix(kv.Key, cluster.VIPAddrPrefix):
+			if a, err := netip.ParseAddr(strings.TrimPrefix(kv.Key, cluster.VIPAddrPrefix)); err == nil {
 				used[a] = true
 			}
 		}
@@ -94,7 +77,7 @@ func rangeOf(f dataplane.Family) netip.Prefix {
 // not in used when k has none. used is updated with what it learns.
 func allocate(ctx context.Context, cli *clientv3.Client, k AllocKey, used map[netip.Addr]bool) (netip.Addr, error) {
 	rng := rangeOf(k.Family)
-	nameKey := vipNamesPrefix + k.String()
+	nameKey := cluster.VIPNamePrefix + k.String()
 	cand := rng.Addr().Next()
 	for range maxAllocAttempts {
 		for used[cand] {
@@ -103,7 +86,7 @@ func allocate(ctx context.Context, cli *clientv3.Client, k AllocKey, used map[ne
 		if !rng.Contains(cand) {
 			return netip.Addr{}, fmt.Errorf("allocate %s in %s: %w", k, rng, ErrRangeFull)
 		}
-		addrKey := vipAddrsPrefix + cand.String()
+		addrKey := cluster.VIPAddrPrefix + cand.String()
 		cctx, cancel := context.WithTimeout(ctx, storeTimeout)
 		resp, err := cli.Txn(cctx).
 			If(clientv3.Compare(clientv3.CreateRevision(nameKey), "=", 0),
@@ -206,7 +189,7 @@ func allocateBatch(ctx context.Context, cli *clientv3.Client, batch []AllocKey, 
 			return batch, false, nil
 		}
 		taken[cand], cands[i], next[k.Family] = true, cand, cand.Next()
-		nameKey, addrKey := vipNamesPrefix+k.String(), vipAddrsPrefix+cand.String()
+		nameKey, addrKey := cluster.VIPNamePrefix+k.String(), cluster.VIPAddrPrefix+cand.String()
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(nameKey), "=", 0),
 			clientv3.Compare(clientv3.CreateRevision(addrKey), "=", 0))
 		puts = append(puts, clientv3.OpPut(nameKey, cand.String()), clientv3.OpPut(addrKey, k.String()))
@@ -249,19 +232,19 @@ func txnTooBig(err error) bool {
 	return errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge)
 }
 
-// putNames writes recs under VIPNamesPrefix, up to 128 per transaction
+// putNames writes recs under cluster.VIPNamesPrefix, up to 128 per transaction
 // (halved while etcd refuses a transaction for its size); it returns an
 // error per name it could not write. When etcd fails, every name left gets
 // that error at once.
-func putNames(ctx context.Context, cli *clientv3.Client, recs []NameRecord) map[string]error {
+func putNames(ctx context.Context, cli *clientv3.Client, recs []cluster.VIPName) map[string]error {
 	errs := map[string]error{}
-	size := maxTxnOps
+	size := cluster.MaxTxnOps
 	for len(recs) > 0 {
 		batch := recs[:min(len(recs), size)]
 		ops := make([]clientv3.Op, len(batch))
 		for i, rec := range batch {
 			b, _ := json.Marshal(rec)
-			ops[i] = clientv3.OpPut(VIPNamesPrefix+rec.Name, string(b))
+			ops[i] = clientv3.OpPut(cluster.VIPNamesPrefix+rec.Name, string(b))
 		}
 		cctx, cancel := context.WithTimeout(ctx, storeTimeout)
 		_, err := cli.Txn(cctx).Then(ops...).Commit()
@@ -280,6 +263,3 @@ func putNames(ctx context.Context, cli *clientv3.Client, recs []NameRecord) map[
 	}
 	return errs
 }
-
-// maxTxnOps is etcd's default --max-txn-ops.
-const maxTxnOps = 128

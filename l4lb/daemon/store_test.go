@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/internal/etcdtest"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
-	"github.com/dcnet/dcnet/overlayd/cluster"
+	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -135,15 +136,15 @@ func TestDaemonMesosAgent(t *testing.T) {
 	}
 	addr := d2.VIPs()[0].Address
 	if code := programmedCode(d2, addr); code != http.StatusNoContent {
-		t.Errorf("GET %s%s on a2: %d, want 204", PathProgrammed, addr, code)
+		t.Errorf("GET %s%s on a2: %d, want 204", l4lbapi.PathProgrammed, addr, code)
 	}
-	recs := getPrefix(t, s, MesosBackendsPrefix)
+	recs := getPrefix(t, s, cluster.MesosBackendsPrefix)
 	if len(recs) != 1 {
 		t.Fatalf("mesos records: %v, want one", recs)
 	}
 	for k, l := range recs {
-		if !strings.HasPrefix(k, MesosBackendsPrefix+"a1/") || clientv3.LeaseID(l) != lease {
-			t.Errorf("record %s lease %x: want under %sa1/ with the liveness lease %x", k, l, MesosBackendsPrefix, lease)
+		if !strings.HasPrefix(k, cluster.MesosBackendsPrefix+"a1/") || clientv3.LeaseID(l) != lease {
+			t.Errorf("record %s lease %x: want under %sa1/ with the liveness lease %x", k, l, cluster.MesosBackendsPrefix, lease)
 		}
 	}
 
@@ -156,8 +157,8 @@ func TestDaemonMesosAgent(t *testing.T) {
 		}
 		return nil
 	})
-	if got := vipLines(d2); got != want || len(getPrefix(t, s, MesosBackendsPrefix)) != 1 {
-		t.Errorf("after the agent outage: %v\n%s", getPrefix(t, s, MesosBackendsPrefix), got)
+	if got := vipLines(d2); got != want || len(getPrefix(t, s, cluster.MesosBackendsPrefix)) != 1 {
+		t.Errorf("after the agent outage: %v\n%s", getPrefix(t, s, cluster.MesosBackendsPrefix), got)
 	}
 
 	// TASK_KILLING: the backend drains everywhere.
@@ -190,7 +191,7 @@ func TestDaemonMesosAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the dead node's records to go", func() error {
-		if n := len(getPrefix(t, s, MesosBackendsPrefix)); n != 0 {
+		if n := len(getPrefix(t, s, cluster.MesosBackendsPrefix)); n != 0 {
 			return fmt.Errorf("%d mesos records left", n)
 		}
 		return nil
@@ -200,22 +201,22 @@ func TestDaemonMesosAgent(t *testing.T) {
 		t.Errorf("a2 after the node's lease went: got\n%swant the held VIPs\n%s", got, held)
 	}
 	if code := programmedCode(d2, addr); code != http.StatusNoContent {
-		t.Errorf("GET %s%s on a2 with the VIP held: %d, want 204", PathProgrammed, addr, code)
+		t.Errorf("GET %s%s on a2 with the VIP held: %d, want 204", l4lbapi.PathProgrammed, addr, code)
 	}
 }
 
 func programmedCode(d *Daemon, ip string) int {
 	rec := httptest.NewRecorder()
-	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", PathProgrammed+ip, nil))
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", l4lbapi.PathProgrammed+ip, nil))
 	return rec.Code
 }
 
 func scrape(t *testing.T, d *Daemon) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", PathMetrics, nil))
+	d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", l4lbapi.PathMetrics, nil))
 	if rec.Code != 200 {
-		t.Fatalf("GET %s: %d", PathMetrics, rec.Code)
+		t.Fatalf("GET %s: %d", l4lbapi.PathMetrics, rec.Code)
 	}
 	return rec.Body.String()
 }
@@ -245,10 +246,10 @@ func TestDaemonReleasesUnusedVIP(t *testing.T) {
 	if _, err := s.Client.Put(ctx, key, string(b), clientv3.WithLease(lease)); err != nil {
 		t.Fatal(err)
 	}
-	wantKeys := []string{VIPNamesPrefix + webName, vipAddrsPrefix + "11.0.0.1", vipAddrsPrefix + "fd01:c::1",
-		vipNamesPrefix + "ip/" + webName, vipNamesPrefix + "ip6/" + webName}
+	wantKeys := []string{cluster.VIPNamesPrefix + webName, cluster.VIPAddrPrefix + "11.0.0.1", cluster.VIPAddrPrefix + "fd01:c::1",
+		cluster.VIPNamePrefix + "ip/" + webName, cluster.VIPNamePrefix + "ip6/" + webName}
 	hasKeys := func(want bool) error {
-		got := getPrefix(t, s, vipAndNamesPrefix)
+		got := getPrefix(t, s, cluster.VIPAndNamesPrefix)
 		for _, k := range wantKeys {
 			if _, ok := got[k]; ok != want {
 				return fmt.Errorf("key %s present %t, want %t: %v", k, ok, want, got)
@@ -294,7 +295,7 @@ func TestReleaseNameGuards(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if errs := putNames(ctx, s.Client, []NameRecord{{Name: webName, Addrs: []string{"11.0.0.1"}}}); len(errs) > 0 {
+	if errs := putNames(ctx, s.Client, []cluster.VIPName{{Name: webName, Addrs: []string{"11.0.0.1"}}}); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	e, _ := json.Marshal(ep("a1", "c1", map[string]string{"VIP_0": "/web:80"}, "9.0.1.2/24"))
@@ -304,7 +305,7 @@ func TestReleaseNameGuards(t *testing.T) {
 	if ok, err := releaseName(ctx, s.Client, webName); ok || err != nil {
 		t.Fatalf("release of a name in use: %t %v", ok, err)
 	}
-	if n := len(getPrefix(t, s, vipAndNamesPrefix)); n != 5 {
+	if n := len(getPrefix(t, s, cluster.VIPAndNamesPrefix)); n != 5 {
 		t.Fatalf("%d keys after a refused release, want 5", n)
 	}
 	if _, err := s.Client.Delete(ctx, cluster.EndpointsPrefix, clientv3.WithPrefix()); err != nil {
@@ -323,7 +324,7 @@ func TestReleaseNameGuards(t *testing.T) {
 	if a, b := <-results, <-results; a == b {
 		t.Errorf("two concurrent releases: %t and %t, want exactly one success", a, b)
 	}
-	if got := getPrefix(t, s, vipAndNamesPrefix); len(got) != 0 {
+	if got := getPrefix(t, s, cluster.VIPAndNamesPrefix); len(got) != 0 {
 		t.Errorf("keys left after release: %v", got)
 	}
 }
@@ -411,7 +412,7 @@ func TestAllocateAll(t *testing.T) {
 		owner[a] = k
 	}
 	// etcd agrees: every name key holds the address, every address key the name.
-	resp, err := s.Client.Get(ctx, vipAndNamesPrefix, clientv3.WithPrefix())
+	resp, err := s.Client.Get(ctx, cluster.VIPAndNamesPrefix, clientv3.WithPrefix())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +434,7 @@ func TestAllocateAll(t *testing.T) {
 // mustAddr is the address etcd holds for the IPv4 name.
 func mustAddr(t *testing.T, s *cluster.Store, name string) netip.Addr {
 	t.Helper()
-	r, err := s.Client.Get(context.Background(), vipNamesPrefix+AllocKey{dataplane.IPv4, name}.String())
+	r, err := s.Client.Get(context.Background(), cluster.VIPNamePrefix+AllocKey{dataplane.IPv4, name}.String())
 	if err != nil || len(r.Kvs) != 1 {
 		t.Fatalf("name %s: %v", name, err)
 	}
@@ -450,10 +451,10 @@ func TestAllocateAllEtcdDown(t *testing.T) {
 	s, stop := etcdtest.StoreStoppable(t)
 	stop()
 	var keys []AllocKey
-	var recs []NameRecord
+	var recs []cluster.VIPName
 	for i := range 40 {
 		keys = append(keys, AllocKey{dataplane.IPv4, fmt.Sprintf("d%02d", i)})
-		recs = append(recs, NameRecord{Name: fmt.Sprintf("d%02d", i), Addrs: []string{"11.0.0.1"}})
+		recs = append(recs, cluster.VIPName{Name: fmt.Sprintf("d%02d", i), Addrs: []string{"11.0.0.1"}})
 	}
 	start := time.Now()
 	got, errs := allocateAll(context.Background(), s.Client, keys, map[netip.Addr]bool{})

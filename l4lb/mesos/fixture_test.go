@@ -3,12 +3,13 @@ package mesos
 import (
 	"bytes"
 	"fmt"
-	"github.com/dcnet/dcnet/internal/fixtures"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dcnet/dcnet/internal/fixtures"
 
 	"github.com/google/go-cmp/cmp"
 )

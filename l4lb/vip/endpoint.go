@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dcnet/dcnet/overlayd/api"
+	"github.com/dcnet/dcnet/cluster"
 )
 
 // EndpointFramework is the framework of named VIPs declared by endpoint
@@ -29,7 +29,7 @@ const EndpointFramework = "marathon"
 //   - VIP_PORT<n>=tcp://<vip>:<port>: the VIP is served by the n-th port
 //     mapping: node IP and host port (or container IPs and container port
 //     when the mapping has no host port).
-func FromEndpoint(ep api.Endpoint) ([]Binding, []error) {
+func FromEndpoint(ep cluster.Endpoint) ([]Binding, []error) {
 	src := endpointSource{ep: ep}
 	src.parseAddrs()
 	keys := make([]string, 0, len(ep.Labels))
@@ -42,7 +42,7 @@ func FromEndpoint(ep api.Endpoint) ([]Binding, []error) {
 	for _, key := range keys {
 		bs, err := src.label(key, ep.Labels[key])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("endpoint %s on node %s: %w", ep.AttachmentID, ep.Node, err))
+			errs = append(errs, fmt.Errorf("endpoint %s on node %s: %w", ep.ID(), ep.Node, err))
 			continue
 		}
 		out = append(out, bs...)
@@ -51,7 +51,7 @@ func FromEndpoint(ep api.Endpoint) ([]Binding, []error) {
 }
 
 type endpointSource struct {
-	ep          api.Endpoint
+	ep          cluster.Endpoint
 	nodeIP      netip.Addr
 	containerIP []netip.Addr
 }
@@ -133,7 +133,7 @@ func (s *endpointSource) containerBackends(key, value string, v VIP, port int) (
 }
 
 func (s *endpointSource) backend(ip netip.Addr, port uint16) Backend {
-	return Backend{IP: ip, Port: port, Node: s.ep.Node, NodeIP: s.nodeIP, Task: s.ep.AttachmentID.String(), Healthy: true}
+	return Backend{IP: ip, Port: port, Node: s.ep.Node, NodeIP: s.nodeIP, Task: s.ep.ID(), Healthy: true}
 }
 
 // Normalize sorts bindings (by VIP, then backend) and drops exact

@@ -5,22 +5,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dcnet/dcnet/overlayd/api"
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/google/go-cmp/cmp"
 )
 
 var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
 
-func endpoint(labels map[string]string, pms ...api.PortMapping) api.Endpoint {
-	return api.Endpoint{
-		Attachment: api.Attachment{
-			AttachmentID: api.AttachmentID{Network: "dcos", ContainerID: "c1", IfName: "eth0"},
-			IPs:          []api.IPConfig{{Address: "9.0.1.5/24", Gateway: "9.0.1.1"}, {Address: "fd01:b::1:0:5/80"}},
-			Labels:       labels,
-			PortMappings: pms,
-		},
-		Node:   "node-a",
-		NodeIP: "198.18.0.2",
+func endpoint(labels map[string]string, pms ...cluster.PortMapping) cluster.Endpoint {
+	return cluster.Endpoint{
+		Network: "dcos", ContainerID: "c1", IfName: "eth0",
+		IPs:          []cluster.EndpointIP{{Address: "9.0.1.5/24", Gateway: "9.0.1.1"}, {Address: "fd01:b::1:0:5/80"}},
+		Labels:       labels,
+		PortMappings: pms,
+		Node:         "node-a",
+		NodeIP:       "198.18.0.2",
 	}
 }
 
@@ -35,7 +33,7 @@ func TestFromEndpoint(t *testing.T) {
 	ipVIP := VIP{IP: a("1.2.3.4"), Port: 80, Protocol: "tcp"}
 	tests := []struct {
 		name    string
-		ep      api.Endpoint
+		ep      cluster.Endpoint
 		want    []Binding
 		wantErr []string
 	}{
@@ -50,22 +48,22 @@ func TestFromEndpoint(t *testing.T) {
 		{
 			name: "mapped port: node IP and host port, one VIP per protocol",
 			ep: endpoint(map[string]string{"VIP_0": "/web:80"},
-				api.PortMapping{HostPort: 31000, ContainerPort: 80, Protocol: "tcp"},
-				api.PortMapping{HostPort: 31001, ContainerPort: 80, Protocol: "udp"},
-				api.PortMapping{HostPort: 31002, ContainerPort: 9000, Protocol: "tcp"}),
+				cluster.PortMapping{HostPort: 31000, ContainerPort: 80, Protocol: "tcp"},
+				cluster.PortMapping{HostPort: 31001, ContainerPort: 80, Protocol: "udp"},
+				cluster.PortMapping{HostPort: 31002, ContainerPort: 9000, Protocol: "tcp"}),
 			want: []Binding{{web, be("198.18.0.2", 31000)}, {webUDP, be("198.18.0.2", 31001)}},
 		},
 		{
 			name: "VIP_PORT form selects the mapping",
 			ep: endpoint(map[string]string{"VIP_PORT1": "udp:///web:80"},
-				api.PortMapping{HostPort: 31000, ContainerPort: 8080, Protocol: "tcp"},
-				api.PortMapping{HostPort: 31001, ContainerPort: 5353, Protocol: "udp"}),
+				cluster.PortMapping{HostPort: 31000, ContainerPort: 8080, Protocol: "tcp"},
+				cluster.PortMapping{HostPort: 31001, ContainerPort: 5353, Protocol: "udp"}),
 			want: []Binding{{webUDP, be("198.18.0.2", 31001)}},
 		},
 		{
 			name: "VIP_PORT form without a host port uses the container port",
 			ep: endpoint(map[string]string{"vip_port0": "tcp:///web:80"},
-				api.PortMapping{ContainerPort: 8080, Protocol: "tcp"}),
+				cluster.PortMapping{ContainerPort: 8080, Protocol: "tcp"}),
 			want: []Binding{{web, be("9.0.1.5", 8080)}, {web, be("fd01:b::1:0:5", 8080)}},
 		},
 		{
@@ -94,7 +92,7 @@ func TestFromEndpoint(t *testing.T) {
 }
 
 func TestFromEndpointMissingAddresses(t *testing.T) {
-	ep := endpoint(map[string]string{"VIP_0": "/web:80"}, api.PortMapping{HostPort: 31000, ContainerPort: 80, Protocol: "tcp"})
+	ep := endpoint(map[string]string{"VIP_0": "/web:80"}, cluster.PortMapping{HostPort: 31000, ContainerPort: 80, Protocol: "tcp"})
 	ep.NodeIP = ""
 	if _, errs := FromEndpoint(ep); len(errs) != 1 || !strings.Contains(errs[0].Error(), "no node IP") {
 		t.Errorf("errs = %v, want a missing node IP error", errs)

@@ -1,7 +1,8 @@
 // Package api defines overlayd's local API: the JSON types exchanged over the
-// unix socket (/run/dcnet/overlayd.sock), the HTTP routes, a client used by the
-// CNI plugins, the Docker driver and dcnetctl, and the records overlayd
-// publishes to the cluster store for other components (l4lb, dns) to read.
+// unix socket (/run/dcnet/overlayd.sock), the HTTP routes, and a client used
+// by the CNI plugins, the Docker driver and dcnetctl. It is a leaf: the
+// records in the cluster store are package cluster's, the stored
+// attachments package ipam's; overlayd converts between them.
 package api
 
 import "time"
@@ -205,9 +206,9 @@ type NodeRemoveResponse struct {
 	Removed int `json:"removed"`
 }
 
-// Endpoint is the cluster-wide record of one attachment, written by the
-// attachment's node under /dcnet/v1/endpoints/<node>/... and read by l4lb
-// and dns.
+// Endpoint is one attachment of any node as PathEndpoints answers it: the
+// cluster's endpoint record (cluster.Endpoint, same JSON) from overlayd's
+// cache of the store.
 type Endpoint struct {
 	Attachment
 	Node   string `json:"node"`

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/internal/etcdtest"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {
@@ -66,7 +66,7 @@ func TestClusterRoutesNodes(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("/v1/nodes = %d %q", code, body)
 	}
-	var got []nodeInfo
+	var got []cluster.NodeState
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/dcnet/dcnet/dns/cache"
+	"github.com/dcnet/dcnet/dns/dnsapi"
 	"github.com/dcnet/dcnet/dns/forward"
 	"github.com/dcnet/dcnet/dns/metrics"
 	"github.com/dcnet/dcnet/dns/server"
@@ -61,7 +62,7 @@ func newHandler(log *slog.Logger, o options, local []server.Lister) (*wired, err
 	}
 	routes := map[string]forward.Forwarder{}
 	if len(o.mesosDNS) > 0 {
-		g, err := group(o.mesosDNS, mesosDNSPort)
+		g, err := group(o.mesosDNS, dnsapi.MesosDNSPort)
 		if err != nil {
 			return nil, err
 		}

@@ -21,9 +21,11 @@ import (
 	"time"
 
 	"github.com/dcnet/dcnet/dns/cache"
+	"github.com/dcnet/dcnet/dns/dnsapi"
 	"github.com/dcnet/dcnet/dns/forward"
 	"github.com/dcnet/dcnet/dns/poll"
 	"github.com/dcnet/dcnet/dns/spartan"
+	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 )
 
 // version is reported by /v1/version; set with -ldflags "-X main.version=...".
@@ -34,22 +36,6 @@ const (
 	modeNode     = "node"
 	modeMesosDNS = "mesos-dns"
 )
-
-// Defaults that depend on the mode.
-const (
-	// defaultHTTPAddr is where the per-node HTTP API listens.
-	defaultHTTPAddr = "127.0.0.1:62080"
-	// defaultMesosHTTPAddr is where Mesos-DNS's HTTP API listens.
-	defaultMesosHTTPAddr = "0.0.0.0:8123"
-	// defaultMesosListen is where Mesos-DNS answers.
-	defaultMesosListen = "0.0.0.0:61053"
-)
-
-// defaultL4LBAddr is dcnet-l4lb's default HTTP address.
-const defaultL4LBAddr = "127.0.0.1:62083"
-
-// mesosDNSPort is the port of Mesos-DNS on the masters.
-const mesosDNSPort = "61053"
 
 // defaultNodeListen are the per-node server's addresses.
 var defaultNodeListen = []string{"198.51.100.1:53", "198.51.100.2:53", "198.51.100.3:53"}
@@ -80,7 +66,7 @@ type options struct {
 func parseFlags() options {
 	var o options
 	flag.StringVar(&o.mode, "mode", modeNode, "node: the per-node server; mesos-dns: Mesos-DNS on a master")
-	flag.StringVar(&o.httpAddr, "http-addr", "", "address of the HTTP API; empty: none (default "+defaultHTTPAddr+", in mesos-dns mode "+defaultMesosHTTPAddr+")")
+	flag.StringVar(&o.httpAddr, "http-addr", "", "address of the HTTP API; empty: none (default "+dnsapi.DefaultAddr+", in mesos-dns mode "+dnsapi.DefaultMesosHTTPAddr+")")
 	flag.StringVar(&o.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolv.conf to read upstreams from when --upstream is not given")
 	flag.StringVar(&o.stateFile, "mesos-state-file", "", "Mesos master state JSON, re-read every --refresh: serve the mesos zone and task names from it")
 	flag.Var(&o.masters, "mesos-master", "Mesos master URL, http://ip:5050 (repeatable): poll its /master/state, following the leader")
@@ -91,14 +77,14 @@ func parseFlags() options {
 	flag.IntVar(&o.cacheSize, "cache-size", cache.DefaultSize, "entries in the cache of forwarded answers")
 	flag.IntVar(&o.sockets, "sockets", 0, "UDP sockets and TCP listeners per listen address, with SO_REUSEPORT (0: GOMAXPROCS)")
 	flag.BoolVar(&o.fastPath, "fast-path", true, "answer cached forwarded UDP questions straight from the socket readers")
-	flag.Var(&o.listen, "listen", "ip:port to serve on, UDP and TCP (repeatable; default 198.51.100.1-3:53, in mesos-dns mode "+defaultMesosListen+")")
+	flag.Var(&o.listen, "listen", "ip:port to serve on, UDP and TCP (repeatable; default 198.51.100.1-3:53, in mesos-dns mode "+dnsapi.DefaultMesosListen+")")
 	flag.Var(&o.upstreams, "upstream", "upstream resolver ip[:port] (repeatable)")
-	flag.Var(&o.mesosDNS, "mesos-dns", "Mesos-DNS server ip[:port] for *.mesos (repeatable; port "+mesosDNSPort+")")
+	flag.Var(&o.mesosDNS, "mesos-dns", "Mesos-DNS server ip[:port] for *.mesos (repeatable; port "+dnsapi.MesosDNSPort+")")
 	flag.Var(&o.zones, "forward-zone", "zone=ip[:port][;ip[:port]] forwarded to its servers (repeatable)")
 	flag.Var(&o.nodeIPs, "node-ip", "this node's IP, for thisnode.thisdcos.directory (repeatable)")
 	flag.Var(&o.cnames, "cname", "name=target: answer name with an authoritative CNAME to target (repeatable; node mode)")
 	flag.StringVar(&o.spartanLink, "spartan-link", spartan.DefaultLink, "link that gets the listen addresses no link holds yet (dummy, else a port-less bridge); empty: none (node mode)")
-	flag.StringVar(&o.l4lbAddr, "l4lb-addr", defaultL4LBAddr, "this node's dcnet-l4lb HTTP address: a VIP name is answered only once it has programmed the VIP (no answer there: names are served); empty: do not ask (node mode)")
+	flag.StringVar(&o.l4lbAddr, "l4lb-addr", l4lbapi.DefaultAddr, "this node's dcnet-l4lb HTTP address: a VIP name is answered only once it has programmed the VIP (no answer there: names are served); empty: do not ask (node mode)")
 	flag.Var(&o.etcd, "etcd-endpoints", "etcd endpoints (comma-separated): node mode serves l4lb.thisdcos.directory and the task names from etcd; mesos-dns mode publishes the task names")
 	flag.Parse()
 	httpSet := false
@@ -106,17 +92,17 @@ func parseFlags() options {
 	switch o.mode {
 	case modeMesosDNS:
 		if len(o.listen) == 0 {
-			o.listen = listFlag{defaultMesosListen}
+			o.listen = listFlag{dnsapi.DefaultMesosListen}
 		}
 		if !httpSet {
-			o.httpAddr = defaultMesosHTTPAddr
+			o.httpAddr = dnsapi.DefaultMesosHTTPAddr
 		}
 	default:
 		if len(o.listen) == 0 {
 			o.listen = append(listFlag(nil), defaultNodeListen...)
 		}
 		if !httpSet {
-			o.httpAddr = defaultHTTPAddr
+			o.httpAddr = dnsapi.DefaultAddr
 		}
 	}
 	return o

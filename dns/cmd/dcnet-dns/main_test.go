@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/mesos"
 	"github.com/dcnet/dcnet/dns/poll"
 	"github.com/dcnet/dcnet/dns/records"
@@ -73,7 +74,7 @@ func TestMesosStateApply(t *testing.T) {
 	if txns, _ := put.Txns(); txns != 2 {
 		t.Errorf("etcd transactions %d, want 2 (one per change):\n%s", txns, put)
 	}
-	if _, ok := put.Value(taskzone.Prefix + "db.marathon.agentip.dcos.thisdcos.directory."); !ok {
+	if _, ok := put.Value(cluster.TaskNamesPrefix + "db.marathon.agentip.dcos.thisdcos.directory."); !ok {
 		t.Errorf("etcd lacks db:\n%s", put)
 	}
 	rs, _ := m.Snapshot()

@@ -10,11 +10,12 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/dns/dnsapi"
 	"github.com/dcnet/dcnet/dns/httpapi"
 	"github.com/dcnet/dcnet/dns/records"
 	"github.com/dcnet/dcnet/dns/server"
 	"github.com/dcnet/dcnet/dns/taskzone"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 // runMesosDNS runs Mesos-DNS mode until ctx ends: the mesos. zone from
@@ -88,9 +89,9 @@ func publisherID(o options) string {
 }
 
 // mesosConfig is /v1/config: the flags in Mesos-DNS's terms.
-func mesosConfig(o options, cfg records.Config) httpapi.MesosConfig {
+func mesosConfig(o options, cfg records.Config) dnsapi.MesosConfig {
 	soa := server.SOA(server.MesosZone)
-	c := httpapi.MesosConfig{
+	c := dnsapi.MesosConfig{
 		Masters:        cfg.Masters,
 		RefreshSeconds: int(math.Ceil(o.refresh.Seconds())),
 		TTL:            server.TTL,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/httpapi"
 	"github.com/dcnet/dcnet/dns/poll"
 	"github.com/dcnet/dcnet/dns/records"
@@ -16,7 +17,6 @@ import (
 	"github.com/dcnet/dcnet/dns/spartan"
 	"github.com/dcnet/dcnet/dns/taskzone"
 	"github.com/dcnet/dcnet/dns/vipzone"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 // runNode runs the per-node server until ctx ends.

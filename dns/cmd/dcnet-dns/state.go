@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/mesos"
 	"github.com/dcnet/dcnet/dns/poll"
 	"github.com/dcnet/dcnet/dns/records"
@@ -103,7 +104,7 @@ func (m *mesosState) publish() {
 	} else if err != nil && parent.Err() == nil {
 		m.log.Warn("task names: publish failed, retrying at the next poll", "err", err)
 	} else if st.Wrote() {
-		m.log.Info("task names published", "prefix", taskzone.Prefix, "names", st.Names, "puts", st.Puts, "deletes", st.Deletes, "txns", st.Txns)
+		m.log.Info("task names published", "prefix", cluster.TaskNamesPrefix, "names", st.Names, "puts", st.Puts, "deletes", st.Deletes, "txns", st.Txns)
 	}
 }
 

@@ -15,10 +15,10 @@ import (
 
 	"github.com/vishvananda/netns"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/internal/logging"
 	"github.com/dcnet/dcnet/l4lb/daemon"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
-	"github.com/dcnet/dcnet/overlayd/cluster"
 )
 
 func main() {

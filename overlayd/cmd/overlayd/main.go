@@ -6,12 +6,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/dcnet/dcnet/internal/logging"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
+	"github.com/dcnet/dcnet/internal/logging"
 	"github.com/dcnet/dcnet/overlayd"
 	"github.com/dcnet/dcnet/overlayd/config"
 )

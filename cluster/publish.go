@@ -11,8 +11,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// maxTxnOps stays under etcd's default --max-txn-ops (128).
-const maxTxnOps = 128
+// MaxTxnOps stays under etcd's default --max-txn-ops (128).
+const MaxTxnOps = 128
 
 // Publisher makes the keys under one prefix (a node's own records) equal to
 // a desired set computed from local state, writing them under the node's
@@ -92,7 +92,7 @@ func (p *Publisher) Sync(ctx context.Context) error {
 		p.pending.Store(int64(len(want)))
 		return fmt.Errorf("no liveness lease yet (%d records waiting)", len(want))
 	}
-	cctx, cancel := opCtx(ctx)
+	cctx, cancel := OpContext(ctx)
 	resp, err := p.store.Client.Get(cctx, p.prefix, clientv3.WithPrefix())
 	cancel()
 	if err != nil {
@@ -119,8 +119,8 @@ func (p *Publisher) Sync(ctx context.Context) error {
 	}
 	p.pending.Store(int64(len(ops)))
 	for len(ops) > 0 {
-		n := min(len(ops), maxTxnOps)
-		cctx, cancel := opCtx(ctx)
+		n := min(len(ops), MaxTxnOps)
+		cctx, cancel := OpContext(ctx)
 		_, err := p.store.Client.Txn(cctx).Then(ops[:n]...).Commit()
 		cancel()
 		if err != nil {

@@ -1,14 +1,13 @@
-package cluster
+package alloc
 
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
 	"testing"
+
+	"github.com/dcnet/dcnet/internal/etcdtest"
 )
 
 func TestLowestFree(t *testing.T) {
@@ -46,47 +45,11 @@ func TestLowestFree(t *testing.T) {
 	}
 }
 
-func TestSubnetKeyRoundTrip(t *testing.T) {
-	for _, s := range []string{"9.0.1.0/24", "fd01:b::1:0:0:0/80"} {
-		p := netip.MustParsePrefix(s)
-		back, ok := parseSubnetKey(SubnetKey("dcos", p))
-		if !ok || back != p {
-			t.Errorf("%s -> %s -> %s", p, SubnetKey("dcos", p), back)
-		}
-	}
-}
-
-func freeURL(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return fmt.Sprintf("http://%s", l.Addr())
-}
-
-func embeddedStore(t *testing.T) *Store {
-	t.Helper()
-	e, err := StartEmbedded("test", t.TempDir(), freeURL(t), freeURL(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Connect(Options{Endpoints: []string{e.ClientURL}})
-	if err != nil {
-		e.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close(); e.Close() })
-	return s
-}
-
-// TestLeaseSubnetConcurrentNodes: 20 nodes racing for subnets get 20
-// distinct ones, and each gets its own back on a second call.
 func TestLeaseSubnetConcurrentNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded etcd")
 	}
-	s := embeddedStore(t)
+	s := etcdtest.Store(t)
 	const nodes = 20
 	rng := netip.MustParsePrefix("9.0.0.0/8")
 	got := make([]netip.Prefix, nodes)
@@ -96,7 +59,7 @@ func TestLeaseSubnetConcurrentNodes(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			got[i], errs[i] = s.LeaseSubnet(context.Background(), "dcos", fmt.Sprintf("node-%d", i), rng, 24, netip.Prefix{})
+			got[i], errs[i] = LeaseSubnet(context.Background(), s, "dcos", fmt.Sprintf("node-%d", i), rng, 24, netip.Prefix{})
 		}(i)
 	}
 	wg.Wait()
@@ -111,18 +74,18 @@ func TestLeaseSubnetConcurrentNodes(t *testing.T) {
 		seen[p] = i
 	}
 	for i := 0; i < nodes; i++ {
-		p, err := s.LeaseSubnet(context.Background(), "dcos", fmt.Sprintf("node-%d", i), rng, 24, netip.Prefix{})
+		p, err := LeaseSubnet(context.Background(), s, "dcos", fmt.Sprintf("node-%d", i), rng, 24, netip.Prefix{})
 		if err != nil || p != got[i] {
 			t.Fatalf("node-%d got %s back, want %s (%v)", i, p, got[i], err)
 		}
 	}
 	// A full range is a clear error.
-	_, err := s.LeaseSubnet(context.Background(), "tiny", "x", netip.MustParsePrefix("10.0.0.0/30"), 31, netip.Prefix{})
+	_, err := LeaseSubnet(context.Background(), s, "tiny", "x", netip.MustParsePrefix("10.0.0.0/30"), 31, netip.Prefix{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.LeaseSubnet(context.Background(), "tiny", "y", netip.MustParsePrefix("10.0.0.0/30"), 31, netip.Prefix{})
-	if _, err := s.LeaseSubnet(context.Background(), "tiny", "z", netip.MustParsePrefix("10.0.0.0/30"), 31, netip.Prefix{}); err == nil {
+	LeaseSubnet(context.Background(), s, "tiny", "y", netip.MustParsePrefix("10.0.0.0/30"), 31, netip.Prefix{})
+	if _, err := LeaseSubnet(context.Background(), s, "tiny", "z", netip.MustParsePrefix("10.0.0.0/30"), 31, netip.Prefix{}); err == nil {
 		t.Fatal("third /31 in a /30 must fail")
 	}
 }

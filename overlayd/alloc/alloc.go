@@ -1,4 +1,14 @@
-package cluster
+// Package alloc is overlayd's share of the cluster store: the node's
+// record, and the blocks a node holds for itself (overlay subnets, VTEP
+// addresses), allocated with compare-and-swap transactions so two nodes
+// never hold the same one, and freed when a node is removed.
+//
+// Subnet allocation: read the overlay's leases; if the node already holds one
+// in the wanted range it is returned; otherwise the lowest free block is
+// claimed with a transaction that succeeds only if the key does not exist
+// (CreateRevision == 0). A lost race re-reads and tries the next block, so two
+// nodes can never hold the same subnet.
+package alloc
 
 import (
 	"context"
@@ -7,33 +17,12 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
-	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/dcnet/dcnet/cluster"
 )
-
-// Node is a node's persistent record.
-type Node struct {
-	Name       string `json:"name"`
-	UnderlayIP string `json:"underlayIP,omitempty"`
-	// Subnets maps overlay name to the node's subnets in it ("9.0.1.0/24",
-	// "fd01:b::1:0:0:0/80").
-	Subnets map[string][]string `json:"subnets,omitempty"`
-	// VTEP addresses and MAC of the node's VxLAN device.
-	VTEPIP  string    `json:"vtepIP,omitempty"`
-	VTEPIP6 string    `json:"vtepIP6,omitempty"`
-	VTEPMAC string    `json:"vtepMAC,omitempty"`
-	Updated time.Time `json:"updated"`
-}
-
-// SubnetLease is the value of a subnet key.
-type SubnetLease struct {
-	Node    string    `json:"node"`
-	Overlay string    `json:"overlay"`
-	Subnet  string    `json:"subnet"`
-	Created time.Time `json:"created"`
-}
 
 // maxLeaseAttempts bounds the compare-and-swap retries of one allocation.
 const maxLeaseAttempts = 64
@@ -41,34 +30,13 @@ const maxLeaseAttempts = 64
 // ErrRangeFull is wrapped when an overlay range has no free node subnet.
 var ErrRangeFull = errors.New("no free node subnet")
 
-// SubnetKey is the key of subnet p of overlay.
-func SubnetKey(overlay string, p netip.Prefix) string {
-	return blockKey(SubnetsPrefix+overlay+"/", p)
-}
-
-func blockKey(keyPrefix string, p netip.Prefix) string {
-	return fmt.Sprintf("%s%s-%d", keyPrefix, p.Addr(), p.Bits())
-}
-
-// parseSubnetKey reverses SubnetKey's last element.
-func parseSubnetKey(key string) (netip.Prefix, bool) {
-	i := strings.LastIndexByte(key, '/')
-	tail := key[i+1:]
-	j := strings.LastIndexByte(tail, '-')
-	if j < 0 {
-		return netip.Prefix{}, false
-	}
-	p, err := netip.ParsePrefix(tail[:j] + "/" + tail[j+1:])
-	return p, err == nil
-}
-
 // PutNode writes the node's record.
-func (s *Store) PutNode(ctx context.Context, n Node) error {
+func PutNode(ctx context.Context, s *cluster.Store, n cluster.Node) error {
 	n.Updated = time.Now().UTC()
 	b, _ := json.Marshal(n)
-	ctx, cancel := opCtx(ctx)
+	ctx, cancel := cluster.OpContext(ctx)
 	defer cancel()
-	if _, err := s.Client.Put(ctx, NodesPrefix+n.Name, string(b)); err != nil {
+	if _, err := s.Client.Put(ctx, cluster.NodeKey(n.Name), string(b)); err != nil {
 		return fmt.Errorf("write node record %s: %w", n.Name, err)
 	}
 	return nil
@@ -78,16 +46,16 @@ func (s *Store) PutNode(ctx context.Context, n Node) error {
 // allocating the lowest free one atomically when the node holds none.
 // prefer, when valid and free (or already the node's), is taken first: a
 // node that remembers its subnet gets it back.
-func (s *Store) LeaseSubnet(ctx context.Context, overlay, node string, rng netip.Prefix, bits int, prefer netip.Prefix) (netip.Prefix, error) {
-	return s.leaseBlock(ctx, SubnetsPrefix+overlay+"/", overlay, node, rng, bits, prefer, nil)
+func LeaseSubnet(ctx context.Context, s *cluster.Store, overlay, node string, rng netip.Prefix, bits int, prefer netip.Prefix) (netip.Prefix, error) {
+	return leaseBlock(ctx, s, cluster.SubnetsPrefix+overlay+"/", overlay, node, rng, bits, prefer, nil)
 }
 
 // leaseBlock is the allocation behind subnets and VTEP addresses: blocks of
 // length bits inside rng, one key per block under keyPrefix, never one of
 // reserved.
-func (s *Store) leaseBlock(ctx context.Context, keyPrefix, kind, node string, rng netip.Prefix, bits int, prefer netip.Prefix, reserved []netip.Prefix) (netip.Prefix, error) {
+func leaseBlock(ctx context.Context, s *cluster.Store, keyPrefix, kind, node string, rng netip.Prefix, bits int, prefer netip.Prefix, reserved []netip.Prefix) (netip.Prefix, error) {
 	for attempt := 0; attempt < maxLeaseAttempts; attempt++ {
-		taken, err := s.blockLeases(ctx, keyPrefix)
+		taken, err := blockLeases(ctx, s, keyPrefix)
 		if err != nil {
 			return netip.Prefix{}, err
 		}
@@ -117,7 +85,7 @@ func (s *Store) leaseBlock(ctx context.Context, keyPrefix, kind, node string, rn
 				return netip.Prefix{}, fmt.Errorf("%s range %s: %w of length /%d (%d in use)", kind, rng, ErrRangeFull, bits, len(taken))
 			}
 		}
-		won, err := s.claim(ctx, keyPrefix, kind, node, cand)
+		won, err := claim(ctx, s, keyPrefix, kind, node, cand)
 		if err != nil {
 			return netip.Prefix{}, err
 		}
@@ -128,10 +96,10 @@ func (s *Store) leaseBlock(ctx context.Context, keyPrefix, kind, node string, rn
 	return netip.Prefix{}, fmt.Errorf("%s: lost %d allocation races in a row, giving up", kind, maxLeaseAttempts)
 }
 
-func (s *Store) claim(ctx context.Context, keyPrefix, kind, node string, p netip.Prefix) (bool, error) {
-	key := blockKey(keyPrefix, p)
-	b, _ := json.Marshal(SubnetLease{Node: node, Overlay: kind, Subnet: p.String(), Created: time.Now().UTC()})
-	ctx, cancel := opCtx(ctx)
+func claim(ctx context.Context, s *cluster.Store, keyPrefix, kind, node string, p netip.Prefix) (bool, error) {
+	key := cluster.BlockKey(keyPrefix, p)
+	b, _ := json.Marshal(cluster.SubnetLease{Node: node, Overlay: kind, Subnet: p.String(), Created: time.Now().UTC()})
+	ctx, cancel := cluster.OpContext(ctx)
 	defer cancel()
 	resp, err := s.Client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
@@ -144,20 +112,20 @@ func (s *Store) claim(ctx context.Context, keyPrefix, kind, node string, p netip
 }
 
 // blockLeases returns the leases under keyPrefix.
-func (s *Store) blockLeases(ctx context.Context, keyPrefix string) (map[netip.Prefix]SubnetLease, error) {
-	ctx, cancel := opCtx(ctx)
+func blockLeases(ctx context.Context, s *cluster.Store, keyPrefix string) (map[netip.Prefix]cluster.SubnetLease, error) {
+	ctx, cancel := cluster.OpContext(ctx)
 	defer cancel()
 	resp, err := s.Client.Get(ctx, keyPrefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("read leases under %s: %w", keyPrefix, err)
 	}
-	out := make(map[netip.Prefix]SubnetLease, len(resp.Kvs))
+	out := make(map[netip.Prefix]cluster.SubnetLease, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		p, ok := parseSubnetKey(string(kv.Key))
+		p, ok := cluster.ParseBlockKey(string(kv.Key))
 		if !ok {
 			continue
 		}
-		var l SubnetLease
+		var l cluster.SubnetLease
 		if json.Unmarshal(kv.Value, &l) != nil {
 			continue
 		}

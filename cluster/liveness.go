@@ -12,13 +12,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// Alive is the value of a node's liveness key.
-type Alive struct {
-	Node       string    `json:"node"`
-	UnderlayIP string    `json:"underlayIP,omitempty"`
-	Since      time.Time `json:"since"`
-}
-
 // Liveness holds a node's liveness lease: it reuses the lease of a previous
 // run when that is still alive (so the node's records never blink out), keeps
 // it alive, and grants a new one when it is lost, telling the owner so it can
@@ -88,7 +81,7 @@ func (l *Liveness) Run(ctx context.Context) {
 // acquire reuses the current lease if it still lives, else grants a new one.
 func (l *Liveness) acquire(ctx context.Context) (clientv3.LeaseID, bool, error) {
 	if prev := l.ID(); prev != 0 {
-		cctx, cancel := opCtx(ctx)
+		cctx, cancel := OpContext(ctx)
 		resp, err := l.store.Client.TimeToLive(cctx, prev)
 		cancel()
 		if err == nil && resp.TTL > 0 {
@@ -98,7 +91,7 @@ func (l *Liveness) acquire(ctx context.Context) (clientv3.LeaseID, bool, error) 
 			return 0, false, err
 		}
 	}
-	cctx, cancel := opCtx(ctx)
+	cctx, cancel := OpContext(ctx)
 	defer cancel()
 	g, err := l.store.Client.Grant(cctx, int64(l.ttl/time.Second))
 	if err != nil {
@@ -110,9 +103,9 @@ func (l *Liveness) acquire(ctx context.Context) (clientv3.LeaseID, bool, error) 
 
 func (l *Liveness) putAlive(ctx context.Context, id clientv3.LeaseID) error {
 	b, _ := json.Marshal(Alive{Node: l.node, UnderlayIP: l.ip, Since: time.Now().UTC()})
-	cctx, cancel := opCtx(ctx)
+	cctx, cancel := OpContext(ctx)
 	defer cancel()
-	_, err := l.store.Client.Put(cctx, AlivePrefix+l.node, string(b), clientv3.WithLease(id))
+	_, err := l.store.Client.Put(cctx, AliveKey(l.node), string(b), clientv3.WithLease(id))
 	return err
 }
 

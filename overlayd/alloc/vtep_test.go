@@ -1,4 +1,4 @@
-package cluster
+package alloc
 
 import (
 	"context"
@@ -6,13 +6,15 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+
+	"github.com/dcnet/dcnet/internal/etcdtest"
 )
 
 func TestLeaseVTEPAndRemoveNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded etcd")
 	}
-	s := embeddedStore(t)
+	s := etcdtest.Store(t)
 	ctx := context.Background()
 	rng := netip.MustParsePrefix("44.128.0.0/20")
 	const nodes = 20
@@ -23,7 +25,7 @@ func TestLeaseVTEPAndRemoveNode(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			got[i], errs[i] = s.LeaseVTEP(ctx, fmt.Sprintf("n%d", i), rng, netip.Addr{})
+			got[i], errs[i] = LeaseVTEP(ctx, s, fmt.Sprintf("n%d", i), rng, netip.Addr{})
 		}(i)
 	}
 	wg.Wait()
@@ -41,23 +43,23 @@ func TestLeaseVTEPAndRemoveNode(t *testing.T) {
 		t.Fatalf("want the lowest 20 addresses from 44.128.0.1, got %v", got)
 	}
 	// Same node, same address; also for IPv6.
-	again, _ := s.LeaseVTEP(ctx, "n3", rng, netip.Addr{})
+	again, _ := LeaseVTEP(ctx, s, "n3", rng, netip.Addr{})
 	if again != got[3] {
 		t.Fatalf("n3 got %s back, want %s", again, got[3])
 	}
-	v6, err := s.LeaseVTEP(ctx, "n3", netip.MustParsePrefix("fd01:a::/64"), netip.Addr{})
+	v6, err := LeaseVTEP(ctx, s, "n3", netip.MustParsePrefix("fd01:a::/64"), netip.Addr{})
 	if err != nil || v6 != netip.MustParseAddr("fd01:a::1") {
 		t.Fatalf("ipv6 vtep %s %v", v6, err)
 	}
-	if _, err := s.LeaseSubnet(ctx, "dcos", "n3", netip.MustParsePrefix("9.0.0.0/8"), 24, netip.Prefix{}); err != nil {
+	if _, err := LeaseSubnet(ctx, s, "dcos", "n3", netip.MustParsePrefix("9.0.0.0/8"), 24, netip.Prefix{}); err != nil {
 		t.Fatal(err)
 	}
-	n, err := s.RemoveNode(ctx, "n3")
+	n, err := RemoveNode(ctx, s, "n3")
 	if err != nil || n != 3 {
 		t.Fatalf("remove n3: removed %d keys (%v), want 3 (vtep, vtep6, subnet)", n, err)
 	}
 	// Its address is free again and goes to the next node asking.
-	if a, _ := s.LeaseVTEP(ctx, "newcomer", rng, netip.Addr{}); a != got[3] {
+	if a, _ := LeaseVTEP(ctx, s, "newcomer", rng, netip.Addr{}); a != got[3] {
 		t.Fatalf("newcomer got %s, want the freed %s", a, got[3])
 	}
 }
