@@ -267,6 +267,10 @@ type Result struct {
 	Reloaded bool `json:"reloaded"`
 	// RuntimeChanges counts runtime-API commands sent.
 	RuntimeChanges int `json:"runtimeChanges"`
+	// ReloadPending is true when a structural change waits for its
+	// reload (debounced, or retried after a failed one); the applier's
+	// background loop does it.
+	ReloadPending bool `json:"reloadPending,omitempty"`
 	// Problems are the parts left out by the applier (failed `haproxy -c`
 	// for one frontend, an invalid certificate), in addition to the
 	// Config's own.
