@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dcnet/dcnet/internal/haproxytest"
+	"github.com/dcnet/dcnet/internal/tlstest"
 	"github.com/dcnet/dcnet/l7lb/haproxy"
 	"github.com/dcnet/dcnet/l7lb/model"
 )
@@ -220,11 +220,11 @@ func TestCertRenewalAtRuntime(t *testing.T) {
 	r := newRig(t, nil)
 	cfg := webConfig(srv("a", "9.0.0.2:80"))
 	tlsFE := model.Frontend{Name: "https_in", Mode: model.ModeHTTP, Bind: netip.MustParseAddrPort("0.0.0.0:443"),
-		TLS:    &model.TLS{Certs: []model.Cert{{Name: "web.pem", PEM: haproxytest.SelfSigned(t, "web.example")}}},
+		TLS:    &model.TLS{Certs: []model.Cert{{Name: "web.pem", PEM: tlstest.SelfSigned(t, "web.example")}}},
 		Routes: []model.Route{{Host: "web.example", Backend: "web"}}}
 	cfg.Frontends = append(cfg.Frontends, tlsFE)
 	r.apply(cfg)
-	renewed := haproxytest.SelfSigned(t, "web.example", "www.web.example")
+	renewed := tlstest.SelfSigned(t, "web.example", "www.web.example")
 	cfg.Frontends[1].TLS = &model.TLS{Certs: []model.Cert{{Name: "web.pem", PEM: renewed}}}
 	res := r.apply(cfg)
 	if res.Reloaded || res.RuntimeChanges != 2 {

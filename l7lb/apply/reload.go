@@ -189,6 +189,12 @@ func attribute(alerts []haproxy.Alert, out *render.Output, dir string, cfg model
 	}
 	cfgFile := filepath.Join(dir, configName)
 	for _, al := range alerts {
+		// A certificate named in the alert is the most precise part: the
+		// line is its frontend's bind.
+		if p, ok := fileOf(al.File+" "+al.Text, dir); ok && p.kind == "cert" {
+			add(p)
+			continue
+		}
 		if al.File == cfgFile && al.Line > 0 {
 			if s, ok := out.SectionAt(al.Line); ok {
 				switch s.Kind {

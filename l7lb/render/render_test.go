@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dcnet/dcnet/internal/haproxytest"
+	"github.com/dcnet/dcnet/internal/tlstest"
 	"github.com/dcnet/dcnet/l7lb/haproxy"
 	"github.com/dcnet/dcnet/l7lb/model"
 	"github.com/google/go-cmp/cmp"
@@ -55,8 +55,8 @@ type goldenCase struct {
 }
 
 func goldenCases(t *testing.T) []goldenCase {
-	web := haproxytest.SelfSigned(t, "web.example")
-	api := haproxytest.SelfSigned(t, "api.example", "*.api.example")
+	web := tlstest.SelfSigned(t, "web.example")
+	api := tlstest.SelfSigned(t, "api.example", "*.api.example")
 	hash := "$6$dcnet$Q9vF1eEPr1ePuEpZV7zqkNOezzM.3V3WCrLsBBVlq4gGVXkqBrL4uZB8K2bXWhIVIKFPtFfd3nGZFZfKcD7Dz0"
 	return []goldenCase{
 		{name: "http-vhost-path", slots: 4, cfg: model.Config{

@@ -52,7 +52,13 @@ func Validate(cfg model.Config) (model.Config, []model.Problem) {
 	}
 	binds := map[string]string{}
 	certs := map[string][]byte{}
+	names := map[string]bool{}
 	for _, f := range cfg.Frontends {
+		if names[f.Name] {
+			v.problem("frontend", f.Name, "a second frontend has the same name")
+			continue
+		}
+		names[f.Name] = true
 		nf, ok := v.frontend(f, backends, binds, certs)
 		if ok {
 			out.Frontends = append(out.Frontends, nf)

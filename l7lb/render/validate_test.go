@@ -4,13 +4,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dcnet/dcnet/internal/haproxytest"
+	"github.com/dcnet/dcnet/internal/tlstest"
 	"github.com/dcnet/dcnet/l7lb/model"
 )
 
 func TestValidate(t *testing.T) {
-	good := haproxytest.SelfSigned(t, "web.example")
-	other := haproxytest.SelfSigned(t, "other.example")
+	good := tlstest.SelfSigned(t, "web.example")
+	other := tlstest.SelfSigned(t, "other.example")
 	web := model.Backend{Name: "web", Mode: model.ModeHTTP, Servers: servers(1, "9.0.1.")}
 	db := model.Backend{Name: "db", Mode: model.ModeTCP, Servers: servers(1, "9.0.2.")}
 	httpFE := func(routes ...model.Route) model.Frontend {

@@ -1,4 +1,5 @@
-package haproxytest
+// Package tlstest makes TLS certificates for tests.
+package tlstest
 
 import (
 	"bytes"
