@@ -49,3 +49,16 @@ func SelfSigned(t testing.TB, names ...string) []byte {
 	pem.Encode(&b, &pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 	return b.Bytes()
 }
+
+// Pool is a certificate pool trusting the certificates in pems (each a
+// SelfSigned result).
+func Pool(t testing.TB, pems ...[]byte) *x509.CertPool {
+	t.Helper()
+	pool := x509.NewCertPool()
+	for _, p := range pems {
+		if !pool.AppendCertsFromPEM(p) {
+			t.Fatal("tlstest: no certificate in PEM")
+		}
+	}
+	return pool
+}

@@ -83,6 +83,11 @@ func (u *UnixTransport) Exec(ctx context.Context, cmds []Command) ([]string, err
 		if werr == nil {
 			werr = w.Flush()
 		}
+		// The master CLI answers a lone command but closes only once the
+		// client is done writing.
+		if uc, ok := conn.(*net.UnixConn); ok && werr == nil {
+			uc.CloseWrite()
+		}
 	}()
 	out, rerr := io.ReadAll(conn)
 	wg.Wait()
