@@ -3,9 +3,11 @@ package tlstest
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -23,6 +25,22 @@ func SelfSigned(t testing.TB, names ...string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return selfSigned(t, key, names)
+}
+
+// SelfSignedRSA is SelfSigned with an RSA key of bits (1024 makes a
+// certificate Go accepts and OpenSSL 3 at its default security level
+// refuses: "ee key too small").
+func SelfSignedRSA(t testing.TB, bits int, names ...string) []byte {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return selfSigned(t, key, names)
+}
+
+func selfSigned(t testing.TB, key crypto.Signer, names []string) []byte {
 	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
 	if err != nil {
 		t.Fatal(err)
@@ -36,17 +54,17 @@ func SelfSigned(t testing.TB, names ...string) []byte {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kder, err := x509.MarshalECPrivateKey(key)
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
 	pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-	pem.Encode(&b, &pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+	pem.Encode(&b, &pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 	return b.Bytes()
 }
 

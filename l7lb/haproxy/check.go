@@ -55,8 +55,8 @@ func (a Alert) String() string {
 
 var (
 	alertRE    = regexp.MustCompile(`^\[ALERT\]\s*(?:\(\d+\)\s*)?:\s*(.*)$`)
-	locationRE = regexp.MustCompile(`parsing \[([^\[\]:]+):(\d+)\]`)
-	proxyRE    = regexp.MustCompile(`(?i)(?:proxy|backend|frontend|listen)\s+'([^']+)'|Starting (?:frontend|proxy) ([^:\s]+):`)
+	locationRE = regexp.MustCompile(`(?:parsing|Binding) \[([^\[\]:]+):(\d+)\]`)
+	proxyRE    = regexp.MustCompile(`(?i)(?:proxy|backend|frontend|listen)\s+'([^']+)'|(?:Starting|for) (?:frontend|proxy) ([^:\s]+):`)
 )
 
 // ParseAlerts extracts the [ALERT] lines of HAProxy's output, leaving out

@@ -80,6 +80,7 @@ func TestParseAlerts(t *testing.T) {
 		{File: "/run/l7/gen/3/haproxy.cfg", Line: 22, Text: "parsing [/run/l7/gen/3/haproxy.cfg:22] : unknown keyword 'bogus_kw' in 'frontend' section"},
 		{Proxy: "be_web", Text: "Proxy 'be_web': unable to find required use_backend: 'nope'."},
 		{Proxy: "fe_http", Text: "Starting frontend fe_http: cannot bind socket (Cannot assign requested address) [198.18.9.9:80]"},
+		{File: "/tmp/l7/haproxy.cfg", Line: 24, Proxy: "elsewhere", Text: "Binding [/tmp/l7/haproxy.cfg:24] for frontend elsewhere: cannot bind socket (Cannot assign requested address) for [203.0.113.7:8080]"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ParseAlerts (-want +got):\n%s", diff)
