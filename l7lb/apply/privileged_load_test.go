@@ -60,7 +60,6 @@ func (l *loads) stop(what string) (*loadgen.Result, *loadgen.Result) {
 	return c, k
 }
 
-
 func masterReloads(t *testing.T, r *haproxytest.Rig) int {
 	t.Helper()
 	procs, err := r.HAProxy.ShowProc(context.Background())
@@ -342,4 +341,3 @@ func hasProblem(ps []model.Problem, kind, name string) bool {
 	}
 	return false
 }
-

@@ -20,7 +20,9 @@ import (
 // prefix is this package's netsim fabric prefix.
 const prefix = "l7ap"
 
-func appAddr(n *netsim.Node, port uint16) netip.AddrPort { return netip.AddrPortFrom(n.UnderlayIP, port) }
+func appAddr(n *netsim.Node, port uint16) netip.AddrPort {
+	return netip.AddrPortFrom(n.UnderlayIP, port)
+}
 
 func wantGet(t *testing.T, r *haproxytest.Rig, c *http.Client, url, host string, status int, body string) {
 	t.Helper()
@@ -111,7 +113,7 @@ func TestPrivilegedTLS(t *testing.T) {
 	cfg := model.Config{
 		Frontends: []model.Frontend{
 			{Name: "https_in", Mode: model.ModeHTTP, Bind: netip.AddrPortFrom(netip.Addr{}, 443),
-				TLS: &model.TLS{Certs: []model.Cert{{Name: "web.pem", PEM: webPEM}, {Name: "api.pem", PEM: apiPEM}}},
+				TLS:    &model.TLS{Certs: []model.Cert{{Name: "web.pem", PEM: webPEM}, {Name: "api.pem", PEM: apiPEM}}},
 				Routes: []model.Route{{Host: "web.example", Backend: "web"}, {Host: "api.example", Backend: "api"}}},
 			{Name: "http_in", Mode: model.ModeHTTP, Bind: netip.AddrPortFrom(netip.Addr{}, 80), RedirectToHTTPS: true},
 		},
