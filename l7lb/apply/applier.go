@@ -100,6 +100,7 @@ type Applier struct {
 	goodCerts map[string][]byte
 
 	pending      bool // a structural change waits for a reload
+	fileDirty    bool // runtime changes not yet in the files
 	lastReload   time.Time
 	nextTry      time.Time // earliest next reload attempt after failures
 	failures     int
@@ -336,9 +337,31 @@ func (a *Applier) Maintain(ctx context.Context) (model.Result, error) {
 		res.Reloaded = rerr == nil
 		err = errors.Join(err, rerr)
 	}
+	if a.fileDirty {
+		if werr := a.writeCurrent(); werr != nil {
+			err = errors.Join(err, werr)
+		} else {
+			a.fileDirty = false
+		}
+	}
 	res.ReloadPending = a.pending
 	res.Problems = a.problemsLocked()
 	return res, err
+}
+
+// Flush writes the runtime changes not yet in the files (Run does it
+// within DefaultMaintainInterval).
+func (a *Applier) Flush() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.fileDirty || a.loaded == nil {
+		return nil
+	}
+	if err := a.writeCurrent(); err != nil {
+		return err
+	}
+	a.fileDirty = false
+	return nil
 }
 
 // checkRestart notices a HAProxy restarted by its supervisor: the files

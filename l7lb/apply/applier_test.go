@@ -56,6 +56,9 @@ func (r *rig) wantState(want string) {
 	if got := r.h.State(); got != want {
 		r.t.Fatalf("haproxy state:\n%s\nwant:\n%s", got, want)
 	}
+	if err := r.a.Flush(); err != nil {
+		r.t.Fatal(err)
+	}
 	if err := r.h.Restart(); err != nil {
 		r.t.Fatal(err)
 	}
@@ -233,6 +236,7 @@ func TestCertRenewalAtRuntime(t *testing.T) {
 	if !strings.Contains(r.h.State(), fmt.Sprintf("cert certs/web.pem %d bytes", len(renewed))) {
 		t.Errorf("renewed certificate not served:\n%s", r.h.State())
 	}
+	r.a.Flush()
 	b, _ := os.ReadFile(filepath.Join(r.a.loaded.dir, "certs", "web.pem"))
 	if string(b) != string(renewed) {
 		t.Error("renewed certificate not in the generation's file")

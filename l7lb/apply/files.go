@@ -1,13 +1,14 @@
 package apply
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/dcnet/dcnet/l7lb/render"
 )
@@ -18,6 +19,14 @@ const configName = "haproxy.cfg"
 // writeAtomic replaces path with data: a temporary file in the same
 // directory, synced, then renamed over path.
 func writeAtomic(path string, data []byte, mode os.FileMode) error {
+	return writeFile(path, data, mode, true)
+}
+
+// writeFile replaces path with data through a rename; sync makes the
+// data durable first (the runtime rewrites skip it: HAProxy restarted
+// after a crash reads the page cache, and after a machine crash the
+// desired state is applied anew).
+func writeFile(path string, data []byte, mode os.FileMode, sync bool) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -29,7 +38,7 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 	if err == nil {
 		err = tmp.Chmod(mode)
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -116,27 +125,23 @@ func (a *Applier) writeCurrent() error {
 		return err
 	}
 	for fe, p := range l.mapPaths {
-		if es, ok := a.live.maps[fe]; ok {
-			out.Files[p] = render.MapFile(es)
+		if es, ok := a.live.maps[fe]; ok && !slices.Equal(es, a.file.maps[fe]) {
+			if err := writeFile(p, render.MapFile(es), 0o600, false); err != nil {
+				return err
+			}
 		}
 	}
 	for p := range l.certPaths {
-		if pem, ok := a.live.certs[p]; ok {
-			out.Files[p] = pem
+		if pem, ok := a.live.certs[p]; ok && !bytes.Equal(pem, a.file.certs[p]) {
+			if err := writeFile(p, pem, 0o600, false); err != nil {
+				return err
+			}
 		}
 	}
-	for p, b := range out.Files {
-		if strings.HasSuffix(p, ".crtlist") {
-			continue // unchanged since the load
-		}
-		if err := writeAtomic(p, b, 0o600); err != nil {
-			return err
-		}
-	}
-	if err := writeAtomic(filepath.Join(l.dir, configName), out.Config, 0o600); err != nil {
+	if err := writeFile(filepath.Join(l.dir, configName), out.Config, 0o600, false); err != nil {
 		return err
 	}
-	if err := writeAtomic(a.h.ConfigPath(), out.Config, 0o600); err != nil {
+	if err := writeFile(a.h.ConfigPath(), out.Config, 0o600, false); err != nil {
 		return err
 	}
 	a.file = a.live.clone()

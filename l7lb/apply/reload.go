@@ -147,7 +147,7 @@ func (a *Applier) installed(out *render.Output, want map[string]*backendSlots, g
 	a.loaded, a.want, a.cfg = l, want, cfg
 	a.cfgProblems = append(a.cfgProblems, extra...)
 	a.live, a.file = live, live.clone()
-	a.pending, a.failures, a.nextTry = false, 0, time.Time{}
+	a.pending, a.failures, a.nextTry, a.fileDirty = false, 0, time.Time{}, false
 	a.starts = a.h.Starts()
 	a.metrics.reloads++
 	a.clearProblem("reload", "haproxy")

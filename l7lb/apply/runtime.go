@@ -114,7 +114,10 @@ func (a *Applier) syncRuntime(ctx context.Context) (int, error) {
 	sent += n
 	errs = append(errs, err)
 	if sent > 0 {
-		errs = append(errs, a.writeCurrent())
+		// Written by the next Maintain, off the path of the change: until
+		// then a.file says what the files hold, and a restart meanwhile
+		// gets the difference sent again.
+		a.fileDirty = true
 	}
 	return sent, errors.Join(errs...)
 }

@@ -264,7 +264,7 @@ func Render(in Input, opts Options) (*Output, error) {
 				return nil, err
 			}
 		}
-		if err := r.section("backend", b.Name, "backend", backendData{Backend: b, Slots: in.Slots[b.Name]}); err != nil {
+		if err := r.section("backend", b.Name, "backend", backendData{Backend: b, Servers: serverLines(b, in.Slots[b.Name])}); err != nil {
 			return nil, err
 		}
 	}
@@ -337,24 +337,35 @@ func bindAddr(ap netip.AddrPort) string {
 // backendData is what the backend template sees.
 type backendData struct {
 	model.Backend
-	Slots []Slot
+	// Servers are the slots' server lines, rendered without the template
+	// (the bulk of a large configuration).
+	Servers string
 }
 
-// serverLine renders slot i of b.
-func serverLine(b backendData, i int) string {
-	s := b.Slots[i]
+// serverLines renders every slot of b, one indented line each.
+func serverLines(b model.Backend, slots []Slot) string {
 	var l strings.Builder
-	name := SlotName(i)
-	switch s.State {
-	case SlotFree:
-		fmt.Fprintf(&l, "server %s %s disabled", name, Placeholder)
-	case SlotDrain:
-		fmt.Fprintf(&l, "server %s %s weight 0", name, serverAddr(s.Addr))
-	default:
-		fmt.Fprintf(&l, "server %s %s weight %d", name, serverAddr(s.Addr), s.Weight)
-	}
-	if b.Sticky {
-		fmt.Fprintf(&l, " cookie %s", name)
+	for i, s := range slots {
+		name := SlotName(i)
+		l.WriteString("\n    server ")
+		l.WriteString(name)
+		l.WriteByte(' ')
+		switch s.State {
+		case SlotFree:
+			l.WriteString(Placeholder.String())
+			l.WriteString(" disabled")
+		case SlotDrain:
+			l.WriteString(serverAddr(s.Addr))
+			l.WriteString(" weight 0")
+		default:
+			l.WriteString(serverAddr(s.Addr))
+			l.WriteString(" weight ")
+			l.WriteString(strconv.Itoa(s.Weight))
+		}
+		if b.Sticky {
+			l.WriteString(" cookie ")
+			l.WriteString(name)
+		}
 	}
 	return l.String()
 }
@@ -377,7 +388,6 @@ func dur(d time.Duration) string {
 var templates = template.Must(template.New("haproxy").Funcs(template.FuncMap{
 	"dur":        dur,
 	"bindAddr":   bindAddr,
-	"serverLine": serverLine,
 	"hstsMaxAge": func() int { return HSTSMaxAge },
 	"cookie":     func() string { return StickyCookie },
 	"checkPath": func(h *model.HealthCheck) string {

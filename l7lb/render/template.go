@@ -127,8 +127,6 @@ backend {{.Name}}
 {{- if .HSTS}}
     http-response set-header Strict-Transport-Security max-age={{hstsMaxAge}} if { ssl_fc }
 {{- end}}
-{{- range $i, $s := .Slots}}
-    {{serverLine $ $i}}
-{{- end}}
+{{- .Servers}}
 {{- end}}
 `
