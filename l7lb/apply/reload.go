@@ -28,14 +28,14 @@ func (a *Applier) reload(ctx context.Context, now time.Time) error {
 	cfg := a.cfg
 	var extra []model.Problem
 	for attempt := 0; ; attempt++ {
-		out, want, gen, dir, isolated, more, err := a.prepare(ctx, cfg)
+		c, more, err := a.prepare(ctx, cfg)
 		extra = append(extra, more...)
 		if err != nil {
 			return a.failReload(now, err)
 		}
 		prev, _ := os.ReadFile(a.h.ConfigPath())
-		if err := writeAtomic(a.h.ConfigPath(), out.Config, 0o600); err != nil {
-			os.RemoveAll(dir)
+		if err := writeAtomic(a.h.ConfigPath(), c.out.Config, 0o600); err != nil {
+			os.RemoveAll(c.dir)
 			return a.failReload(now, err)
 		}
 		var lerr error
@@ -45,19 +45,19 @@ func (a *Applier) reload(ctx context.Context, now time.Time) error {
 			lerr = a.h.Start(ctx)
 		}
 		if lerr == nil {
-			a.installed(out, want, gen, dir, isolated, extra)
+			a.installed(c, extra)
 			return nil
 		}
 		// The previous file is what serves: a restart must load it.
 		if prev != nil {
 			writeAtomic(a.h.ConfigPath(), prev, 0o600)
 		}
-		os.RemoveAll(dir)
-		parts := proxiesOf(startAlerts(lerr), isolated)
+		os.RemoveAll(c.dir)
+		parts := proxiesOf(startAlerts(lerr), c.cfg)
 		if len(parts) == 0 || attempt >= maxIsolationRounds {
 			return a.failReload(now, lerr)
 		}
-		cfg = isolated
+		cfg = c.cfg
 		for _, p := range parts {
 			var dropped []model.Problem
 			cfg, dropped = a.reject(cfg, p, "HAProxy refused it when loading: "+alertFor(startAlerts(lerr), p))
@@ -66,10 +66,21 @@ func (a *Applier) reload(ctx context.Context, now time.Time) error {
 	}
 }
 
+// candidate is a rendered and validated generation.
+type candidate struct {
+	out  *render.Output
+	want map[string]*backendSlots
+	gen  int
+	dir  string
+	// cfg is what was rendered: the wanted Config less refused parts.
+	cfg model.Config
+}
+
 // prepare renders cfg into a new generation directory and validates it
 // with `haproxy -c`, leaving out refused parts.
-func (a *Applier) prepare(ctx context.Context, cfg model.Config) (out *render.Output, want map[string]*backendSlots, gen int, dir string, isolated model.Config, extra []model.Problem, err error) {
-	want = map[string]*backendSlots{}
+func (a *Applier) prepare(ctx context.Context, cfg model.Config) (*candidate, []model.Problem, error) {
+	var extra []model.Problem
+	want := map[string]*backendSlots{}
 	for name, w := range a.want {
 		c := &backendSlots{slots: append([]render.Slot(nil), w.slots...), leaving: map[int]time.Time{}}
 		for i, t := range w.leaving {
@@ -79,25 +90,25 @@ func (a *Applier) prepare(ctx context.Context, cfg model.Config) (out *render.Ou
 		want[name] = c
 	}
 	a.gen++
-	gen = a.gen
-	dir = filepath.Join(a.opts.Dir, "gen", fmt.Sprint(gen))
+	gen := a.gen
+	dir := filepath.Join(a.opts.Dir, "gen", fmt.Sprint(gen))
 	for round := 0; ; round++ {
 		os.RemoveAll(dir)
 		slots := map[string][]render.Slot{}
 		for _, b := range cfg.Backends {
 			slots[b.Name] = want[b.Name].slots
 		}
-		out, err = render.Render(render.Input{Config: cfg, Slots: slots, Dir: dir}, a.opts.Render)
+		out, err := render.Render(render.Input{Config: cfg, Slots: slots, Dir: dir}, a.opts.Render)
 		if err != nil {
-			return nil, nil, 0, "", cfg, extra, err
+			return nil, extra, err
 		}
 		if err = writeGeneration(dir, out); err != nil {
 			os.RemoveAll(dir)
-			return nil, nil, 0, "", cfg, extra, err
+			return nil, extra, err
 		}
 		cerr := a.h.Check(ctx, filepath.Join(dir, configName))
 		if cerr == nil {
-			return out, want, gen, dir, cfg, extra, nil
+			return &candidate{out: out, want: want, gen: gen, dir: dir, cfg: cfg}, extra, nil
 		}
 		a.metrics.checkFailures++
 		var ce *haproxy.CheckError
@@ -107,7 +118,7 @@ func (a *Applier) prepare(ctx context.Context, cfg model.Config) (out *render.Ou
 		}
 		if len(parts) == 0 || round >= maxIsolationRounds {
 			os.RemoveAll(dir)
-			return nil, nil, 0, "", cfg, extra, fmt.Errorf("haproxy -c refused the configuration and named no frontend, backend or certificate to leave out: %w", cerr)
+			return nil, extra, fmt.Errorf("haproxy -c refused the configuration and named no frontend, backend or certificate to leave out: %w", cerr)
 		}
 		for _, p := range parts {
 			var dropped []model.Problem
@@ -128,8 +139,9 @@ func (a *Applier) reject(cfg model.Config, p part, reason string) (model.Config,
 }
 
 // installed records a successful load.
-func (a *Applier) installed(out *render.Output, want map[string]*backendSlots, gen int, dir string, cfg model.Config, extra []model.Problem) {
-	l := &loadedState{gen: gen, dir: dir, cfg: cfg, sig: signature(cfg, want),
+func (a *Applier) installed(c *candidate, extra []model.Problem) {
+	out, want, gen, cfg := c.out, c.want, c.gen, c.cfg
+	l := &loadedState{gen: gen, dir: c.dir, cfg: cfg, sig: signature(cfg, want),
 		capacity: map[string]int{}, mapPaths: map[string]string{}, certPaths: map[string]bool{}}
 	live := liveState{slots: map[string][]render.Slot{}, maps: map[string][]render.MapEntry{}, certs: map[string][]byte{}}
 	for _, b := range cfg.Backends {

@@ -97,7 +97,7 @@ func contains(s string) func(string) bool {
 	return func(reply string) bool { return strings.Contains(reply, s) }
 }
 
-func any(string) bool { return true }
+func anyReply(string) bool { return true }
 
 // SetServerAddr points server srv of backend be at addr.
 func SetServerAddr(be, srv string, addr netip.AddrPort) Op {
@@ -190,7 +190,7 @@ func CommitSSLCert(path string) Op {
 
 // AbortSSLCert drops the transaction on certificate path, if any.
 func AbortSSLCert(path string) Op {
-	return Op{Cmd: Command{Line: "abort ssl cert " + path}, OK: any}
+	return Op{Cmd: Command{Line: "abort ssl cert " + path}, OK: anyReply}
 }
 
 // AddCrtList adds certificate path to crt-list list.
@@ -208,7 +208,7 @@ func DelSSLCert(path string) Op {
 	return Op{Cmd: Command{Line: "del ssl cert " + path}, OK: contains("deleted")}
 }
 
-// MaxPayloadError says a payload is larger than HAProxy takes in one
+// ErrPayloadTooLarge says a payload is larger than HAProxy takes in one
 // command.
 var ErrPayloadTooLarge = errors.New("payload larger than the CLI buffer")
 

@@ -28,7 +28,7 @@ func TestBatchChecksReplies(t *testing.T) {
 		SetServerState("be", "s9", StateReady),
 		SetServerWeight("be", "s1", 3),
 		PrepareMap("/m.map"),
-		{Cmd: Command{Line: "show info"}, OK: any},
+		{Cmd: Command{Line: "show info"}, OK: anyReply},
 		SetServerState("be", "s1", StateReady),
 	}
 	errs, err := r.Batch(context.Background(), ops)
