@@ -262,4 +262,3 @@ func (r *Result) add(o outcome, maxSamples int) {
 		}
 	}
 }
-

@@ -89,4 +89,3 @@ func (a *Applier) checkRestart(ctx context.Context) bool {
 	a.log.Warn("l7lb apply: haproxy was restarted; runtime state restored from the files", "starts", s)
 	return true
 }
-
