@@ -117,10 +117,15 @@ type liveState struct {
 	slots map[string][]render.Slot
 	maps  map[string][]render.MapEntry // by frontend
 	certs map[string][]byte            // by path
+	// crtLists are each TLS frontend's certificate paths, in order.
+	crtLists map[string][]string
 }
 
 func (l liveState) clone() liveState {
-	c := liveState{slots: map[string][]render.Slot{}, maps: map[string][]render.MapEntry{}, certs: map[string][]byte{}}
+	c := newLiveState()
+	for k, v := range l.crtLists {
+		c.crtLists[k] = append([]string(nil), v...)
+	}
 	for k, v := range l.slots {
 		c.slots[k] = append([]render.Slot(nil), v...)
 	}
@@ -133,6 +138,11 @@ func (l liveState) clone() liveState {
 	return c
 }
 
+func newLiveState() liveState {
+	return liveState{slots: map[string][]render.Slot{}, maps: map[string][]render.MapEntry{},
+		certs: map[string][]byte{}, crtLists: map[string][]string{}}
+}
+
 // loadedState is what the running configuration was rendered from.
 type loadedState struct {
 	gen       int
@@ -140,8 +150,7 @@ type loadedState struct {
 	cfg       model.Config // after isolation
 	sig       string
 	capacity  map[string]int
-	mapPaths  map[string]string // frontend → map path
-	certPaths map[string]bool
+	mapPaths map[string]string // frontend → map path
 }
 
 // New returns an Applier for h. Nothing happens until Apply.

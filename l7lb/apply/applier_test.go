@@ -334,3 +334,38 @@ func TestLoadFailureKeepsOld(t *testing.T) {
 		t.Errorf("problems %+v, stats %+v: want the failed reload reported and pending", r.a.Problems(), r.a.Stats())
 	}
 }
+
+// TestCertAddRemoveAtRuntime: a certificate joins and leaves a TLS
+// frontend's crt-list without reload; a new default certificate reloads.
+func TestCertAddRemoveAtRuntime(t *testing.T) {
+	r := newRig(t, nil)
+	web := model.Cert{Name: "web.pem", PEM: tlstest.SelfSigned(t, "web.example")}
+	api := model.Cert{Name: "api.pem", PEM: tlstest.SelfSigned(t, "api.example")}
+	cfg := func(certs ...model.Cert) model.Config {
+		c := webConfig(srv("a", "9.0.0.2:80"))
+		c.Frontends = append(c.Frontends, model.Frontend{Name: "https_in", Mode: model.ModeHTTP, Bind: netip.MustParseAddrPort("0.0.0.0:443"),
+			TLS: &model.TLS{Certs: certs}, Routes: []model.Route{{Host: "web.example", Backend: "web"}}})
+		return c
+	}
+	r.apply(cfg(web))
+	if res := r.apply(cfg(web, api)); res.Reloaded || res.RuntimeChanges != 4 {
+		t.Fatalf("add = %+v, want new + set + commit + add to the crt-list", res)
+	}
+	r.wantState(fmt.Sprintf(`
+cert certs/api.pem %d bytes
+cert certs/web.pem %d bytes
+crt-list crt-lists/https_in.crtlist 0 certs/web.pem
+crt-list crt-lists/https_in.crtlist 1 certs/api.pem
+map maps/http_in.map web.example/ web
+map maps/https_in.map web.example/ web
+server web/s1 9.0.0.2:80 weight 1 ready`, len(api.PEM), len(web.PEM)))
+	if res := r.apply(cfg(web)); res.Reloaded || res.RuntimeChanges != 2 {
+		t.Fatalf("remove = %+v, want del from the crt-list + del cert", res)
+	}
+	if strings.Contains(r.h.State(), "api.pem") {
+		t.Errorf("removed certificate still there:\n%s", r.h.State())
+	}
+	if res := r.apply(cfg(api, web)); !res.Reloaded {
+		t.Errorf("new default certificate = %+v, want a reload", res)
+	}
+}

@@ -5,7 +5,7 @@
 // # What needs a reload
 //
 // The structure of a Config (see structure.go) is what no runtime command
-// changes: frontends, binds, modes, TLS certificate names, default
+// changes: frontends, binds, modes, default TLS certificates, default
 // backends, redirects, the kinds of routes a frontend has (exact host,
 // wildcard, any host), backends with everything but their servers, and
 // each backend's number of server slots. Apply compares the wanted
@@ -20,7 +20,10 @@
 //     commit) with the routes whose backends are loaded.
 //   - certificates: new contents of a loaded certificate name go in with
 //     `set ssl cert` + `commit ssl cert`; contents that fail our own check
-//     or HAProxy's keep the previous certificate serving, reported.
+//     or HAProxy's keep the previous certificate serving, reported. A
+//     certificate other than a frontend's first (default) joins its
+//     crt-list with `new ssl cert` and `add ssl crt-list`, and leaves with
+//     `del ssl crt-list` and `del ssl cert`.
 //
 // After every runtime batch the running generation's files are rewritten
 // with HAProxy's new state, so a reload or a restart after a crash keeps

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,7 +37,8 @@ type FakeHAProxy struct {
 	maps     map[string][]string    // path → "key value" lines
 	staged   map[string][]string    // "path@ver" → lines
 	nextVer  int
-	certs    map[string]string // path → PEM
+	certs    map[string]string   // path → PEM
+	crtLists map[string][]string // crt-list path → certificate paths
 	tx       map[string]string
 	sessions map[string]int
 	sent     int
@@ -151,6 +153,7 @@ func (f *FakeHAProxy) load() error {
 	servers := map[string]*fakeServer{}
 	maps := map[string][]string{}
 	certs := map[string]string{}
+	crtLists := map[string][]string{}
 	backend := ""
 	for _, line := range strings.Split(string(b), "\n") {
 		if name, ok := strings.CutPrefix(line, "backend "); ok {
@@ -178,6 +181,7 @@ func (f *FakeHAProxy) load() error {
 			if err != nil {
 				return err
 			}
+			crtLists[m[1]] = nonEmptyLines(string(lb))
 			for _, p := range nonEmptyLines(string(lb)) {
 				cb, err := os.ReadFile(p)
 				if err != nil {
@@ -189,7 +193,7 @@ func (f *FakeHAProxy) load() error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.servers, f.maps, f.certs = servers, maps, certs
+	f.servers, f.maps, f.certs, f.crtLists = servers, maps, certs, crtLists
 	f.staged, f.tx = map[string][]string{}, map[string]string{}
 	f.loads++
 	return nil
@@ -262,7 +266,38 @@ func (f *FakeHAProxy) answer(c haproxy.Command) string {
 		f.maps[w[3]] = lines
 		delete(f.staged, k)
 		return ""
+	case len(w) == 4 && w[0] == "new" && w[1] == "ssl":
+		if _, ok := f.certs[w[3]]; ok {
+			return "Certificate '" + w[3] + "' already exists!"
+		}
+		f.certs[w[3]] = ""
+		return "New empty certificate store '" + w[3] + "'!"
+	case len(w) == 5 && w[0] == "add" && w[1] == "ssl" && w[2] == "crt-list":
+		if _, ok := f.certs[w[4]]; !ok {
+			return "Can't find the certificate!"
+		}
+		f.crtLists[w[3]] = append(f.crtLists[w[3]], w[4])
+		return "Inserting certificate '" + w[4] + "' in crt-list '" + w[3] + "'.\nSuccess!"
+	case len(w) == 5 && w[0] == "del" && w[1] == "ssl" && w[2] == "crt-list":
+		list := f.crtLists[w[3]]
+		i := slices.Index(list, w[4])
+		if i < 0 {
+			return "Can't find the entry!"
+		}
+		f.crtLists[w[3]] = slices.Delete(slices.Clone(list), i, i+1)
+		return "Entry '" + w[4] + "' deleted in crtlist '" + w[3] + "'!"
+	case len(w) == 4 && w[0] == "del" && w[1] == "ssl" && w[2] == "cert":
+		for _, list := range f.crtLists {
+			if slices.Contains(list, w[3]) {
+				return "Can't remove the certificate: certificate '" + w[3] + "' in use, can't be deleted!"
+			}
+		}
+		delete(f.certs, w[3])
+		return "Certificate '" + w[3] + "' deleted!"
 	case len(w) == 4 && w[0] == "set" && w[1] == "ssl":
+		if _, ok := f.certs[w[3]]; !ok {
+			return "Can't replace a certificate which is not referenced by the configuration!"
+		}
 		if render.CheckPEM([]byte(c.Payload)) != "" {
 			return "unable to load certificate from file '" + w[3] + "'.\nCan't update " + w[3] + "!"
 		}
@@ -332,6 +367,11 @@ func (f *FakeHAProxy) State() string {
 	}
 	for p, pem := range f.certs {
 		lines = append(lines, fmt.Sprintf("cert %s %d bytes", trimGen(p), len(pem)))
+	}
+	for l, paths := range f.crtLists {
+		for i, p := range paths {
+			lines = append(lines, fmt.Sprintf("crt-list %s %d %s", trimGen(l), i, trimGen(p)))
+		}
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")

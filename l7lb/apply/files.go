@@ -131,9 +131,17 @@ func (a *Applier) writeCurrent() error {
 			}
 		}
 	}
-	for p := range l.certPaths {
-		if pem, ok := a.live.certs[p]; ok && !bytes.Equal(pem, a.file.certs[p]) {
+	// Certificates before the crt-lists that name them.
+	for p, pem := range a.live.certs {
+		if !bytes.Equal(pem, a.file.certs[p]) {
 			if err := writeFile(p, pem, 0o600, false); err != nil {
+				return err
+			}
+		}
+	}
+	for fe, list := range a.live.crtLists {
+		if !slices.Equal(list, a.file.crtLists[fe]) {
+			if err := writeFile(render.CrtListPath(l.dir, fe), render.CrtListFile(list), 0o600, false); err != nil {
 				return err
 			}
 		}

@@ -148,6 +148,41 @@ func TestPrivilegedTLS(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusMovedPermanently || !strings.HasPrefix(resp.Header.Get("Location"), "https://") {
 		t.Errorf("plain HTTP = %v, %v; want a 301 to https", resp, err)
 	}
+
+	// A third vhost with its own certificate joins without a reload, and
+	// leaves again.
+	shopPEM := tlstest.SelfSigned(t, "shop.example")
+	reloads := r.Applier.Stats().Reloads
+	cfg.Frontends[0].TLS.Certs = append(cfg.Frontends[0].TLS.Certs, model.Cert{Name: "shop.pem", PEM: shopPEM})
+	cfg.Frontends[0].Routes = append(cfg.Frontends[0].Routes, model.Route{Host: "shop.example", Backend: "web"})
+	if res := r.Apply(cfg); res.Reloaded || len(res.Problems) > 0 {
+		t.Fatalf("new certificate = %+v, want runtime only", res)
+	}
+	servedCN := func(sni string) string {
+		conn, err := r.Dial(context.Background(), "tcp", r.LBAddr(443).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := tls.Client(conn, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+		defer tc.Close()
+		if err := tc.Handshake(); err != nil {
+			t.Fatalf("handshake %s: %v", sni, err)
+		}
+		return tc.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	if cn := servedCN("shop.example"); cn != "shop.example" {
+		t.Errorf("SNI shop.example got certificate %s", cn)
+	}
+	cfg.Frontends[0].TLS.Certs = cfg.Frontends[0].TLS.Certs[:2]
+	if res := r.Apply(cfg); res.Reloaded {
+		t.Fatalf("removed certificate = %+v, want runtime only", res)
+	}
+	if cn := servedCN("shop.example"); cn != "web.example" {
+		t.Errorf("SNI shop.example after removal got %s, want the default web.example", cn)
+	}
+	if got := r.Applier.Stats().Reloads; got != reloads {
+		t.Errorf("reloads %d -> %d for adding and removing a certificate", reloads, got)
+	}
 }
 
 // TestPrivilegedStickyAuthHealth: a sticky cookie pins a client to one

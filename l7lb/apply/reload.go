@@ -142,8 +142,8 @@ func (a *Applier) reject(cfg model.Config, p part, reason string) (model.Config,
 func (a *Applier) installed(c *candidate, extra []model.Problem) {
 	out, want, gen, cfg := c.out, c.want, c.gen, c.cfg
 	l := &loadedState{gen: gen, dir: c.dir, cfg: cfg, sig: signature(cfg, want),
-		capacity: map[string]int{}, mapPaths: map[string]string{}, certPaths: map[string]bool{}}
-	live := liveState{slots: map[string][]render.Slot{}, maps: map[string][]render.MapEntry{}, certs: map[string][]byte{}}
+		capacity: map[string]int{}, mapPaths: map[string]string{}}
+	live := newLiveState()
 	for _, b := range cfg.Backends {
 		l.capacity[b.Name] = len(want[b.Name].slots)
 		live.slots[b.Name] = append([]render.Slot(nil), want[b.Name].slots...)
@@ -153,8 +153,10 @@ func (a *Applier) installed(c *candidate, extra []model.Problem) {
 		live.maps[fe] = m.Entries
 	}
 	for p, pem := range out.Certs {
-		l.certPaths[p] = true
 		live.certs[p] = pem
+	}
+	for fe, list := range out.CrtLists {
+		live.crtLists[fe] = list
 	}
 	a.loaded, a.want, a.cfg = l, want, cfg
 	a.cfgProblems = append(a.cfgProblems, extra...)

@@ -1,7 +1,6 @@
 package apply
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -246,66 +245,6 @@ func opCommands(ops []haproxy.Op) []haproxy.Command {
 		cmds[i] = op.Cmd
 	}
 	return cmds
-}
-
-// syncCerts replaces the contents of loaded certificates whose PEM
-// changed (set ssl cert + commit ssl cert); one HAProxy refuses is
-// reported and the old one kept.
-func (a *Applier) syncCerts(ctx context.Context) (int, error) {
-	type change struct {
-		name, path string
-		pem        []byte
-	}
-	var changes []change
-	for _, f := range a.cfg.Frontends {
-		if f.TLS == nil {
-			continue
-		}
-		for _, c := range f.TLS.Certs {
-			p := render.CertPath(a.loaded.dir, c.Name)
-			if !a.loaded.certPaths[p] || bytes.Equal(a.live.certs[p], c.PEM) || bytes.Equal(a.refused[p], c.PEM) ||
-				slices.ContainsFunc(changes, func(x change) bool { return x.path == p }) {
-				continue
-			}
-			if err := haproxy.CheckPayload(c.PEM); err != nil {
-				a.setProblem("cert", c.Name, "new contents not sent at runtime: %v; the next reload loads them", err)
-				a.pending = true
-				continue
-			}
-			changes = append(changes, change{c.Name, p, c.PEM})
-		}
-	}
-	if len(changes) == 0 {
-		return 0, nil
-	}
-	var ops []haproxy.Op
-	for _, c := range changes {
-		ops = append(ops, haproxy.SetSSLCert(c.path, c.pem), haproxy.CommitSSLCert(c.path))
-	}
-	res, err := a.rt.Batch(ctx, ops)
-	sent := len(ops)
-	a.metrics.runtimeCommands += uint64(sent)
-	var errs []error
-	var aborts []haproxy.Op
-	for i, c := range changes {
-		if e := errors.Join(res[2*i], res[2*i+1]); e != nil {
-			a.metrics.runtimeFailures++
-			a.setProblem("cert", c.name, "HAProxy refused the new contents, the previous certificate stays: %v", e)
-			errs = append(errs, e)
-			aborts = append(aborts, haproxy.AbortSSLCert(c.path))
-			// Not retried until the contents change again.
-			a.refused[c.path] = c.pem
-			continue
-		}
-		a.clearProblem("cert", c.name)
-		delete(a.refused, c.path)
-		a.live.certs[c.path] = c.pem
-	}
-	if len(aborts) > 0 {
-		a.rt.Batch(ctx, aborts)
-		sent += len(aborts)
-	}
-	return sent, errors.Join(append(errs, err)...)
 }
 
 // finishDrains frees the slots of servers that left once their sessions

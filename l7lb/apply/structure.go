@@ -10,7 +10,7 @@ import (
 )
 
 // The structure of a configuration is everything a runtime command cannot
-// change: frontends (binds, modes, TLS certificate names, redirects,
+// change: frontends (binds, modes, default TLS certificate, redirects,
 // default backends, the kinds of their routes), backends (everything but
 // their servers) and the slot count of each backend. Two configurations
 // of equal structure differ only in servers, map entries and certificate
@@ -37,9 +37,9 @@ func signature(cfg model.Config, want map[string]*backendSlots) string {
 		sf := structFrontend{Frontend: f, Kinds: render.KindsOf(f)}
 		sf.Routes = nil
 		if f.TLS != nil {
-			for _, c := range f.TLS.Certs {
-				sf.Certs = append(sf.Certs, c.Name)
-			}
+			// Only the default certificate: others join and leave the
+			// crt-list at runtime.
+			sf.Certs = []string{f.TLS.Certs[0].Name}
 			sf.TLS = nil
 		}
 		s.Frontends = append(s.Frontends, sf)

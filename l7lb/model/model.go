@@ -73,8 +73,9 @@ type TLS struct {
 }
 
 // Cert is one certificate with its key and chain, PEM-encoded. Its
-// contents may change without a reload (`set ssl cert`); adding or
-// removing a Cert is structural.
+// contents may change without a reload (`set ssl cert`), and a Cert other
+// than a frontend's first joins or leaves its crt-list without one; only
+// the first (the default certificate) is structural.
 type Cert struct {
 	// Name is stable and unique per instance ("web.example.pem").
 	Name string `json:"name"`

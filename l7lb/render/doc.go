@@ -28,7 +28,8 @@
 // TLS frontends bind with a crt-list naming one file per certificate; the
 // first is the default for clients without a matching SNI. A certificate's
 // contents can be replaced at runtime (`set ssl cert`, `commit ssl cert`)
-// under the same path.
+// under the same path, and certificates other than the first join or
+// leave the crt-list at runtime.
 //
 // # Isolation
 //

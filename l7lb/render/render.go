@@ -134,8 +134,9 @@ type Output struct {
 	Maps map[string]Map
 	// Certs are the certificate files by absolute path.
 	Certs map[string][]byte
-	// CrtLists are the crt-list files by frontend.
-	CrtLists map[string]string
+	// CrtLists are the certificate paths of each TLS frontend's crt-list,
+	// in order (the first is the default certificate).
+	CrtLists map[string][]string
 }
 
 // Map is one frontend's routing map.
@@ -212,6 +213,14 @@ func MapFile(es []MapEntry) []byte {
 	return b.Bytes()
 }
 
+// CrtListFile renders certificate paths as a crt-list file.
+func CrtListFile(paths []string) []byte {
+	if len(paths) == 0 {
+		return nil
+	}
+	return []byte(strings.Join(paths, "\n") + "\n")
+}
+
 // RouteKinds says which lookups a frontend's routes need: exact hosts,
 // wildcard hosts, any host. A new kind changes the configuration (a
 // reload); a new route of a kind already there is a map change.
@@ -240,7 +249,7 @@ func Render(in Input, opts Options) (*Output, error) {
 	opts = opts.withDefaults()
 	r := &renderer{out: &Output{
 		Files: map[string][]byte{}, Maps: map[string]Map{},
-		Certs: map[string][]byte{}, CrtLists: map[string]string{},
+		Certs: map[string][]byte{}, CrtLists: map[string][]string{},
 	}}
 	if err := r.section("global", "", "global", opts); err != nil {
 		return nil, err
@@ -311,15 +320,15 @@ func (r *renderer) frontend(f model.Frontend, dir string) error {
 	}
 	if f.TLS != nil {
 		d.CrtList = CrtListPath(dir, f.Name)
-		var list strings.Builder
+		var list []string
 		for _, c := range f.TLS.Certs {
 			p := CertPath(dir, c.Name)
 			r.out.Certs[p] = c.PEM
 			r.out.Files[p] = c.PEM
-			list.WriteString(p + "\n")
+			list = append(list, p)
 		}
-		r.out.CrtLists[f.Name] = list.String()
-		r.out.Files[d.CrtList] = []byte(list.String())
+		r.out.CrtLists[f.Name] = list
+		r.out.Files[d.CrtList] = CrtListFile(list)
 	}
 	return r.section("frontend", f.Name, "frontend", d)
 }
