@@ -145,11 +145,11 @@ func newLiveState() liveState {
 
 // loadedState is what the running configuration was rendered from.
 type loadedState struct {
-	gen       int
-	dir       string
-	cfg       model.Config // after isolation
-	sig       string
-	capacity  map[string]int
+	gen      int
+	dir      string
+	cfg      model.Config // after isolation
+	sig      string
+	capacity map[string]int
 	mapPaths map[string]string // frontend → map path
 }
 
