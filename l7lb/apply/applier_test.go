@@ -369,3 +369,25 @@ server web/s1 9.0.0.2:80 weight 1 ready`, len(api.PEM), len(web.PEM)))
 		t.Errorf("new default certificate = %+v, want a reload", res)
 	}
 }
+
+// TestKeepsFiveGenerations: every reload is a new generation directory;
+// the last five stay.
+func TestKeepsFiveGenerations(t *testing.T) {
+	r := newRig(t, nil)
+	cfg := webConfig(srv("a", "9.0.0.2:80"))
+	for i := range 8 {
+		cfg.Backends[0].Balance = []string{"roundrobin", "leastconn"}[i%2]
+		if res := r.apply(cfg); !res.Reloaded {
+			t.Fatalf("change %d = %+v, want a reload", i, res)
+		}
+	}
+	gens, err := generations(r.a.opts.Dir)
+	if err != nil || len(gens) != 5 || gens[4] != 8 {
+		t.Errorf("generations = %v, %v; want 4..8", gens, err)
+	}
+	cur, _ := os.ReadFile(r.h.Path)
+	last, _ := os.ReadFile(filepath.Join(r.a.opts.Dir, "gen", "8", "haproxy.cfg"))
+	if string(cur) != string(last) {
+		t.Error("HAProxy's file is not the last generation's")
+	}
+}
