@@ -52,6 +52,7 @@ func TestPrivilegedRouting(t *testing.T) {
 					{Host: "web.example", Backend: "web"},
 					{Host: "web.example", PathPrefix: "/api", Backend: "api"},
 					{Host: "*.apps.example", Backend: "api"},
+					{Host: "secure.example", Backend: "secure"},
 				}},
 			{Name: "tcp_10000", Mode: model.ModeTCP, Bind: r.LBAddr(10000), Default: "tcp_be"},
 		},
@@ -59,6 +60,7 @@ func TestPrivilegedRouting(t *testing.T) {
 			{Name: "web", Mode: model.ModeHTTP, Servers: []model.Server{web.Server("w1")}},
 			{Name: "api", Mode: model.ModeHTTP, Servers: []model.Server{api.Server("a1")}},
 			{Name: "other", Mode: model.ModeHTTP, Servers: []model.Server{other.Server("o1")}},
+			{Name: "secure", Mode: model.ModeHTTP, RedirectToHTTPS: true, Servers: []model.Server{web.Server("s1")}},
 			{Name: "tcp_be", Mode: model.ModeTCP, Servers: []model.Server{{Key: "t1", Addr: appAddr(app1, 9001)}}},
 		},
 	}
@@ -73,6 +75,7 @@ func TestPrivilegedRouting(t *testing.T) {
 	wantGet(t, r, c, base+"/", "x.apps.example", 200, "api")
 	wantGet(t, r, c, base+"/", "a.b.apps.example", 200, "other") // one label only
 	wantGet(t, r, c, base+"/", "unknown.example", 200, "other")
+	wantGet(t, r, c, base+"/", "secure.example", http.StatusMovedPermanently, "") // per-backend redirect
 
 	counts, err := netsim.DialCount(r.Client.Namespace, 5, r.LBAddr(10000).String(), 2*time.Second)
 	if err != nil || counts["tcp-backend"] != 5 {
