@@ -199,8 +199,9 @@ var _ model.Applier = (*Applier)(nil)
 // Apply implements model.Applier: it validates cfg, sends the runtime
 // changes the running configuration allows, and reloads when the
 // structure changed (unless debounced: Result.ReloadPending, done by Run).
-// The first Apply starts HAProxy. An error means nothing new could be
-// loaded; HAProxy keeps serving what it had.
+// The first Apply starts HAProxy. An error says what failed (a refused
+// runtime command, a failed reload; also in Result.Problems): HAProxy
+// keeps serving what it had plus every change that went through.
 func (a *Applier) Apply(ctx context.Context, cfg model.Config) (model.Result, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

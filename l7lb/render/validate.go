@@ -1,6 +1,7 @@
 package render
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/dcnet/dcnet/l7lb/model"
 )
@@ -249,9 +251,37 @@ func (v *validator) cert(c model.Cert, seen map[string][]byte) string {
 	return ""
 }
 
+// pemVerdicts caches CheckPEM by the SHA-256 of the PEM: every Apply
+// checks every certificate, and parsing is the costly part.
+var pemVerdicts = struct {
+	sync.Mutex
+	m map[[sha256.Size]byte]string
+}{m: map[[sha256.Size]byte]string{}}
+
+// maxPEMVerdicts bounds the cache; it is emptied when full.
+const maxPEMVerdicts = 4096
+
 // CheckPEM returns why pemData is not a certificate chain with its private
 // key, or "".
 func CheckPEM(pemData []byte) string {
+	sum := sha256.Sum256(pemData)
+	pemVerdicts.Lock()
+	v, ok := pemVerdicts.m[sum]
+	pemVerdicts.Unlock()
+	if ok {
+		return v
+	}
+	v = checkPEM(pemData)
+	pemVerdicts.Lock()
+	if len(pemVerdicts.m) >= maxPEMVerdicts {
+		clear(pemVerdicts.m)
+	}
+	pemVerdicts.m[sum] = v
+	pemVerdicts.Unlock()
+	return v
+}
+
+func checkPEM(pemData []byte) string {
 	if _, err := tls.X509KeyPair(pemData, pemData); err != nil {
 		return fmt.Sprintf("not a PEM certificate with its private key: %v", err)
 	}
