@@ -96,7 +96,6 @@ func NewRig(t testing.TB, prefix string, o RigOptions) *Rig {
 		}
 	})
 	opts := apply.Options{Dir: filepath.Join(r.Dir, "state"), MinReloadInterval: -1, DrainTimeout: 10 * time.Second, Logger: logger}
-	opts.Render.StatsSocket = filepath.Join(r.Dir, "admin.sock")
 	opts.Render.HardStopAfter = 5 * time.Second
 	if o.Apply != nil {
 		o.Apply(&opts)

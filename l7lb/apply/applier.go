@@ -55,7 +55,8 @@ type Options struct {
 	// crt-lists, certs); HAProxy's ConfigPath is a copy of the current
 	// one's haproxy.cfg.
 	Dir string
-	// Render are the instance-wide settings of the configuration.
+	// Render are the instance-wide settings of the configuration; an
+	// empty StatsSocket takes the HAProxy's own (*haproxy.Instance).
 	Render render.Options
 	// SlotStep is how many server slots a backend grows by (default 10).
 	SlotStep int
@@ -158,8 +159,11 @@ func New(h HAProxy, opts Options) (*Applier, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("apply: Options.Dir is required")
 	}
+	if s, ok := h.(interface{ StatsSocket() string }); ok && opts.Render.StatsSocket == "" {
+		opts.Render.StatsSocket = s.StatsSocket()
+	}
 	if opts.Render.StatsSocket == "" {
-		return nil, errors.New("apply: Options.Render.StatsSocket is required (the runtime API)")
+		return nil, errors.New("apply: Options.Render.StatsSocket is required (the runtime API socket HAProxy's Exec uses)")
 	}
 	if opts.SlotStep <= 0 {
 		opts.SlotStep = DefaultSlotStep

@@ -103,6 +103,9 @@ func New(opts Options) *Instance {
 // ConfigPath is the file HAProxy loads.
 func (p *Instance) ConfigPath() string { return p.opts.ConfigPath }
 
+// StatsSocket is the runtime API's socket the configuration must bind.
+func (p *Instance) StatsSocket() string { return p.opts.StatsSocket }
+
 // Runtime is the runtime API of the current worker.
 func (p *Instance) Runtime() *Runtime { return p.rt }
 
