@@ -73,8 +73,9 @@ type TLS struct {
 }
 
 // Cert is one certificate with its key and chain, PEM-encoded. Its
-// contents may change without a reload (`set ssl cert`); adding or
-// removing a Cert is structural.
+// contents may change without a reload (`set ssl cert`), and a Cert other
+// than a frontend's first joins or leaves its crt-list without one; only
+// the first (the default certificate) is structural.
 type Cert struct {
 	// Name is stable and unique per instance ("web.example.pem").
 	Name string `json:"name"`
@@ -267,6 +268,10 @@ type Result struct {
 	Reloaded bool `json:"reloaded"`
 	// RuntimeChanges counts runtime-API commands sent.
 	RuntimeChanges int `json:"runtimeChanges"`
+	// ReloadPending is true when a structural change waits for its
+	// reload (debounced, or retried after a failed one); the applier's
+	// background loop does it.
+	ReloadPending bool `json:"reloadPending,omitempty"`
 	// Problems are the parts left out by the applier (failed `haproxy -c`
 	// for one frontend, an invalid certificate), in addition to the
 	// Config's own.
