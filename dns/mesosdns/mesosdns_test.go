@@ -57,13 +57,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
 			tc.edit(&c)
-			err := c.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("Validate: %v, want nil", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Errorf("Validate: %v, want an error containing %q", err, tc.want)
-			}
+			dnstest.WantErr(t, c.Validate(), tc.want)
 		})
 	}
 }

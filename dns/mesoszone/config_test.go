@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/dcnet/dcnet/dns/poll"
 	"github.com/dcnet/dcnet/dns/records"
 	"github.com/dcnet/dcnet/dns/server"
+	"github.com/dcnet/dcnet/internal/dnstest"
 	"github.com/dcnet/dcnet/internal/mesostest"
 )
 
@@ -39,13 +39,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
 			tc.edit(&c)
-			err := c.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("Validate: %v, want nil", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Errorf("Validate: %v, want an error containing %q", err, tc.want)
-			}
+			dnstest.WantErr(t, c.Validate(), tc.want)
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -9,6 +8,7 @@ import (
 	"github.com/dcnet/dcnet/dns/dnsapi"
 	"github.com/dcnet/dcnet/dns/resolver"
 	"github.com/dcnet/dcnet/dns/spartan"
+	"github.com/dcnet/dcnet/internal/dnstest"
 	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 )
 
@@ -53,13 +53,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
 			tc.edit(&c)
-			err := c.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("Validate: %v, want nil", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Errorf("Validate: %v, want an error containing %q", err, tc.want)
-			}
+			dnstest.WantErr(t, c.Validate(), tc.want)
 		})
 	}
 }

@@ -1,10 +1,12 @@
 // Package dnstest asks a dns.Handler questions without sockets, for the
 // tests of the packages that wire dcnet-dns's handlers (DNS handlers are
-// tested with a recorder, not sockets).
+// tested with a recorder, not sockets), and checks the errors of their
+// configurations' Validate.
 package dnstest
 
 import (
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -56,4 +58,16 @@ func Ask(t testing.TB, h dns.Handler, name string, qtype uint16) *dns.Msg {
 		t.Fatalf("no answer to %s", name)
 	}
 	return w.Msg
+}
+
+// WantErr fails t unless err matches want: nil when want is "", else an
+// error whose text contains want (for the table tests of Validate).
+func WantErr(t testing.TB, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("error %v, want none", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Errorf("error %v, want one containing %q", err, want)
+	}
 }
