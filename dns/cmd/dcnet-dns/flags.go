@@ -46,7 +46,7 @@ func newFlags(fs *flag.FlagSet) *flags {
 	fs.IntVar(&f.cacheSize, "cache-size", nd.DNS.CacheSize, "entries in the cache of forwarded answers (0: the default)")
 	fs.IntVar(&f.sockets, "sockets", nd.DNS.Sockets, "UDP sockets and TCP listeners per listen address, with SO_REUSEPORT (0: GOMAXPROCS)")
 	fs.BoolVar(&f.fastPath, "fast-path", nd.DNS.FastPath, "answer cached forwarded UDP questions straight from the socket readers")
-	fs.Var(&f.listen, "listen", "ip:port to serve on, UDP and TCP (repeatable; default "+nd.DNS.Listen[0]+" to .3, in mesos-dns mode "+dnsapi.DefaultMesosListen+")")
+	fs.Var(&f.listen, "listen", "ip:port to serve on, UDP and TCP (repeatable; default 198.51.100.1-3:53, in mesos-dns mode "+dnsapi.DefaultMesosListen+")")
 	fs.Var(&f.upstreams, "upstream", "upstream resolver ip[:port] (repeatable)")
 	fs.Var(&f.mesosDNS, "mesos-dns", "Mesos-DNS server ip[:port] for *.mesos (repeatable; port "+dnsapi.MesosDNSPort+")")
 	fs.Func("forward-zone", "zone=ip[:port][;ip[:port]] forwarded to its servers (repeatable)", func(v string) error {
