@@ -302,3 +302,13 @@ func TestSweep(t *testing.T) {
 		t.Errorf("after sweeps:\n%s", got)
 	}
 }
+
+// TestSweepEveryZeroIsDefault: a zero sweep interval (dcnet-cnm
+// --sweep-interval 0, the flag's default) means every minute.
+func TestSweepEveryZeroIsDefault(t *testing.T) {
+	for in, want := range map[time.Duration]time.Duration{0: time.Minute, -time.Second: time.Minute, 5 * time.Second: 5 * time.Second} {
+		if got := sweepEvery(in); got != want {
+			t.Errorf("sweepEvery(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

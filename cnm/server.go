@@ -132,12 +132,11 @@ func Listen(path string) (net.Listener, error) {
 	return l, nil
 }
 
-// Serve answers plugin calls on l and sweeps every interval until ctx ends,
-// then shuts the server down (finishing calls in flight).
+// Serve answers plugin calls on l and sweeps every interval (0 means
+// every minute, as dcnet-cnm --sweep-interval 0 does) until ctx ends, then
+// shuts the server down (finishing calls in flight).
 func (d *Driver) Serve(ctx context.Context, l net.Listener, interval time.Duration) error {
-	if interval <= 0 {
-		interval = defaultSweep
-	}
+	interval = sweepEvery(interval)
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
@@ -150,6 +149,15 @@ func (d *Driver) Serve(ctx context.Context, l net.Listener, interval time.Durati
 	sctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// sweepEvery is the sweep interval Serve uses for interval: 0 (or less)
+// means defaultSweep.
+func sweepEvery(interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return defaultSweep
+	}
+	return interval
 }
 
 func (d *Driver) sweepLoop(ctx context.Context, interval time.Duration) {

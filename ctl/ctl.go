@@ -38,6 +38,9 @@ commands:
               node drops its routes, neighbour and FDB entries
 `
 
+// defaultTimeout bounds a command's requests (--timeout 0 means it too).
+const defaultTimeout = 10 * time.Second
+
 // Main runs dcnetctl with args (without the program name) and returns the
 // exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -45,7 +48,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	socket := fs.String("socket", api.DefaultSocket, "overlayd API socket")
 	output := fs.String("o", "table", "output format: table or json")
-	timeout := fs.Duration("timeout", 10*time.Second, "request timeout")
+	timeout := fs.Duration("timeout", defaultTimeout, "request timeout (0: the default)")
 	l4lbAddr := fs.String("l4lb", l4lbapi.DefaultAddr, "dcnet-l4lb's HTTP address (for vips)")
 	dnsAddr := fs.String("dns", dnsapi.DefaultAddr, "dcnet-dns's HTTP address (for records)")
 	fs.Usage = func() { fmt.Fprint(stderr, Usage); fs.PrintDefaults() }
@@ -55,6 +58,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() < 1 || (*output != "table" && *output != "json") {
 		fs.Usage()
 		return 2
+	}
+	if *timeout < 0 {
+		fmt.Fprintf(stderr, "dcnetctl: --timeout %s: must not be negative (0: the default %s)\n", *timeout, defaultTimeout)
+		return 2
+	}
+	if *timeout == 0 {
+		*timeout = defaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

@@ -6,6 +6,11 @@
 //	GET /v1/services/{service}  [{"service":...,"host":...,"ip":...,"port":"31000"}]
 //	GET /metrics                Prometheus (package metrics)
 //
+// WithClusterRoutes adds what dcos-net served on the same port:
+//
+//	GET /v1/vips                the local dcnet-l4lb's /v1/vips, proxied (502 when it does not answer)
+//	GET /v1/nodes               the cluster's nodes with their liveness, read from etcd (503 without)
+//
 // Hosts and services are answered from the local zones only (as Mesos-DNS
 // answers from its own records), read fresh through Zone.Lookup. The
 // shapes follow Mesos-DNS's API: a name without records answers one entry
@@ -21,4 +26,6 @@
 //	GET /v1/axfr                {"TTL":..,"Serial":..,"RefreshSeconds":..,"Mname":..,"Rname":..,
 //	                             "Domain":"mesos","Records":{"As":{},"AAAAs":{},"SRVs":{}}}
 //	GET /v1/records, /metrics   as above
+//
+// Serve runs either on its address until the daemon's context ends.
 package httpapi

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -20,8 +21,8 @@ const tcpIdleTimeout = 8 * time.Second
 type Options struct {
 	// Sockets is the number of UDP sockets and TCP listeners per address,
 	// bound with SO_REUSEPORT so the kernel spreads clients over them, each
-	// with its own reader (GOMAXPROCS suits); 0 or 1: one, without
-	// SO_REUSEPORT.
+	// with its own reader; 0 (or less) means GOMAXPROCS, 1 one socket
+	// without SO_REUSEPORT. dcnet-dns's --sockets has the same meaning.
 	Sockets int
 	// Fast, when set, answers cached forwarded questions in the UDP
 	// readers (FastPath).
@@ -31,7 +32,15 @@ type Options struct {
 // Run serves h on UDP and TCP at every address ("ip:port") until ctx ends,
 // with one socket per address; see RunWith.
 func Run(ctx context.Context, addrs []string, h dns.Handler, ready func()) error {
-	return RunWith(ctx, addrs, h, Options{}, ready)
+	return RunWith(ctx, addrs, h, Options{Sockets: 1}, ready)
+}
+
+// sockets is the number of sockets per address Options asks for.
+func (o Options) sockets() int {
+	if o.Sockets <= 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return o.Sockets
 }
 
 // RunWith serves h on UDP and TCP at every address ("ip:port") until ctx
@@ -110,7 +119,7 @@ func (r batchRunner) stop()                      { r.Close() }
 // listen binds o.Sockets UDP sockets and TCP listeners per address (the
 // first of an address with port 0 picks the port the others share).
 func listen(addrs []string, h dns.Handler, o Options) ([]runner, error) {
-	n := max(o.Sockets, 1)
+	n := o.sockets()
 	lc := net.ListenConfig{}
 	if n > 1 {
 		lc.Control = reusePort

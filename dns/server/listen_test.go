@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -55,5 +56,23 @@ func TestRunUDPAndTCP(t *testing.T) {
 	}
 	if err := Run(context.Background(), []string{"256.0.0.1:53"}, testHandler(t, nil), nil); err == nil {
 		t.Error("want an error for a bad listen address")
+	}
+}
+
+// TestOptionsSockets: Sockets 0 means GOMAXPROCS, as dcnet-dns's --sockets
+// 0 does; 1 is one socket; Run asks for one.
+func TestOptionsSockets(t *testing.T) {
+	for _, tc := range []struct {
+		o    Options
+		want int
+	}{
+		{Options{}, runtime.GOMAXPROCS(0)},
+		{Options{Sockets: -1}, runtime.GOMAXPROCS(0)},
+		{Options{Sockets: 1}, 1},
+		{Options{Sockets: 3}, 3},
+	} {
+		if got := tc.o.sockets(); got != tc.want {
+			t.Errorf("Options{Sockets: %d}: %d sockets, want %d", tc.o.Sockets, got, tc.want)
+		}
 	}
 }

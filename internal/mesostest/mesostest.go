@@ -2,7 +2,8 @@
 // benchmarks, served from inside a simulated node: GET /master/state
 // answers the document set last, POST /api/v1 {"type":"SUBSCRIBE"} holds
 // an operator API event stream (SUBSCRIBED, a HEARTBEAT every 15 s, then
-// the events handed to Set), RecordIO-framed as Mesos sends it.
+// the events handed to Set), RecordIO-framed as Mesos sends it. State
+// builds a small state document for unit tests.
 package mesostest
 
 import (

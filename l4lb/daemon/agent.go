@@ -42,7 +42,8 @@ type AgentOptions struct {
 	// AgentIP is the agent's address for tasks whose agent hostname is
 	// not an IP; the zero value takes the URL's host when it is an IP.
 	AgentIP netip.Addr
-	// Poll is the interval between GET_STATE polls (DefaultMesosPoll when 0).
+	// Poll is the interval between GET_STATE polls (0 means
+	// DefaultMesosPoll; negative is invalid).
 	Poll time.Duration
 	// Client is the HTTP client (a client with agentTimeout when nil).
 	Client *http.Client
@@ -82,7 +83,7 @@ func newAgentSource(o AgentOptions, node string, log *slog.Logger) (*agentSource
 	if !ip.IsValid() {
 		ip, _ = netip.ParseAddr(u.Hostname())
 	}
-	if o.Poll <= 0 {
+	if o.Poll == 0 {
 		o.Poll = DefaultMesosPoll
 	}
 	if o.Client == nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,9 +43,13 @@ type Options struct {
 	// Conntrack, when set, lets the daemon delete the conntrack entries
 	// of UDP flows whose backend left (see dataplane.NewSyncer).
 	Conntrack dataplane.Conntrack
-	Node      string
+	// Node is the node's name, as overlayd's; "" means the host name
+	// (dcnet-l4lb --node-name).
+	Node string
 	// HTTPAddr serves /v1/vips and /metrics; "" disables it.
-	HTTPAddr     string
+	HTTPAddr string
+	// SyncInterval is the periodic reconcile that repairs the nftables
+	// tables (0 means DefaultSyncInterval; negative is invalid).
 	SyncInterval time.Duration
 	// Mesos, when its Agent URL is set, polls the node's Mesos agent and
 	// publishes its tasks' VIP backends for every node.
@@ -117,10 +122,23 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Store == nil || opts.Kernel == nil {
 		return nil, errors.New("l4lb daemon: store and kernel are required")
 	}
+	if opts.Node == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("l4lb daemon: no node name given and no host name: %w", err)
+		}
+		opts.Node = h
+	}
 	if opts.Node == "" || strings.Contains(opts.Node, "/") {
 		return nil, fmt.Errorf("l4lb daemon: node name %q: want a non-empty name without '/'", opts.Node)
 	}
-	if opts.SyncInterval <= 0 {
+	if opts.SyncInterval < 0 {
+		return nil, fmt.Errorf("l4lb daemon: sync interval %s: must not be negative (0: the default %s)", opts.SyncInterval, DefaultSyncInterval)
+	}
+	if opts.Mesos.Poll < 0 {
+		return nil, fmt.Errorf("l4lb daemon: mesos poll interval %s: must not be negative (0: the default %s)", opts.Mesos.Poll, DefaultMesosPoll)
+	}
+	if opts.SyncInterval == 0 {
 		opts.SyncInterval = DefaultSyncInterval
 	}
 	if opts.ReleaseGrace == 0 {

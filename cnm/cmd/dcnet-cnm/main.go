@@ -8,12 +8,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/dcnet/dcnet/internal/logging"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/dcnet/dcnet/cnm"
+	"github.com/dcnet/dcnet/internal/logging"
 	"github.com/dcnet/dcnet/overlayd/api"
 )
 
@@ -21,9 +21,9 @@ var version = "dev"
 
 func main() {
 	socket := flag.String("socket", "/run/docker/plugins/dcnet.sock", "plugin socket; dockerd finds the plugin by its name (dcnet)")
-	overlayd := flag.String("overlayd-socket", api.DefaultSocket, "overlayd's API socket")
+	overlayd := flag.String("overlayd-socket", api.DefaultSocket, "overlayd's API socket (empty: the default)")
 	stateDir := flag.String("state-dir", "/var/lib/dcnet/cnm", "directory of the driver's state ("+cnm.StateFile+")")
-	sweep := flag.Duration("sweep-interval", 0, "how often leaked addresses are looked for (default 1m)")
+	sweep := flag.Duration("sweep-interval", 0, "how often leaked addresses are looked for (0: the default, 1m)")
 	forget := flag.String("forget-network", "", "delete this Docker network ID from the state and exit (for a network dockerd removed while dcnet-cnm was down)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	showVersion := flag.Bool("version", false, "print the version and exit")

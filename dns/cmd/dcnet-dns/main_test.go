@@ -1,166 +1,156 @@
 package main
 
 import (
-	"context"
+	"flag"
+	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/miekg/dns"
+	"github.com/google/go-cmp/cmp"
 
-	"github.com/dcnet/dcnet/cluster"
-	"github.com/dcnet/dcnet/dns/mesos"
-	"github.com/dcnet/dcnet/dns/poll"
-	"github.com/dcnet/dcnet/dns/records"
-	"github.com/dcnet/dcnet/dns/server"
-	"github.com/dcnet/dcnet/dns/taskzone"
+	"github.com/dcnet/dcnet/dns/mesosdns"
+	"github.com/dcnet/dcnet/dns/node"
+	"github.com/dcnet/dcnet/dns/resolver"
 )
 
-func testState(tasks ...string) mesos.State {
-	st := mesos.State{
-		PID:    "master@10.0.0.1:5050",
-		Leader: "master@10.0.0.1:5050",
-		Agents: []mesos.Agent{{ID: "a-S1", PID: "slave(1)@10.0.0.4:5051"}},
-	}
-	fw := mesos.Framework{Name: "marathon"}
-	for _, name := range tasks {
-		fw.Tasks = append(fw.Tasks, mesos.Task{ID: name + ".1", Name: name, AgentID: "a-S1", State: mesos.TaskRunning,
-			Statuses: []mesos.Status{{State: mesos.TaskRunning, Timestamp: 1}}})
-	}
-	st.Frameworks = []mesos.Framework{fw}
-	return st
-}
-
-func has(z server.Zone, name string, qtype uint16) bool {
-	rrs, _ := z.Lookup(name, qtype)
-	return len(rrs) > 0
-}
-
-// TestMesosStateApply: each good state replaces the zones and publishes
-// the task names once per change; a state without a leader keeps the last
-// good records; the serial grows with every change only.
-func TestMesosStateApply(t *testing.T) {
-	put := &taskzone.FakeStore{}
-	m := &mesosState{log: slog.New(slog.DiscardHandler), cfg: records.DefaultConfig(),
-		mesos: server.NewRecordSetZone(server.MesosZone, nil), tasks: server.NewRecordSetZone(server.TaskZone, nil),
-		pub: taskzone.NewPublisher(put)}
-	f := &poll.FakeFetcher{}
-	noLeader := testState("db")
-	noLeader.Leader = ""
-	f.Push(poll.FakeAnswer{State: testState("web")}, poll.FakeAnswer{State: testState("web")},
-		poll.FakeAnswer{State: noLeader}, poll.FakeAnswer{State: testState("web", "db")})
-	p := &poll.Poller{Fetcher: f, OnState: m.apply}
-	ctx := context.Background()
-
-	var serials []uint32
-	for range 4 {
-		if err := p.Poll(ctx); err != nil {
-			t.Fatal(err)
-		}
-		_, s := m.Snapshot()
-		serials = append(serials, s)
-	}
-	if !(serials[0] == serials[1] && serials[1] == serials[2] && serials[3] > serials[2]) {
-		t.Errorf("serials %v: want unchanged for the same or an unusable state, growing on change", serials)
-	}
-	if !has(m.mesos, "db.marathon.mesos.", dns.TypeA) || !has(m.mesos, "web.marathon.mesos.", dns.TypeA) {
-		t.Error("mesos zone lacks the tasks of the last state")
-	}
-	if !has(m.tasks, "db.marathon.agentip.dcos.thisdcos.directory.", dns.TypeA) {
-		t.Error("task zone lacks db")
-	}
-	if txns, _ := put.Txns(); txns != 2 {
-		t.Errorf("etcd transactions %d, want 2 (one per change):\n%s", txns, put)
-	}
-	if _, ok := put.Value(cluster.TaskNamesPrefix + "db.marathon.agentip.dcos.thisdcos.directory."); !ok {
-		t.Errorf("etcd lacks db:\n%s", put)
-	}
-	rs, _ := m.Snapshot()
-	if recs, _ := rs.Lookup("leader.mesos.", records.TypeA); len(recs) != 1 || recs[0].Addr.String() != "10.0.0.1" {
-		t.Errorf("snapshot leader.mesos. = %v", recs)
-	}
-}
-
-func nodeOptions(t *testing.T) options {
-	return options{mode: modeNode, listen: listFlag{"127.0.0.1:0"}, upstreams: listFlag{"192.0.2.1"}, refresh: poll.DefaultInterval}
-}
-
-func ask(t *testing.T, h dns.Handler, name string, qtype uint16) *dns.Msg {
+func parse(t *testing.T, args ...string) (*flags, error) {
 	t.Helper()
-	req := new(dns.Msg).SetQuestion(name, qtype)
-	w := &recorder{}
-	h.ServeDNS(w, req)
-	if w.msg == nil {
-		t.Fatalf("no answer to %s", name)
-	}
-	return w.msg
+	fs := flag.NewFlagSet("dcnet-dns", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := newFlags(fs)
+	return f, fs.Parse(args)
 }
 
-// TestBuildNodeStateFile: the per-node server serves the task names and
-// the mesos zone of a state file, and picks up a changed file at the next
-// poll.
-func TestBuildNodeStateFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "state.json")
-	write := func(st mesos.State) {
-		b, err := jsonMarshal(st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(testState("web"))
-	o := nodeOptions(t)
-	o.stateFile = path
-	n, err := buildNode(slog.New(slog.DiscardHandler), o, nil)
+func mustParse(t *testing.T, args ...string) *flags {
+	t.Helper()
+	f, err := parse(t, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := n.poller.Poll(context.Background()); err != nil {
-		t.Fatal(err)
+	return f
+}
+
+// TestNoFlagsAreDefaults: without flags each mode runs with its package's
+// DefaultConfig, unchanged.
+func TestNoFlagsAreDefaults(t *testing.T) {
+	f := mustParse(t)
+	if diff := cmp.Diff(node.DefaultConfig(), f.nodeConfig()); diff != "" {
+		t.Errorf("node mode (-DefaultConfig +flags):\n%s", diff)
 	}
-	name := "db.marathon.agentip.dcos.thisdcos.directory."
-	if r := ask(t, n.handler, name, dns.TypeA); r.Rcode != dns.RcodeNameError {
-		t.Fatalf("%s before the change: %s", name, dns.RcodeToString[r.Rcode])
+	if diff := cmp.Diff(mesosdns.DefaultConfig(), f.mesosDNSConfig()); diff != "" {
+		t.Errorf("mesos-dns mode (-DefaultConfig +flags):\n%s", diff)
 	}
-	write(testState("web", "db"))
-	if err := n.poller.Poll(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if r := ask(t, n.handler, name, dns.TypeA); len(r.Answer) != 1 {
-		t.Errorf("%s after the change: %v", name, r)
-	}
-	if r := ask(t, n.handler, "leader.mesos.", dns.TypeA); len(r.Answer) != 1 {
-		t.Errorf("leader.mesos.: %v", r)
+	if f.mode != node.Mode || f.logLevel != "info" {
+		t.Errorf("mode %q log level %q", f.mode, f.logLevel)
 	}
 }
 
-func TestCNAMEZones(t *testing.T) {
-	o := nodeOptions(t)
-	o.cnames = listFlag{"registry.component.thisdcos.directory=thisnode.thisdcos.directory"}
-	o.nodeIPs = listFlag{"10.0.0.7"}
-	n, err := buildNode(slog.New(slog.DiscardHandler), o, nil)
-	if err != nil {
-		t.Fatal(err)
+// TestFlagDefaultsMatchConfig: each flag's default (shown by -h) is the
+// value the Config holds when the flag is not given.
+func TestFlagDefaultsMatchConfig(t *testing.T) {
+	nd := node.DefaultConfig()
+	f := mustParse(t)
+	for name, want := range map[string]string{
+		"refresh":         nd.Mesos.Refresh.String(),
+		"mesos-timeout":   nd.Mesos.Timeout.String(),
+		"mesos-subscribe": "true",
+		"timeout":         nd.DNS.Timeout.String(),
+		"cache-size":      "10000",
+		"sockets":         "0",
+		"fast-path":       "true",
+		"resolv-conf":     nd.DNS.ResolvConf,
+		"spartan-link":    nd.SpartanLink,
+		"l4lb-addr":       nd.L4LBAddr,
+	} {
+		if got := f.fs.Lookup(name).DefValue; got != want {
+			t.Errorf("--%s default %q, Config %q", name, got, want)
+		}
 	}
-	r := ask(t, n.handler, "registry.component.thisdcos.directory.", dns.TypeA)
-	if len(r.Answer) == 0 || !r.Authoritative {
-		t.Fatalf("no authoritative answer: %v", r)
+}
+
+// TestZeroFlagsReachTheConfig: a flag's 0 (or empty) is handed to the
+// Config as it is, where it means what the field documents (0: the
+// default; an empty address: none), the same in both modes.
+func TestZeroFlagsReachTheConfig(t *testing.T) {
+	f := mustParse(t, "--sockets", "0", "--timeout", "0", "--cache-size", "0", "--refresh", "0", "--mesos-timeout", "0",
+		"--http-addr", "", "--spartan-link", "", "--l4lb-addr", "", "--resolv-conf", "")
+	nc, mc := f.nodeConfig(), f.mesosDNSConfig()
+	for _, got := range []resolver.Config{nc.DNS, mc.DNS} {
+		if got.Sockets != 0 || got.Timeout != 0 || got.CacheSize != 0 || got.ResolvConf != "" {
+			t.Errorf("query path %+v, want the zeros given", got)
+		}
+		if d := got.WithDefaults(); d.Timeout != 5*time.Second || d.CacheSize != 10000 || d.ResolvConf != resolver.DefaultResolvConf {
+			t.Errorf("zeros in force %+v, want the defaults", d)
+		}
 	}
-	c, ok := r.Answer[0].(*dns.CNAME)
-	if !ok || c.Target != "thisnode.thisdcos.directory." {
-		t.Errorf("first answer %v, want CNAME thisnode.thisdcos.directory.", r.Answer[0])
+	if nc.Mesos.Refresh != 0 || mc.Mesos.Refresh != 0 || nc.Mesos.Timeout != 0 || mc.Mesos.Timeout != 0 {
+		t.Errorf("refresh %s/%s timeout %s/%s, want 0", nc.Mesos.Refresh, mc.Mesos.Refresh, nc.Mesos.Timeout, mc.Mesos.Timeout)
 	}
-	if len(r.Answer) != 2 || r.Answer[1].(*dns.A).A.String() != "10.0.0.7" {
-		t.Errorf("answers %v, want the CNAME chased to thisnode's A 10.0.0.7", r.Answer)
+	if nc.HTTPAddr != "" || mc.HTTPAddr != "" || nc.SpartanLink != "" || nc.L4LBAddr != "" {
+		t.Errorf("empty addresses not kept: http %q/%q spartan %q l4lb %q", nc.HTTPAddr, mc.HTTPAddr, nc.SpartanLink, nc.L4LBAddr)
 	}
-	for _, bad := range []string{"noequals", "a.b=", "=a.b", "a.b=a.b"} {
-		o.cnames = listFlag{bad}
-		if _, err := buildNode(slog.New(slog.DiscardHandler), o, nil); err == nil || !strings.Contains(err.Error(), "cname") {
-			t.Errorf("--cname %q: err %v", bad, err)
+}
+
+// TestFlagsFillConfig: every flag lands in its field.
+func TestFlagsFillConfig(t *testing.T) {
+	f := mustParse(t, "--mode", "mesos-dns", "--listen", "10.0.0.1:53,10.0.0.1:5353", "--upstream", "8.8.8.8", "--upstream", "1.1.1.1",
+		"--mesos-dns", "10.0.0.2", "--forward-zone", "corp=10.1.0.1;10.1.0.2", "--node-ip", "10.0.1.5",
+		"--cname", "a.example=b.example", "--etcd-endpoints", "http://e1:2379,http://e2:2379", "--mesos-master", "10.0.0.1:5050",
+		"--mesos-subscribe=false", "--fast-path=false", "--sockets", "3", "--cache-size", "7", "--timeout", "2s",
+		"--refresh", "30s", "--mesos-timeout", "1s", "--http-addr", "127.0.0.1:9", "--spartan-link", "dns0",
+		"--l4lb-addr", "127.0.0.1:8", "--resolv-conf", "/tmp/r", "--log-level", "debug")
+	wantDNS := resolver.Config{Listen: []string{"10.0.0.1:53", "10.0.0.1:5353"}, Upstreams: []string{"8.8.8.8", "1.1.1.1"},
+		ResolvConf: "/tmp/r", MesosDNS: []string{"10.0.0.2"},
+		ForwardZones: []resolver.ForwardZone{{Zone: "corp", Servers: []string{"10.1.0.1", "10.1.0.2"}}},
+		Timeout:      2 * time.Second, CacheSize: 7, Sockets: 3}
+	nc := f.nodeConfig()
+	if diff := cmp.Diff(wantDNS, nc.DNS); diff != "" {
+		t.Errorf("query path (-want +got):\n%s", diff)
+	}
+	if nc.HTTPAddr != "127.0.0.1:9" || nc.SpartanLink != "dns0" || nc.L4LBAddr != "127.0.0.1:8" ||
+		!cmp.Equal(nc.NodeIPs, []string{"10.0.1.5"}) || !cmp.Equal(nc.Etcd, []string{"http://e1:2379", "http://e2:2379"}) ||
+		!cmp.Equal(nc.CNAMEs, []node.CNAME{{Name: "a.example.", Target: "b.example."}}) {
+		t.Errorf("node config %+v", nc)
+	}
+	mc := f.mesosDNSConfig()
+	if m := mc.Mesos; !cmp.Equal(m.Masters, []string{"10.0.0.1:5050"}) || m.Subscribe || m.Refresh != 30*time.Second || m.Timeout != time.Second {
+		t.Errorf("mesos source %+v", m)
+	}
+	if mc.HTTPAddr != "127.0.0.1:9" || !cmp.Equal(mc.DNS, wantDNS) || f.mode != mesosdns.Mode || f.logLevel != "debug" {
+		t.Errorf("mesos-dns config %+v, mode %q, log level %q", mc, f.mode, f.logLevel)
+	}
+}
+
+// TestBadFlags: values that do not parse are refused by the flag parser
+// (exit status 2), naming the flag.
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--cname", "noequals"}, {"--cname", "a.b=a.b"}, {"--forward-zone", "corp"}, {"--sockets", "x"}, {"--refresh", "5"},
+	} {
+		if _, err := parse(t, args...); err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(args[0], "--")) {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+// TestNewDaemonErrors: an unknown mode and an invalid Config are errors
+// of newDaemon (exit status 2), before anything runs.
+func TestNewDaemonErrors(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	for args, want := range map[string]string{
+		"--mode dns":                           `mode "dns": want node or mesos-dns`,
+		"--mode mesos-dns":                     "mesos-dns mode needs --mesos-master",
+		"--sockets -1":                         "sockets -1: out of range",
+		"--listen 198.51.100.1":                `listen "198.51.100.1": want ip:port`,
+		"--node-ip 10.0.0.256":                 `node ip "10.0.0.256"`,
+		"--mesos-master ftp://m":               `scheme "ftp"`,
+		"--mesos-state-file /nonexistent.json": "/nonexistent.json",
+	} {
+		f := mustParse(t, append(strings.Fields(args), "--upstream", "192.0.2.1", "--listen", "127.0.0.1:0")...)
+		if _, err := newDaemon(f, log); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error containing %q", args, err, want)
 		}
 	}
 }

@@ -1,6 +1,9 @@
 // Command dcnet-l4lb is dcnet's per-node VIP load balancer: it reads VIPs
 // and backends from etcd (and from the node's Mesos agent) and programs
 // them into the node's nftables.
+//
+// A flag's 0 (or empty value) means what the daemon.Options field it
+// fills documents: a zero duration is that field's default.
 package main
 
 import (
@@ -25,12 +28,12 @@ func main() {
 	endpoints := flag.String("etcd-endpoints", "", "comma-separated etcd endpoints (required)")
 	node := flag.String("node-name", "", "node name, as overlayd's (default: host name)")
 	httpAddr := flag.String("http-addr", daemon.DefaultHTTPAddr, "address of the /v1/vips and /metrics API (\"\" disables)")
-	interval := flag.Duration("sync-interval", daemon.DefaultSyncInterval, "periodic reconcile that repairs the nftables tables")
+	interval := flag.Duration("sync-interval", daemon.DefaultSyncInterval, "periodic reconcile that repairs the nftables tables (0: the default)")
 	mesosAgent := flag.String("mesos-agent", "", "base URL of the node's Mesos agent, http://<agent ip>:5051 (\"\" = no Mesos source)")
 	mesosAgentIP := flag.String("mesos-agent-ip", "", "agent IP for tasks whose agent hostname is not an IP (default: the --mesos-agent host when it is an IP)")
-	mesosPoll := flag.Duration("mesos-poll-interval", daemon.DefaultMesosPoll, "interval between GET_STATE polls of the Mesos agent")
-	grace := flag.Duration("vip-release-grace", daemon.DefaultReleaseGrace, "release a named VIP's addresses and name after it has had no backend for this long (negative: never)")
-	hold := flag.Duration("fail-open-hold", daemon.DefaultFailOpenHold, "keep a VIP programmed this long after all its backends vanished with their nodes' liveness (a cut-off node's records expire with its lease); negative: until they return")
+	mesosPoll := flag.Duration("mesos-poll-interval", daemon.DefaultMesosPoll, "interval between GET_STATE polls of the Mesos agent (0: the default)")
+	grace := flag.Duration("vip-release-grace", daemon.DefaultReleaseGrace, "release a named VIP's addresses and name after it has had no backend for this long (0: the default; negative: never)")
+	hold := flag.Duration("fail-open-hold", daemon.DefaultFailOpenHold, "keep a VIP programmed this long after all its backends vanished with their nodes' liveness (a cut-off node's records expire with its lease); 0: the default; negative: until they return")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	flag.Parse()
 	log, err := logging.New(*logLevel)
@@ -40,27 +43,11 @@ func main() {
 	if *endpoints == "" {
 		fail(2, "--etcd-endpoints is required")
 	}
-	if *node == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			fail(2, "--node-name not given and no host name: %v", err)
-		}
-		*node = h
-	}
-	if *hold == 0 {
-		fail(2, "--fail-open-hold 0: give a positive duration, or a negative one to hold until the backends return")
-	}
-	if *grace == 0 {
-		fail(2, "--vip-release-grace 0: give a positive duration, or a negative one to never release")
-	}
 	agent := daemon.AgentOptions{Agent: *mesosAgent, Poll: *mesosPoll}
 	if *mesosAgentIP != "" {
 		if agent.AgentIP, err = netip.ParseAddr(*mesosAgentIP); err != nil {
 			fail(2, "--mesos-agent-ip %q: %v", *mesosAgentIP, err)
 		}
-	}
-	if *mesosPoll <= 0 {
-		fail(2, "--mesos-poll-interval %s: must be positive", *mesosPoll)
 	}
 	store, err := cluster.Connect(cluster.Options{Endpoints: strings.Split(*endpoints, ",")})
 	if err != nil {

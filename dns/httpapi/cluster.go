@@ -1,6 +1,7 @@
-package main
+package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httputil"
@@ -10,11 +11,20 @@ import (
 	"github.com/dcnet/dcnet/dns/dnsapi"
 )
 
-// withClusterRoutes adds the routes dcos-net served on the same port
-// besides DNS: /v1/vips (the local dcnet-l4lb's answer, proxied; 502 when
-// none answers) and /v1/nodes (the cluster's nodes from etcd, with their
-// liveness; 503 without etcd). Every other path goes to api.
-func withClusterRoutes(api http.Handler, l4lbAddr string, store *cluster.Store) http.Handler {
+// NodeLister lists the cluster's nodes with their liveness
+// (cluster.Store.NodeStates).
+type NodeLister interface {
+	NodeStates(ctx context.Context) ([]cluster.NodeState, error)
+}
+
+var _ NodeLister = (*cluster.Store)(nil)
+
+// WithClusterRoutes adds the routes dcos-net served on the same port
+// besides DNS: /v1/vips (the local dcnet-l4lb's answer from l4lbAddr,
+// proxied; 502 when none answers; no route when l4lbAddr is "") and
+// /v1/nodes (the cluster's nodes from nodes, with their liveness; 503
+// when nodes is nil or fails). Every other path goes to api.
+func WithClusterRoutes(api http.Handler, l4lbAddr string, nodes NodeLister) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
 	if l4lbAddr != "" {
@@ -25,17 +35,17 @@ func withClusterRoutes(api http.Handler, l4lbAddr string, store *cluster.Store) 
 		mux.Handle("GET "+dnsapi.PathVIPs, proxy)
 	}
 	mux.HandleFunc("GET "+dnsapi.PathNodes, func(w http.ResponseWriter, r *http.Request) {
-		if store == nil {
+		if nodes == nil {
 			http.Error(w, "no cluster store: start dcnet-dns with --etcd-endpoints", http.StatusServiceUnavailable)
 			return
 		}
-		nodes, err := store.NodeStates(r.Context())
+		ns, err := nodes.NodeStates(r.Context())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(nodes)
+		json.NewEncoder(w).Encode(ns)
 	})
 	return mux
 }

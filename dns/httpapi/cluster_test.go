@@ -1,4 +1,4 @@
-package main
+package httpapi
 
 import (
 	"context"
@@ -14,13 +14,6 @@ import (
 	"github.com/dcnet/dcnet/internal/etcdtest"
 )
 
-func get(t *testing.T, h http.Handler, path string) (int, string) {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-	return rec.Code, rec.Body.String()
-}
-
 func TestClusterRoutesWithoutStoreOrL4LB(t *testing.T) {
 	api := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "api") })
 	l4lb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -30,7 +23,7 @@ func TestClusterRoutesWithoutStoreOrL4LB(t *testing.T) {
 		}
 		io.WriteString(w, `[{"vip":"11.0.0.1:80"}]`)
 	}))
-	h := withClusterRoutes(api, strings.TrimPrefix(l4lb.URL, "http://"), nil)
+	h := WithClusterRoutes(api, strings.TrimPrefix(l4lb.URL, "http://"), nil)
 	if code, body := get(t, h, "/v1/vips"); code != 200 || body != `[{"vip":"11.0.0.1:80"}]` {
 		t.Errorf("/v1/vips = %d %q, want dcnet-l4lb's answer", code, body)
 	}
@@ -62,7 +55,7 @@ func TestClusterRoutesNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	code, body := get(t, withClusterRoutes(http.NotFoundHandler(), "", s), "/v1/nodes")
+	code, body := get(t, WithClusterRoutes(http.NotFoundHandler(), "", s), "/v1/nodes")
 	if code != 200 {
 		t.Fatalf("/v1/nodes = %d %q", code, body)
 	}
