@@ -37,6 +37,12 @@ func TestCheckTable(t *testing.T) {
 		{"healthy", "ip", func(*NFTTable) {}, nil, nil},
 		{"healthy ip6", "ip6", func(*NFTTable) {}, nil, nil},
 		{"nft delete table", "ip", func(tb *NFTTable) { *tb = NFTTable{Family: "ip"} }, nil, []string{"missing table ip dcnet-l4lb"}},
+		{"no ip6 table before the first IPv6 VIP", "ip6", func(tb *NFTTable) { *tb = NFTTable{Family: "ip6"} },
+			func(vs []l4lbapi.VIPInfo) []l4lbapi.VIPInfo { return vs[:3] }, nil},
+		{"an ip6 table left empty", "ip6", func(tb *NFTTable) {
+			tb.VIPs, tb.Backends = map[VIPKey]string{}, map[SlotKey]netip.AddrPort{}
+			delete(tb.Chains, "lb-1")
+		}, func(vs []l4lbapi.VIPInfo) []l4lbapi.VIPInfo { return vs[:3] }, nil},
 		{"nft delete element backends", "ip", func(tb *NFTTable) { delete(tb.Backends, SlotKey{k, 1}) }, nil,
 			[]string{"missing 11.0.0.1 . tcp . 80 . 0x00000001 : 9.0.1.3 . 80"}},
 		{"element pointing elsewhere", "ip", func(tb *NFTTable) { tb.Backends[SlotKey{k, 0}] = netip.MustParseAddrPort("9.0.9.9:80") }, nil,

@@ -82,6 +82,11 @@ type Sources struct {
 // DefaultTimeout bounds each question when Sources.Timeout is 0.
 const DefaultTimeout = 5 * time.Second
 
+// readyTimeout bounds one ready.spartan question (a local server answers
+// in well under a millisecond; a dead one should not hold the run for
+// Timeout per address).
+const readyTimeout = 2 * time.Second
+
 // runner holds one run's answers, each read once.
 type runner struct {
 	src  Sources
@@ -338,7 +343,7 @@ func (r *runner) dns() {
 	}
 	var answers []Answer
 	for _, s := range r.src.DNSServers {
-		ctx, cancel := context.WithTimeout(r.ctx, r.src.Timeout)
+		ctx, cancel := context.WithTimeout(r.ctx, min(r.src.Timeout, readyTimeout))
 		answers = append(answers, r.src.DNS.Ready(ctx, s))
 		cancel()
 	}
