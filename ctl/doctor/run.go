@@ -89,11 +89,14 @@ const readyTimeout = 2 * time.Second
 
 // runner holds one run's answers, each read once.
 type runner struct {
-	src  Sources
-	ctx  context.Context
-	rep  Report
-	st   *api.Status
-	vips []l4lbapi.VIPInfo
+	src Sources
+	ctx context.Context
+	rep Report
+	st  *api.Status
+	// peers is overlayd's /v1/peers (peersErr its failure), read once.
+	peers    []api.Peer
+	peersErr error
+	vips     []l4lbapi.VIPInfo
 	// vipsOK says vips is dcnet-l4lb's answer.
 	vipsOK  bool
 	store   Store
@@ -159,10 +162,10 @@ func (r *runner) overlay() {
 		}
 	}
 	peerChecks := []string{"vtep neighbours", "vtep fdb", "vtep routes"}
-	peers, err := ask(r, r.src.Overlayd.Peers)
+	r.peers, r.peersErr = ask(r, r.src.Overlayd.Peers)
 	switch {
-	case err != nil:
-		r.add(broken(Overlayd, peerChecks[0], "overlayd's peers", err, "dcnetctl peers"))
+	case r.peersErr != nil:
+		r.add(broken(Overlayd, peerChecks[0], "overlayd's peers", r.peersErr, "dcnetctl peers"))
 		r.skip(Overlayd, "overlayd did not list its peers", peerChecks[1:]...)
 	case st.PeersUnknown:
 		r.skip(Overlayd, "overlayd has not read the cluster's nodes yet", peerChecks...)
@@ -174,7 +177,7 @@ func (r *runner) overlay() {
 			r.add(broken(Overlayd, peerChecks[0], dev, err, "ip neigh show dev "+dev))
 			r.skip(Overlayd, "the VTEP could not be read", peerChecks[1:]...)
 		} else {
-			r.add(CheckPeers(st, peers, have)...)
+			r.add(CheckPeers(st, r.peers, have)...)
 		}
 	}
 	links := map[string]*Link{}
@@ -258,11 +261,10 @@ func (r *runner) cluster() {
 	default:
 		r.add(CheckEndpoints(st, atts, recs, lease, etcdctl))
 	}
-	peers, err := ask(r, r.src.Overlayd.Peers)
-	if err != nil || st.PeersUnknown {
+	if r.peersErr != nil || st.PeersUnknown {
 		r.skip(Overlayd, "overlayd's peers are not known", "peers vs node records")
 	} else {
-		r.add(CheckStorePeers(st, nodes, peers, etcdctl))
+		r.add(CheckStorePeers(st, nodes, r.peers, etcdctl))
 	}
 }
 
