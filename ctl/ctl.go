@@ -1,6 +1,7 @@
 // Package ctl implements dcnetctl's commands: read-only views of a node's
 // overlayd (status, networks, leases, endpoints), dcnet-l4lb (vips) and
-// dcnet-dns (records) printed as aligned tables or JSON.
+// dcnet-dns (records) printed as aligned tables or JSON, and doctor, which
+// checks them against the kernel and the store (package ctl/doctor).
 package ctl
 
 import (
@@ -10,19 +11,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/ctl/doctor/collect"
 	"github.com/dcnet/dcnet/dns/dnsapi"
 	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 	"github.com/dcnet/dcnet/overlayd/api"
 )
 
 // Usage is the command summary.
-const Usage = `usage: dcnetctl [--socket PATH] [-o table|json] COMMAND
+const Usage = `usage: dcnetctl [--socket PATH] [-o table|json] [--etcd-endpoints URLS] COMMAND
 
 commands:
   status      overlayd's node, store and networks
@@ -36,6 +38,10 @@ commands:
   node remove NAME
               remove a departed node: free its subnets and VTEP; every
               node drops its routes, neighbour and FDB entries
+  doctor [--json] [--verbose] [--dns-listen ADDRS]
+              compare what overlayd, dcnet-l4lb and dcnet-dns want with
+              what the kernel and the store hold; print each difference
+              with the command that shows it; exit 1 when one differs
 `
 
 // defaultTimeout bounds a command's requests (--timeout 0 means it too).
@@ -51,6 +57,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", defaultTimeout, "request timeout (0: the default)")
 	l4lbAddr := fs.String("l4lb", l4lbapi.DefaultAddr, "dcnet-l4lb's HTTP address (for vips)")
 	dnsAddr := fs.String("dns", dnsapi.DefaultAddr, "dcnet-dns's HTTP address (for records)")
+	var etcd cluster.Options
+	endpoints := fs.String("etcd-endpoints", "", "comma-separated etcd endpoints (doctor; default: the store overlayd reports)")
+	fs.StringVar(&etcd.CAFile, "etcd-cafile", "", "etcd CA certificate")
+	fs.StringVar(&etcd.CertFile, "etcd-certfile", "", "etcd client certificate")
+	fs.StringVar(&etcd.KeyFile, "etcd-keyfile", "", "etcd client key")
 	fs.Usage = func() { fmt.Fprint(stderr, Usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -65,6 +76,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *timeout == 0 {
 		*timeout = defaultTimeout
+	}
+	if *endpoints != "" {
+		etcd.Endpoints = strings.Split(*endpoints, ",")
+	}
+	if fs.Arg(0) == "doctor" {
+		return runDoctor(ctx, doctorConfig{socket: *socket, l4lb: *l4lbAddr, dns: *dnsAddr, etcd: etcd,
+			timeout: *timeout, json: *output == "json"}, fs.Args()[1:], stdout, stderr)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -86,10 +104,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		v, err = c.Endpoints(ctx)
 		render = renderEndpoints
 	case "vips":
-		v, err = getVIPs(ctx, *l4lbAddr)
+		v, err = (&collect.L4LB{Addr: *l4lbAddr}).VIPs(ctx)
 		render = renderVIPs
 	case "records":
-		v, err = getRecords(ctx, *dnsAddr)
+		v, err = (&collect.DNS{Addr: *dnsAddr}).Records(ctx)
 		render = renderRecords
 	case "nodes":
 		v, err = c.Nodes(ctx)
@@ -249,27 +267,6 @@ func renderPeers(w io.Writer, v any) {
 		rows = append(rows, []string{p.Name, p.UnderlayIP, p.VTEPIP, dash(p.VTEPIP6), p.VTEPMAC, strings.Join(p.Subnets, ",")})
 	}
 	table(w, "PEER\tUNDERLAY (fdb dst)\tVTEP (neigh)\tVTEP6\tMAC\tROUTES", rows)
-}
-
-// getVIPs reads dcnet-l4lb's /v1/vips.
-func getVIPs(ctx context.Context, addr string) ([]l4lbapi.VIPInfo, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+l4lbapi.PathVIPs, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("dcnet-l4lb at %s: %w (is it running? pass --l4lb)", addr, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("dcnet-l4lb at %s answered %s", addr, resp.Status)
-	}
-	var vs []l4lbapi.VIPInfo
-	if err := json.NewDecoder(resp.Body).Decode(&vs); err != nil {
-		return nil, fmt.Errorf("decode dcnet-l4lb's answer: %w", err)
-	}
-	return vs, nil
 }
 
 func renderVIPs(w io.Writer, v any) {

@@ -44,6 +44,9 @@ type Daemon struct {
 	kernel  datapath.Kernel
 	metrics *metrics
 	started time.Time
+	// storeEndpoints are the etcd URLs store talks to (the embedded
+	// member's included); set before the API serves.
+	storeEndpoints []string
 
 	live      *cluster.Liveness
 	publisher *cluster.Publisher
@@ -175,7 +178,7 @@ func (d *Daemon) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.store = store
+	d.store, d.storeEndpoints = store, endpoints
 	// Close the client before the embedded etcd (deferred earlier, so it
 	// runs later): etcd's graceful stop waits for open client connections.
 	defer store.Close()

@@ -335,7 +335,7 @@ func (d *Daemon) status() api.Status {
 	d.mu.RUnlock()
 	st := api.Status{Node: d.cfg.NodeName, UnderlayIP: d.cfg.UnderlayIP, Version: d.opts.Version, Started: d.started,
 		Store: "embedded", StoreOK: storeErr == nil, Networks: d.networkInfos(), Attachments: n,
-		PendingPublish: d.publisher.Pending()}
+		PendingPublish: d.publisher.Pending(), StoreEndpoints: d.storeEndpoints, PeersUnknown: d.nodes == nil || !d.nodes.Synced()}
 	if len(d.cfg.Etcd.Endpoints) > 0 {
 		st.Store = strings.Join(d.cfg.Etcd.Endpoints, ",")
 	}

@@ -160,6 +160,14 @@ type Status struct {
 	PendingPublish int      `json:"pendingPublish"`
 	VTEP           VTEP     `json:"vtep"`
 	Warnings       []string `json:"warnings,omitempty"`
+	// StoreEndpoints are the etcd client URLs overlayd uses (the embedded
+	// member's URL when Store is "embedded"), so that tools read the store
+	// overlayd writes without being told where it is (dcnetctl doctor).
+	StoreEndpoints []string `json:"storeEndpoints,omitempty"`
+	// PeersUnknown is true while overlayd's view of the cluster's nodes
+	// has not been filled from the store yet: /v1/peers is then empty and
+	// the kernel's peer entries are left as they are.
+	PeersUnknown bool `json:"peersUnknown,omitempty"`
 }
 
 // VTEP is this node's VxLAN endpoint.
