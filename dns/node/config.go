@@ -11,9 +11,6 @@ import (
 	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 )
 
-// defaultListen are DC/OS's per-node DNS addresses.
-var defaultListen = []string{"198.51.100.1:53", "198.51.100.2:53", "198.51.100.3:53"}
-
 // Config is everything node mode is set up with: the dcnet-dns flags
 // land here (and a dcos-dns configuration file will). Start from
 // DefaultConfig. An empty address or link name means none (the feature is
@@ -50,7 +47,7 @@ type Config struct {
 // DefaultConfig is node mode's defaults.
 func DefaultConfig() Config {
 	dnsCfg := resolver.DefaultConfig()
-	dnsCfg.Listen = append([]string(nil), defaultListen...)
+	dnsCfg.Listen = dnsapi.DefaultListen()
 	return Config{
 		DNS:         dnsCfg,
 		HTTPAddr:    dnsapi.DefaultAddr,

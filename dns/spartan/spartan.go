@@ -12,12 +12,13 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/dcnet/dcnet/dns/dnsapi"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // DefaultLink is DC/OS's link name.
-const DefaultLink = "spartan"
+const DefaultLink = dnsapi.SpartanLink
 
 // Missing returns the addresses of want that local does not hold, in order,
 // without duplicates. It is pure.
