@@ -119,16 +119,16 @@ func TestParseAllErrorsAtOnce(t *testing.T) {
 
 func TestNotes(t *testing.T) {
 	got := Notes(map[string]string{
-		"HAPROXY_GROUP":                   "external",
-		"HAPROXY_0_VHOST":                 "web.example.com",
-		"HAPROXY_0_FRONTEND_HEAD":         "frontend x",
-		"HAPROXY_0_BIND_OPTIONS":          "ciphers X",
-		"HAPROXY_1_VHOST":                 "other.example.com",
-		"HAPROXY_DEPLOYMENT_GROUP":        "web",
-		"HAPROXY_0_NOPE":                  "x",
-		"HAPROXY_X_VHOST":                 "x",
-		"HAPROXY_00_VHOST":                "x",
-		"VIP_0":                           "/web:80",
+		"HAPROXY_GROUP":                    "external",
+		"HAPROXY_0_VHOST":                  "web.example.com",
+		"HAPROXY_0_FRONTEND_HEAD":          "frontend x",
+		"HAPROXY_0_BIND_OPTIONS":           "ciphers X",
+		"HAPROXY_1_VHOST":                  "other.example.com",
+		"HAPROXY_DEPLOYMENT_GROUP":         "web",
+		"HAPROXY_0_NOPE":                   "x",
+		"HAPROXY_X_VHOST":                  "x",
+		"HAPROXY_00_VHOST":                 "x",
+		"VIP_0":                            "/web:80",
 		"HAPROXY_0_BACKEND_SERVER_OPTIONS": "x",
 	}, 1)
 	var labels []string
