@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"net/netip"
 	"testing"
 
@@ -50,5 +51,21 @@ func TestNormalize(t *testing.T) {
 	}
 	if _, ok := c.Backend("c"); ok {
 		t.Error("Backend(c) found")
+	}
+}
+
+func TestFrontendJSONKeepsEveryAddressBind(t *testing.T) {
+	for _, b := range []netip.AddrPort{netip.AddrPortFrom(netip.Addr{}, 80), netip.MustParseAddrPort("10.0.0.1:443"), netip.MustParseAddrPort("[::1]:8080")} {
+		data, err := json.Marshal(Frontend{Name: "f", Bind: b, Mode: ModeHTTP})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Frontend
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatal(err)
+		}
+		if back.Bind != b || back.Name != "f" || back.Mode != ModeHTTP {
+			t.Errorf("%s: round trip %s -> %+v", b, data, back)
+		}
 	}
 }
