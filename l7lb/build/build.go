@@ -40,12 +40,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/mesos"
 	"github.com/dcnet/dcnet/l4lb/vip"
 	"github.com/dcnet/dcnet/l7lb/l7lbapi"
 	"github.com/dcnet/dcnet/l7lb/marathon"
 	"github.com/dcnet/dcnet/l7lb/model"
-	"github.com/dcnet/dcnet/overlayd/api"
 )
 
 // Problem kinds.
@@ -65,7 +65,7 @@ type Inputs struct {
 	// Tasks are the Mesos tasks of every framework.
 	Tasks []mesos.Summary
 	// Endpoints are dcnet's endpoint records (CNI and Docker containers).
-	Endpoints []api.Endpoint
+	Endpoints []cluster.Endpoint
 	// VIPs are the backends of dcnet's VIPs (endpoint records' labels and
 	// the Mesos agents' records).
 	VIPs []vip.Binding

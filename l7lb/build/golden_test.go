@@ -23,12 +23,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/mesos"
 	"github.com/dcnet/dcnet/l4lb/vip"
 	"github.com/dcnet/dcnet/l7lb/l7lbapi"
 	"github.com/dcnet/dcnet/l7lb/marathon"
 	"github.com/dcnet/dcnet/l7lb/model"
-	"github.com/dcnet/dcnet/overlayd/api"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -41,11 +41,11 @@ type goldenIn struct {
 		SSLCerts   []string `json:"sslCerts"`
 		NoHTTPS    bool     `json:"noHTTPS"`
 	} `json:"marathonlb"`
-	Pool      json.RawMessage `json:"pool"`
-	Apps      []marathon.App  `json:"apps"`
-	Tasks     []mesos.Summary `json:"tasks"`
-	VIPs      []vip.Binding   `json:"vips"`
-	Endpoints []api.Endpoint  `json:"endpoints"`
+	Pool      json.RawMessage    `json:"pool"`
+	Apps      []marathon.App     `json:"apps"`
+	Tasks     []mesos.Summary    `json:"tasks"`
+	VIPs      []vip.Binding      `json:"vips"`
+	Endpoints []cluster.Endpoint `json:"endpoints"`
 }
 
 // testCert is a self-signed certificate and its key in one PEM file.

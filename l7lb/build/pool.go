@@ -8,12 +8,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/mesos"
 	"github.com/dcnet/dcnet/l4lb/vip"
 	"github.com/dcnet/dcnet/l7lb/l7lbapi"
 	"github.com/dcnet/dcnet/l7lb/marathon"
 	"github.com/dcnet/dcnet/l7lb/model"
-	"github.com/dcnet/dcnet/overlayd/api"
 )
 
 // BuildPool builds the configuration of one pool. The pool is taken as
@@ -242,7 +242,7 @@ func vipServers(spec string, bindings []vip.Binding) ([]model.Server, error) {
 	return out, nil
 }
 
-func endpointServers(s l7lbapi.Service, eps []api.Endpoint) []model.Server {
+func endpointServers(s l7lbapi.Service, eps []cluster.Endpoint) []model.Server {
 	l := s.EndpointLabel
 	port := s.Endpoint.Port
 	var out []model.Server
@@ -268,14 +268,14 @@ func endpointServers(s l7lbapi.Service, eps []api.Endpoint) []model.Server {
 		if !ip.IsValid() || p <= 0 || p > 65535 {
 			continue
 		}
-		out = append(out, model.Server{Key: "endpoint:" + ep.Node + "/" + ep.AttachmentID.String() + ":" + strconv.Itoa(port),
+		out = append(out, model.Server{Key: "endpoint:" + ep.Node + "/" + ep.ID() + ":" + strconv.Itoa(port),
 			Addr: netip.AddrPortFrom(ip.Unmap(), uint16(p))})
 	}
 	return out
 }
 
 // containerIP is an endpoint's first IPv4 address, else its first.
-func containerIP(ep api.Endpoint) netip.Addr {
+func containerIP(ep cluster.Endpoint) netip.Addr {
 	var first netip.Addr
 	for _, c := range ep.IPs {
 		p, err := netip.ParsePrefix(c.Address)

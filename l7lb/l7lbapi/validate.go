@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/dcnet/dcnet/l4lb/vip"
 )
 
 // Bounds of the numeric fields.
@@ -281,8 +279,8 @@ func (s *Service) validate(path string) []FieldError {
 		}
 	}
 	if s.VIP != "" {
-		if _, err := vip.ParseValue(s.VIP, vip.ProtoTCP, vip.EndpointFramework); err != nil {
-			bad("vip", "%q: %s: want /name:port or ip:port as in a VIP_0 label", s.VIP, err.(*vip.LabelError).Reason)
+		if reason := vipSyntax(s.VIP); reason != "" {
+			bad("vip", "%q: %s: want /name:port or ip:port as in a VIP_0 label", s.VIP, reason)
 		}
 		if s.Endpoint.PortName != "" || s.Endpoint.Port != 0 {
 			bad("endpoint", "a vip service takes its ports from the VIP's backends: remove portName and port")
@@ -302,4 +300,32 @@ func (s *Service) validate(path string) []FieldError {
 		bad("endpoint.port", "only endpointLabel services take a port number: use endpoint.portName")
 	}
 	return errs
+}
+
+// vipSyntax checks a VIP label value (name:port, /name:port,
+// /group/name:port, 1.2.3.4:80, [fd01:c::5]:80) and says what is wrong
+// ("" when nothing); dcnet-l4lb's label parser is the reference.
+func vipSyntax(v string) string {
+	i := strings.LastIndexByte(v, ':')
+	if i < 0 {
+		return "missing :port"
+	}
+	host, port := v[:i], v[i+1:]
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port[0] == '+' {
+		return fmt.Sprintf("port %q is not in [1, 65535]", port)
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	switch a, err := netip.ParseAddr(host); {
+	case host == "":
+		return "empty name"
+	case err == nil && a.Zone() != "":
+		return "an IP VIP has no zone"
+	case err == nil:
+		return ""
+	case strings.ContainsRune(host, ':'):
+		return "too many colons: not an IP address, and a name holds no ':'"
+	case !strings.ContainsAny(strings.ToLower(host), "abcdefghijklmnopqrstuvwxyz0123456789"):
+		return "the name has no DNS-safe characters"
+	}
+	return ""
 }
