@@ -59,6 +59,14 @@ func (t *Tracker) Synced() {
 	t.mu.Unlock()
 }
 
+// SyncedAt records that the source's view was complete and current at
+// t (the oldest of its parts' last full reads).
+func (t *Tracker) SyncedAt(at time.Time) {
+	t.mu.Lock()
+	t.synced, t.lastSync = true, at
+	t.mu.Unlock()
+}
+
 // Fresh records that a synced source is still current (a live stream
 // brought a heartbeat); it does nothing before the first Synced.
 func (t *Tracker) Fresh() {
