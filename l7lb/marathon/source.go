@@ -101,6 +101,9 @@ func NewSource(opts Options) *Source {
 	return &Source{opts: opts, log: opts.Log.With("source", "marathon"), tracker: source.NewTracker("marathon"), apps: map[string]App{}}
 }
 
+// SetOnChange replaces Options.OnChange; call it before Run.
+func (s *Source) SetOnChange(f func()) { s.opts.OnChange = f }
+
 // Name implements source.Source.
 func (s *Source) Name() string { return "marathon" }
 

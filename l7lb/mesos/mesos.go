@@ -115,6 +115,9 @@ func New(opts Options) (*Source, error) {
 	return s, nil
 }
 
+// SetOnChange replaces Options.OnChange; call it before Run.
+func (s *Source) SetOnChange(f func()) { s.opts.OnChange = f }
+
 // Name implements source.Source.
 func (s *Source) Name() string { return "mesos" }
 
