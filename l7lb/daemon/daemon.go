@@ -70,7 +70,6 @@ type Daemon struct {
 	opts    Options
 	log     *slog.Logger
 	sources []source.Source
-	synced  []func() bool
 	metrics *metrics
 	kick    chan struct{}
 	started time.Time
@@ -129,19 +128,19 @@ func New(opts Options) (*Daemon, error) {
 	d := &Daemon{opts: opts, log: opts.Log, kick: make(chan struct{}, 1), started: time.Now(),
 		notes: map[string]string{}, problems: map[model.Problem]bool{}}
 	if s := opts.Marathon; s != nil {
-		d.sources, d.synced = append(d.sources, s), append(d.synced, s.Synced)
+		d.sources = append(d.sources, s)
 		s.SetOnChange(d.Kick)
 	}
 	if s := opts.Mesos; s != nil {
-		d.sources, d.synced = append(d.sources, s), append(d.synced, s.Synced)
+		d.sources = append(d.sources, s)
 		s.SetOnChange(d.Kick)
 	}
 	if s := opts.Endpoints; s != nil {
-		d.sources, d.synced = append(d.sources, s), append(d.synced, s.Synced)
+		d.sources = append(d.sources, s)
 		s.OnChange = d.Kick
 	}
 	if s := opts.PoolSource; s != nil {
-		d.sources, d.synced = append(d.sources, s), append(d.synced, s.Synced)
+		d.sources = append(d.sources, s)
 		s.OnChange = d.Kick
 	}
 	d.metrics = newMetrics(d)
@@ -205,19 +204,58 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 }
 
-// allSynced says which configured sources have not delivered a full
-// view yet ("" when all have).
+// allSynced says which needed sources have not delivered a full view
+// yet ("" when all have).
 func (d *Daemon) allSynced() string {
 	var waiting []string
-	for i, ok := range d.synced {
-		if !ok() {
-			waiting = append(waiting, d.sources[i].Name())
+	for _, s := range d.needed() {
+		if !s.Synced() {
+			waiting = append(waiting, s.Name())
 		}
 	}
 	if len(waiting) == 0 {
 		return ""
 	}
 	return fmt.Sprint(waiting)
+}
+
+// needed are the sources the build reads: Marathon in Marathon-LB mode;
+// in pool mode the pool and the sources its services select from.
+func (d *Daemon) needed() []source.Source {
+	if d.opts.Pool == "" {
+		return []source.Source{d.opts.Marathon}
+	}
+	out := []source.Source{d.opts.PoolSource}
+	p, ok, _ := d.opts.PoolSource.Pool()
+	if !ok {
+		return out
+	}
+	uses := poolUses(p)
+	if uses.marathon && d.opts.Marathon != nil {
+		out = append(out, d.opts.Marathon)
+	}
+	if uses.mesos && d.opts.Mesos != nil {
+		out = append(out, d.opts.Mesos)
+	}
+	if uses.records && d.opts.Endpoints != nil {
+		out = append(out, d.opts.Endpoints)
+	}
+	return out
+}
+
+// uses says which sources a pool's services select from.
+type uses struct{ marathon, mesos, records bool }
+
+func poolUses(p l7lbapi.Pool) uses {
+	var u uses
+	for _, b := range p.HAProxy.Backends {
+		for _, s := range b.Services {
+			u.marathon = u.marathon || s.Marathon != nil
+			u.mesos = u.mesos || s.Mesos != nil
+			u.records = u.records || s.VIP != "" || s.EndpointLabel != nil
+		}
+	}
+	return u
 }
 
 // Config returns the configuration last applied with success.

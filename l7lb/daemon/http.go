@@ -83,7 +83,7 @@ func (d *Daemon) health() (bool, string) {
 		}
 		why = append(why, msg)
 	}
-	for _, s := range d.sources {
+	for _, s := range d.needed() {
 		st := s.Status()
 		switch {
 		case !st.Synced && now.Sub(d.started) > bound:

@@ -41,8 +41,22 @@ func (d *Daemon) build() build.Output {
 	out := build.BuildPool(p, in)
 	if why := d.opts.PoolSource.Problem(); why != "" {
 		out.Config.Problems = append(out.Config.Problems, model.Problem{Kind: "pool", Name: d.opts.Pool, Reason: why})
-		out.Config.Normalize()
 	}
+	u := poolUses(p)
+	for _, miss := range []struct {
+		used, have bool
+		what, flag string
+	}{
+		{u.marathon, d.opts.Marathon != nil, "Marathon apps", "--marathon"},
+		{u.mesos, d.opts.Mesos != nil, "Mesos tasks", "--mesos-master"},
+		{u.records, d.opts.Endpoints != nil, "VIPs or endpoint records", "--endpoints with --etcd-endpoints"},
+	} {
+		if miss.used && !miss.have {
+			out.Config.Problems = append(out.Config.Problems, model.Problem{Kind: "pool", Name: d.opts.Pool,
+				Reason: "services select " + miss.what + " but this instance does not read them: start it with " + miss.flag})
+		}
+	}
+	out.Config.Normalize()
 	return out
 }
 

@@ -26,6 +26,9 @@ type Source interface {
 	// Run watches and resyncs until ctx ends; failures are logged,
 	// counted and retried, never returned.
 	Run(ctx context.Context)
+	// Synced reports whether the source delivered a full view once (a
+	// build before that would drop what it has not delivered yet).
+	Synced() bool
 	// Status reports freshness and failures; safe from any goroutine.
 	Status() l7lbapi.SourceStatus
 	// Errors counts failures by kind since the start.

@@ -71,7 +71,7 @@ func parse(fs *flag.FlagSet, args []string) (flags, error) {
 	fs.StringVar(&f.etcdCert, "etcd-certfile", "", "etcd client certificate")
 	fs.StringVar(&f.etcdKey, "etcd-keyfile", "", "etcd client key")
 	fs.DurationVar(&f.etcdResync, "etcd-resync", source.DefaultEtcdResync, "period of the full re-read of the etcd prefixes")
-	fs.BoolVar(&f.endpoints, "endpoints", true, "read dcnet's endpoint and Mesos backend records from etcd (pools' vip and endpointLabel services)")
+	fs.BoolVar(&f.endpoints, "endpoints", true, "read dcnet's endpoint and Mesos backend records from etcd for the pool's vip and endpointLabel services (pool mode)")
 	fs.StringVar(&f.haproxy.Binary, "haproxy", "haproxy", "HAProxy binary")
 	fs.StringVar(&f.haproxy.ConfigDir, "haproxy-dir", "/var/lib/dcnet/l7lb/haproxy", "directory of the rendered haproxy.cfg, its backups and certificates")
 	fs.StringVar(&f.haproxy.RunDir, "haproxy-run-dir", "/run/dcnet/l7lb", "directory of HAProxy's master and stats sockets")
@@ -129,7 +129,9 @@ func options(f flags, log *slog.Logger) (opts daemon.Options, closeStore func(),
 		}
 		opts.Marathon = marathon.NewSource(marathon.Options{Client: c, Resync: f.marathonResync, Idle: f.sseIdle, Log: log})
 	}
-	if f.mesos != "" {
+	if f.mesos != "" && f.pool == "" {
+		log.Warn("--mesos-master ignored: Mesos tasks are selected by pools (--pool) only")
+	} else if f.mesos != "" {
 		if opts.Mesos, err = mesos.New(mesos.Options{Masters: list(f.mesos), Resync: f.mesosResync, Log: log}); err != nil {
 			return opts, closeStore, fmt.Errorf("--mesos-master: %w", err)
 		}
@@ -146,7 +148,7 @@ func options(f flags, log *slog.Logger) (opts daemon.Options, closeStore func(),
 	}
 	closeStore = func() { store.Close() }
 	opts.PoolStore = pools.NewStore(store)
-	if f.endpoints {
+	if f.endpoints && f.pool != "" {
 		opts.Endpoints = endpoints.New(store, f.etcdResync, log)
 	}
 	if f.pool != "" {

@@ -35,7 +35,7 @@ func TestOptionsErrors(t *testing.T) {
 		{[]string{"--pool", "web"}, "--pool needs the cluster store"},
 		{[]string{"--marathon", "ftp://m1"}, "--marathon: marathon URL"},
 		{[]string{"--http-bind", "80"}, "--http-bind \"80\""},
-		{[]string{"--mesos-master", "::::"}, "--mesos-master"},
+		{[]string{"--pool", "web", "--etcd-endpoints", "http://127.0.0.1:1", "--mesos-master", "::::"}, "--mesos-master"},
 		{[]string{"--etcd-endpoints", "http://127.0.0.1:1", "--pool", "Web_1"}, "--pool: pool name"},
 	} {
 		_, closeStore, err := options(parseArgs(t, tc.args...), log)
