@@ -22,6 +22,9 @@ func (s *Source) apply(ctx context.Context, batch []streamMsg) (needList bool) {
 			needList = true
 			continue
 		}
+		if m.detached {
+			continue
+		}
 		ev := m.event
 		switch ev.EventType {
 		case EventStatusUpdate:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -141,6 +142,9 @@ func (s *Source) Apps() []App {
 type streamMsg struct {
 	event    Event
 	attached bool
+	// detached: the stream ended; full reads come every
+	// streamDownResync until it is back.
+	detached bool
 	// at is when the message arrived (unix nanos): a message older than
 	// the start of the last full read is already in it.
 	at int64
@@ -185,6 +189,8 @@ func (s *Source) Run(ctx context.Context) {
 			}
 			if s.apply(ctx, batch) || s.overflow.Swap(false) {
 				needList = true
+			} else if slices.ContainsFunc(batch, func(m streamMsg) bool { return m.detached }) {
+				timer.Reset(streamDownResync)
 			}
 		}
 	}
@@ -279,6 +285,7 @@ func (s *Source) stream(ctx context.Context, msgs chan<- streamMsg) {
 		if ctx.Err() != nil {
 			return
 		}
+		send(streamMsg{detached: true})
 		var se *StreamError
 		if errors.As(err, &se) {
 			s.tracker.Failed("stream_"+se.Kind, se.Err)
