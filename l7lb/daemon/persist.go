@@ -26,6 +26,9 @@ type saved struct {
 	Config    model.Config      `json:"config"`
 	Certs     map[string][]byte `json:"certs,omitempty"`
 	Passwords map[string]string `json:"passwords,omitempty"`
+	// Binds are the frontends' binds by name (model.BindString: Bind's
+	// own JSON loses the port of an every-address bind).
+	Binds map[string]string `json:"binds"`
 }
 
 // fingerprint identifies a configuration with its secrets.
@@ -50,8 +53,10 @@ func (d *Daemon) save(cfg model.Config, appliedAt time.Time) {
 	if path == "" {
 		return
 	}
-	s := saved{AppliedAt: appliedAt, Mode: d.mode(), Pool: d.opts.Pool, Config: cfg, Certs: map[string][]byte{}, Passwords: map[string]string{}}
+	s := saved{AppliedAt: appliedAt, Mode: d.mode(), Pool: d.opts.Pool, Config: cfg, Certs: map[string][]byte{},
+		Passwords: map[string]string{}, Binds: map[string]string{}}
 	for _, f := range cfg.Frontends {
+		s.Binds[f.Name] = model.BindString(f.Bind)
 		if f.TLS != nil {
 			for _, c := range f.TLS.Certs {
 				s.Certs[c.Name] = c.PEM
@@ -93,7 +98,13 @@ func (d *Daemon) loadSaved() (saved, error) {
 		return saved{}, fmt.Errorf("%s is of mode %s pool %q, this instance serves %s pool %q", d.savedPath(), s.Mode, s.Pool, d.mode(), d.opts.Pool)
 	}
 	for i := range s.Config.Frontends {
-		if t := s.Config.Frontends[i].TLS; t != nil {
+		f := &s.Config.Frontends[i]
+		b, err := model.ParseBind(s.Binds[f.Name])
+		if err != nil {
+			return saved{}, fmt.Errorf("%s: frontend %s: %w", d.savedPath(), f.Name, err)
+		}
+		f.Bind = b
+		if t := f.TLS; t != nil {
 			for j := range t.Certs {
 				t.Certs[j].PEM = s.Certs[t.Certs[j].Name]
 			}

@@ -212,7 +212,7 @@ func TestSourceStreamGarbageReconnects(t *testing.T) {
 func TestSourceFreshness(t *testing.T) {
 	m := fake(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 1})
-	h := run(t, Options{Resync: time.Hour, Idle: 200 * time.Millisecond}, m.URL)
+	h := run(t, Options{Resync: time.Hour, Idle: 500 * time.Millisecond}, m.URL)
 	waitFor(t, 5*time.Second, "stream", func() bool { return m.Streams() == 1 && m.Requests("apps") >= 2 })
 	first := h.src.Status().LastSync
 	waitFor(t, 5*time.Second, "heartbeats advance LastSync", func() bool { return h.src.Status().LastSync.Sub(first) > 100*time.Millisecond })

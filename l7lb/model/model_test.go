@@ -1,7 +1,6 @@
 package model
 
 import (
-	"encoding/json"
 	"net/netip"
 	"testing"
 
@@ -54,18 +53,14 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
-func TestFrontendJSONKeepsEveryAddressBind(t *testing.T) {
+func TestBindStringRoundTrip(t *testing.T) {
 	for _, b := range []netip.AddrPort{netip.AddrPortFrom(netip.Addr{}, 80), netip.MustParseAddrPort("10.0.0.1:443"), netip.MustParseAddrPort("[::1]:8080")} {
-		data, err := json.Marshal(Frontend{Name: "f", Bind: b, Mode: ModeHTTP})
-		if err != nil {
-			t.Fatal(err)
+		back, err := ParseBind(BindString(b))
+		if err != nil || back != b {
+			t.Errorf("%v: %q -> %v %v", b, BindString(b), back, err)
 		}
-		var back Frontend
-		if err := json.Unmarshal(data, &back); err != nil {
-			t.Fatal(err)
-		}
-		if back.Bind != b || back.Name != "f" || back.Mode != ModeHTTP {
-			t.Errorf("%s: round trip %s -> %+v", b, data, back)
-		}
+	}
+	if _, err := ParseBind("*:http"); err == nil {
+		t.Error("ParseBind(*:http) accepted")
 	}
 }
