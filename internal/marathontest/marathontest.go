@@ -58,6 +58,10 @@ type AppSpec struct {
 	PortNames      []string
 	HealthChecks   []HealthCheck
 	Instances      int
+	// TaskPorts, when set, are the host ports of every task (Host and
+	// Bridge modes), so that tasks can be real servers on their hosts;
+	// otherwise each task gets ports of its own from 31000.
+	TaskPorts []int
 }
 
 // HealthCheck is a Marathon health check of an AppSpec.
@@ -310,7 +314,11 @@ func (m *Marathon) newTask(a *app, n int) *task {
 	ports := portCount(a.spec)
 	for i := 0; i < ports; i++ {
 		t.container = append(t.container, containerPort(a.spec, i))
-		if a.spec.Mode != Container {
+		switch {
+		case a.spec.Mode == Container:
+		case i < len(a.spec.TaskPorts):
+			t.ports = append(t.ports, a.spec.TaskPorts[i])
+		default:
 			t.ports = append(t.ports, 31000+(n*ports+i)%30000)
 		}
 	}

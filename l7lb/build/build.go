@@ -12,10 +12,10 @@
 // # Marathon-LB mode
 //
 // As Marathon-LB's config(): per service port of every app in the
-// groups served, a frontend named and bound like Marathon-LB's
-// (<app id without '/' and with '/' -> '_'>_<port>, on HAPROXY_{n}_BIND_ADDR
-// and the service port or HAPROXY_{n}_PORT) and a backend of the same
-// name; vhosts become routes of marathon_http_in (:80, Host) and
+// groups served, a backend named like Marathon-LB's (<app id without the
+// first '/' and with '/' -> '_'>_<port>) and a frontend bound like
+// Marathon-LB's (HAPROXY_{n}_BIND_ADDR and the service port or
+// HAPROXY_{n}_PORT), named like the backend plus FrontendSuffix; vhosts become routes of marathon_http_in (:80, Host) and
 // marathon_https_in (:443, SNI, when certificates exist). Unlike
 // Marathon-LB, an app scaled to zero keeps its frontend and backend
 // (HAProxy answers 503), so scaling back needs no reload.

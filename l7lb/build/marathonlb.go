@@ -16,6 +16,12 @@ import (
 const (
 	HTTPFrontend  = "marathon_http_in"
 	HTTPSFrontend = "marathon_https_in"
+	// FrontendSuffix ends the name of an app port's own frontend:
+	// Marathon-LB named it like its backend (group_web_10000), but the
+	// applier needs frontend and backend names apart, so the frontend is
+	// group_web_10000_in; the backend keeps Marathon-LB's name (stats
+	// and dashboards keyed on it keep working).
+	FrontendSuffix = "_in"
 )
 
 // MarathonLB configures Marathon-LB mode.
@@ -231,7 +237,7 @@ func newService(a *marathon.App, i, servicePort int, l labels.Service, c *certs,
 	}
 	name := strings.ReplaceAll(strings.TrimPrefix(a.ID, "/"), "/", "_") + "_" + strconv.Itoa(port)
 	s := service{index: i, vhosts: l.VHosts, paths: l.Paths, weight: l.BackendWeight}
-	s.fe = model.Frontend{Name: name, Bind: bind(l.BindAddr, port), Mode: mode, Default: name}
+	s.fe = model.Frontend{Name: name + FrontendSuffix, Bind: bind(l.BindAddr, port), Mode: mode, Default: name}
 	if l.SSLCert != "" {
 		cert, err := c.load(l.SSLCert)
 		if err != nil {

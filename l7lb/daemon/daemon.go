@@ -50,7 +50,9 @@ type Options struct {
 	PoolSource *pools.Source
 	// PoolStore serves the pools API; nil answers 503.
 	PoolStore *pools.Store
-	// Applier makes HAProxy serve each Config.
+	// Applier makes HAProxy serve each Config. When it also has
+	// Run(ctx) (background work) the daemon runs it, and when it has
+	// Collector() its metrics join /metrics.
 	Applier model.Applier
 	// HTTPAddr serves the API; "" serves none.
 	HTTPAddr string
@@ -181,6 +183,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, s := range d.sources {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.Run(ctx) }()
+	}
+	if r, ok := d.opts.Applier.(interface{ Run(context.Context) }); ok {
+		// The applier's background work (l7lb/apply: debounced reloads,
+		// drains, recovery after an HAProxy restart).
+		wg.Add(1)
+		go func() { defer wg.Done(); r.Run(ctx) }()
 	}
 	d.applySaved(ctx)
 	tick := time.NewTicker(d.opts.SyncInterval)

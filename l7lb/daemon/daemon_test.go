@@ -212,8 +212,8 @@ func TestMetrics(t *testing.T) {
 	waitFor(t, 5*time.Second, "garbage counted", func() bool { return d.opts.Marathon.Errors()["stream_garbage"] > 0 })
 	body := get(t, d, l7lbapi.PathMetrics).body
 	for _, want := range []string{
-		`dcnet_l7lb_syncs_total{result="ok"}`, "dcnet_l7lb_reloads_total 1", "dcnet_l7lb_runtime_changes_total",
-		`dcnet_l7lb_problems{kind="app"} 0`, "dcnet_l7lb_last_sync_age_seconds", "dcnet_l7lb_healthy 1",
+		`dcnet_l7lb_syncs_total{result="ok"}`, `dcnet_l7lb_applies_total{result="reload"} 1`, "dcnet_l7lb_apply_runtime_changes_total",
+		`dcnet_l7lb_config_problems{kind="app"} 0`, "dcnet_l7lb_last_sync_age_seconds", "dcnet_l7lb_healthy 1",
 		`dcnet_l7lb_source_errors_total{kind="stream_garbage",source="marathon"} 1`,
 		`dcnet_l7lb_source_last_sync_age_seconds{source="marathon"}`, `dcnet_l7lb_servers{state="active"} 1`,
 		"go_goroutines", "process_resident_memory_bytes",

@@ -18,7 +18,7 @@ type metrics struct {
 	syncDur        prometheus.Histogram
 	buildDur       prometheus.Histogram
 	applyErrors    prometheus.Counter
-	reloads        prometheus.Counter
+	applies        *prometheus.CounterVec
 	runtimeChanges prometheus.Counter
 	diskErrors     prometheus.Counter
 	problems       *prometheus.GaugeVec
@@ -38,14 +38,14 @@ func newMetrics(d *Daemon) *metrics {
 			Help: "Duration of one build of the configuration from the sources.", Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18)}),
 		applyErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "apply_errors_total",
 			Help: "Applies that failed (HAProxy kept the previous configuration)."}),
-		reloads: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "reloads_total",
-			Help: "Applies that reloaded HAProxy (structural changes)."}),
-		runtimeChanges: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "runtime_changes_total",
-			Help: "Runtime-API commands sent by the applies (servers, weights, drain, maps, certificates)."}),
+		applies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "applies_total",
+			Help: "Successful applies by what the applier did: reload (a structural change reloaded HAProxy), runtime (runtime-API changes only), none (nothing changed)."}, []string{"result"}),
+		runtimeChanges: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "apply_runtime_changes_total",
+			Help: "Runtime-API commands the applies reported (servers, weights, drain, maps, certificates)."}),
 		diskErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "state_disk_errors_total",
 			Help: "Failures to write or read the last good configuration on disk."}),
-		problems: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: ns + "problems",
-			Help: "Inputs left out of the served configuration, by kind (app, frontend, backend, cert, pool)."}, []string{"kind"}),
+		problems: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: ns + "config_problems",
+			Help: "Inputs left out of the served configuration by the build and the applier, by kind (app, frontend, backend, cert, pool)."}, []string{"kind"}),
 		servers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: ns + "servers",
 			Help: "Servers of the served configuration by state: active, draining."}, []string{"state"}),
 		frontends: prometheus.NewGauge(prometheus.GaugeOpts{Name: ns + "frontends", Help: "Frontends served."}),
@@ -54,10 +54,18 @@ func newMetrics(d *Daemon) *metrics {
 	for _, r := range []string{"ok", "error", "waiting"} {
 		m.syncs.WithLabelValues(r)
 	}
+	for _, r := range []string{"reload", "runtime", "none"} {
+		m.applies.WithLabelValues(r)
+	}
 	for _, k := range []string{"app", "frontend", "backend", "cert", "pool"} {
 		m.problems.WithLabelValues(k)
 	}
-	m.reg.MustRegister(m.syncs, m.syncDur, m.buildDur, m.applyErrors, m.reloads, m.runtimeChanges, m.diskErrors,
+	if c, ok := d.opts.Applier.(interface{ Collector() prometheus.Collector }); ok {
+		// The applier's own metrics (reloads by result, slots, runtime
+		// commands, HAProxy restarts) on the same /metrics.
+		m.reg.MustRegister(c.Collector())
+	}
+	m.reg.MustRegister(m.syncs, m.syncDur, m.buildDur, m.applyErrors, m.applies, m.runtimeChanges, m.diskErrors,
 		m.problems, m.servers, m.frontends, m.backends, &sourceCollector{d: d},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "last_sync_age_seconds",
@@ -84,8 +92,13 @@ func newMetrics(d *Daemon) *metrics {
 
 // applied updates the gauges of the served configuration.
 func (m *metrics) applied(cfg model.Config, res model.Result, problems []model.Problem) {
-	if res.Reloaded {
-		m.reloads.Inc()
+	switch {
+	case res.Reloaded:
+		m.applies.WithLabelValues("reload").Inc()
+	case res.RuntimeChanges > 0:
+		m.applies.WithLabelValues("runtime").Inc()
+	default:
+		m.applies.WithLabelValues("none").Inc()
 	}
 	m.runtimeChanges.Add(float64(res.RuntimeChanges))
 	m.problems.Reset()

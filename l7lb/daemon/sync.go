@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,8 +98,10 @@ func (d *Daemon) apply(ctx context.Context, cfg model.Config, fromDisk bool, app
 		}
 		return false
 	}
+	// The applier's problems may repeat the Config's own.
 	problems := append(append([]model.Problem(nil), cfg.Problems...), res.Problems...)
 	(&model.Config{Problems: problems}).Normalize()
+	problems = slices.Compact(problems)
 	d.logProblems(problems)
 	if !fromDisk {
 		appliedAt = time.Now()

@@ -28,6 +28,7 @@ import (
 	"github.com/dcnet/dcnet/l7lb/mesos"
 	"github.com/dcnet/dcnet/l7lb/model"
 	"github.com/dcnet/dcnet/l7lb/pools"
+	"github.com/dcnet/dcnet/l7lb/render"
 	"github.com/dcnet/dcnet/l7lb/source"
 )
 
@@ -75,6 +76,8 @@ func parse(fs *flag.FlagSet, args []string) (flags, error) {
 	fs.StringVar(&f.haproxy.Binary, "haproxy", "haproxy", "HAProxy binary")
 	fs.StringVar(&f.haproxy.ConfigDir, "haproxy-dir", "/var/lib/dcnet/l7lb/haproxy", "directory of the rendered haproxy.cfg, its backups and certificates")
 	fs.StringVar(&f.haproxy.RunDir, "haproxy-run-dir", "/run/dcnet/l7lb", "directory of HAProxy's master and stats sockets")
+	fs.StringVar(&f.haproxy.StatsBind, "stats-bind", "0.0.0.0:9090", "HAProxy's stats page, Prometheus exporter and /_haproxy_health_check, as Marathon-LB's :9090 (\"\": none)")
+	fs.DurationVar(&f.haproxy.HardStopAfter, "hard-stop-after", render.DefaultHardStopAfter, "after a reload, old HAProxy workers finish their connections within this")
 	fs.StringVar(&f.haproxy.Applier, "applier", defaultApplier, "what applies the configuration: "+strings.Join(appliers, ", "))
 	fs.StringVar(&f.httpAddr, "http-addr", l7lbapi.DefaultHTTPAddr, "address of the API (status, health, pools, /metrics); \"\": none")
 	fs.StringVar(&f.stateDir, "state-dir", "/var/lib/dcnet/l7lb", "directory of the last good configuration and pool (served while the sources are down)")
@@ -171,9 +174,11 @@ func main() {
 	if err != nil {
 		fail(2, "%v", err)
 	}
-	if opts.Applier, err = newApplier(f.haproxy, log); err != nil {
+	var stopApplier func()
+	if opts.Applier, stopApplier, err = newApplier(f.haproxy, log); err != nil {
 		fail(1, "%v", err)
 	}
+	defer stopApplier()
 	d, err := daemon.New(opts)
 	if err != nil {
 		fail(2, "%v", err)
@@ -182,6 +187,7 @@ func main() {
 	defer stop()
 	if err := d.Run(ctx); err != nil {
 		log.Error("dcnet-l7lb failed", "err", err)
+		stopApplier()
 		os.Exit(1)
 	}
 }

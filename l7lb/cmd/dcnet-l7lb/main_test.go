@@ -54,7 +54,7 @@ func TestOptionsErrors(t *testing.T) {
 	if _, err := daemon.New(opts); err == nil || !strings.Contains(err.Error(), "needs a Marathon") {
 		t.Errorf("no --marathon: %v", err)
 	}
-	if _, err := newApplier(haproxyOptions{Applier: "nope"}, log); err == nil || !strings.Contains(err.Error(), "[log]") {
+	if _, _, err := newApplier(haproxyOptions{Applier: "nope"}, log); err == nil || !strings.Contains(err.Error(), "[haproxy log]") {
 		t.Errorf("unknown applier: %v", err)
 	}
 }
@@ -72,16 +72,18 @@ func TestWired(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	f := parseArgs(t, "--marathon", m.URL, "--group", "internal", "--http-addr", addr, "--state-dir", t.TempDir(), "--https-bind", "")
+	f := parseArgs(t, "--marathon", m.URL, "--group", "internal", "--http-addr", addr, "--state-dir", t.TempDir(), "--https-bind", "", "--applier", "log")
 	log := slog.New(slog.DiscardHandler)
 	opts, closeStore, err := options(f, log)
 	defer closeStore()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts.Applier, err = newApplier(f.haproxy, log); err != nil {
+	var stopApplier func()
+	if opts.Applier, stopApplier, err = newApplier(f.haproxy, log); err != nil {
 		t.Fatal(err)
 	}
+	defer stopApplier()
 	d, err := daemon.New(opts)
 	if err != nil {
 		t.Fatal(err)
