@@ -11,22 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/eventually"
 	"github.com/dcnet/dcnet/internal/marathontest"
 	"github.com/dcnet/dcnet/l7lb/build"
 	"github.com/dcnet/dcnet/l7lb/l7lbapi"
 	"github.com/dcnet/dcnet/l7lb/marathon"
 )
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func fakeMarathon(t *testing.T) *marathontest.Marathon {
 	t.Helper()
@@ -88,7 +78,7 @@ func TestMarathonLBMode(t *testing.T) {
 	fa := &FakeApplier{}
 	d := mlbDaemon(t, m, fa, "")
 	runDaemon(t, d)
-	waitFor(t, 5*time.Second, "web with 2 servers", func() bool { return strings.Count(fa.String(), "server web.") == 2 })
+	eventually.True(t, 5*time.Second, "web with 2 servers", func() bool { return strings.Count(fa.String(), "server web.") == 2 })
 	want := "frontend marathon_http_in *:80 http default=-\n  route web.example.com -> web_10000\n"
 	if !strings.Contains(fa.String(), want) {
 		t.Errorf("config:\n%s\nwant it to contain:\n%s", fa, want)
@@ -105,14 +95,14 @@ func TestMarathonLBMode(t *testing.T) {
 	}
 
 	m.Scale("/web", 4, 0)
-	waitFor(t, 5*time.Second, "web with 4 servers", func() bool { return strings.Count(fa.String(), "server web.") == 4 })
+	eventually.True(t, 5*time.Second, "web with 4 servers", func() bool { return strings.Count(fa.String(), "server web.") == 4 })
 	if st := d.Status(); st.Reloads != 1 || st.RuntimeChanges < 2 {
 		t.Errorf("a scale-up should change servers only: reloads %d, runtime changes %d", st.Reloads, st.RuntimeChanges)
 	}
 
 	m.SetMode(marathontest.Stall)
 	m.SilenceStreams(true)
-	waitFor(t, 5*time.Second, "stale", func() bool { ok, _ := d.health(); return !ok })
+	eventually.True(t, 5*time.Second, "stale", func() bool { ok, _ := d.health(); return !ok })
 	_, why := d.health()
 	if !strings.Contains(why, "source marathon stale") {
 		t.Errorf("health reason %q does not name the stale source", why)
@@ -142,7 +132,7 @@ func TestNoBuildBeforeSync(t *testing.T) {
 		t.Errorf("health reason %q", why)
 	}
 	m.SetMode(marathontest.Normal)
-	waitFor(t, 5*time.Second, "applied once Marathon answers", func() bool { return fa.Applies() > 0 })
+	eventually.True(t, 5*time.Second, "applied once Marathon answers", func() bool { return fa.Applies() > 0 })
 }
 
 // TestLastGoodConfigFromDisk: a restart with Marathon down serves the
@@ -158,7 +148,7 @@ func TestLastGoodConfigFromDisk(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	waitFor(t, 5*time.Second, "3 servers", func() bool { return strings.Count(fa.String(), "server web.") == 3 })
+	eventually.True(t, 5*time.Second, "3 servers", func() bool { return strings.Count(fa.String(), "server web.") == 3 })
 	cancel()
 	<-done
 	first, _ := fa.Last()
@@ -167,7 +157,7 @@ func TestLastGoodConfigFromDisk(t *testing.T) {
 	fb := &FakeApplier{}
 	d2 := mlbDaemon(t, m, fb, dir)
 	runDaemon(t, d2)
-	waitFor(t, 5*time.Second, "saved configuration applied", func() bool { return fb.Applies() == 1 })
+	eventually.True(t, 5*time.Second, "saved configuration applied", func() bool { return fb.Applies() == 1 })
 	got, _ := fb.Last()
 	if Describe(got) != Describe(first) {
 		t.Errorf("saved configuration:\n%s\nwant:\n%s", Describe(got), Describe(first))
@@ -178,7 +168,7 @@ func TestLastGoodConfigFromDisk(t *testing.T) {
 	if st := d2.Status(); !st.FromDisk {
 		t.Errorf("status does not say the configuration is from disk: %+v", st)
 	}
-	waitFor(t, 5*time.Second, "stale", func() bool { ok, _ := d2.health(); return !ok })
+	eventually.True(t, 5*time.Second, "stale", func() bool { ok, _ := d2.health(); return !ok })
 }
 
 // TestApplyErrorReported: a failing applier is counted, shown and
@@ -190,14 +180,14 @@ func TestApplyErrorReported(t *testing.T) {
 	fa.SetErr(errors.New("haproxy -c: frontend web_10000: bind failed"))
 	d := mlbDaemon(t, m, fa, "")
 	runDaemon(t, d)
-	waitFor(t, 5*time.Second, "apply error in status", func() bool { return d.Status().LastApplyError != "" })
-	waitFor(t, 5*time.Second, "unhealthy", func() bool { ok, _ := d.health(); return !ok })
+	eventually.True(t, 5*time.Second, "apply error in status", func() bool { return d.Status().LastApplyError != "" })
+	eventually.True(t, 5*time.Second, "unhealthy", func() bool { ok, _ := d.health(); return !ok })
 	if body := get(t, d, l7lbapi.PathMetrics).body; !strings.Contains(body, "dcnet_l7lb_apply_errors_total ") ||
 		strings.Contains(body, "dcnet_l7lb_apply_errors_total 0\n") {
 		t.Errorf("apply errors not counted:\n%s", grep(body, "apply_errors"))
 	}
 	fa.SetErr(nil)
-	waitFor(t, 5*time.Second, "healthy after the applier recovers", func() bool { ok, _ := d.health(); return ok })
+	eventually.True(t, 5*time.Second, "healthy after the applier recovers", func() bool { ok, _ := d.health(); return ok })
 }
 
 // TestMetrics: the metrics the issue asks for are exported.
@@ -207,9 +197,9 @@ func TestMetrics(t *testing.T) {
 	fa := &FakeApplier{}
 	d := mlbDaemon(t, m, fa, "")
 	runDaemon(t, d)
-	waitFor(t, 5*time.Second, "applied", func() bool { return fa.Applies() > 0 })
+	eventually.True(t, 5*time.Second, "applied", func() bool { return fa.Applies() > 0 })
 	m.SendGarbage()
-	waitFor(t, 5*time.Second, "garbage counted", func() bool { return d.opts.Marathon.Errors()["stream_garbage"] > 0 })
+	eventually.True(t, 5*time.Second, "garbage counted", func() bool { return d.opts.Marathon.Errors()["stream_garbage"] > 0 })
 	body := get(t, d, l7lbapi.PathMetrics).body
 	for _, want := range []string{
 		`dcnet_l7lb_syncs_total{result="ok"}`, `dcnet_l7lb_applies_total{result="reload"} 1`, "dcnet_l7lb_apply_runtime_changes_total",

@@ -13,6 +13,7 @@ import (
 	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/ctl"
 	"github.com/dcnet/dcnet/internal/etcdtest"
+	"github.com/dcnet/dcnet/internal/eventually"
 	"github.com/dcnet/dcnet/internal/marathontest"
 	"github.com/dcnet/dcnet/l7lb/endpoints"
 	"github.com/dcnet/dcnet/l7lb/pools"
@@ -105,7 +106,7 @@ func TestPoolEndToEnd(t *testing.T) {
 	b := startInstance(t, store, m, dir2)
 
 	// Before the pool exists both serve nothing and say why.
-	waitFor(t, 5*time.Second, "a problem naming the missing pool", func() bool {
+	eventually.True(t, 5*time.Second, "a problem naming the missing pool", func() bool {
 		return strings.Contains(a.fa.String(), "problem pool web: the pool does not exist")
 	})
 
@@ -119,12 +120,12 @@ func TestPoolEndToEnd(t *testing.T) {
 		"backend api http roundrobin\n  server endpoint:a4/dcos/c4/eth0:8080 9.0.7.2:8080 weight=1\n" +
 		"backend web http roundrobin\n"
 	for name, in := range map[string]*instance{"a": a, "b": b} {
-		waitFor(t, 5*time.Second, "instance "+name+" serves the pool", func() bool {
+		eventually.True(t, 5*time.Second, "instance "+name+" serves the pool", func() bool {
 			return strings.HasPrefix(in.fa.String(), want) && strings.Count(in.fa.String(), "server web.") == 2
 		})
 	}
 	m.Scale("/web", 3, 0)
-	waitFor(t, 5*time.Second, "both see the scale-up", func() bool {
+	eventually.True(t, 5*time.Second, "both see the scale-up", func() bool {
 		return strings.Count(a.fa.String(), "server web.") == 3 && strings.Count(b.fa.String(), "server web.") == 3
 	})
 	served := b.fa.String()
@@ -133,7 +134,7 @@ func TestPoolEndToEnd(t *testing.T) {
 	}
 
 	stopEtcd()
-	waitFor(t, 10*time.Second, "health fails with etcd down", func() bool { ok, _ := b.d.health(); return !ok })
+	eventually.True(t, 10*time.Second, "health fails with etcd down", func() bool { ok, _ := b.d.health(); return !ok })
 	if _, why := b.d.health(); !strings.Contains(why, "source pool stale") && !strings.Contains(why, "source endpoints stale") {
 		t.Errorf("health reason %q does not name an etcd source", why)
 	}
@@ -150,7 +151,7 @@ func TestPoolEndToEnd(t *testing.T) {
 	// b restarts on its node while etcd is still down.
 	b.stop()
 	b2 := startInstance(t, store, m, dir2)
-	waitFor(t, 5*time.Second, "restarted instance serves the saved configuration", func() bool { return b2.fa.Applies() >= 1 })
+	eventually.True(t, 5*time.Second, "restarted instance serves the saved configuration", func() bool { return b2.fa.Applies() >= 1 })
 	if got := b2.fa.String(); got != served {
 		t.Errorf("after a restart with etcd down:\n%s\nwant:\n%s", got, served)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/eventually"
 	"github.com/dcnet/dcnet/internal/haproxytest"
 	"github.com/dcnet/dcnet/internal/marathontest"
 	"github.com/dcnet/dcnet/l7lb/build"
@@ -60,8 +61,8 @@ func TestPrivilegedMarathonLBThroughHAProxy(t *testing.T) {
 		}
 		return got
 	}
-	waitFor(t, 30*time.Second, "the vhost served", func() bool { code, _, _ := r.Get(c, vhost, "web.example"); return code == 200 })
-	waitFor(t, 10*time.Second, "the first apply done", func() bool { return d.Status().Applies > 0 })
+	eventually.True(t, 30*time.Second, "the vhost served", func() bool { code, _, _ := r.Get(c, vhost, "web.example"); return code == 200 })
+	eventually.True(t, 10*time.Second, "the first apply done", func() bool { return d.Status().Applies > 0 })
 	if got := seen(fmt.Sprintf("http://%s/", r.LBAddr(10000)), "", 3); len(got) != 1 || !names[firstKey(got)] {
 		t.Errorf("service port 10000: %v", got)
 	}
@@ -74,7 +75,7 @@ func TestPrivilegedMarathonLBThroughHAProxy(t *testing.T) {
 	reloads := r.Applier.Stats().Reloads
 
 	m.Scale("/web", 2, 0)
-	waitFor(t, 20*time.Second, "both tasks answer", func() bool { return len(seen(vhost, "web.example", 6)) == 2 })
+	eventually.True(t, 20*time.Second, "both tasks answer", func() bool { return len(seen(vhost, "web.example", 6)) == 2 })
 	if got := r.Applier.Stats().Reloads; got != reloads {
 		t.Errorf("scale-up reloaded HAProxy: %d reloads, was %d", got, reloads)
 	}
@@ -95,7 +96,7 @@ func TestPrivilegedMarathonLBThroughHAProxy(t *testing.T) {
 	if failed != 0 {
 		t.Errorf("%d of %d requests failed during the scale-down", failed, total)
 	}
-	waitFor(t, 20*time.Second, "one task left", func() bool { return len(seen(vhost, "web.example", 6)) == 1 })
+	eventually.True(t, 20*time.Second, "one task left", func() bool { return len(seen(vhost, "web.example", 6)) == 1 })
 	if got := r.Applier.Stats().Reloads; got != reloads {
 		t.Errorf("scale-down reloaded HAProxy: %d reloads, was %d", got, reloads)
 	}

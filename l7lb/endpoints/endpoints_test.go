@@ -12,18 +12,8 @@ import (
 
 	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/internal/etcdtest"
+	"github.com/dcnet/dcnet/internal/eventually"
 )
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func put(t *testing.T, s *cluster.Store, key string, v any) {
 	t.Helper()
@@ -58,7 +48,7 @@ func TestSource(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); src.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, 5*time.Second, "synced", src.Synced)
+	eventually.True(t, 5*time.Second, "synced", src.Synced)
 	if eps := src.Endpoints(); len(eps) != 1 || eps[0].Labels["app"] != "web" {
 		t.Fatalf("endpoints %+v", eps)
 	}
@@ -68,16 +58,16 @@ func TestSource(t *testing.T) {
 	}
 	put(t, store, cluster.EndpointKey("a1", "dcos", "c2", "eth0"), cluster.Endpoint{Network: "dcos", ContainerID: "c2", IfName: "eth0",
 		IPs: []cluster.EndpointIP{{Address: "9.0.1.3/24"}}, Labels: map[string]string{"app": "web"}, Node: "a1"})
-	waitFor(t, 5*time.Second, "watched change", func() bool { return len(src.Endpoints()) == 2 })
+	eventually.True(t, 5*time.Second, "watched change", func() bool { return len(src.Endpoints()) == 2 })
 	put(t, store, cluster.EndpointKey("a1", "dcos", "c3", "eth0"), "not an endpoint")
 	time.Sleep(300 * time.Millisecond)
 	if n := len(src.Endpoints()); n != 2 {
 		t.Errorf("a garbled record counted: %d endpoints", n)
 	}
-	waitFor(t, 5*time.Second, "resync advances LastSync", func() bool { return time.Since(src.Status().LastSync) < 300*time.Millisecond })
+	eventually.True(t, 5*time.Second, "resync advances LastSync", func() bool { return time.Since(src.Status().LastSync) < 300*time.Millisecond })
 
 	stop()
-	waitFor(t, 10*time.Second, "failure counted", func() bool { return src.Errors()["etcd_endpoints"] > 0 })
+	eventually.True(t, 10*time.Second, "failure counted", func() bool { return src.Errors()["etcd_endpoints"] > 0 })
 	if n := len(src.Endpoints()); n != 2 {
 		t.Errorf("last view lost: %d endpoints", n)
 	}

@@ -10,20 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/eventually"
 	"github.com/dcnet/dcnet/internal/marathontest"
 )
 
-// waitFor polls cond every 10 ms for at most d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func fake(t *testing.T) *marathontest.Marathon {
 	t.Helper()
@@ -88,24 +78,24 @@ func TestSourceEventsWithoutRelist(t *testing.T) {
 	m := fake(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 1})
 	h := run(t, Options{Resync: time.Hour}, m.URL)
-	waitFor(t, 5*time.Second, "first read", h.src.Synced)
-	waitFor(t, 5*time.Second, "stream", func() bool { return m.Streams() == 1 })
-	waitFor(t, 5*time.Second, "relist after the stream attached", func() bool { return m.Requests("apps") >= 2 })
+	eventually.True(t, 5*time.Second, "first read", h.src.Synced)
+	eventually.True(t, 5*time.Second, "stream", func() bool { return m.Streams() == 1 })
+	eventually.True(t, 5*time.Second, "relist after the stream attached", func() bool { return m.Requests("apps") >= 2 })
 	lists := m.Requests("apps")
 
 	m.Scale("/web", 3, 300*time.Millisecond)
-	waitFor(t, 5*time.Second, "3 tasks", func() bool { return h.count("/web") == 3 })
+	eventually.True(t, 5*time.Second, "3 tasks", func() bool { return h.count("/web") == 3 })
 	m.Scale("/web", 1, 300*time.Millisecond)
-	waitFor(t, 5*time.Second, "killing tasks", func() bool { return strings.Count(h.tasks("/web"), "TASK_KILLING") == 2 })
-	waitFor(t, 5*time.Second, "killed tasks gone", func() bool { return h.count("/web") == 1 })
+	eventually.True(t, 5*time.Second, "killing tasks", func() bool { return strings.Count(h.tasks("/web"), "TASK_KILLING") == 2 })
+	eventually.True(t, 5*time.Second, "killed tasks gone", func() bool { return h.count("/web") == 1 })
 
 	m.PutApp(marathontest.AppSpec{ID: "/api", Mode: marathontest.Container, ContainerPorts: []int{8080}, Instances: 2})
-	waitFor(t, 5*time.Second, "new app", func() bool { return h.count("/api") == 2 })
+	eventually.True(t, 5*time.Second, "new app", func() bool { return h.count("/api") == 2 })
 	if got := h.tasks("/api"); !strings.Contains(got, "9.0.") || !strings.Contains(got, "[8080]") {
 		t.Errorf("container tasks should be reached on their IP and container port:\n%s", got)
 	}
 	m.DeleteApp("/api")
-	waitFor(t, 5*time.Second, "deleted app", func() bool { return h.tasks("/api") == "(no app)" })
+	eventually.True(t, 5*time.Second, "deleted app", func() bool { return h.tasks("/api") == "(no app)" })
 	if n := m.Requests("apps"); n != lists {
 		t.Errorf("%d full reads after the first ones, want 0: events should have sufficed", n-lists)
 	}
@@ -121,9 +111,9 @@ func TestSourceGarbageAnswerKeepsLastApps(t *testing.T) {
 	m := fake(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 2})
 	h := run(t, Options{Resync: 100 * time.Millisecond}, m.URL)
-	waitFor(t, 5*time.Second, "first read", func() bool { return h.count("/web") == 2 })
+	eventually.True(t, 5*time.Second, "first read", func() bool { return h.count("/web") == 2 })
 	m.SetMode(marathontest.Garbage)
-	waitFor(t, 5*time.Second, "list errors", func() bool { return h.src.Errors()[errList] >= 2 })
+	eventually.True(t, 5*time.Second, "list errors", func() bool { return h.src.Errors()[errList] >= 2 })
 	if h.count("/web") != 2 {
 		t.Errorf("last good apps lost: %s", h.tasks("/web"))
 	}
@@ -132,7 +122,7 @@ func TestSourceGarbageAnswerKeepsLastApps(t *testing.T) {
 	}
 	m.SetMode(marathontest.Normal)
 	last := h.src.Status().LastSync
-	waitFor(t, 5*time.Second, "recovery", func() bool { return h.src.Status().LastSync.After(last) })
+	eventually.True(t, 5*time.Second, "recovery", func() bool { return h.src.Status().LastSync.After(last) })
 }
 
 // TestSourceFailover: a Marathon that accepts and never answers (first
@@ -159,7 +149,7 @@ func TestSourceFailover(t *testing.T) {
 	good.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 1})
 	start := time.Now()
 	h := run(t, Options{Resync: time.Hour}, stalled.URL, "http://"+hung.Addr().String(), good.URL)
-	waitFor(t, 5*time.Second, "apps from the third Marathon", func() bool { return h.count("/web") == 1 })
+	eventually.True(t, 5*time.Second, "apps from the third Marathon", func() bool { return h.count("/web") == 1 })
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("failover took %v; two request timeouts of 500 ms expected", d)
 	}
@@ -177,16 +167,16 @@ func TestSourceStreamIdleReconnects(t *testing.T) {
 	m := fake(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 1})
 	h := run(t, Options{Resync: time.Hour, Idle: 300 * time.Millisecond}, m.URL)
-	waitFor(t, 5*time.Second, "stream", func() bool { return m.Requests("events") == 1 && m.Requests("apps") >= 2 })
+	eventually.True(t, 5*time.Second, "stream", func() bool { return m.Requests("events") == 1 && m.Requests("apps") >= 2 })
 	lists := m.Requests("apps")
 	m.SilenceStreams(true)
-	waitFor(t, 5*time.Second, "idle detected", func() bool { return h.src.Errors()["stream_idle"] >= 1 })
+	eventually.True(t, 5*time.Second, "idle detected", func() bool { return h.src.Errors()["stream_idle"] >= 1 })
 	m.SilenceStreams(false)
-	waitFor(t, 5*time.Second, "reconnect", func() bool { return m.Requests("events") >= 2 })
-	waitFor(t, 5*time.Second, "full read after reconnect", func() bool { return m.Requests("apps") > lists })
+	eventually.True(t, 5*time.Second, "reconnect", func() bool { return m.Requests("events") >= 2 })
+	eventually.True(t, 5*time.Second, "full read after reconnect", func() bool { return m.Requests("apps") > lists })
 	// The new stream carries changes again.
 	m.Scale("/web", 2, 0)
-	waitFor(t, 5*time.Second, "scaled through the new stream", func() bool { return h.count("/web") == 2 })
+	eventually.True(t, 5*time.Second, "scaled through the new stream", func() bool { return h.count("/web") == 2 })
 }
 
 // TestSourceStreamGarbageReconnects: a garbled event ends the stream
@@ -196,11 +186,11 @@ func TestSourceStreamGarbageReconnects(t *testing.T) {
 	m := fake(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 1})
 	h := run(t, Options{Resync: time.Hour}, m.URL)
-	waitFor(t, 5*time.Second, "stream", func() bool { return m.Streams() == 1 && m.Requests("apps") >= 2 })
+	eventually.True(t, 5*time.Second, "stream", func() bool { return m.Streams() == 1 && m.Requests("apps") >= 2 })
 	lists := m.Requests("apps")
 	m.SendGarbage()
-	waitFor(t, 5*time.Second, "garbage detected", func() bool { return h.src.Errors()["stream_garbage"] == 1 })
-	waitFor(t, 5*time.Second, "reconnect and re-read", func() bool { return m.Requests("events") >= 2 && m.Requests("apps") > lists })
+	eventually.True(t, 5*time.Second, "garbage detected", func() bool { return h.src.Errors()["stream_garbage"] == 1 })
+	eventually.True(t, 5*time.Second, "reconnect and re-read", func() bool { return m.Requests("events") >= 2 && m.Requests("apps") > lists })
 	if h.count("/web") != 1 {
 		t.Errorf("apps lost: %s", h.tasks("/web"))
 	}
@@ -213,12 +203,12 @@ func TestSourceFreshness(t *testing.T) {
 	m := fake(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 1})
 	h := run(t, Options{Resync: time.Hour, Idle: 500 * time.Millisecond}, m.URL)
-	waitFor(t, 5*time.Second, "stream", func() bool { return m.Streams() == 1 && m.Requests("apps") >= 2 })
+	eventually.True(t, 5*time.Second, "stream", func() bool { return m.Streams() == 1 && m.Requests("apps") >= 2 })
 	first := h.src.Status().LastSync
-	waitFor(t, 5*time.Second, "heartbeats advance LastSync", func() bool { return h.src.Status().LastSync.Sub(first) > 100*time.Millisecond })
+	eventually.True(t, 5*time.Second, "heartbeats advance LastSync", func() bool { return h.src.Status().LastSync.Sub(first) > 100*time.Millisecond })
 	m.SetMode(marathontest.Stall)
 	m.SilenceStreams(true)
-	waitFor(t, 5*time.Second, "idle", func() bool { return h.src.Errors()["stream_idle"] >= 1 })
+	eventually.True(t, 5*time.Second, "idle", func() bool { return h.src.Errors()["stream_idle"] >= 1 })
 	stale := h.src.Status().LastSync
 	time.Sleep(400 * time.Millisecond)
 	if got := h.src.Status().LastSync; !got.Equal(stale) {

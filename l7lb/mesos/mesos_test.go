@@ -13,21 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/eventually"
 	"github.com/dcnet/dcnet/internal/fixtures"
 	"github.com/dcnet/dcnet/internal/mesostest"
 	mstate "github.com/dcnet/dcnet/l4lb/mesos"
 )
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func master(t *testing.T) *mesostest.Master {
 	t.Helper()
@@ -91,14 +81,14 @@ func TestSourceRealStreams(t *testing.T) {
 			m := master(t)
 			m.SetOperatorState(first.Subscribed.GetState)
 			s := start(t, Options{Masters: []string{m.URL}})
-			waitFor(t, 5*time.Second, "subscribed", s.Synced)
+			eventually.True(t, 5*time.Second, "subscribed", s.Synced)
 			m.Send(lines[1:]...)
 			want, err := mstate.Replay(bytes.NewReader([]byte(joinLines(lines))))
 			if err != nil {
 				t.Fatal(err)
 			}
 			wantTasks, _ := mstate.Summaries(want, netipZero)
-			waitFor(t, 5*time.Second, "every event applied", func() bool {
+			eventually.True(t, 5*time.Second, "every event applied", func() bool {
 				return reflect.DeepEqual(wantTasks, s.Tasks())
 			})
 		})
@@ -135,18 +125,18 @@ func TestSourceFailoverIdleGarbage(t *testing.T) {
 	m.Heartbeat = time.Hour // silent after SUBSCRIBED
 	m.SetOperatorState([]byte(state))
 	s := start(t, Options{Masters: []string{dead, m.URL}, Idle: 300 * time.Millisecond})
-	waitFor(t, 5*time.Second, "subscribed at the second master", s.Synced)
+	eventually.True(t, 5*time.Second, "subscribed at the second master", s.Synced)
 	if n := len(s.Tasks()); n != 1 || s.Tasks()[0].Name != "api-0" {
 		t.Fatalf("tasks %+v", s.Tasks())
 	}
 	if s.Errors()["stream_connect"] == 0 {
 		t.Error("refused master not counted")
 	}
-	waitFor(t, 5*time.Second, "idle reconnect", func() bool { return s.Errors()["stream_idle"] >= 1 && m.Subscriptions() >= 2 })
+	eventually.True(t, 5*time.Second, "idle reconnect", func() bool { return s.Errors()["stream_idle"] >= 1 && m.Subscriptions() >= 2 })
 	subs := m.Subscriptions()
-	waitFor(t, 5*time.Second, "streaming again", func() bool { return m.Subscriptions() > subs || s.Status().Synced })
+	eventually.True(t, 5*time.Second, "streaming again", func() bool { return m.Subscriptions() > subs || s.Status().Synced })
 	m.Send(`{"type":"TASK_UPDATED", this is not json`)
-	waitFor(t, 5*time.Second, "garbage counted", func() bool { return s.Errors()["stream_garbage"] >= 1 })
+	eventually.True(t, 5*time.Second, "garbage counted", func() bool { return s.Errors()["stream_garbage"] >= 1 })
 	if n := len(s.Tasks()); n != 1 {
 		t.Errorf("tasks lost: %+v", s.Tasks())
 	}
@@ -158,7 +148,7 @@ func TestSourceResyncResubscribes(t *testing.T) {
 	m := master(t)
 	m.SetOperatorState([]byte(state))
 	s := start(t, Options{Masters: []string{m.URL}, Resync: 200 * time.Millisecond})
-	waitFor(t, 5*time.Second, "three subscriptions", func() bool { return m.Subscriptions() >= 3 })
+	eventually.True(t, 5*time.Second, "three subscriptions", func() bool { return m.Subscriptions() >= 3 })
 	if st := s.Status(); st.Errors != 0 {
 		t.Errorf("resync counted as errors: %+v", st)
 	}

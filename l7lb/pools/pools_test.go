@@ -11,6 +11,7 @@ import (
 
 	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/internal/etcdtest"
+	"github.com/dcnet/dcnet/internal/eventually"
 	"github.com/dcnet/dcnet/l7lb/l7lbapi"
 )
 
@@ -22,17 +23,6 @@ haproxy:
   backends:
   - {name: web, protocol: HTTP, services: [{marathon: {serviceID: /web}}]}
 `
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func TestStoreCRUD(t *testing.T) {
 	s := NewStore(etcdtest.Store(t))
@@ -111,21 +101,21 @@ func TestSource(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); src.Run(rctx) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, 5*time.Second, "synced", src.Synced)
+	eventually.True(t, 5*time.Second, "synced", src.Synced)
 	if _, ok, _ := src.Pool(); ok {
 		t.Fatal("a pool before it was created")
 	}
 	if _, err := st.Create(ctx, []byte(webPool)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "created pool", func() bool { _, ok, _ := src.Pool(); return ok })
+	eventually.True(t, 5*time.Second, "created pool", func() bool { _, ok, _ := src.Pool(); return ok })
 	if _, err := st.Create(ctx, []byte(strings.Replace(webPool, "name: web", "name: web2", 1))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.Client.Put(ctx, cluster.PoolKey("web"), `{"name":"web","haproxy":{"frontends":[{"bindPort":0}]}}`); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "invalid document reported", func() bool { return src.Problem() != "" })
+	eventually.True(t, 5*time.Second, "invalid document reported", func() bool { return src.Problem() != "" })
 	if p, ok, _ := src.Pool(); !ok || p.HAProxy.Frontends[0].BindPort != 80 {
 		t.Errorf("last good pool not kept: %+v", p)
 	}
