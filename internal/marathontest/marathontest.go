@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -363,4 +364,20 @@ func (m *Marathon) sortedApps() []*app {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].spec.ID < out[j].spec.ID })
 	return out
+}
+
+// TestHeartbeat is the heartbeat period of ForTest's fake.
+const TestHeartbeat = 50 * time.Millisecond
+
+// ForTest starts a fake on a free loopback port with a TestHeartbeat
+// heartbeat, closed when t ends.
+func ForTest(t testing.TB) *Marathon {
+	t.Helper()
+	m, err := Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Heartbeat = TestHeartbeat
+	t.Cleanup(func() { m.Close() })
+	return m
 }

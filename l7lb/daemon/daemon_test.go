@@ -18,17 +18,6 @@ import (
 	"github.com/dcnet/dcnet/l7lb/marathon"
 )
 
-func fakeMarathon(t *testing.T) *marathontest.Marathon {
-	t.Helper()
-	m, err := marathontest.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Heartbeat = 50 * time.Millisecond
-	t.Cleanup(func() { m.Close() })
-	return m
-}
-
 func marathonSource(t *testing.T, m *marathontest.Marathon) *marathon.Source {
 	t.Helper()
 	c, err := marathon.NewClient([]string{m.URL}, 300*time.Millisecond)
@@ -70,7 +59,7 @@ func mlbDaemon(t *testing.T, m *marathontest.Marathon, fa *FakeApplier, stateDir
 // without a structural change; a wedged Marathon keeps the last
 // configuration but fails the health check, naming the source.
 func TestMarathonLBMode(t *testing.T) {
-	m := fakeMarathon(t)
+	m := marathontest.ForTest(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 2,
 		Labels: map[string]string{"HAPROXY_GROUP": "external", "HAPROXY_0_VHOST": "web.example.com"}})
 	m.PutApp(marathontest.AppSpec{ID: "/bad", ServicePorts: []int{10001}, Instances: 1,
@@ -119,7 +108,7 @@ func TestMarathonLBMode(t *testing.T) {
 // TestNoBuildBeforeSync: nothing is applied while Marathon has not
 // answered, and the health check says what it waits for.
 func TestNoBuildBeforeSync(t *testing.T) {
-	m := fakeMarathon(t)
+	m := marathontest.ForTest(t)
 	m.SetMode(marathontest.Stall)
 	fa := &FakeApplier{}
 	d := mlbDaemon(t, m, fa, "")
@@ -140,7 +129,7 @@ func TestNoBuildBeforeSync(t *testing.T) {
 // the health check reports its age.
 func TestLastGoodConfigFromDisk(t *testing.T) {
 	dir := t.TempDir()
-	m := fakeMarathon(t)
+	m := marathontest.ForTest(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 3,
 		Labels: map[string]string{"HAPROXY_GROUP": "external", "HAPROXY_0_MODE": "http", "HAPROXY_0_AUTH": "r:alice:$6$hash"}})
 	fa := &FakeApplier{}
@@ -174,7 +163,7 @@ func TestLastGoodConfigFromDisk(t *testing.T) {
 // TestApplyErrorReported: a failing applier is counted, shown and
 // retried; the health check fails once it lasts.
 func TestApplyErrorReported(t *testing.T) {
-	m := fakeMarathon(t)
+	m := marathontest.ForTest(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 1, Labels: map[string]string{"HAPROXY_GROUP": "external"}})
 	fa := &FakeApplier{}
 	fa.SetErr(errors.New("haproxy -c: frontend web_10000: bind failed"))
@@ -192,7 +181,7 @@ func TestApplyErrorReported(t *testing.T) {
 
 // TestMetrics: the metrics the issue asks for are exported.
 func TestMetrics(t *testing.T) {
-	m := fakeMarathon(t)
+	m := marathontest.ForTest(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 1, Labels: map[string]string{"HAPROXY_GROUP": "external"}})
 	fa := &FakeApplier{}
 	d := mlbDaemon(t, m, fa, "")

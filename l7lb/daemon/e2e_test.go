@@ -90,7 +90,7 @@ haproxy:
 // pool and configuration from its disk.
 func TestPoolEndToEnd(t *testing.T) {
 	store, stopEtcd := etcdtest.StoreStoppable(t)
-	m := fakeMarathon(t)
+	m := marathontest.ForTest(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 2})
 	put := func(key, value string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/internal/etcdtest"
+	"github.com/dcnet/dcnet/internal/marathontest"
 	"github.com/dcnet/dcnet/l7lb/l7lbapi"
 	"github.com/dcnet/dcnet/l7lb/pools"
 )
@@ -84,7 +85,7 @@ func TestPoolsAPI(t *testing.T) {
 }
 
 func TestPoolsAPIWithoutStore(t *testing.T) {
-	m := fakeMarathon(t)
+	m := marathontest.ForTest(t)
 	d := mlbDaemon(t, m, &FakeApplier{}, "")
 	a := do(t, d, http.MethodPost, l7lbapi.PathPools, poolYAML)
 	if a.code != http.StatusServiceUnavailable || !strings.Contains(a.body, "--etcd-endpoints") {

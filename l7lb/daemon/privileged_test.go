@@ -32,7 +32,7 @@ func TestPrivilegedMarathonLBThroughHAProxy(t *testing.T) {
 		haproxytest.ServeHTTP(t, n.Namespace, netip.AddrPortFrom(n.UnderlayIP, 8001), name)
 		names[name] = true
 	}
-	m := fakeMarathon(t)
+	m := marathontest.ForTest(t)
 	m.Hosts = []string{app1.UnderlayIP.String(), app2.UnderlayIP.String()}
 	// /bad's task is placed first: /web's tasks then land on app1, app2.
 	m.PutApp(marathontest.AppSpec{ID: "/bad", ServicePorts: []int{10001}, TaskPorts: []int{8001}, Instances: 1,

@@ -14,18 +14,6 @@ import (
 	"github.com/dcnet/dcnet/internal/marathontest"
 )
 
-
-func fake(t *testing.T) *marathontest.Marathon {
-	t.Helper()
-	m, err := marathontest.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Heartbeat = 50 * time.Millisecond
-	t.Cleanup(func() { m.Close() })
-	return m
-}
-
 type harness struct {
 	src     *Source
 	changes atomic.Int64
@@ -75,7 +63,7 @@ func (h *harness) count(id string) int {
 // TestSourceEventsWithoutRelist: after the first full read, scaling,
 // killing and deleting reach the source through events alone.
 func TestSourceEventsWithoutRelist(t *testing.T) {
-	m := fake(t)
+	m := marathontest.ForTest(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 1})
 	h := run(t, Options{Resync: time.Hour}, m.URL)
 	eventually.True(t, 5*time.Second, "first read", h.src.Synced)
@@ -108,7 +96,7 @@ func TestSourceEventsWithoutRelist(t *testing.T) {
 // detected, counted and logged; the last good apps stay, and a later
 // good answer is taken.
 func TestSourceGarbageAnswerKeepsLastApps(t *testing.T) {
-	m := fake(t)
+	m := marathontest.ForTest(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 2})
 	h := run(t, Options{Resync: 100 * time.Millisecond}, m.URL)
 	eventually.True(t, 5*time.Second, "first read", func() bool { return h.count("/web") == 2 })
@@ -129,7 +117,7 @@ func TestSourceGarbageAnswerKeepsLastApps(t *testing.T) {
 // an HTTP server that stalls, then a bare TCP listener) is left after
 // the request timeout for the next one, which is then preferred.
 func TestSourceFailover(t *testing.T) {
-	stalled := fake(t)
+	stalled := marathontest.ForTest(t)
 	stalled.SetMode(marathontest.Stall)
 	hung, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -145,7 +133,7 @@ func TestSourceFailover(t *testing.T) {
 			defer c.Close() // accepted, never read, never answered
 		}
 	}()
-	good := fake(t)
+	good := marathontest.ForTest(t)
 	good.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 1})
 	start := time.Now()
 	h := run(t, Options{Resync: time.Hour}, stalled.URL, "http://"+hung.Addr().String(), good.URL)
@@ -164,7 +152,7 @@ func TestSourceFailover(t *testing.T) {
 // TestSourceStreamIdleReconnects: a stream that goes silent is
 // reconnected after the idle timeout and followed by a full read.
 func TestSourceStreamIdleReconnects(t *testing.T) {
-	m := fake(t)
+	m := marathontest.ForTest(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 1})
 	h := run(t, Options{Resync: time.Hour, Idle: 300 * time.Millisecond}, m.URL)
 	eventually.True(t, 5*time.Second, "stream", func() bool { return m.Requests("events") == 1 && m.Requests("apps") >= 2 })
@@ -183,7 +171,7 @@ func TestSourceStreamIdleReconnects(t *testing.T) {
 // (counted), the source reconnects and re-reads everything, since it
 // may have missed a change.
 func TestSourceStreamGarbageReconnects(t *testing.T) {
-	m := fake(t)
+	m := marathontest.ForTest(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 1})
 	h := run(t, Options{Resync: time.Hour}, m.URL)
 	eventually.True(t, 5*time.Second, "stream", func() bool { return m.Streams() == 1 && m.Requests("apps") >= 2 })
@@ -200,7 +188,7 @@ func TestSourceStreamGarbageReconnects(t *testing.T) {
 // LastSync current without full reads; when the stream dies and every
 // read fails, LastSync stops.
 func TestSourceFreshness(t *testing.T) {
-	m := fake(t)
+	m := marathontest.ForTest(t)
 	m.PutApp(marathontest.AppSpec{ID: "/web", ServicePorts: []int{10000}, Instances: 1})
 	h := run(t, Options{Resync: time.Hour, Idle: 500 * time.Millisecond}, m.URL)
 	eventually.True(t, 5*time.Second, "stream", func() bool { return m.Streams() == 1 && m.Requests("apps") >= 2 })
