@@ -36,7 +36,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
 
@@ -116,13 +115,6 @@ func taskServes(t *marathon.Task) (serves, draining bool) {
 		draining = draining || !alive
 	}
 	return true, draining
-}
-
-// sortedTasks returns a's tasks by ID.
-func sortedTasks(a *marathon.App) []marathon.Task {
-	ts := append([]marathon.Task(nil), a.Tasks...)
-	sort.Slice(ts, func(i, j int) bool { return ts[i].ID < ts[j].ID })
-	return ts
 }
 
 // marathonCheck turns a Marathon health check into HAProxy's.

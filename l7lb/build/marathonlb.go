@@ -257,12 +257,13 @@ func newService(a *marathon.App, i, servicePort int, l labels.Service, c *certs,
 // endpoint type.
 func marathonServers(a *marathon.App, i int, addrType string) []model.Server {
 	servers := []model.Server{}
-	for _, t := range sortedTasks(a) {
-		serves, draining := taskServes(&t)
+	for k := range a.Tasks {
+		t := &a.Tasks[k] // in Marathon's order: Normalize sorts the servers
+		serves, draining := taskServes(t)
 		if !serves {
 			continue
 		}
-		ip, port := marathonAddr(a, &t, i, addrType)
+		ip, port := marathonAddr(a, t, i, addrType)
 		if !ip.IsValid() || port <= 0 || port > 65535 {
 			continue
 		}

@@ -57,6 +57,9 @@ type FakeApplier struct {
 	Err error
 	// Problems are added to every Result.
 	Problems []model.Problem
+	// OnApply, when set before the first Apply, sees every Config
+	// applied (under the applier's lock: it must not call back).
+	OnApply func(model.Config)
 }
 
 var _ model.Applier = (*FakeApplier)(nil)
@@ -78,6 +81,9 @@ func (f *FakeApplier) Apply(_ context.Context, cfg model.Config) (model.Result, 
 	}
 	res.Problems = f.Problems
 	f.configs = append(f.configs, cfg)
+	if f.OnApply != nil {
+		f.OnApply(cfg)
+	}
 	return res, nil
 }
 

@@ -18,7 +18,7 @@ import (
 	"github.com/dcnet/dcnet/l7lb/marathon"
 )
 
-func marathonSource(t *testing.T, m *marathontest.Marathon) *marathon.Source {
+func marathonSource(t testing.TB, m *marathontest.Marathon) *marathon.Source {
 	t.Helper()
 	c, err := marathon.NewClient([]string{m.URL}, 300*time.Millisecond)
 	if err != nil {
@@ -28,7 +28,7 @@ func marathonSource(t *testing.T, m *marathontest.Marathon) *marathon.Source {
 }
 
 // runDaemon starts d and stops it when t ends.
-func runDaemon(t *testing.T, d *Daemon) {
+func runDaemon(t testing.TB, d *Daemon) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,8 +38,6 @@ const (
 
 // Balance algorithms a backend may use.
 var balances = map[string]bool{"roundrobin": true, "leastconn": true, "source": true, "first": true, "random": true}
-
-var hostRE = regexp.MustCompile(`^(\*\.)?([a-z0-9_]([a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?$`)
 
 // Service is what the labels say about service port n of an app. Zero
 // values mean "not set": the builder applies Marathon-LB's defaults.
@@ -91,19 +88,27 @@ func (n Note) String() string { return n.Label + ": " + n.Hint }
 func Parse(labels map[string]string, n int, strict bool) (Service, []Note, error) {
 	s := Service{Enabled: !strict}
 	pre := Prefix + strconv.Itoa(n) + "_"
+	// One pass over the app's labels picks this port's (no key built
+	// per label name: a build reads every port of every app).
+	mine := map[string]string{}
+	for k, v := range labels {
+		if strings.HasPrefix(k, pre) {
+			mine[k[len(pre):]] = v
+		}
+	}
 	var errs []error
 	var notes []Note
 	bad := func(key, reason string) {
-		errs = append(errs, &Error{Label: pre + key, Value: labels[pre+key], Reason: reason})
+		errs = append(errs, &Error{Label: pre + key, Value: mine[key], Reason: reason})
 	}
 	if g, ok := labels[GroupLabel]; ok {
 		s.Groups = splitList(g)
 	}
-	if g, ok := labels[pre+keyGroup]; ok {
+	if g, ok := mine[keyGroup]; ok {
 		s.Groups = splitList(g)
 	}
 	boolean := func(key string, dst *bool) {
-		if v, ok := labels[pre+key]; ok {
+		if v, ok := mine[key]; ok {
 			b, err := parseBool(v)
 			if err != nil {
 				bad(key, err.Error())
@@ -115,16 +120,16 @@ func Parse(labels map[string]string, n int, strict bool) (Service, []Note, error
 	boolean(keySticky, &s.Sticky)
 	boolean(keyRedirectToHTTPS, &s.RedirectToHTTPS)
 	boolean(keyUseHSTS, &s.HSTS)
-	if v, ok := labels[pre+keyVHost]; ok {
+	if v, ok := mine[keyVHost]; ok {
 		for _, h := range splitList(strings.ToLower(v)) {
-			if !hostRE.MatchString(h) {
+			if !validHost(h) {
 				bad(keyVHost, fmt.Sprintf("%q is not a host name (want web.example.com or *.example.com, comma-separated)", h))
 				continue
 			}
 			s.VHosts = append(s.VHosts, h)
 		}
 	}
-	if v, ok := labels[pre+keyPath]; ok {
+	if v, ok := mine[keyPath]; ok {
 		for _, p := range strings.Fields(v) {
 			switch {
 			case strings.HasPrefix(p, "-"):
@@ -136,7 +141,7 @@ func Parse(labels map[string]string, n int, strict bool) (Service, []Note, error
 			}
 		}
 	}
-	if v, ok := labels[pre+keyMode]; ok {
+	if v, ok := mine[keyMode]; ok {
 		switch m := model.Mode(strings.ToLower(strings.TrimSpace(v))); m {
 		case model.ModeHTTP, model.ModeTCP:
 			s.Mode = m
@@ -144,14 +149,14 @@ func Parse(labels map[string]string, n int, strict bool) (Service, []Note, error
 			bad(keyMode, "want tcp or http")
 		}
 	}
-	if v, ok := labels[pre+keyBalance]; ok {
+	if v, ok := mine[keyBalance]; ok {
 		if b := strings.TrimSpace(v); balances[b] {
 			s.Balance = b
 		} else {
 			bad(keyBalance, "want roundrobin, leastconn, source, first or random")
 		}
 	}
-	if v, ok := labels[pre+keyBindAddr]; ok {
+	if v, ok := mine[keyBindAddr]; ok {
 		switch v = strings.TrimSpace(v); v {
 		case "", "*", "0.0.0.0":
 		default:
@@ -163,7 +168,7 @@ func Parse(labels map[string]string, n int, strict bool) (Service, []Note, error
 			}
 		}
 	}
-	if v, ok := labels[pre+keyPort]; ok {
+	if v, ok := mine[keyPort]; ok {
 		p, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || p < 1 || p > 65535 {
 			bad(keyPort, "want a port in [1, 65535]")
@@ -171,14 +176,14 @@ func Parse(labels map[string]string, n int, strict bool) (Service, []Note, error
 			s.Port = p
 		}
 	}
-	if v, ok := labels[pre+keySSLCert]; ok {
+	if v, ok := mine[keySSLCert]; ok {
 		if v = strings.TrimSpace(v); !filepath.IsAbs(v) {
 			bad(keySSLCert, "want the absolute path of a PEM file (certificate chain and key)")
 		} else {
 			s.SSLCert = filepath.Clean(v)
 		}
 	}
-	if v, ok := labels[pre+keyAuth]; ok {
+	if v, ok := mine[keyAuth]; ok {
 		parts := strings.Split(v, ":")
 		if len(parts) != 3 || parts[1] == "" || parts[2] == "" {
 			bad(keyAuth, "want realm:user:password-hash (a crypt(3) hash, as in HAProxy's userlist)")
@@ -186,7 +191,7 @@ func Parse(labels map[string]string, n int, strict bool) (Service, []Note, error
 			s.Auth = &model.BasicAuth{Realm: parts[0], User: parts[1], PasswordHash: parts[2]}
 		}
 	}
-	if v, ok := labels[pre+keyBackendWeight]; ok {
+	if v, ok := mine[keyBackendWeight]; ok {
 		w, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
 			bad(keyBackendWeight, "want an integer")
@@ -198,6 +203,29 @@ func Parse(labels map[string]string, n int, strict bool) (Service, []Note, error
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return s, notes, errors.Join(errs...)
+}
+
+// validHost reports whether h (lower-cased) is a host name, optionally
+// "*." and a domain: dot-separated labels of [a-z0-9_-], not starting
+// or ending with '-' (a hand-written check: a build checks every vhost
+// of every app).
+func validHost(h string) bool {
+	h = strings.TrimPrefix(h, "*.")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // parseBool is Marathon-LB's string_to_bool, with the values it read as
