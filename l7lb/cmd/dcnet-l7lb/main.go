@@ -58,7 +58,7 @@ func parse(fs *flag.FlagSet, args []string) (flags, error) {
 	fs.StringVar(&f.sslCerts, "ssl-certs", "", "comma-separated PEM files of the :443 frontend, the first the default (Marathon-LB mode)")
 	fs.StringVar(&f.httpBind, "http-bind", "*:80", "bind of the vhost frontend marathon_http_in (\"\": none)")
 	fs.StringVar(&f.httpsBind, "https-bind", "*:443", "bind of the TLS vhost frontend marathon_https_in (\"\": none)")
-	fs.IntVar(&f.minPort, "min-serv-port-ip-per-task", marathon.DefaultMinAssignedPort, "lowest service port given to IP-per-task apps without one")
+	fs.IntVar(&f.minPort, "min-serv-port-ip-per-task", marathon.DefaultMinAssignedPort, "lowest service port given to IP-per-task apps without one (0: none given, as Marathon-LB)")
 	fs.IntVar(&f.maxPort, "max-serv-port-ip-per-task", marathon.DefaultMaxAssignedPort, "highest service port given to IP-per-task apps without one")
 	fs.StringVar(&f.selfID, "self-id", "/"+os.Getenv("FRAMEWORK_NAME"), "Marathon app ID of this balancer, never served (Marathon-LB's FRAMEWORK_NAME)")
 	fs.DurationVar(&f.marathonTimeout, "marathon-timeout", marathon.DefaultTimeout, "bound of one request to one Marathon, then the next URL is tried")
