@@ -10,7 +10,7 @@ GO  ?= go
 BIN := $(CURDIR)/bin
 
 # Main packages: whichever of these trees exist yet.
-CMD_DIRS := overlayd/cmd plugins/cmd ctl/cmd cnm/cmd l4lb/cmd dns/cmd
+CMD_DIRS := overlayd/cmd plugins/cmd ctl/cmd cnm/cmd l4lb/cmd dns/cmd l7lb/cmd
 CMD_PKGS := $(foreach d,$(CMD_DIRS),$(if $(wildcard $(d)),./$(d)/...))
 
 TEST_TIMEOUT := 30m

@@ -23,6 +23,7 @@
 //	/dcnet/v1/vipnames/<dns name>                          VIPName        dcnet-l4lb (programmed)    dcnet-dns (l4lb.thisdcos.directory)
 //	/dcnet/v1/dns/tasknames/<fqdn>                         TaskAddrs      elected Mesos-DNS master   dcnet-dns (dcos.thisdcos.directory)
 //	/dcnet/v1/dns/publisher/<lease hex>                    master ID      Mesos-DNS masters          Mesos-DNS masters (election)
+//	/dcnet/v1/l7/pools/<name>                              l7lbapi.Pool   dcnet-l7lb's pools API     dcnet-l7lb --pool <name>
 //
 // Node, subnet and VTEP records carry no lease: a rebooting node gets its
 // subnet back, and only `dcnetctl node remove` or overlayd's reclaim of a
@@ -31,6 +32,11 @@
 // under the node's liveness lease, so a dead node's records leave with it;
 // a restarting daemon reuses the lease and republishes, so they never blink
 // out.
+//
+// Pool documents carry no lease either: a pool outlives every instance
+// that serves it, and each instance keeps a copy on local disk so that it
+// serves the last one it saw while etcd is away. Their value type is the
+// contract of dcnet-l7lb's API (l7lb/l7lbapi), which also validates them.
 //
 // Named VIP addresses are claimed as a pair (name -> address and address
 // -> name) in one compare-and-swap transaction, so two nodes never give one

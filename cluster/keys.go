@@ -48,6 +48,10 @@ const (
 	TaskNamesKey = Prefix + "dns/tasknames"
 	// TaskNamesPrefix + <fqdn> = TaskAddrs (the elected Mesos-DNS master).
 	TaskNamesPrefix = TaskNamesKey + "/"
+	// PoolsPrefix + <pool name> = an Edge-LB-style pool document
+	// (l7lb/l7lbapi.Pool, normalized JSON), written by dcnet-l7lb's pools
+	// API and read by every dcnet-l7lb --pool <name>.
+	PoolsPrefix = Prefix + "l7/pools/"
 	// PublisherPrefix is where the Mesos-DNS masters elect the task-name
 	// publisher (etcd's election recipe: PublisherPrefix + lease ID in hex,
 	// valued with the master's ID).
@@ -58,6 +62,7 @@ const (
 var Prefixes = []string{
 	NodesPrefix, SubnetsPrefix, VTEPsPrefix, VTEP6sPrefix, AlivePrefix, EndpointsPrefix,
 	MesosBackendsPrefix, VIPNamePrefix, VIPAddrPrefix, VIPNamesPrefix, TaskNamesPrefix, PublisherPrefix,
+	PoolsPrefix,
 }
 
 // NodeKey is the key of node's Node record.
@@ -76,6 +81,9 @@ func EndpointKey(node, network, containerID, ifName string) string {
 
 // NodeMesosBackendsPrefix is the prefix of node's Mesos backend records.
 func NodeMesosBackendsPrefix(node string) string { return MesosBackendsPrefix + node + "/" }
+
+// PoolKey is the key of the pool document named name.
+func PoolKey(name string) string { return PoolsPrefix + name }
 
 // SubnetKey is the key of overlay's subnet lease p.
 func SubnetKey(overlay string, p netip.Prefix) string {

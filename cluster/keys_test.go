@@ -47,6 +47,7 @@ func TestKeys(t *testing.T) {
 		{AliveKey("a1"), "/dcnet/v1/alive/a1"},
 		{EndpointKey("a1", "dcos", "c1", "eth0"), "/dcnet/v1/endpoints/a1/dcos/c1/eth0"},
 		{NodeMesosBackendsPrefix("a1"), "/dcnet/v1/mesos-backends/a1/"},
+		{PoolKey("web"), "/dcnet/v1/l7/pools/web"},
 		{SubnetKey("dcos", netip.MustParsePrefix("9.0.1.0/24")), "/dcnet/v1/subnets/dcos/9.0.1.0-24"},
 		{VTEPKey(netip.MustParseAddr("44.128.0.1")), "/dcnet/v1/vteps/44.128.0.1-32"},
 		{VTEPKey(netip.MustParseAddr("fd01:a::1")), "/dcnet/v1/vteps6/fd01:a::1-128"},

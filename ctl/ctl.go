@@ -1,7 +1,8 @@
 // Package ctl implements dcnetctl's commands: read-only views of a node's
-// overlayd (status, networks, leases, endpoints), dcnet-l4lb (vips) and
-// dcnet-dns (records) printed as aligned tables or JSON, and doctor, which
-// checks them against the kernel and the store (package ctl/doctor).
+// overlayd (status, networks, leases, endpoints), dcnet-l4lb (vips),
+// dcnet-dns (records) and dcnet-l7lb (l7lb) printed as aligned tables or
+// JSON; doctor, which checks them against the kernel and the store
+// (package ctl/doctor); and the management of dcnet-l7lb's pools (pools).
 package ctl
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/dcnet/dcnet/ctl/doctor/collect"
 	"github.com/dcnet/dcnet/dns/dnsapi"
 	"github.com/dcnet/dcnet/l4lb/l4lbapi"
+	"github.com/dcnet/dcnet/l7lb/l7lbapi"
 	"github.com/dcnet/dcnet/overlayd/api"
 )
 
@@ -42,6 +44,9 @@ commands:
               compare what overlayd, dcnet-l4lb and dcnet-dns want with
               what the kernel and the store hold; print each difference
               with the command that shows it; exit 1 when one differs
+  l7lb        dcnet-l7lb's status: sources, frontends, backends, problems
+  pools create|update FILE, pools delete|show NAME, pools list
+              dcnet-l7lb's Edge-LB-style pools (JSON or YAML documents)
 `
 
 // defaultTimeout bounds a command's requests (--timeout 0 means it too).
@@ -62,6 +67,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&etcd.CAFile, "etcd-cafile", "", "etcd CA certificate")
 	fs.StringVar(&etcd.CertFile, "etcd-certfile", "", "etcd client certificate")
 	fs.StringVar(&etcd.KeyFile, "etcd-keyfile", "", "etcd client key")
+	l7lbAddr := fs.String("l7lb", l7lbapi.DefaultHTTPAddr, "dcnet-l7lb's HTTP address (for l7lb and pools)")
 	fs.Usage = func() { fmt.Fprint(stderr, Usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -124,6 +130,17 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		n, err = c.RemoveNode(ctx, fs.Arg(2))
 		v = map[string]any{"node": fs.Arg(2), "removed": n}
 		render = func(w io.Writer, _ any) { fmt.Fprintf(w, "node %s removed (%d store keys)\n", fs.Arg(2), n) }
+	case "l7lb":
+		v, err = l7lbapi.NewClient(*l7lbAddr, nil).Status(ctx)
+		render = renderL7Status
+		err = l7lbHint(err)
+	case "pools":
+		v, render, err = poolsCommand(ctx, l7lbapi.NewClient(*l7lbAddr, nil), fs.Args()[1:])
+		if errors.Is(err, errUsage) {
+			fmt.Fprintln(stderr, poolsUsage)
+			return 2
+		}
+		err = l7lbHint(err)
 	default:
 		fmt.Fprintf(stderr, "dcnetctl: unknown command %q\n", fs.Arg(0))
 		fs.Usage()

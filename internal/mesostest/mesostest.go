@@ -1,9 +1,11 @@
 // Package mesostest is a fake leading Mesos master for tests and
-// benchmarks, served from inside a simulated node: GET /master/state
-// answers the document set last, POST /api/v1 {"type":"SUBSCRIBE"} holds
-// an operator API event stream (SUBSCRIBED, a HEARTBEAT every 15 s, then
-// the events handed to Set), RecordIO-framed as Mesos sends it. State
-// builds a small state document for unit tests.
+// benchmarks, served from inside a simulated node (Start) or on any
+// listener (Serve): GET /master/state answers the document set last,
+// POST /api/v1 {"type":"SUBSCRIBE"} holds an operator API event stream
+// (SUBSCRIBED, carrying the GET_STATE set by SetOperatorState, a
+// HEARTBEAT every Heartbeat, then the events handed to Set or Send),
+// RecordIO-framed as Mesos sends it. State builds a small state document
+// for unit tests.
 package mesostest
 
 import (
@@ -27,11 +29,16 @@ const heartbeat = 15 * time.Second
 // Master is the fake master; Close stops it.
 type Master struct {
 	// URL is http://<node underlay address>:5050.
-	URL  string
-	srv  *http.Server
-	mu   sync.Mutex
-	doc  []byte
-	subs map[chan string]bool
+	URL string
+	// Heartbeat is the streams' heartbeat period (Mesos's 15 s); set it
+	// before the first SUBSCRIBE.
+	Heartbeat time.Duration
+	srv       *http.Server
+	mu        sync.Mutex
+	doc       []byte
+	state     []byte // the get_state object of SUBSCRIBED; nil: none
+	subs      map[chan string]bool
+	streams   int
 }
 
 // Start serves on node's underlay address, port 5050, from a socket opened
@@ -42,10 +49,37 @@ func Start(node *netsim.Node, doc []byte) (*Master, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fake mesos master on %s: %w", node.Name, err)
 	}
-	m := &Master{URL: "http://" + addr, doc: doc, subs: map[chan string]bool{}}
+	return Serve(ln, doc), nil
+}
+
+// Serve serves on ln; /master/state answers doc until the next Set.
+func Serve(ln net.Listener, doc []byte) *Master {
+	m := &Master{URL: "http://" + ln.Addr().String(), Heartbeat: heartbeat, doc: doc, subs: map[chan string]bool{}}
 	m.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: m}
 	go m.srv.Serve(ln)
-	return m, nil
+	return m
+}
+
+// SetOperatorState sets the GET_STATE object (the value of
+// "get_state") that the SUBSCRIBED event of every new stream carries.
+func (m *Master) SetOperatorState(getState []byte) {
+	m.mu.Lock()
+	m.state = getState
+	m.mu.Unlock()
+}
+
+// Send sends events (operator API JSON) to every open stream.
+func (m *Master) Send(events ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sendLocked(events)
+}
+
+// Subscriptions counts the SUBSCRIBE requests served.
+func (m *Master) Subscriptions() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.streams
 }
 
 // Close stops the server and ends the streams.
@@ -64,6 +98,11 @@ func (m *Master) Set(doc []byte, events ...string) time.Time {
 	defer m.mu.Unlock()
 	m.doc = doc
 	at := time.Now()
+	m.sendLocked(events)
+	return at
+}
+
+func (m *Master) sendLocked(events []string) {
 	for _, ev := range events {
 		for ch := range m.subs {
 			select {
@@ -72,7 +111,6 @@ func (m *Master) Set(doc []byte, events ...string) time.Time {
 			}
 		}
 	}
-	return at
 }
 
 // ServeHTTP implements http.Handler.
@@ -101,6 +139,8 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request) {
 	ch := make(chan string, 64)
 	m.mu.Lock()
 	m.subs[ch] = true
+	m.streams++
+	state, hb := m.state, m.Heartbeat
 	m.mu.Unlock()
 	defer func() { m.mu.Lock(); delete(m.subs, ch); m.mu.Unlock() }()
 	w.Header().Set("Content-Type", "application/json")
@@ -111,10 +151,14 @@ func (m *Master) subscribe(w http.ResponseWriter, r *http.Request) {
 		w.(http.Flusher).Flush()
 		return nil
 	}
-	if send(fmt.Sprintf(`{"type":"SUBSCRIBED","subscribed":{"heartbeat_interval_seconds":%d}}`, int(heartbeat.Seconds()))) != nil {
+	getState := ""
+	if state != nil {
+		getState = `"get_state":` + string(state) + ","
+	}
+	if send(fmt.Sprintf(`{"type":"SUBSCRIBED","subscribed":{%s"heartbeat_interval_seconds":%g}}`, getState, hb.Seconds())) != nil {
 		return
 	}
-	tick := time.NewTicker(heartbeat)
+	tick := time.NewTicker(hb)
 	defer tick.Stop()
 	for {
 		var ev string

@@ -45,7 +45,8 @@ type Config struct {
 // Frontend is one listening socket with its routing.
 type Frontend struct {
 	// Name is stable and unique, [A-Za-z0-9_.:-]: "marathon_http_in",
-	// "marathon_10000", "pool_web_https".
+	// "marathon_10000", "pool_web_https". No backend has the same name
+	// (the applier tells HAProxy's messages apart by proxy name).
 	Name string `json:"name"`
 	// Bind is the address and port to listen on; an invalid Addr means
 	// every address (HAProxy's "*").

@@ -52,3 +52,15 @@ func TestNormalize(t *testing.T) {
 		t.Error("Backend(c) found")
 	}
 }
+
+func TestBindStringRoundTrip(t *testing.T) {
+	for _, b := range []netip.AddrPort{netip.AddrPortFrom(netip.Addr{}, 80), netip.MustParseAddrPort("10.0.0.1:443"), netip.MustParseAddrPort("[::1]:8080")} {
+		back, err := ParseBind(BindString(b))
+		if err != nil || back != b {
+			t.Errorf("%v: %q -> %v %v", b, BindString(b), back, err)
+		}
+	}
+	if _, err := ParseBind("*:http"); err == nil {
+		t.Error("ParseBind(*:http) accepted")
+	}
+}
