@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,8 +28,10 @@ var binaries = []string{
 	"github.com/containernetworking/plugins/plugins/ipam/host-local",
 }
 
+// TestMain builds the binaries once when the privileged tests can run.
 func TestMain(m *testing.M) {
-	if os.Geteuid() == 0 && !testingShort() {
+	flag.Parse()
+	if !testing.Short() && netsim.CheckPrivileged() == nil {
 		dir, err := os.MkdirTemp("", "dcnet-e2e-bin")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -46,15 +49,6 @@ func TestMain(m *testing.M) {
 		os.Exit(code)
 	}
 	os.Exit(m.Run())
-}
-
-func testingShort() bool {
-	for _, a := range os.Args {
-		if a == "-test.short" || a == "-test.short=true" {
-			return true
-		}
-	}
-	return false
 }
 
 func repoRoot() string {
@@ -241,9 +235,7 @@ func ping(ns netsim.Namespace, dst string) error {
 // setup makes a guarded fabric with one overlayd node.
 func setup(t *testing.T, prefix, cfg string) (*netsim.Fabric, *node) {
 	t.Helper()
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "ping", "iptables")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "ping", "iptables")
 	f := netsim.NewFabric(t, prefix)
 	return f, startNode(t, f, "node1", cfg)
 }

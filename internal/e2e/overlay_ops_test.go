@@ -138,9 +138,7 @@ func TestPrivilegedNodeRemove(t *testing.T) {
 // on every node; with all dead, traffic flows and ADD works from the leased
 // subnet; when etcd returns, every node's records are in the store.
 func TestPrivilegedEtcdOutage(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "ping", "iptables", "etcd", "etcdctl")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "ping", "iptables", "etcd", "etcdctl")
 	f := netsim.NewFabric(t, "eetcd")
 	members, endpoints := startEtcd(t, f, 3)
 	var nodes []*node

@@ -74,9 +74,7 @@ func waitPeers(t *testing.T, nodes []*node, timeout time.Duration) {
 // agents starts an etcd member and n agents running overlayd against it.
 func agents(t *testing.T, prefix string, n int, cfg string) (*netsim.Fabric, []*node, []*etcdMember, string) {
 	t.Helper()
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "ping", "iptables", "etcd", "etcdctl")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "ping", "iptables", "etcd", "etcdctl")
 	f := netsim.NewFabric(t, prefix)
 	members, endpoints := startEtcd(t, f, 1)
 	var nodes []*node
