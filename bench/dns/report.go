@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"os/exec"
-	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,11 +11,9 @@ import (
 
 // report renders the results.
 type report struct {
-	Opts         options
-	Env          *env
-	Res          results
-	Start        time.Time
-	Load0, Load1 string
+	Opts options
+	Env  *env
+	Res  results
 }
 
 // clientBound is the dnsperf CPU busy %% from which dnsperf, not the
@@ -40,8 +36,7 @@ func medianBusy(runs []perfResult, client bool) float64 {
 	if len(xs) == 0 {
 		return -1
 	}
-	slices.Sort(xs)
-	return xs[len(xs)/2]
+	return benchkit.Median(xs)
 }
 
 // busyPair renders "server% / dnsperf%" of runs, or "-" unpinned.
@@ -72,7 +67,7 @@ func medianAvgLatency(runs []perfResult) time.Duration {
 	for i, r := range runs {
 		ds[i] = r.AvgLatency
 	}
-	return benchkit.NearestRank(ds, 50)
+	return benchkit.Median(ds)
 }
 
 // problems sums lost queries and answers other than NOERROR over runs.
@@ -121,9 +116,7 @@ func (r report) Markdown() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", sectionTitle)
-	fmt.Fprintf(&b, "Measured %s on %s, Linux %s, %s; 1-minute load average %s at the start, %s at the end.\n",
-		r.Start.Format("2006-01-02 15:04 UTC"), benchkit.CPUDescription(), benchkit.KernelRelease(), runtime.Version(), r.Load0, r.Load1)
-	fmt.Fprintf(&b, "Command: `%s` (as root, from the repository root).\n\n", o.Command)
+	b.WriteString(e.Header(o.Command))
 	d := e.Data
 	fmt.Fprintf(&b, "The cluster reaches the node as on a real one, through etcd: a Mesos-DNS master (`dcnet-dns --mode mesos-dns "+
 		"--mesos-state-file --etcd-endpoints`, in its own netns with etcd %s) polls a generated Mesos master state of %d running tasks "+

@@ -195,7 +195,7 @@ type memoryResult struct {
 }
 
 func (e *env) runMemory(ctx context.Context) (*memoryResult, error) {
-	node, err := e.fabric.AddNode("mem")
+	node, err := e.Fabric.AddNode("mem")
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ func newScraper(e *env, ns netsim.Namespace, addr string) *scraper {
 		DialContext:         func(ctx context.Context, _, a string) (net.Conn, error) { return dial(ctx, a) },
 		MaxIdleConnsPerHost: 1,
 	}
-	e.onClose(func() error { tr.CloseIdleConnections(); return nil })
+	e.OnClose(func() error { tr.CloseIdleConnections(); return nil })
 	return &scraper{url: "http://" + addr + "/metrics", client: &http.Client{Transport: tr, Timeout: apiTimeout}}
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/internal/benchkit"
+	"github.com/dcnet/dcnet/internal/clustersim"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -69,7 +71,7 @@ func runScale(ctx context.Context, e *env, o options, log io.Writer) (scaleResul
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := newWatcher(wctx, etcd.Client, cluster.NodesPrefix)
+	w, err := benchkit.Watch(wctx, etcd.Client, cluster.NodesPrefix)
 	if err != nil {
 		return res, err
 	}
@@ -78,10 +80,10 @@ func runScale(ctx context.Context, e *env, o options, log io.Writer) (scaleResul
 		return res, err
 	}
 	start := time.Now()
-	if err := e.startOverlayd(nd, etcd.Endpoint, scaleMetricsAddr); err != nil {
+	if err := e.startOverlayd(nd, etcd.Endpoints(), scaleMetricsAddr); err != nil {
 		return res, err
 	}
-	defer nd.Proc.Stop()
+	defer nd.OD.Proc.Stop()
 	if _, err := nd.waitReady(ctx); err != nil {
 		return res, err
 	}
@@ -96,7 +98,7 @@ func runScale(ctx context.Context, e *env, o options, log io.Writer) (scaleResul
 		return nil
 	})
 	if err != nil {
-		return res, fmt.Errorf("initial programming of %d peers: %w\n%s", o.Sims, err, logTail(nd.Proc.LogPath, 15))
+		return res, fmt.Errorf("initial programming of %d peers: %w\n%s", o.Sims, err, netsim.TailFile(nd.OD.Proc.LogPath, 15))
 	}
 	res.Initial = time.Since(start)
 	if names, err := nd.peerNames(ctx); err != nil || len(names) != o.Sims {
@@ -112,7 +114,7 @@ func runScale(ctx context.Context, e *env, o options, log io.Writer) (scaleResul
 	if err := measureChanges(ctx, &res, o, etcd, w, nd, m, fdb); err != nil {
 		return res, err
 	}
-	if res.RSSKiB, res.HWMKiB, err = procMemory(nd.Proc.PID()); err != nil {
+	if res.RSSKiB, res.HWMKiB, err = procMemory(nd.OD.Proc.PID()); err != nil {
 		return res, err
 	}
 	if s, err := m.scrape(ctx); err == nil {
@@ -128,7 +130,7 @@ func runScale(ctx context.Context, e *env, o options, log io.Writer) (scaleResul
 // measureChanges moves one simulated node's underlay address per change
 // and times it from the store event until the kernel reports the new FDB
 // entry, then reads the reconcile's own duration from overlayd's metrics.
-func measureChanges(ctx context.Context, res *scaleResult, o options, etcd *etcdServer, w *watcher, nd *node, m *scraper, fdb *fdbWatch) error {
+func measureChanges(ctx context.Context, res *scaleResult, o options, etcd *clustersim.Etcd, w *benchkit.Watcher, nd *node, m *scraper, fdb *fdbWatch) error {
 	moved := make([]bool, o.Sims)
 	for k := range o.Changes {
 		i := changeIndex(k, o.Sims)
@@ -145,7 +147,7 @@ func measureChanges(ctx context.Context, res *scaleResult, o options, etcd *etcd
 		if err != nil {
 			return fmt.Errorf("change %d: %w", k, err)
 		}
-		ev, err := w.await(ctx, cluster.NodesPrefix+rec.Name, true, put.Header.Revision-1, changeTimeout)
+		ev, err := awaitRecord(ctx, w, cluster.NodesPrefix+rec.Name, true, put.Header.Revision-1, changeTimeout)
 		if err != nil {
 			return fmt.Errorf("change %d: %w", k, err)
 		}

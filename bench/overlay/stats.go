@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -15,29 +14,13 @@ type summary struct {
 	P50, P99, Max time.Duration
 }
 
-// summarize computes nearest-rank percentiles: the p-th percentile is the
-// smallest sample with at least p% of the samples at or below it, so with
-// fewer than 100 samples p99 is the maximum. An empty set gives zeros.
+// summarize computes nearest-rank percentiles (benchkit.NearestRank). An
+// empty set gives zeros.
 func summarize(ds []time.Duration) summary {
 	if len(ds) == 0 {
 		return summary{}
 	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return summary{N: len(s), P50: benchkit.NearestRank(s, 50), P99: benchkit.NearestRank(s, 99), Max: s[len(s)-1]}
-}
-
-// median of float samples (mean of the middle two for an even count).
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	return summary{N: len(ds), P50: benchkit.Median(ds), P99: benchkit.NearestRank(ds, 99), Max: slices.Max(ds)}
 }
 
 // fmtMs renders a duration in milliseconds.

@@ -144,6 +144,15 @@ func (m *EtcdMember) Start() error {
 	return nil
 }
 
+// Stop stops every member by its PID.
+func (e *Etcd) Stop() error {
+	var errs []error
+	for _, m := range e.Members {
+		errs = append(errs, m.Proc.Stop())
+	}
+	return errors.Join(errs...)
+}
+
 // WaitReady waits up to timeout until the cluster takes a write of
 // ReadyKey; it gives up early when every member has exited.
 func (e *Etcd) WaitReady(ctx context.Context, timeout time.Duration) error {

@@ -193,7 +193,7 @@ func TestPrivilegedMesosDNS(t *testing.T) {
 	fixture := filepath.Join(fixtures.Dir(t, "mesos"), "master-state.json")
 	f := netsim.NewFabric(t, "emdns")
 	members, endpoints := startEtcd(t, f, 1)
-	master := members[0].node
+	master := members[0].Node
 	agent, err := f.AddNode("a1")
 	if err != nil {
 		t.Fatal(err)
