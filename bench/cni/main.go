@@ -56,8 +56,7 @@ type options struct {
 }
 
 func main() {
-	o, err := parseFlags(os.Args[1:])
-	program.Main(o.Flags, err, func(ctx context.Context, e *benchkit.Env) (string, error) { return run(ctx, e, o, os.Stdout) })
+	benchkit.Main(program, parseFlags, run)
 }
 
 // parseFlags reads the flags; -short changes the defaults of the flags it

@@ -179,11 +179,7 @@ func plural(n int, noun string) string {
 func (r *report) targetTable() string {
 	rows := [][]string{{"target", "dcnet", "reference", "dcnet/ref", "limit", "result"}}
 	for _, t := range r.targets {
-		result := "PASS"
-		if !t.Met() {
-			result = "MISS"
-		}
-		rows = append(rows, []string{t.What, ms(t.Dcnet), ms(t.Ref), fmt.Sprintf("%.2f", t.Ratio), fmt.Sprintf("<= %.2f", t.Limit), result})
+		rows = append(rows, []string{t.What, ms(t.Dcnet), ms(t.Ref), fmt.Sprintf("%.2f", t.Ratio), fmt.Sprintf("<= %.2f", t.Limit), benchkit.PassMiss(t.Met())})
 	}
 	return benchkit.Table(rows)
 }

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,8 +54,7 @@ type options struct {
 }
 
 func main() {
-	o, err := parseFlags(os.Args[1:])
-	program.Main(o.Flags, err, func(ctx context.Context, e *benchkit.Env) (string, error) { return run(ctx, e, o) })
+	benchkit.Main(program, parseFlags, run)
 }
 
 // parseFlags reads the flags; -short changes the defaults of the flags it
@@ -147,7 +147,7 @@ func (e *env) closeDocker() error {
 }
 
 // run measures both networks interleaved and returns the report.
-func run(ctx context.Context, be *benchkit.Env, o options) (string, error) {
+func run(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (string, error) {
 	e, err := setup(ctx, be)
 	if err != nil {
 		return "", err
@@ -181,7 +181,7 @@ func run(ctx context.Context, be *benchkit.Env, o options) (string, error) {
 		}
 	}
 	section := report(times, rounds, be.Header(o.Command))
-	fmt.Print(section)
+	fmt.Fprint(stdout, section)
 	return section, nil
 }
 
@@ -203,10 +203,7 @@ func summarize(ds []time.Duration) stats {
 func report(times map[string][]time.Duration, rounds int, header string) string {
 	d, b := summarize(times["dcos"]), summarize(times[bridgeNet])
 	ratio := float64(d.median) / float64(b.median)
-	verdict := "PASS"
-	if ratio > targetRatio {
-		verdict = "MISS"
-	}
+	verdict := benchkit.PassMiss(ratio <= targetRatio)
 	ms := func(x time.Duration) string { return fmt.Sprintf("%.1f ms", float64(x.Microseconds())/1000) }
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "## %s\n\n", sectionTitle)

@@ -52,19 +52,10 @@ func copyBinaries(srcDir, dir string) (binaries, error) {
 	return b, nil
 }
 
-// env is the run's benchkit.Env (the temporary directory, the fabric, the
-// processes and clients, all removed at its end) and the copied binaries.
+// env is the run: its benchkit.Env and the binaries copied into it.
 type env struct {
 	*benchkit.Env
 	Bins binaries
-}
-
-// newEnv copies the binaries into be.
-func newEnv(be *benchkit.Env, binDir string) (*env, error) {
-	e := &env{Env: be}
-	var err error
-	e.Bins, err = copyBinaries(binDir, filepath.Join(e.Tmp, "bin"))
-	return e, err
 }
 
 // master is the master node: one etcd member and dcnet-dns in Mesos-DNS

@@ -33,7 +33,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/dcnet/dcnet/dns/poll"
@@ -59,8 +59,7 @@ const (
 )
 
 func main() {
-	o, err := parseFlags(os.Args[1:])
-	program.Main(o.Flags, err, func(ctx context.Context, e *benchkit.Env) (string, error) { return run(ctx, e, o, os.Stdout) })
+	benchkit.Main(program, parseFlags, run)
 }
 
 // parseFlags reads the flags; -short changes the defaults of the flags it
@@ -85,8 +84,9 @@ func parseFlags(args []string) (options, error) {
 
 // run builds the cluster in be, runs both phases and returns the report.
 func run(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (string, error) {
-	e, err := newEnv(be, o.Bin)
-	if err != nil {
+	e := &env{Env: be}
+	var err error
+	if e.Bins, err = copyBinaries(o.Bin, filepath.Join(e.Tmp, "bin")); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(stdout, "bench/converge: %d starts of each kind in namespaces dcnet-%s-* (%s)\n", o.N, netsimPrefix, e.Tmp)

@@ -55,21 +55,7 @@ func fmtMs(d time.Duration) string {
 	if d == failed {
 		return "not seen"
 	}
-	v := ms(d)
-	switch {
-	case math.Abs(v) >= 100:
-		return fmt.Sprintf("%.0f ms", v)
-	case math.Abs(v) >= 10:
-		return fmt.Sprintf("%.1f ms", v)
-	}
-	return fmt.Sprintf("%.2f ms", v)
-}
-
-func passMiss(ok bool) string {
-	if ok {
-		return "PASS"
-	}
-	return "MISS"
+	return benchkit.Millis(d)
 }
 
 // between is to.Sub(from), or failed when either moment is missing.
@@ -192,7 +178,7 @@ func (r *report) Markdown() string {
 	r.target(fmt.Sprintf("VIP name resolves on B, p99 of %d starts (from `cnitool add` returned)", vipSum.N), vipSum, vipSum.N > 0)
 	r.target(fmt.Sprintf("(stricter anchor) VIP name resolves on B, p99 of %d starts (from `cnitool add` started)", startSum.N), startSum, startSum.N > 0)
 	r.targets = append(r.targets, []string{"(check) VIP accepts a TCP connection from a container on B", fmt.Sprintf("%d/%d", connOK, vipSum.N),
-		fmt.Sprintf("%d/%d within %s", vipSum.N, vipSum.N, human(connectWindow)), passMiss(vipSum.N > 0 && connOK == vipSum.N)})
+		fmt.Sprintf("%d/%d within %s", vipSum.N, vipSum.N, human(connectWindow)), benchkit.PassMiss(vipSum.N > 0 && connOK == vipSum.N)})
 
 	rows = [][]string{{"measure", "n", "failed", "p50", "p99", "max"}}
 	var fromChange, toPublish, publishToB []time.Duration
@@ -233,7 +219,7 @@ func (r *report) Markdown() string {
 
 // target adds a p99-against-the-target row.
 func (r *report) target(what string, sm summary, ok bool) {
-	r.targets = append(r.targets, []string{what, fmtMs(sm.P99), fmt.Sprintf("<= %d ms", target.Milliseconds()), passMiss(ok && sm.P99 <= target)})
+	r.targets = append(r.targets, []string{what, fmtMs(sm.P99), fmt.Sprintf("<= %d ms", target.Milliseconds()), benchkit.PassMiss(ok && sm.P99 <= target)})
 }
 
 // errText is an error's last part, without the addresses that differ

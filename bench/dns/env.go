@@ -298,41 +298,6 @@ func output(ctx context.Context, argv ...string) (string, error) {
 	return string(out), nil
 }
 
-// memory is a process's resident set from /proc/<pid>/status.
-type memory struct {
-	RSS, HWM int64 // bytes: VmRSS now, VmHWM peak
-}
-
-// readMemory reads VmRSS and VmHWM of pid.
-func readMemory(pid int) (memory, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return memory{}, err
-	}
-	var m memory
-	for _, l := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) != 2 || f[1] != "kB" {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			m.RSS = n * 1024
-		case "VmHWM":
-			m.HWM = n * 1024
-		}
-	}
-	if m.RSS == 0 {
-		return m, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
-	}
-	return m, nil
-}
-
 // clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,
 // 100 on Linux).
 const clockTick = 10 * time.Millisecond

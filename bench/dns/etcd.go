@@ -76,7 +76,7 @@ func waitKeys(ctx context.Context, c *clientv3.Client, prefix string, want int, 
 type stateFigure struct {
 	Tasks, TaskRecords, MesosRecords int
 	Ready                            time.Duration
-	Loaded, Refreshed                memory
+	Loaded, Refreshed                benchkit.Memory
 }
 
 // stateFileFigure starts a node-mode dcnet-dns on a generated state of
@@ -117,7 +117,7 @@ func (e *env) stateFileFigure(ctx context.Context, o options) (stateFigure, erro
 		return f, err
 	}
 	f.Ready = time.Since(t0)
-	if f.Loaded, err = readMemory(s.Proc.PID()); err != nil {
+	if f.Loaded, err = benchkit.ReadMemory(s.Proc.PID()); err != nil {
 		return f, err
 	}
 	select {
@@ -125,6 +125,6 @@ func (e *env) stateFileFigure(ctx context.Context, o options) (stateFigure, erro
 		return f, ctx.Err()
 	case <-time.After(2*refresh + time.Second):
 	}
-	f.Refreshed, err = readMemory(s.Proc.PID())
+	f.Refreshed, err = benchkit.ReadMemory(s.Proc.PID())
 	return f, err
 }

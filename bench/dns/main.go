@@ -37,7 +37,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -89,8 +88,7 @@ type options struct {
 }
 
 func main() {
-	o, err := parseFlags(os.Args[1:])
-	program.Main(o.Flags, err, func(ctx context.Context, e *benchkit.Env) (string, error) { return runBench(ctx, e, o, os.Stdout) })
+	benchkit.Main(program, parseFlags, runBench)
 }
 
 // parseFlags reads the flags; -short changes the defaults of the flags it
@@ -151,8 +149,8 @@ type results struct {
 	Sets       []querySet
 	Throughput map[string]map[string][]perfResult // set -> server -> rounds
 	Latency    map[string]map[string]latencyRun   // set -> server
-	Loaded     map[string]memory                  // server -> after loading
-	After      map[string]memory                  // server -> after the queries
+	Loaded     map[string]benchkit.Memory         // server -> after loading
+	After      map[string]benchkit.Memory         // server -> after the queries
 	// State is the context figure: a node reading a state file itself.
 	State stateFigure
 }
@@ -186,12 +184,12 @@ func measure(ctx context.Context, e *env, o options, stdout io.Writer) (results,
 		Sets:       []querySet{{"cluster name", e.Data.ClusterQueries}, {"cached forwarded name", e.Data.ForwardQueries}},
 		Throughput: map[string]map[string][]perfResult{},
 		Latency:    map[string]map[string]latencyRun{},
-		Loaded:     map[string]memory{},
-		After:      map[string]memory{},
+		Loaded:     map[string]benchkit.Memory{},
+		After:      map[string]benchkit.Memory{},
 	}
 	client := e.Client.Namespace
 	for _, s := range e.Servers {
-		m, err := readMemory(s.Proc.PID())
+		m, err := benchkit.ReadMemory(s.Proc.PID())
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", s.Name, err)
 		}
@@ -265,7 +263,7 @@ func measure(ctx context.Context, e *env, o options, stdout io.Writer) (results,
 		}
 	}
 	for _, s := range e.Servers {
-		m, err := readMemory(s.Proc.PID())
+		m, err := benchkit.ReadMemory(s.Proc.PID())
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", s.Name, err)
 		}

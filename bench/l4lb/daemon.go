@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -132,10 +131,11 @@ func (e *env) runDaemon(ctx context.Context, n int) (*daemonResult, error) {
 	res.Programmed = time.Since(t0)
 	for range int(rssWindow / rssInterval) {
 		time.Sleep(rssInterval)
-		kib, err := rssKiB(strconv.Itoa(d.PID()))
+		mem, err := benchkit.ReadMemory(d.PID())
 		if err != nil {
 			return nil, err
 		}
+		kib := mem.RSSKiB()
 		res.RSSKiB = max(res.RSSKiB, kib)
 		res.MinRSSKiB = min(cmp.Or(res.MinRSSKiB, kib), kib)
 		res.LastRSSKiB = kib

@@ -27,6 +27,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -53,8 +54,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == childFlag {
 		os.Exit(childMain(os.Args[2:]))
 	}
-	o, err := parseFlags(os.Args[1:])
-	program.Main(o.Flags, err, func(ctx context.Context, e *benchkit.Env) (string, error) { return run(ctx, e, o) })
+	benchkit.Main(program, parseFlags, run)
 }
 
 // parseFlags reads the flags; -short changes the defaults of the flags it
@@ -84,7 +84,7 @@ func parseFlags(args []string) (options, error) {
 
 // run measures the phases in be and returns the report ("" for
 // -only-daemon, which only prints).
-func run(ctx context.Context, be *benchkit.Env, o options) (string, error) {
+func run(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (string, error) {
 	start := time.Now()
 	progress := func(s string) { fmt.Fprintf(os.Stderr, "bench/l4lb: %5.1fs %s\n", time.Since(start).Seconds(), s) }
 	if o.OnlyDaemon {
@@ -126,6 +126,6 @@ func run(ctx context.Context, be *benchkit.Env, o options) (string, error) {
 		}
 	}
 	md := newReport(o, res, be).Markdown()
-	fmt.Print(md)
+	fmt.Fprint(stdout, md)
 	return md, nil
 }

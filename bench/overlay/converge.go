@@ -55,25 +55,13 @@ func runConvergence(ctx context.Context, e *env, o options, log io.Writer) (conv
 	if err != nil {
 		return res, err
 	}
-	subnets := map[string]netip.Prefix{}
-	var running []*node
+	var names []string
 	for i := 1; i <= o.Base; i++ {
-		nd, err := e.addNode(fmt.Sprintf("b%d", i))
-		if err != nil {
-			return res, err
-		}
-		if err := e.startOverlayd(nd, etcd.Endpoints(), ""); err != nil {
-			return res, err
-		}
-		defer nd.OD.Proc.Stop()
-		running = append(running, nd)
+		names = append(names, fmt.Sprintf("b%d", i))
 	}
-	for _, nd := range running {
-		if subnets[nd.Name], err = nd.waitReady(ctx); err != nil {
-			return res, err
-		}
-	}
-	if err := converged(ctx, running, subnets, settleTimeout); err != nil {
+	running, subnets, stop, err := e.startCluster(ctx, etcd.Endpoints(), settleTimeout, names...)
+	defer stop()
+	if err != nil {
 		return res, err
 	}
 	var joined []*node
@@ -113,9 +101,11 @@ func runConvergence(ctx context.Context, e *env, o options, log io.Writer) (conv
 			return res, err
 		}
 	}
-	if res.SmallRSSKiB, _, err = procMemory(running[0].OD.Proc.PID()); err != nil {
+	mem, err := benchkit.ReadMemory(running[0].OD.Proc.PID())
+	if err != nil {
 		return res, err
 	}
+	res.SmallRSSKiB = mem.RSSKiB()
 	res.SmallPeers = len(running) - 1
 	for _, nd := range joined {
 		if err := nd.OD.Proc.Stop(); err != nil {

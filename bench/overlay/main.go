@@ -30,7 +30,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -71,8 +71,7 @@ var flagRanges = []struct {
 }
 
 func main() {
-	o, err := parseFlags(os.Args[1:])
-	program.Main(o.Flags, err, func(ctx context.Context, e *benchkit.Env) (string, error) { return run(ctx, e, o, os.Stdout) })
+	benchkit.Main(program, parseFlags, run)
 }
 
 // parseFlags reads the flags; -short changes the defaults of the flags it
@@ -111,8 +110,9 @@ func parseFlags(args []string) (options, error) {
 // run runs the phases in be and returns the report, "" unless every phase
 // ran.
 func run(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (string, error) {
-	e, err := newEnv(be, o.Bin)
-	if err != nil {
+	e := &env{Env: be}
+	var err error
+	if e.Bins, err = copyBinaries(o.Bin, filepath.Join(e.Tmp, "bin")); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(stdout, "bench/overlay: phases %s in namespaces dcnet-%s-* (%s)\n", strings.Join(o.Phases, ", "), netsimPrefix, e.Tmp)

@@ -56,6 +56,35 @@ func (e *env) startOverlayd(nd *node, endpoint, metrics string) error {
 	return nd.OD.Launch()
 }
 
+// startCluster adds a node for each name, starts overlayd on all of them
+// against endpoint, then waits until each has its dcos subnet and every
+// node programs all the others. stop stops every overlayd by its PID; the
+// caller defers it, also after an error.
+func (e *env) startCluster(ctx context.Context, endpoint string, timeout time.Duration, names ...string) (nodes []*node, subnets map[string]netip.Prefix, stop func(), err error) {
+	stop = func() {
+		for _, nd := range nodes {
+			nd.OD.Proc.Stop()
+		}
+	}
+	for _, name := range names {
+		nd, err := e.addNode(name)
+		if err != nil {
+			return nodes, nil, stop, err
+		}
+		if err := e.startOverlayd(nd, endpoint, ""); err != nil {
+			return nodes, nil, stop, err
+		}
+		nodes = append(nodes, nd)
+	}
+	subnets = map[string]netip.Prefix{}
+	for _, nd := range nodes {
+		if subnets[nd.Name], err = nd.waitReady(ctx); err != nil {
+			return nodes, nil, stop, err
+		}
+	}
+	return nodes, subnets, stop, converged(ctx, nodes, subnets, timeout)
+}
+
 // waitReady waits until overlayd has leased the node's subnet of the dcos
 // overlay and returns it.
 func (nd *node) waitReady(ctx context.Context) (netip.Prefix, error) {

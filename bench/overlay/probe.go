@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -105,15 +104,4 @@ func measureBreakdown(res *scaleResult, nd *node) error {
 		}
 		return nil
 	})
-}
-
-// statusKiB reads a "Key:   123 kB" line of /proc/<pid>/status.
-func statusKiB(status []byte, key string) int {
-	for _, l := range bytes.Split(status, []byte("\n")) {
-		if f := strings.Fields(string(l)); len(f) >= 2 && f[0] == key {
-			v, _ := strconv.Atoi(f[1])
-			return v
-		}
-	}
-	return 0
 }

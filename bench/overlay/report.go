@@ -44,7 +44,7 @@ func newReport(o options, res results, e *benchkit.Env) *report {
 
 // target adds one row to the target table.
 func (r *report) target(what, value, limit string, ok bool) {
-	r.targets = append(r.targets, []string{what, value, limit, passMiss(ok)})
+	r.targets = append(r.targets, []string{what, value, limit, benchkit.PassMiss(ok)})
 	r.missed = r.missed || !ok
 }
 
@@ -233,14 +233,14 @@ func (r *report) converge(b *strings.Builder, c *convergeResult) {
 	}
 	b.WriteString(benchkit.Table([][]string{
 		{"event", "n", "nodes that converge", "p50", "p99", "max"},
-		{"join: record PUT -> all nodes program it", fmt.Sprint(join.N), obs(c.ObserversJoin), fmtMs(join.P50), fmtMs(join.P99), fmtMs(join.Max)},
-		{"leave: record DELETE -> all nodes dropped it", fmt.Sprint(leave.N), obs(c.ObserversLeave), fmtMs(leave.P50), fmtMs(leave.P99), fmtMs(leave.Max)},
-		{"(context) overlayd start -> its record PUT", fmt.Sprint(rec.N), "-", fmtMs(rec.P50), fmtMs(rec.P99), fmtMs(rec.Max)},
+		{"join: record PUT -> all nodes program it", fmt.Sprint(join.N), obs(c.ObserversJoin), benchkit.Millis(join.P50), benchkit.Millis(join.P99), benchkit.Millis(join.Max)},
+		{"leave: record DELETE -> all nodes dropped it", fmt.Sprint(leave.N), obs(c.ObserversLeave), benchkit.Millis(leave.P50), benchkit.Millis(leave.P99), benchkit.Millis(leave.Max)},
+		{"(context) overlayd start -> its record PUT", fmt.Sprint(rec.N), "-", benchkit.Millis(rec.P50), benchkit.Millis(rec.P99), benchkit.Millis(rec.Max)},
 	}))
 	b.WriteString("\n")
 	limit := time.Duration(convergeTargetMs) * time.Millisecond
-	r.target("join convergence p99", fmtMs(join.P99), fmt.Sprintf("<= %d ms", convergeTargetMs), join.N > 0 && join.P99 <= limit)
-	r.target("leave convergence p99", fmtMs(leave.P99), fmt.Sprintf("<= %d ms", convergeTargetMs), leave.N > 0 && leave.P99 <= limit)
+	r.target("join convergence p99", benchkit.Millis(join.P99), fmt.Sprintf("<= %d ms", convergeTargetMs), join.N > 0 && join.P99 <= limit)
+	r.target("leave convergence p99", benchkit.Millis(leave.P99), fmt.Sprintf("<= %d ms", convergeTargetMs), leave.N > 0 && leave.P99 <= limit)
 }
 
 func (r *report) scale(b *strings.Builder, s *scaleResult) {
@@ -261,7 +261,7 @@ func (r *report) scale(b *strings.Builder, s *scaleResult) {
 	rows := [][]string{{"measure", "n", "p50", "p99", "max"}}
 	add := func(what string, ds []time.Duration) summary {
 		sm := summarize(ds)
-		rows = append(rows, []string{what, fmt.Sprint(sm.N), fmtMs(sm.P50), fmtMs(sm.P99), fmtMs(sm.Max)})
+		rows = append(rows, []string{what, fmt.Sprint(sm.N), benchkit.Millis(sm.P50), benchkit.Millis(sm.P99), benchkit.Millis(sm.Max)})
 		return sm
 	}
 	change := add("overlayd: change in etcd -> new FDB entry in its kernel", s.Change)
@@ -279,8 +279,8 @@ func (r *report) scale(b *strings.Builder, s *scaleResult) {
 			c.SmallPeers, float64(c.SmallRSSKiB)/kibPerMiB)
 	}
 	limit := time.Duration(planningTargetMs) * time.Millisecond
-	r.target(fmt.Sprintf("change -> kernel updated p99, overlayd with %d peers", s.Peers), fmtMs(change.P99), fmt.Sprintf("<= %d ms", planningTargetMs), change.N > 0 && change.P99 <= limit)
-	r.target(fmt.Sprintf("planning p99 (PlanPeers+DiffPeers, %d peers)", s.Peers), fmtMs(plan.P99), fmt.Sprintf("<= %d ms", planningTargetMs), plan.N > 0 && plan.P99 <= limit)
+	r.target(fmt.Sprintf("change -> kernel updated p99, overlayd with %d peers", s.Peers), benchkit.Millis(change.P99), fmt.Sprintf("<= %d ms", planningTargetMs), change.N > 0 && change.P99 <= limit)
+	r.target(fmt.Sprintf("planning p99 (PlanPeers+DiffPeers, %d peers)", s.Peers), benchkit.Millis(plan.P99), fmt.Sprintf("<= %d ms", planningTargetMs), plan.N > 0 && plan.P99 <= limit)
 	rss := float64(s.RSSKiB) / kibPerMiB
 	r.target(fmt.Sprintf("overlayd VmRSS with %d peers", s.Peers), fmt.Sprintf("%.1f MiB", rss), fmt.Sprintf("<= %d MiB", memoryTargetMiB), rss <= memoryTargetMiB)
 }

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -114,9 +112,11 @@ func runScale(ctx context.Context, e *env, o options, log io.Writer) (scaleResul
 	if err := measureChanges(ctx, &res, o, etcd, w, nd, m, fdb); err != nil {
 		return res, err
 	}
-	if res.RSSKiB, res.HWMKiB, err = procMemory(nd.OD.Proc.PID()); err != nil {
+	mem, err := benchkit.ReadMemory(nd.OD.Proc.PID())
+	if err != nil {
 		return res, err
 	}
+	res.RSSKiB, res.HWMKiB = mem.RSSKiB(), mem.HWMKiB()
 	if s, err := m.scrape(ctx); err == nil {
 		res.HeapInuse = s["go_memstats_heap_inuse_bytes"]
 	}
@@ -255,17 +255,4 @@ func (f *fdbWatch) await(ctx context.Context, mac, dst string, since time.Time, 
 		case <-f.notify:
 		}
 	}
-}
-
-// procMemory reads VmRSS and VmHWM (KiB) of a process.
-func procMemory(pid int) (rss, hwm int, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	rss, hwm = statusKiB(b, "VmRSS:"), statusKiB(b, "VmHWM:")
-	if rss == 0 {
-		return 0, 0, errors.New("no VmRSS in /proc/" + fmt.Sprint(pid) + "/status")
-	}
-	return rss, hwm, nil
 }

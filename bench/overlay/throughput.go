@@ -103,25 +103,9 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 		return res, err
 	}
 	defer etcd.Stop()
-	var nodes []*node
-	subnets := map[string]netip.Prefix{}
-	for _, name := range []string{"t1", "t2"} {
-		nd, err := e.addNode(name)
-		if err != nil {
-			return res, err
-		}
-		if err := e.startOverlayd(nd, etcd.Endpoints(), ""); err != nil {
-			return res, err
-		}
-		defer nd.OD.Proc.Stop()
-		nodes = append(nodes, nd)
-	}
-	for _, nd := range nodes {
-		if subnets[nd.Name], err = nd.waitReady(ctx); err != nil {
-			return res, err
-		}
-	}
-	if err := converged(ctx, nodes, subnets, 30*time.Second); err != nil {
+	nodes, subnets, stop, err := e.startCluster(ctx, etcd.Endpoints(), 30*time.Second, "t1", "t2")
+	defer stop()
+	if err != nil {
 		return res, err
 	}
 	cl, srv := nodes[0], nodes[1]

@@ -2,16 +2,17 @@
 //
 // # The runner
 //
-// Every bench main is a Bench (its name, netsim prefix and section title)
-// whose parseFlags adds its own flags to Bench.FlagSet and calls
-// Bench.Parse, which adds -out and -short (a smoke run: the bench's short
-// values for the flags not given, and no file written), and whose main
-// calls Bench.Main with a RunFunc. Main turns SIGINT and SIGTERM into a
-// cancelled context; Run checks for root, snapshots the host's namespace,
-// makes an Env (a temporary directory, a fabric of namespaces, the
-// processes started and clients opened with it), calls the RunFunc,
-// removes everything the Env holds, also after a failure, fails the run if
-// the host's namespace changed, and writes the returned section.
+// Every bench main is one line, benchkit.Main(program, parseFlags, run):
+// program is its Bench (name, netsim prefix and section title), parseFlags
+// adds its own flags to Bench.FlagSet and calls Bench.Parse, which adds
+// -out and -short (a smoke run: the bench's short values for the flags not
+// given, and no file written), into options that embed Flags. Main turns
+// SIGINT and SIGTERM into a cancelled context; Bench.Run checks for root,
+// snapshots the host's namespace, makes an Env (a temporary directory, a
+// fabric of namespaces, the processes started and clients opened with
+// it), calls run, removes everything the Env holds, also after a failure,
+// fails the run if the host's namespace changed, and writes the section
+// run returned.
 //
 // # The report
 //

@@ -99,19 +99,26 @@ func CommandLine(command string, args []string) string {
 	return strings.Join(parts, " ")
 }
 
-// Main is a benchmark's main function: with parseErr from its flags it
-// exits 2 (0 for -h), else it calls Run with SIGINT and SIGTERM cancelling
-// the context, and exits 1 when that fails. It never returns.
-func (b Bench) Main(f Flags, parseErr error, run RunFunc) {
-	if errors.Is(parseErr, flag.ErrHelp) {
+// Options are a bench's options: a struct that embeds Flags.
+type Options interface{ common() Flags }
+
+func (f Flags) common() Flags { return f }
+
+// Main is a benchmark's main function: it parses os.Args with parse, exits
+// 2 on a bad flag (0 for -h), else calls Run with run and SIGINT and
+// SIGTERM cancelling the context, and exits 1 when that fails. It never
+// returns.
+func Main[O Options](b Bench, parse func(args []string) (O, error), run func(ctx context.Context, e *Env, o O, stdout io.Writer) (string, error)) {
+	o, err := parse(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
-	if parseErr != nil {
-		fmt.Fprintf(os.Stderr, "bench/%s: %v\n", b.Name, parseErr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench/%s: %v\n", b.Name, err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := b.Run(ctx, f, os.Stdout, run)
+	err = b.Run(ctx, o.common(), os.Stdout, func(ctx context.Context, e *Env) (string, error) { return run(ctx, e, o, os.Stdout) })
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench/%s: %v\n", b.Name, err)

@@ -3,11 +3,13 @@ package benchkit
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // Table renders a markdown table with padded columns; the first row is the
@@ -63,6 +65,27 @@ func LoadAverage() string {
 		return strings.Join(f[:3], " ")
 	}
 	return "unknown"
+}
+
+// PassMiss renders whether a target was met: PASS or MISS.
+func PassMiss(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// Millis renders d in milliseconds with three significant digits or
+// more: "123 ms", "12.3 ms", "1.23 ms".
+func Millis(d time.Duration) string {
+	v := float64(d) / float64(time.Millisecond)
+	switch {
+	case math.Abs(v) >= 100:
+		return fmt.Sprintf("%.0f ms", v)
+	case math.Abs(v) >= 10:
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return fmt.Sprintf("%.2f ms", v)
 }
 
 // KernelRelease is `uname -r`.
