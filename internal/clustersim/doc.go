@@ -1,8 +1,8 @@
 // Package clustersim starts the cluster's daemons in the namespaces of a
 // netsim fabric and waits until they serve, for the privileged end-to-end
 // tests (internal/e2e) and the benchmarks (bench/...) alike: Debian's etcd
-// (one member or a cluster, StartEtcd), overlayd (Overlayd) and cnitool ADD
-// (CNIAdd).
+// (one member or a cluster, StartEtcd), overlayd (Overlayd), and cnitool
+// run inside a node as a container runtime runs the CNI plugins (CNITool).
 //
 // Who starts a process also stops it: an Owner, which is benchkit.Env for a
 // benchmark (stopped in its Close) and ForTest(t) for a test (stopped in
