@@ -166,7 +166,7 @@ func (b *bench) version(ctx context.Context, p *plugin) error {
 func (b *bench) allocate(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	_, err := api.NewClient(b.env.Socket).Allocate(ctx, api.AllocateRequest{
+	_, err := b.env.Overlayd.API.Allocate(ctx, api.AllocateRequest{
 		AttachmentID: b.attachment(id),
 		Runtime:      api.RuntimeCNI,
 	})
@@ -180,7 +180,7 @@ func (b *bench) allocate(ctx context.Context, id string) error {
 func (b *bench) release(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	if _, err := api.NewClient(b.env.Socket).Release(ctx, b.attachment(id)); err != nil {
+	if _, err := b.env.Overlayd.API.Release(ctx, b.attachment(id)); err != nil {
 		return fmt.Errorf("overlayd release %s: %w", id, err)
 	}
 	return nil

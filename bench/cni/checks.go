@@ -22,7 +22,7 @@ const maxListed = 5
 // host-local's directory holds no lease, the node has no veth and no
 // container netns of jobs still has eth0.
 func (b *bench) checkClean(ctx context.Context, jobs []job) error {
-	as, err := b.env.API.Attachments(ctx)
+	as, err := b.env.Overlayd.API.Attachments(ctx)
 	if err != nil {
 		return fmt.Errorf("after DEL: list overlayd attachments: %w", err)
 	}

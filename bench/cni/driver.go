@@ -43,7 +43,7 @@ func newPlugins(e *env) (dcnet, ref *plugin) {
 		Name:    "dcnet",
 		Binary:  bins.Dcnet,
 		CNIPath: e.DcnetPath,
-		Conf:    fmt.Appendf(nil, `{"cniVersion":"1.0.0","name":%q,"type":"dcnet","socket":%q}`, dcnetNetwork, e.Socket),
+		Conf:    fmt.Appendf(nil, `{"cniVersion":"1.0.0","name":%q,"type":"dcnet","socket":%q}`, dcnetNetwork, e.Overlayd.Socket()),
 		Bridge:  e.Network.Bridge,
 	}
 	ref = &plugin{

@@ -15,17 +15,16 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
+	"strconv"
 
 	"github.com/dcnet/dcnet/internal/benchkit"
-	"github.com/dcnet/dcnet/internal/netsim"
 )
+
+// program is this benchmark's main: its name, namespaces and section.
+var program = benchkit.Bench{Name: "cni", Prefix: netsimPrefix, Section: sectionTitle}
 
 // Defaults of the full run and of -short.
 const (
@@ -33,7 +32,6 @@ const (
 	defaultSeq     = 100
 	defaultConc    = 200
 	defaultWorkers = 8
-	defaultOut     = "docs/benchmarks.md"
 	defaultBin     = "bin"
 
 	shortRounds = 1
@@ -49,66 +47,32 @@ const (
 
 // options are the command-line flags.
 type options struct {
+	benchkit.Flags
 	Rounds  int    // measured rounds per plugin and workload (plus one warm-up)
 	Seq     int    // containers of the sequential workload
 	Conc    int    // containers of the concurrent workload
 	Workers int    // parallel invocations of the concurrent workload
-	Out     string // markdown file to update; "" writes nothing
 	Bin     string // directory of the built binaries
-	Short   bool   // smoke run
-	Command string // the command line, for the report
 }
 
 func main() {
-	opts, err := parseFlags(os.Args[1:])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench/cni: %v\n", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err = run(ctx, opts, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench/cni: %v\n", err)
-		os.Exit(1)
-	}
+	benchkit.Main(program, parseFlags, run)
 }
 
 // parseFlags reads the flags; -short changes the defaults of the flags it
 // is not given explicitly.
 func parseFlags(args []string) (options, error) {
-	fs := flag.NewFlagSet("bench/cni", flag.ContinueOnError)
+	fs := program.FlagSet()
 	var o options
 	fs.IntVar(&o.Rounds, "rounds", defaultRounds, "measured rounds per plugin and workload (one warm-up round more is discarded)")
 	fs.IntVar(&o.Seq, "seq", defaultSeq, "containers of the sequential workload (one ADD at a time, then one DEL at a time)")
 	fs.IntVar(&o.Conc, "conc", defaultConc, "containers of the concurrent workload")
 	fs.IntVar(&o.Workers, "workers", defaultWorkers, "parallel invocations of the concurrent workload")
-	fs.StringVar(&o.Out, "out", defaultOut, "markdown file whose CNI section is replaced with the results (\"\" writes nothing)")
 	fs.StringVar(&o.Bin, "bin", defaultBin, "directory of overlayd, dcnet and ref/{bridge,host-local} (make build)")
-	fs.BoolVar(&o.Short, "short", false, fmt.Sprintf("smoke run: %d round, %d containers per workload, writes no file", shortRounds, shortSeq))
-	if err := fs.Parse(args); err != nil {
+	short := map[string]string{"rounds": strconv.Itoa(shortRounds), "seq": strconv.Itoa(shortSeq), "conc": strconv.Itoa(shortConc)}
+	if err := program.Parse(fs, args, &o.Flags, short); err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if o.Short {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if !set["rounds"] {
-			o.Rounds = shortRounds
-		}
-		if !set["seq"] {
-			o.Seq = shortSeq
-		}
-		if !set["conc"] {
-			o.Conc = shortConc
-		}
-		if !set["out"] {
-			o.Out = ""
-		}
-	}
-	o.Command = strings.TrimSpace("go run ./bench/cni " + strings.Join(args, " "))
 	return o, o.validate()
 }
 
@@ -130,48 +94,28 @@ func (o options) validate() error {
 	return nil
 }
 
-// run sets up the node, measures, reports and removes everything it made.
-func run(ctx context.Context, o options, stdout *os.File) (err error) {
-	if os.Geteuid() != 0 {
-		return errors.New("run as root: the benchmark creates network namespaces (nothing changes in the host's own)")
-	}
-	bins, err := findBinaries(o.Bin)
-	if err != nil {
-		return err
-	}
-	// First, so it runs after the cleanup below: nothing of the run may
-	// show in the host's own namespace.
-	defer netsim.HostUnchanged(ctx)(&err)
+// run sets up the node in e, measures and returns the report.
+func run(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (section string, err error) {
 	fmt.Fprintf(stdout, "bench/cni: setting up node %s with overlayd and %d container namespaces (netns prefix %s)\n",
 		nodeName, max(o.Seq, o.Conc), netsimPrefix)
-	e, err := newEnv(ctx, bins, max(o.Seq, o.Conc))
+	e, err := newEnv(ctx, be, o.Bin, max(o.Seq, o.Conc))
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer func() {
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench/cni: last lines of the overlayd log:\n%s\n", e.overlaydLogTail())
 		}
-		if cerr := e.Close(); cerr != nil {
-			err = errors.Join(err, cerr)
-		}
 	}()
 	b, err := newBench(e, o, stdout)
 	if err != nil {
-		return err
+		return "", err
 	}
 	res, err := b.measure(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
-	rep := newReport(o, res)
+	rep := newReport(o, res, be)
 	fmt.Fprint(stdout, "\n"+rep.Text())
-	if o.Out == "" {
-		return nil
-	}
-	if err := benchkit.Update(o.Out, rep.Markdown()); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "bench/cni: wrote section %q of %s\n", sectionTitle, o.Out)
-	return nil
+	return rep.Markdown(), nil
 }

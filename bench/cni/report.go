@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -31,14 +29,12 @@ func (t target) Met() bool { return !math.IsNaN(t.Ratio) && t.Ratio <= t.Limit }
 type report struct {
 	opts    options
 	res     *results
-	when    time.Time
-	kernel  string
-	cpus    string
+	header  string // benchkit's: when, where, the command, the load
 	targets []target
 }
 
-func newReport(o options, res *results) *report {
-	r := &report{opts: o, res: res, when: time.Now().UTC(), kernel: benchkit.KernelRelease(), cpus: benchkit.CPUDescription()}
+func newReport(o options, res *results, e *benchkit.Env) *report {
+	r := &report{opts: o, res: res, header: e.Header(o.Command)}
 	seq, conc := res.Workloads[0], res.Workloads[1]
 	addSeq := r.pair(seq, opAdd)
 	addConc := r.pair(conc, opAdd)
@@ -82,9 +78,7 @@ func (r *report) Markdown() string { return "## " + sectionTitle + "\n\n" + r.bo
 
 func (r *report) body() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured %s on Linux %s, %s, %s; 1-minute load average %s at the start, %s at the end.\n",
-		r.when.Format("2006-01-02 15:04 MST"), r.kernel, r.cpus, runtime.Version(), r.res.LoadStart, loadAverage())
-	fmt.Fprintf(&b, "Command: `%s` (as root, from the repository root; `make bench` runs it).\n\n", r.opts.Command)
+	b.WriteString(r.header)
 	fmt.Fprintf(&b, "Per plugin and round: %d containers ADDed one at a time then DELed one at a time (sequential), "+
 		"and %d containers ADDed then DELed with %d invocations in flight (concurrent); %s after one discarded "+
 		"warm-up round, the plugins alternating which goes first. Both are exec'd the way a runtime does it "+
@@ -185,11 +179,7 @@ func plural(n int, noun string) string {
 func (r *report) targetTable() string {
 	rows := [][]string{{"target", "dcnet", "reference", "dcnet/ref", "limit", "result"}}
 	for _, t := range r.targets {
-		result := "PASS"
-		if !t.Met() {
-			result = "MISS"
-		}
-		rows = append(rows, []string{t.What, ms(t.Dcnet), ms(t.Ref), fmt.Sprintf("%.2f", t.Ratio), fmt.Sprintf("<= %.2f", t.Limit), result})
+		rows = append(rows, []string{t.What, ms(t.Dcnet), ms(t.Ref), fmt.Sprintf("%.2f", t.Ratio), fmt.Sprintf("<= %.2f", t.Limit), benchkit.PassMiss(t.Met())})
 	}
 	return benchkit.Table(rows)
 }
@@ -239,16 +229,4 @@ func (r *report) breakdownText() string {
 			ms(bd.Conc[partStartDcnet].P99), ms(bd.Conc[partStartRef].P99))
 	}
 	return b.String()
-}
-
-// loadAverage is the 1-minute load average from /proc/loadavg.
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	if f := strings.Fields(string(data)); len(f) > 0 {
-		return f[0]
-	}
-	return "unknown"
 }

@@ -3,8 +3,9 @@ package main
 import (
 	"fmt"
 	"math"
-	"slices"
 	"time"
+
+	"github.com/dcnet/dcnet/internal/benchkit"
 )
 
 // summary describes a set of latencies.
@@ -15,34 +16,23 @@ type summary struct {
 	Mean   time.Duration
 }
 
-// summarize computes the summary; percentiles interpolate linearly between
-// the two nearest samples. An empty set gives a zero summary.
+// summarize computes the summary, percentiles by nearest rank
+// (benchkit.NearestRank, as docs/benchmarks.md defines them). An empty set
+// gives a zero summary.
 func summarize(lat []time.Duration) summary {
 	if len(lat) == 0 {
 		return summary{}
 	}
-	s := slices.Clone(lat)
-	slices.Sort(s)
 	var sum time.Duration
-	for _, d := range s {
+	for _, d := range lat {
 		sum += d
 	}
 	return summary{
-		N:      len(s),
-		Median: quantile(s, 0.5),
-		P99:    quantile(s, 0.99),
-		Mean:   sum / time.Duration(len(s)),
+		N:      len(lat),
+		Median: benchkit.Median(lat),
+		P99:    benchkit.NearestRank(lat, 99),
+		Mean:   sum / time.Duration(len(lat)),
 	}
-}
-
-// quantile returns the q-quantile of sorted, interpolating between the
-// samples at ranks floor and ceil of q*(n-1).
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	pos := q * float64(len(sorted)-1)
-	lo := int(math.Floor(pos))
-	hi := int(math.Ceil(pos))
-	frac := pos - float64(lo)
-	return sorted[lo] + time.Duration(frac*float64(sorted[hi]-sorted[lo]))
 }
 
 // ratio returns a/b, NaN when b is zero.

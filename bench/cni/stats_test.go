@@ -11,7 +11,7 @@ func TestSummarize(t *testing.T) {
 		lat = append(lat, time.Duration(i)*time.Millisecond)
 	}
 	got := summarize(lat)
-	want := summary{N: 100, Median: 50500 * time.Microsecond, P99: 99010 * time.Microsecond, Mean: 50500 * time.Microsecond}
+	want := summary{N: 100, Median: 50 * time.Millisecond, P99: 99 * time.Millisecond, Mean: 50500 * time.Microsecond}
 	if got != want {
 		t.Errorf("summarize(1..100 ms) = %+v, want %+v", got, want)
 	}

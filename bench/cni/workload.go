@@ -49,7 +49,6 @@ type results struct {
 	Series    map[seriesKey]*series
 	Shapes    map[string]string // plugin -> what its ADD gave the container
 	Tmp       string            // the run's temporary directory, "<tmp>" in the report
-	LoadStart string            // /proc/loadavg's 1-minute load when measuring began
 	Breakdown breakdown
 }
 
@@ -91,7 +90,6 @@ func (b *bench) measure(ctx context.Context) (*results, error) {
 		Series:    map[seriesKey]*series{},
 		Shapes:    map[string]string{},
 		Tmp:       b.env.Tmp,
-		LoadStart: loadAverage(),
 	}
 	for _, p := range res.Plugins {
 		shape, err := b.checkShape(ctx, p)

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"time"
 
+	store "github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/mesostest"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
@@ -37,8 +39,8 @@ type cluster struct {
 	Client *netsim.Container
 	// Tasks is the master state's task list so far.
 	Tasks []mesosTask
-	// Watch sees the store's PUTs, for the breakdown.
-	Watch *storeWatch
+	// Watch sees the store's changes, for the breakdown.
+	Watch *benchkit.Watcher
 }
 
 // startCluster starts the master and both agents and waits until the
@@ -49,11 +51,14 @@ func startCluster(ctx context.Context, e *env, o options, log io.Writer) (*clust
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{Master: m, Watch: watchStore(ctx, m.Client)}
+	c := &cluster{Master: m}
+	if c.Watch, err = benchkit.Watch(ctx, m.Etcd.Client, store.Prefix); err != nil {
+		return nil, err
+	}
 	if c.Mesos, err = mesostest.Start(m.Node, nil); err != nil {
 		return nil, err
 	}
-	e.onClose(c.Mesos.Close)
+	e.OnClose(c.Mesos.Close)
 	if _, err := c.setState(""); err != nil {
 		return nil, err
 	}
@@ -168,8 +173,8 @@ func (c *cluster) startVIP(ctx context.Context, e *env, cname, name string) vipS
 		return s
 	}
 	s.Addr = ans.Addrs[0]
-	s.EndpointPut, _ = c.Watch.await(ctx, s.AddStart, storeWait, endpointWith(ip))
-	s.NamePut, _ = c.Watch.await(ctx, s.AddStart, storeWait, vipNameRecord(name+vipDomain))
+	s.EndpointPut = putAt(ctx, c.Watch, s.AddStart, storeWait, endpointWith(ip))
+	s.NamePut = putAt(ctx, c.Watch, s.AddStart, storeWait, vipNameRecord(name+vipDomain))
 	s.Connect = connect(ctx, c.Client.Namespace, net.JoinHostPort(s.Addr.String(), fmt.Sprint(vipPort)))
 	return s
 }
@@ -220,7 +225,7 @@ func (c *cluster) startTask(ctx context.Context, e *env, cname, name string) tas
 	ans := <-ch
 	s.Answered, s.Queries, s.Err = ans.At, ans.Queries, ans.Err
 	if s.Err == nil {
-		s.Published, _ = c.Watch.await(ctx, s.Changed, storeWait, taskNameRecord(name+taskDomain, ip))
+		s.Published = putAt(ctx, c.Watch, s.Changed, storeWait, taskNameRecord(name+taskDomain, ip))
 	}
 	return s
 }

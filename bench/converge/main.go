@@ -31,29 +31,24 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"strings"
-	"syscall"
+	"path/filepath"
 	"time"
 
 	"github.com/dcnet/dcnet/dns/poll"
 	"github.com/dcnet/dcnet/internal/benchkit"
-	"github.com/dcnet/dcnet/internal/netsim"
 )
+
+// program is this benchmark's main: its name, namespaces and section.
+var program = benchkit.Bench{Name: "converge", Prefix: netsimPrefix, Section: sectionTitle}
 
 // options are the command-line flags.
 type options struct {
+	benchkit.Flags
 	N       int           // starts of each kind
 	Refresh time.Duration // Mesos-DNS's --refresh
-	Out     string        // markdown file to update; "" writes nothing
 	Bin     string        // directory of the built binaries
-	Short   bool
-	Command string // the command line, for the report
 }
 
 // Bounds of the flags.
@@ -64,45 +59,19 @@ const (
 )
 
 func main() {
-	opts, err := parseFlags(os.Args[1:])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench/converge: %v\n", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err = run(ctx, opts, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench/converge: %v\n", err)
-		os.Exit(1)
-	}
+	benchkit.Main(program, parseFlags, run)
 }
 
 // parseFlags reads the flags; -short changes the defaults of the flags it
 // is not given explicitly.
 func parseFlags(args []string) (options, error) {
-	fs := flag.NewFlagSet("bench/converge", flag.ContinueOnError)
+	fs := program.FlagSet()
 	var o options
 	fs.IntVar(&o.N, "n", 50, "starts of each kind (VIP name, task name)")
 	fs.DurationVar(&o.Refresh, "refresh", poll.DefaultInterval, "Mesos-DNS's --refresh: how often the master state is read without an event (dcnet-dns's default)")
-	fs.StringVar(&o.Out, "out", "docs/benchmarks.md", "markdown file whose section \""+sectionTitle+"\" is replaced (\"\" writes nothing)")
 	fs.StringVar(&o.Bin, "bin", "bin", "directory of overlayd, dcnet, dcnet-l4lb, dcnet-dns and cnitool (make build)")
-	fs.BoolVar(&o.Short, "short", false, "smoke run: 5 starts of each; writes no file unless -out is given")
-	if err := fs.Parse(args); err != nil {
+	if err := program.Parse(fs, args, &o.Flags, map[string]string{"n": "5"}); err != nil {
 		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if o.Short {
-		if !set["n"] {
-			o.N = 5
-		}
-		if !set["out"] {
-			o.Out = ""
-		}
 	}
 	if o.N < 1 || o.N > maxStarts {
 		return o, fmt.Errorf("-n %d out of range [1, %d]", o.N, maxStarts)
@@ -110,63 +79,30 @@ func parseFlags(args []string) (options, error) {
 	if o.Refresh < minRefresh || o.Refresh > maxRefresh {
 		return o, fmt.Errorf("-refresh %v out of range [%v, %v]", o.Refresh, minRefresh, maxRefresh)
 	}
-	o.Command = commandLine(args)
 	return o, nil
 }
 
-// commandLine renders the command for the report, quoting arguments the
-// shell would otherwise lose or split (an empty -out value).
-func commandLine(args []string) string {
-	parts := []string{"go", "run", "./bench/converge"}
-	for _, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t'\"$`\\*?") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		parts = append(parts, a)
+// run builds the cluster in be, runs both phases and returns the report.
+func run(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (string, error) {
+	e := &env{Env: be}
+	var err error
+	if e.Bins, err = copyBinaries(o.Bin, filepath.Join(e.Tmp, "bin")); err != nil {
+		return "", err
 	}
-	return strings.Join(parts, " ")
-}
-
-// run builds the cluster, runs both phases, reports and removes everything
-// it made.
-func run(ctx context.Context, o options, stdout io.Writer) (err error) {
-	if os.Geteuid() != 0 {
-		return errors.New("run as root: the benchmark creates network namespaces (nothing changes in the host's own)")
-	}
-	// First, so it runs after the cleanup below: nothing of the run may
-	// show in the host's own namespace.
-	defer netsim.HostUnchanged(ctx)(&err)
-	e, err := newEnv(o.Bin)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := e.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("cleanup: %w", cerr))
-		}
-	}()
-	load := loadAverage()
 	fmt.Fprintf(stdout, "bench/converge: %d starts of each kind in namespaces dcnet-%s-* (%s)\n", o.N, netsimPrefix, e.Tmp)
 	c, err := startCluster(ctx, e, o, stdout)
 	if err != nil {
-		return err
+		return "", err
 	}
 	var res results
 	res.Refresh = o.Refresh
 	if res.VIP, err = runVIPs(ctx, e, c, o.N, stdout); err != nil {
-		return fmt.Errorf("VIP names: %w", err)
+		return "", fmt.Errorf("VIP names: %w", err)
 	}
 	if res.Task, err = runTasks(ctx, e, c, o.N, stdout); err != nil {
-		return fmt.Errorf("task names: %w", err)
+		return "", fmt.Errorf("task names: %w", err)
 	}
-	md := newReport(o, res, load).Markdown()
+	md := newReport(o, res, be).Markdown()
 	fmt.Fprint(stdout, "\n"+md)
-	if o.Out == "" {
-		return nil
-	}
-	if err := benchkit.Update(o.Out, md); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "\nbench/converge: wrote section %q of %s\n", sectionTitle, o.Out)
-	return nil
+	return md, nil
 }

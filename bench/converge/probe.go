@@ -48,7 +48,7 @@ func (e *env) newResolver(ns netsim.Namespace, server string) (*resolver, error)
 	}); err != nil {
 		return nil, fmt.Errorf("udp socket to %s in %s: %w", server, ns.NSName, err)
 	}
-	e.onClose(c.Close)
+	e.OnClose(c.Close)
 	return &resolver{conn: &dns.Conn{Conn: c}, client: &dns.Client{Net: "udp"}}, nil
 }
 

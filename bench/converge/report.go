@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -37,17 +35,14 @@ type summary struct {
 	P50, P99, Max time.Duration
 }
 
-// summarize computes nearest-rank percentiles: the p-th percentile is the
-// smallest sample with at least p% of the samples at or below it, so with
-// fewer than 100 samples p99 is the maximum. An empty set gives zeros.
+// summarize computes nearest-rank percentiles (benchkit.NearestRank). An
+// empty set gives zeros.
 func summarize(ds []time.Duration) summary {
 	if len(ds) == 0 {
 		return summary{}
 	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	sm := summary{N: len(s), P50: benchkit.NearestRank(s, 50), P99: benchkit.NearestRank(s, 99), Max: s[len(s)-1]}
-	for _, d := range s {
+	sm := summary{N: len(ds), P50: benchkit.Median(ds), P99: benchkit.NearestRank(ds, 99), Max: slices.Max(ds)}
+	for _, d := range ds {
 		if d == failed {
 			sm.Failed++
 		}
@@ -60,21 +55,7 @@ func fmtMs(d time.Duration) string {
 	if d == failed {
 		return "not seen"
 	}
-	v := ms(d)
-	switch {
-	case math.Abs(v) >= 100:
-		return fmt.Sprintf("%.0f ms", v)
-	case math.Abs(v) >= 10:
-		return fmt.Sprintf("%.1f ms", v)
-	}
-	return fmt.Sprintf("%.2f ms", v)
-}
-
-func passMiss(ok bool) string {
-	if ok {
-		return "PASS"
-	}
-	return "MISS"
+	return benchkit.Millis(d)
 }
 
 // between is to.Sub(from), or failed when either moment is missing.
@@ -89,13 +70,12 @@ func between(from, to time.Time) time.Duration {
 type report struct {
 	opts    options
 	res     results
-	when    time.Time
-	load    string
+	header  string // benchkit's: when, where, the command, the load
 	targets [][]string
 }
 
-func newReport(o options, res results, load string) *report {
-	return &report{opts: o, res: res, when: time.Now().UTC(), load: load}
+func newReport(o options, res results, e *benchkit.Env) *report {
+	return &report{opts: o, res: res, header: e.Header(o.Command)}
 }
 
 // Markdown returns the section, heading included.
@@ -103,9 +83,7 @@ func (r *report) Markdown() string {
 	r.targets = [][]string{{"target", "measured", "limit", "result"}}
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", sectionTitle)
-	fmt.Fprintf(&b, "Measured %s on Linux %s, %s, %s.\nCommand: `%s` (as root, from the repository root; `make bench` runs it).\n\n",
-		r.when.Format("2006-01-02 15:04 UTC"), benchkit.KernelRelease(), benchkit.CPUDescription(), runtime.Version(), r.opts.Command)
-	fmt.Fprintf(&b, "Load average (1, 5, 15 min) when the run started: %s, when it ended: %s. The machine may be shared.\n\n", r.load, loadAverage())
+	b.WriteString(r.header)
 	fmt.Fprintf(&b, "The issue's target: a container started with a VIP or task name on node A resolves on node B within %s, p99 over "+
 		"%d starts. Everything runs in network namespaces (prefix `dcnet-%s-`) on one fabric bridge, underlay 198.18.0.0/15: a master "+
 		"with Debian's etcd-server (one member), the bench's fake Mesos master and `dcnet-dns --mode mesos-dns --mesos-master http://<master>:5050 --refresh %v --etcd-endpoints ...`; "+
@@ -114,7 +92,7 @@ func (r *report) Markdown() string {
 		"every container stays until the end, so the cluster grows to %d VIPs and %d tasks. B's answer is asked from B's node netns "+
 		"(a miekg/dns client on a UDP socket made in that netns) to 198.51.100.1:53 every %s from just before the anchor, so a value "+
 		"is late by at most that plus one query; a name not answered within %s counts as a failed start (infinitely late). "+
-		"Percentiles are nearest-rank: with fewer than 100 starts p99 is the maximum. An untimed warm-up VIP and task go first.\n\n",
+		"With fewer than 100 starts p99 is the maximum. An untimed warm-up VIP and task go first.\n\n",
 		human(target), r.opts.N, netsimPrefix, r.res.Refresh, len(r.res.VIP)+1, len(r.res.Task)+1, human(pollInterval), human(giveUp))
 
 	rows := [][]string{{"measure", "n", "failed", "p50", "p99", "max"}}
@@ -200,7 +178,7 @@ func (r *report) Markdown() string {
 	r.target(fmt.Sprintf("VIP name resolves on B, p99 of %d starts (from `cnitool add` returned)", vipSum.N), vipSum, vipSum.N > 0)
 	r.target(fmt.Sprintf("(stricter anchor) VIP name resolves on B, p99 of %d starts (from `cnitool add` started)", startSum.N), startSum, startSum.N > 0)
 	r.targets = append(r.targets, []string{"(check) VIP accepts a TCP connection from a container on B", fmt.Sprintf("%d/%d", connOK, vipSum.N),
-		fmt.Sprintf("%d/%d within %s", vipSum.N, vipSum.N, human(connectWindow)), passMiss(vipSum.N > 0 && connOK == vipSum.N)})
+		fmt.Sprintf("%d/%d within %s", vipSum.N, vipSum.N, human(connectWindow)), benchkit.PassMiss(vipSum.N > 0 && connOK == vipSum.N)})
 
 	rows = [][]string{{"measure", "n", "failed", "p50", "p99", "max"}}
 	var fromChange, toPublish, publishToB []time.Duration
@@ -241,7 +219,7 @@ func (r *report) Markdown() string {
 
 // target adds a p99-against-the-target row.
 func (r *report) target(what string, sm summary, ok bool) {
-	r.targets = append(r.targets, []string{what, fmtMs(sm.P99), fmt.Sprintf("<= %d ms", target.Milliseconds()), passMiss(ok && sm.P99 <= target)})
+	r.targets = append(r.targets, []string{what, fmtMs(sm.P99), fmt.Sprintf("<= %d ms", target.Milliseconds()), benchkit.PassMiss(ok && sm.P99 <= target)})
 }
 
 // errText is an error's last part, without the addresses that differ
@@ -268,13 +246,4 @@ func human(d time.Duration) string {
 		return fmt.Sprintf("%d ms", d/time.Millisecond)
 	}
 	return d.String()
-}
-
-// loadAverage is the 1, 5 and 15 minute load average.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "unknown"
 }

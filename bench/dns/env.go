@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/records"
 	"github.com/dcnet/dcnet/internal/benchkit"
+	"github.com/dcnet/dcnet/internal/clustersim"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
 
@@ -71,21 +71,10 @@ type env struct {
 }
 
 // newEnv builds the binaries, generates the cluster and starts unbound,
-// dcnet-dns and CoreDNS, each in its own node netns, waiting until both
-// servers answer a cluster name and a forwarded one. On failure it removes
-// what it made.
-func newEnv(ctx context.Context, o options, log io.Writer) (e *env, err error) {
-	be, err := benchkit.NewEnv("dcnet-bench-dns-", netsimPrefix)
-	if err != nil {
-		return nil, err
-	}
+// dcnet-dns and CoreDNS, each in its own node netns of be, waiting until
+// both servers answer a cluster name and a forwarded one.
+func newEnv(ctx context.Context, be *benchkit.Env, o options, log io.Writer) (e *env, err error) {
 	e = &env{Env: be}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, e.Close())
-			e = nil
-		}
-	}()
 	dcnetBin := filepath.Join(e.Tmp, "bin", "dcnet-dns")
 	e.dcnetBin = dcnetBin
 	if err := run(ctx, buildTimeout, "", "go", "build", "-o", dcnetBin, "./dns/cmd/dcnet-dns"); err != nil {
@@ -176,10 +165,11 @@ l4lb.thisdcos.directory:53 {
 // master; the named VIPs are written as dcnet-l4lb writes them. It returns
 // once etcd holds every name.
 func (e *env) publish(ctx context.Context, o options, m *netsim.Node, upstream string) error {
-	endpoint, c, err := e.startEtcd(ctx, m)
+	etcd, err := clustersim.StartEtcd(ctx, e, clustersim.EtcdOptions{Nodes: []*netsim.Node{m}, Dir: e.Tmp})
 	if err != nil {
 		return err
 	}
+	endpoint, c := etcd.Endpoints(), etcd.Client
 	e.etcdEndpoint = endpoint
 	if err := writeVIPNames(ctx, c, o.VIPs); err != nil {
 		return err
@@ -190,7 +180,7 @@ func (e *env) publish(ctx context.Context, o options, m *netsim.Node, upstream s
 	if o.Refresh > 0 {
 		argv = append(argv, "--refresh", o.Refresh.String())
 	}
-	p, err := e.start(m, filepath.Join(e.Tmp, "mesos-dns.log"), argv...)
+	p, err := e.Start(m, filepath.Join(e.Tmp, "mesos-dns.log"), argv...)
 	if err != nil {
 		return err
 	}
@@ -213,7 +203,7 @@ func (e *env) startUnbound(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := e.start(e.Upstream, filepath.Join(dir, "unbound.log"), "unbound", "-d", "-c", path)
+	p, err := e.Start(e.Upstream, filepath.Join(dir, "unbound.log"), "unbound", "-d", "-c", path)
 	if err != nil {
 		return err
 	}
@@ -225,7 +215,7 @@ func (e *env) startUnbound(ctx context.Context) error {
 func (e *env) startServer(ctx context.Context, s *server, argv ...string) error {
 	t0 := time.Now()
 	var err error
-	if s.Proc, err = e.start(s.Node, filepath.Join(e.Tmp, s.Node.Name+".log"), argv...); err != nil {
+	if s.Proc, err = e.Start(s.Node, filepath.Join(e.Tmp, s.Node.Name+".log"), argv...); err != nil {
 		return err
 	}
 	if err := e.waitAnswer(ctx, s.Proc, s.Addr, e.Data.SampleName, e.Data.SampleIP); err != nil {
@@ -261,11 +251,6 @@ func (e *env) waitAnswer(ctx context.Context, p *netsim.Process, server, name, w
 			return fmt.Errorf("dig @%s %s: %q (%v), want %s after %v\n%s", server, name, got, err, want, readyTimeout, netsim.TailFile(p.LogPath, 20))
 		}
 	}
-}
-
-// start runs argv in n with its output in log; Close stops it by PID.
-func (e *env) start(n *netsim.Node, log string, argv ...string) (*netsim.Process, error) {
-	return e.Start(n, log, argv...)
 }
 
 // findCoreDNS copies binDir/coredns to dst, installing it there first
@@ -311,41 +296,6 @@ func output(ctx context.Context, argv ...string) (string, error) {
 		return "", fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
 	}
 	return string(out), nil
-}
-
-// memory is a process's resident set from /proc/<pid>/status.
-type memory struct {
-	RSS, HWM int64 // bytes: VmRSS now, VmHWM peak
-}
-
-// readMemory reads VmRSS and VmHWM of pid.
-func readMemory(pid int) (memory, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return memory{}, err
-	}
-	var m memory
-	for _, l := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) != 2 || f[1] != "kB" {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			m.RSS = n * 1024
-		case "VmHWM":
-			m.HWM = n * 1024
-		}
-	}
-	if m.RSS == 0 {
-		return m, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
-	}
-	return m, nil
 }
 
 // clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,

@@ -3,16 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-	"google.golang.org/grpc"
 
 	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/dns/mesos"
@@ -22,59 +18,13 @@ import (
 	"github.com/dcnet/dcnet/internal/netsim"
 )
 
-// etcd of the run: Debian's etcd, one member, in its own node netns.
+// Bounds of the run's etcd use.
 const (
-	etcdPort         = 2379
-	etcdPeerPort     = 2380
-	etcdReadyTimeout = 30 * time.Second
-	etcdOpTimeout    = 10 * time.Second
+	etcdOpTimeout = 10 * time.Second
 	// publishTimeout bounds the Mesos-DNS master publishing every task
 	// name to etcd.
 	publishTimeout = 3 * time.Minute
 )
-
-// startEtcd runs etcd in node n and returns its endpoint and a client
-// reaching it from this process (its connections are dialled inside the
-// node's netns: the host has no route to the underlay).
-func (e *env) startEtcd(ctx context.Context, n *netsim.Node) (string, *clientv3.Client, error) {
-	ip := n.UnderlayIP.String()
-	dir := filepath.Join(e.Tmp, "etcd")
-	client := "http://" + net.JoinHostPort(ip, strconv.Itoa(etcdPort))
-	peer := "http://" + net.JoinHostPort(ip, strconv.Itoa(etcdPeerPort))
-	p, err := e.start(n, filepath.Join(e.Tmp, "etcd.log"), "etcd", "--name", "bench", "--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "bench="+peer, "--initial-cluster-state", "new",
-		"--initial-cluster-token", "dcnet-bench-dns", "--log-level", "warn")
-	if err != nil {
-		return "", nil, err
-	}
-	c, err := clientv3.New(clientv3.Config{
-		Endpoints:   []string{client},
-		DialTimeout: etcdOpTimeout,
-		Logger:      zap.NewNop(),
-		DialOptions: []grpc.DialOption{grpc.WithContextDialer(n.Namespace.DialTCP)},
-	})
-	if err != nil {
-		return "", nil, fmt.Errorf("etcd client for %s: %w", client, err)
-	}
-	e.OnClose(c.Close)
-	err = netsim.WaitFor(ctx, etcdReadyTimeout, readyInterval, func() error {
-		select {
-		case <-p.Done():
-			return errors.New("etcd exited")
-		default:
-		}
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		_, err := c.Put(cctx, "/dcnet-bench/ready", "1")
-		return err
-	})
-	if err != nil {
-		return "", nil, fmt.Errorf("etcd not ready: %w\n%s", err, netsim.TailFile(p.LogPath, 20))
-	}
-	return client, c, nil
-}
 
 // writeVIPNames writes the named VIP records as dcnet-l4lb does (one key
 // per name under cluster.VIPNamesPrefix, value a cluster.VIPName), in
@@ -126,7 +76,7 @@ func waitKeys(ctx context.Context, c *clientv3.Client, prefix string, want int, 
 type stateFigure struct {
 	Tasks, TaskRecords, MesosRecords int
 	Ready                            time.Duration
-	Loaded, Refreshed                memory
+	Loaded, Refreshed                benchkit.Memory
 }
 
 // stateFileFigure starts a node-mode dcnet-dns on a generated state of
@@ -158,7 +108,7 @@ func (e *env) stateFileFigure(ctx context.Context, o options) (stateFigure, erro
 	argv := []string{"env", "GOMAXPROCS=" + strconv.Itoa(o.GoMaxProcs), e.dcnetBin, "--listen", s.Addr + ":53", "--spartan-link", "",
 		"--http-addr", "", "--mesos-state-file", path, "--refresh", refresh.String(), "--upstream", e.Upstream.UnderlayIP.String()}
 	t0 := time.Now()
-	if s.Proc, err = e.start(s.Node, filepath.Join(e.Tmp, "statefile.log"), argv...); err != nil {
+	if s.Proc, err = e.Start(s.Node, filepath.Join(e.Tmp, "statefile.log"), argv...); err != nil {
 		return f, err
 	}
 	defer s.Proc.Stop()
@@ -167,7 +117,7 @@ func (e *env) stateFileFigure(ctx context.Context, o options) (stateFigure, erro
 		return f, err
 	}
 	f.Ready = time.Since(t0)
-	if f.Loaded, err = readMemory(s.Proc.PID()); err != nil {
+	if f.Loaded, err = benchkit.ReadMemory(s.Proc.PID()); err != nil {
 		return f, err
 	}
 	select {
@@ -175,6 +125,6 @@ func (e *env) stateFileFigure(ctx context.Context, o options) (stateFigure, erro
 		return f, ctx.Err()
 	case <-time.After(2*refresh + time.Second):
 	}
-	f.Refreshed, err = readMemory(s.Proc.PID())
+	f.Refreshed, err = benchkit.ReadMemory(s.Proc.PID())
 	return f, err
 }

@@ -35,22 +35,18 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dcnet/dcnet/internal/benchkit"
-	"github.com/dcnet/dcnet/internal/netsim"
 )
+
+// program is this benchmark's main: its name, namespaces and section.
+var program = benchkit.Bench{Name: "dns", Prefix: netsimPrefix, Section: sectionTitle}
 
 // Targets (the issue's acceptance criteria).
 const (
@@ -76,6 +72,7 @@ var serverCPU, clientCPU []string
 
 // options are the command-line flags.
 type options struct {
+	benchkit.Flags
 	Rounds     int
 	Seconds    int // per throughput run
 	LatSeconds int // per latency run
@@ -87,31 +84,17 @@ type options struct {
 	// Pin runs both servers on CPU serverCPU and dnsperf on clientCPU.
 	Pin     bool
 	Refresh time.Duration // dcnet-dns --refresh; 0: its default
-	Out     string
 	Bin     string
-	Short   bool
-	Command string
 }
 
 func main() {
-	o, err := parseFlags(os.Args[1:])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench/dns: %v\n", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err = runBench(ctx, o, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench/dns: %v\n", err)
-		os.Exit(1)
-	}
+	benchkit.Main(program, parseFlags, runBench)
 }
 
 // parseFlags reads the flags; -short changes the defaults of the flags it
 // is not given explicitly.
 func parseFlags(args []string) (options, error) {
-	fs := flag.NewFlagSet("bench/dns", flag.ContinueOnError)
+	fs := program.FlagSet()
 	var o options
 	fs.IntVar(&o.Rounds, "rounds", 3, "measured rounds; each runs every server and query set once, alternating order")
 	fs.IntVar(&o.Seconds, "seconds", 8, "seconds per throughput run")
@@ -123,28 +106,10 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.GoMaxProcs, "gomaxprocs", 0, "GOMAXPROCS of both servers (0: 1 with -pin, else the number of CPUs)")
 	fs.BoolVar(&o.Pin, "pin", runtime.NumCPU() >= 2, "pin both servers to CPU 0 and dnsperf to CPU 1 (taskset), so the client does not take the CPU of the server it measures")
 	fs.DurationVar(&o.Refresh, "refresh", 0, "--refresh of the Mesos-DNS master and the state-file node, how often they re-read the Mesos state (0: dcnet-dns's default)")
-	fs.StringVar(&o.Out, "out", "docs/benchmarks.md", "markdown file whose section \""+sectionTitle+"\" is replaced (\"\" writes nothing)")
 	fs.StringVar(&o.Bin, "bin", "bin", "directory holding (or receiving) coredns "+corednsVersion)
-	fs.BoolVar(&o.Short, "short", false, "smoke run: 1 round of 2 s, 3,000 tasks, 1,000 VIPs, no state-file figure; writes no file unless -out is given")
-	if err := fs.Parse(args); err != nil {
+	short := map[string]string{"rounds": "1", "seconds": "2", "latency-seconds": "2", "tasks": "3000", "vips": "1000", "state-tasks": "0"}
+	if err := program.Parse(fs, args, &o.Flags, short); err != nil {
 		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if o.Short {
-		short := map[string]int{"rounds": 1, "seconds": 2, "latency-seconds": 2, "tasks": 3_000, "vips": 1_000, "state-tasks": 0}
-		for name, p := range map[string]*int{"rounds": &o.Rounds, "seconds": &o.Seconds, "latency-seconds": &o.LatSeconds,
-			"tasks": &o.Tasks, "vips": &o.VIPs, "state-tasks": &o.StateTasks} {
-			if !set[name] {
-				*p = short[name]
-			}
-		}
-		if !set["out"] {
-			o.Out = ""
-		}
 	}
 	if o.GoMaxProcs == 0 {
 		o.GoMaxProcs = runtime.NumCPU()
@@ -170,14 +135,6 @@ func parseFlags(args []string) (options, error) {
 	if o.Refresh < 0 {
 		return o, fmt.Errorf("-refresh %v: want 0 (default) or a positive duration", o.Refresh)
 	}
-	shown := make([]string, len(args))
-	for i, a := range args {
-		shown[i] = a
-		if a == "" {
-			shown[i] = `""`
-		}
-	}
-	o.Command = strings.TrimSpace("go run ./bench/dns " + strings.Join(shown, " "))
 	return o, nil
 }
 
@@ -192,50 +149,31 @@ type results struct {
 	Sets       []querySet
 	Throughput map[string]map[string][]perfResult // set -> server -> rounds
 	Latency    map[string]map[string]latencyRun   // set -> server
-	Loaded     map[string]memory                  // server -> after loading
-	After      map[string]memory                  // server -> after the queries
+	Loaded     map[string]benchkit.Memory         // server -> after loading
+	After      map[string]benchkit.Memory         // server -> after the queries
 	// State is the context figure: a node reading a state file itself.
 	State stateFigure
 }
 
-// runBench sets up, measures, reports and removes everything it made.
-func runBench(ctx context.Context, o options, stdout io.Writer) (err error) {
-	if os.Geteuid() != 0 {
-		return errors.New("run as root: the benchmark creates network namespaces (nothing changes in the host's own)")
-	}
-	// First, so it runs after the cleanup below: nothing of the run may
-	// show in the host's own namespace.
-	defer netsim.HostUnchanged(ctx)(&err)
-	start, load0 := time.Now().UTC(), loadAverage()
-	e, err := newEnv(ctx, o, stdout)
+// runBench sets up in be, measures and returns the report.
+func runBench(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (string, error) {
+	e, err := newEnv(ctx, be, o, stdout)
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer func() {
-		if cerr := e.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("cleanup: %w", cerr))
-		}
-	}()
 	fmt.Fprintf(stdout, "bench/dns: %s ready in %v, %s in %v (namespaces dcnet-%s-*, %s)\n",
 		e.Servers[0].Name, e.Servers[0].Ready.Round(time.Millisecond), e.Servers[1].Name, e.Servers[1].Ready.Round(time.Millisecond), netsimPrefix, e.Tmp)
 	res, err := measure(ctx, e, o, stdout)
 	if err != nil {
-		return err
+		return "", err
 	}
-	rep := report{Opts: o, Env: e, Res: res, Start: start, Load0: load0, Load1: loadAverage()}
+	rep := report{Opts: o, Env: e, Res: res}
 	for _, l := range rep.Ratios() {
 		fmt.Fprintln(stdout, "bench/dns: "+l)
 	}
 	md := rep.Markdown()
 	fmt.Fprint(stdout, "\n"+md)
-	if o.Out == "" {
-		return nil
-	}
-	if err := benchkit.Update(o.Out, md); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "\nbench/dns: wrote section %q of %s\n", sectionTitle, o.Out)
-	return nil
+	return md, nil
 }
 
 // measure reads memory after loading, runs the warm-ups, the interleaved
@@ -246,12 +184,12 @@ func measure(ctx context.Context, e *env, o options, stdout io.Writer) (results,
 		Sets:       []querySet{{"cluster name", e.Data.ClusterQueries}, {"cached forwarded name", e.Data.ForwardQueries}},
 		Throughput: map[string]map[string][]perfResult{},
 		Latency:    map[string]map[string]latencyRun{},
-		Loaded:     map[string]memory{},
-		After:      map[string]memory{},
+		Loaded:     map[string]benchkit.Memory{},
+		After:      map[string]benchkit.Memory{},
 	}
 	client := e.Client.Namespace
 	for _, s := range e.Servers {
-		m, err := readMemory(s.Proc.PID())
+		m, err := benchkit.ReadMemory(s.Proc.PID())
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", s.Name, err)
 		}
@@ -325,7 +263,7 @@ func measure(ctx context.Context, e *env, o options, stdout io.Writer) (results,
 		}
 	}
 	for _, s := range e.Servers {
-		m, err := readMemory(s.Proc.PID())
+		m, err := benchkit.ReadMemory(s.Proc.PID())
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", s.Name, err)
 		}
@@ -347,20 +285,5 @@ func medianQPS(runs []perfResult) float64 {
 	for i, r := range runs {
 		q[i] = r.QPS
 	}
-	slices.Sort(q)
-	if len(q) == 0 {
-		return 0
-	}
-	if len(q)%2 == 1 {
-		return q[len(q)/2]
-	}
-	return (q[len(q)/2-1] + q[len(q)/2]) / 2
-}
-
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Fields(string(b))[0]
+	return benchkit.Median(q)
 }

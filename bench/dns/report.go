@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"os/exec"
-	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,11 +11,9 @@ import (
 
 // report renders the results.
 type report struct {
-	Opts         options
-	Env          *env
-	Res          results
-	Start        time.Time
-	Load0, Load1 string
+	Opts options
+	Env  *env
+	Res  results
 }
 
 // clientBound is the dnsperf CPU busy %% from which dnsperf, not the
@@ -40,8 +36,7 @@ func medianBusy(runs []perfResult, client bool) float64 {
 	if len(xs) == 0 {
 		return -1
 	}
-	slices.Sort(xs)
-	return xs[len(xs)/2]
+	return benchkit.Median(xs)
 }
 
 // busyPair renders "server% / dnsperf%" of runs, or "-" unpinned.
@@ -51,13 +46,6 @@ func busyPair(runs []perfResult) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.0f%% / %.0f%%", s, c)
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "PASS"
-	}
-	return "MISS"
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }
@@ -72,7 +60,7 @@ func medianAvgLatency(runs []perfResult) time.Duration {
 	for i, r := range runs {
 		ds[i] = r.AvgLatency
 	}
-	return benchkit.NearestRank(ds, 50)
+	return benchkit.Median(ds)
 }
 
 // problems sums lost queries and answers other than NOERROR over runs.
@@ -91,11 +79,11 @@ func (r report) Ratios() []string {
 		d, c := medianQPS(r.Res.Throughput[qs.Name][srvDCNet]), medianQPS(r.Res.Throughput[qs.Name][srvCoreDNS])
 		ratio := d / c
 		out = append(out, fmt.Sprintf("%s: median q/s %s %.0f / %s %.0f = %.2f (target >= %.2f): %s",
-			qs.Name, srvDCNet, d, srvCoreDNS, c, ratio, targetQPSRatio, verdict(ratio >= targetQPSRatio)))
+			qs.Name, srvDCNet, d, srvCoreDNS, c, ratio, targetQPSRatio, benchkit.PassMiss(ratio >= targetQPSRatio)))
 		ld, lc := r.Res.Latency[qs.Name][srvDCNet], r.Res.Latency[qs.Name][srvCoreDNS]
 		p99 := float64(ld.P99) / float64(lc.P99)
 		out = append(out, fmt.Sprintf("%s: p99 latency at %d q/s %s %s / %s %s = %.2f (target <= %.2f): %s",
-			qs.Name, ld.Rate, srvDCNet, ms(ld.P99), srvCoreDNS, ms(lc.P99), p99, targetP99Ratio, verdict(p99 <= targetP99Ratio)))
+			qs.Name, ld.Rate, srvDCNet, ms(ld.P99), srvCoreDNS, ms(lc.P99), p99, targetP99Ratio, benchkit.PassMiss(p99 <= targetP99Ratio)))
 		out = append(out, fmt.Sprintf("%s: CPU per answer at %d q/s (no target) %s %v / %s %v = %.2f",
 			qs.Name, ld.Rate, srvDCNet, us(ld.CPUPerAnswer()), srvCoreDNS, us(lc.CPUPerAnswer()),
 			float64(ld.CPUPerAnswer())/float64(lc.CPUPerAnswer())))
@@ -103,7 +91,7 @@ func (r report) Ratios() []string {
 	loaded, after := r.Res.Loaded[srvDCNet], r.Res.After[srvDCNet]
 	worst := max(loaded.RSS, after.RSS)
 	out = append(out, fmt.Sprintf("memory: %s VmRSS with %d cluster records from etcd %s after loading, %s after the queries (target <= %s): %s; %s/%s RSS %.2f",
-		srvDCNet, r.Env.Data.Records(), mb(loaded.RSS), mb(after.RSS), mb(targetRSS), verdict(worst <= targetRSS),
+		srvDCNet, r.Env.Data.Records(), mb(loaded.RSS), mb(after.RSS), mb(targetRSS), benchkit.PassMiss(worst <= targetRSS),
 		srvDCNet, srvCoreDNS, float64(after.RSS)/float64(r.Res.After[srvCoreDNS].RSS)))
 	if sf := r.Res.State; sf.Tasks > 0 {
 		out = append(out, fmt.Sprintf("context (no target): node-mode %s reading a state file of %d tasks itself (%d task-name + %d mesos records): VmRSS %s after loading, %s after two re-reads of the unchanged file",
@@ -121,9 +109,7 @@ func (r report) Markdown() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", sectionTitle)
-	fmt.Fprintf(&b, "Measured %s on %s, Linux %s, %s; 1-minute load average %s at the start, %s at the end.\n",
-		r.Start.Format("2006-01-02 15:04 UTC"), benchkit.CPUDescription(), benchkit.KernelRelease(), runtime.Version(), r.Load0, r.Load1)
-	fmt.Fprintf(&b, "Command: `%s` (as root, from the repository root).\n\n", o.Command)
+	b.WriteString(e.Header(o.Command))
 	d := e.Data
 	fmt.Fprintf(&b, "The cluster reaches the node as on a real one, through etcd: a Mesos-DNS master (`dcnet-dns --mode mesos-dns "+
 		"--mesos-state-file --etcd-endpoints`, in its own netns with etcd %s) polls a generated Mesos master state of %d running tasks "+
@@ -157,7 +143,7 @@ func (r report) Markdown() string {
 		dl, db := problems(dr)
 		cl, cb := problems(cr)
 		rows = append(rows, []string{qs.Name, fmt.Sprintf("%.0f", d), fmt.Sprintf("%.0f", c), fmt.Sprintf("**%.2f**", d/c),
-			fmt.Sprintf(">= %.1f", targetQPSRatio), verdict(d/c >= targetQPSRatio),
+			fmt.Sprintf(">= %.1f", targetQPSRatio), benchkit.PassMiss(d/c >= targetQPSRatio),
 			ms(medianAvgLatency(dr)), ms(medianAvgLatency(cr)), fmt.Sprintf("%d / %d vs %d / %d", dl, db, cl, cb),
 			busyPair(dr), busyPair(cr)})
 	}
@@ -178,7 +164,7 @@ func (r report) Markdown() string {
 		ld, lc := res.Latency[qs.Name][srvDCNet], res.Latency[qs.Name][srvCoreDNS]
 		ratio := float64(ld.P99) / float64(lc.P99)
 		rows = append(rows, []string{qs.Name, fmt.Sprintf("%d q/s", ld.Rate), ms(ld.P50), ms(ld.P99), ms(lc.P50), ms(lc.P99),
-			fmt.Sprintf("**%.2f**", ratio), fmt.Sprintf("<= %.1f", targetP99Ratio), verdict(ratio <= targetP99Ratio),
+			fmt.Sprintf("**%.2f**", ratio), fmt.Sprintf("<= %.1f", targetP99Ratio), benchkit.PassMiss(ratio <= targetP99Ratio),
 			us(ld.CPUPerAnswer()), us(lc.CPUPerAnswer())})
 	}
 	b.WriteString(benchkit.Table(rows) + "\n")
@@ -187,7 +173,7 @@ func (r report) Markdown() string {
 		l, a := res.Loaded[s.Name], res.After[s.Name]
 		target, v := "", ""
 		if s.Name == srvDCNet {
-			target, v = "<= "+mb(targetRSS), verdict(max(l.RSS, a.RSS) <= targetRSS)
+			target, v = "<= "+mb(targetRSS), benchkit.PassMiss(max(l.RSS, a.RSS) <= targetRSS)
 		}
 		rows = append(rows, []string{s.Name, s.Ready.Round(time.Millisecond).String(), mb(l.RSS), mb(a.RSS), mb(a.HWM), target, v})
 	}

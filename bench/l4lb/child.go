@@ -12,13 +12,12 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
 
@@ -196,11 +195,7 @@ func runLoad(req loadRequest) loadResult {
 	wg.Wait()
 	res.Seconds = time.Since(start).Seconds()
 	res.Requests = len(lat)
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		res.P50us = float64(lat[len(lat)/2]) / 1e3
-		res.P99us = float64(lat[len(lat)*99/100]) / 1e3
-	}
+	res.P50us, res.P99us = percentilesUs(lat)
 	return res
 }
 
@@ -286,6 +281,13 @@ func runPaired(req loadRequest) loadResult {
 	return pairedResult(res, lat)
 }
 
+// percentilesUs returns the median and p99 (benchkit.NearestRank) of lat
+// in microseconds.
+func percentilesUs(lat []time.Duration) (p50, p99 float64) {
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	return us(benchkit.Median(lat)), us(benchkit.NearestRank(lat, 99))
+}
+
 func pairedResult(res [2]loadResult, lat [2][]time.Duration) loadResult {
 	for i := range res {
 		var sum time.Duration
@@ -293,11 +295,7 @@ func pairedResult(res [2]loadResult, lat [2][]time.Duration) loadResult {
 			sum += l
 		}
 		res[i].Requests, res[i].Seconds = len(lat[i]), sum.Seconds()
-		slices.Sort(lat[i])
-		if n := len(lat[i]); n > 0 {
-			res[i].P50us = float64(lat[i][n/2]) / 1e3
-			res[i].P99us = float64(lat[i][n*99/100]) / 1e3
-		}
+		res[i].P50us, res[i].P99us = percentilesUs(lat[i])
 	}
 	out := res[0]
 	out.Pair = &res[1]
@@ -434,20 +432,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// rssKiB reads VmRSS of a process from /proc.
-func rssKiB(pid string) (int, error) {
-	b, err := os.ReadFile("/proc/" + pid + "/status")
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			return strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-		}
-	}
-	return 0, errors.New("no VmRSS")
 }
 
 // freeMemory returns memory to the OS before an RSS reading, as a daemon

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 )
 
@@ -195,7 +196,7 @@ type memoryResult struct {
 }
 
 func (e *env) runMemory(ctx context.Context) (*memoryResult, error) {
-	node, err := e.fabric.AddNode("mem")
+	node, err := e.Fabric.AddNode("mem")
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +214,7 @@ func (e *env) runMemory(ctx context.Context) (*memoryResult, error) {
 	if err := json.Unmarshal(line, &res.Heap); err != nil {
 		return nil, fmt.Errorf("hold: %w: %s", err, strings.TrimSpace(string(line)))
 	}
-	res.RSSKiB, err = rssKiB(strconv.Itoa(c.cmd.Process.Pid))
+	mem, err := benchkit.ReadMemory(c.cmd.Process.Pid)
+	res.RSSKiB = mem.RSSKiB()
 	return res, err
 }

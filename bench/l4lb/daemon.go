@@ -10,18 +10,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/internal/benchkit"
+	"github.com/dcnet/dcnet/internal/clustersim"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 	"github.com/google/nftables"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-	"google.golang.org/grpc"
 )
 
 // The daemon phase: Debian's etcd in its own netns, 10,000 VIPs of 3
@@ -29,11 +27,8 @@ import (
 // containers labelled VIP_0=<ip>:80), and the real dcnet-l4lb binary in a
 // node netns; once its nftables hold every VIP, its VmRSS is read.
 const (
-	etcdPort         = 2379
-	etcdPeerPort     = 2380
-	etcdReadyTimeout = 30 * time.Second
-	etcdOpTimeout    = 10 * time.Second
-	programTimeout   = 90 * time.Second
+	etcdOpTimeout  = 10 * time.Second
+	programTimeout = 90 * time.Second
 	// RSS is read every rssInterval for rssWindow after the daemon has
 	// programmed every VIP: the window spans more than one periodic sync
 	// (daemon.DefaultSyncInterval, 10 s), whose read-back is its peak.
@@ -60,42 +55,29 @@ func (e *env) runDaemon(ctx context.Context, n int) (*daemonResult, error) {
 		return nil, err
 	}
 	res.Binary = bin.source
-	etcdNode, err := e.fabric.AddNode("etcd")
+	etcdNode, err := e.Fabric.AddNode("etcd")
 	if err != nil {
 		return nil, err
 	}
-	endpoint := fmt.Sprintf("http://%s:%d", etcdNode.UnderlayIP, etcdPort)
-	peer := fmt.Sprintf("http://%s:%d", etcdNode.UnderlayIP, etcdPeerPort)
 	// etcd 3.4 has no --unsafe-no-fsync: its data lives on tmpfs instead.
 	dataDir, err := os.MkdirTemp(shmOrTmp(), "dcnet-bench-l4lb-etcd-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dataDir)
-	etcd, err := netsim.StartProcess(ctx, etcdNode, filepath.Join(e.tmp, "etcd.log"), "etcd", "--name", "etcd",
-		"--data-dir", dataDir, "--listen-client-urls", endpoint, "--advertise-client-urls", endpoint,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "etcd="+peer,
-		"--initial-cluster-state", "new", "--log-level", "warn")
+	etcd, err := clustersim.StartEtcd(ctx, e, clustersim.EtcdOptions{Nodes: []*netsim.Node{etcdNode}, Dir: e.Tmp, DataDir: dataDir})
 	if err != nil {
 		return nil, err
 	}
 	defer etcd.Stop()
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints: []string{endpoint}, DialTimeout: etcdOpTimeout, Logger: zap.NewNop(),
-		DialOptions: []grpc.DialOption{grpc.WithContextDialer(etcdNode.Namespace.DialTCP)},
-	})
+	endpoint, cli := etcd.Endpoints(), etcd.Client
+	// The backends' node is alive: dcnet-l4lb drops backends of nodes
+	// without a liveness record.
+	cctx, cancel := context.WithTimeout(ctx, etcdOpTimeout)
+	_, err = cli.Put(cctx, cluster.AliveKey(agentNode), "{}")
+	cancel()
 	if err != nil {
-		return nil, err
-	}
-	defer cli.Close()
-	err = netsim.WaitFor(ctx, etcdReadyTimeout, 100*time.Millisecond, func() error {
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		_, err := cli.Put(cctx, cluster.AliveKey(agentNode), "{}")
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("etcd not ready (log %s): %w", filepath.Join(e.tmp, "etcd.log"), err)
+		return nil, fmt.Errorf("etcd: liveness of %s: %w", agentNode, err)
 	}
 	t0 := time.Now()
 	if err := writeEndpoints(ctx, cli, n); err != nil {
@@ -103,12 +85,12 @@ func (e *env) runDaemon(ctx context.Context, n int) (*daemonResult, error) {
 	}
 	res.Write = time.Since(t0)
 
-	node, err := e.fabric.AddNode("l4lb")
+	node, err := e.Fabric.AddNode("l4lb")
 	if err != nil {
 		return nil, err
 	}
 	t0 = time.Now()
-	d, err := netsim.StartProcess(ctx, node, filepath.Join(e.tmp, "dcnet-l4lb.log"), bin.path,
+	d, err := netsim.StartProcess(ctx, node, filepath.Join(e.Tmp, "dcnet-l4lb.log"), bin.path,
 		"--etcd-endpoints", endpoint, "--node-name", "l4lb", "--http-addr", "", "--log-level", "warn")
 	if err != nil {
 		return nil, err
@@ -149,10 +131,11 @@ func (e *env) runDaemon(ctx context.Context, n int) (*daemonResult, error) {
 	res.Programmed = time.Since(t0)
 	for range int(rssWindow / rssInterval) {
 		time.Sleep(rssInterval)
-		kib, err := rssKiB(strconv.Itoa(d.PID()))
+		mem, err := benchkit.ReadMemory(d.PID())
 		if err != nil {
 			return nil, err
 		}
+		kib := mem.RSSKiB()
 		res.RSSKiB = max(res.RSSKiB, kib)
 		res.MinRSSKiB = min(cmp.Or(res.MinRSSKiB, kib), kib)
 		res.LastRSSKiB = kib
@@ -195,7 +178,7 @@ type l4lbBinary struct{ path, source string }
 // l4lbBinary builds dcnet-l4lb from the tree being measured or, when that
 // fails (a tree being edited), copies bin/dcnet-l4lb from `make build`.
 func (e *env) l4lbBinary(ctx context.Context) (l4lbBinary, error) {
-	dst := filepath.Join(e.tmp, "bin", "dcnet-l4lb")
+	dst := filepath.Join(e.Tmp, "bin", "dcnet-l4lb")
 	out, err := exec.CommandContext(ctx, "go", "build", "-o", dst, "./l4lb/cmd/dcnet-l4lb").CombinedOutput()
 	if err == nil {
 		return l4lbBinary{dst, "`go build ./l4lb/cmd/dcnet-l4lb` of this tree"}, nil
@@ -223,17 +206,10 @@ func etcdVersion() string {
 	return strings.TrimSpace(strings.TrimPrefix(line, "etcd Version:"))
 }
 
-// runOnlyDaemon is -only-daemon: the dcnet-l4lb phase alone, in a fabric
-// of its own, printed and not written anywhere.
-func runOnlyDaemon(ctx context.Context, progress func(string)) (err error) {
-	e := &env{nsFile: -1}
-	defer func() { err = errors.Join(err, e.close()) }()
-	if e.tmp, err = os.MkdirTemp("", "dcnet-bench-l4lb-"); err != nil {
-		return err
-	}
-	if e.fabric, err = netsim.NewFabricNoT(netsimPrefix); err != nil {
-		return err
-	}
+// runOnlyDaemon is -only-daemon: the dcnet-l4lb phase alone, printed and
+// not written anywhere.
+func runOnlyDaemon(ctx context.Context, be *benchkit.Env, progress func(string)) error {
+	e := &env{Env: be}
 	d, err := e.runDaemon(ctx, otherVIPs[len(otherVIPs)-1])
 	if err != nil {
 		return err

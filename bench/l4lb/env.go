@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/benchkit"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 	"github.com/google/nftables"
@@ -55,48 +54,38 @@ type side struct {
 
 // env is the whole bench: the dcnet side (nftables table programmed by a
 // dataplane.Syncer) and the kube-proxy side (iptables), plus helpers.
+// The run's benchkit.Env (its temporary directory, fabric, processes and
+// closers) removes all of it.
 type env struct {
-	tmp     string
-	fabric  *netsim.Fabric
-	dcnet   *side
-	kp      *side
-	kernel  *dataplane.NFTables
-	nsFile  netns.NsHandle
-	syncer  *dataplane.Syncer
-	closers []func() error
+	*benchkit.Env
+	dcnet  *side
+	kp     *side
+	kernel *dataplane.NFTables
+	syncer *dataplane.Syncer
 	// iptables is `iptables --version` of the kube-proxy node.
 	iptables string
 }
 
-func setup(ctx context.Context) (e *env, err error) {
-	e = &env{nsFile: -1}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, e.close())
-		}
-	}()
-	if e.tmp, err = os.MkdirTemp("", "dcnet-bench-l4lb-"); err != nil {
-		return e, err
-	}
-	if e.fabric, err = netsim.NewFabricNoT(netsimPrefix); err != nil {
-		return e, err
-	}
+func setup(ctx context.Context, be *benchkit.Env) (e *env, err error) {
+	e = &env{Env: be}
 	if e.dcnet, err = e.addSide(ctx, "dcnet"); err != nil {
 		return e, err
 	}
 	if e.kp, err = e.addSide(ctx, "kproxy"); err != nil {
 		return e, err
 	}
-	if e.nsFile, err = netns.GetFromPath(e.dcnet.node.Path); err != nil {
+	nsFile, err := netns.GetFromPath(e.dcnet.node.Path)
+	if err != nil {
 		return e, fmt.Errorf("open netns %s: %w", e.dcnet.node.NSName, err)
 	}
-	e.kernel = dataplane.NewNFTables(nftables.WithNetNSFd(int(e.nsFile)))
+	e.OnClose(nsFile.Close)
+	e.kernel = dataplane.NewNFTables(nftables.WithNetNSFd(int(nsFile)))
 	e.syncer = dataplane.NewSyncer(e.kernel, nil)
 	return e, nil
 }
 
 func (e *env) addSide(ctx context.Context, name string) (*side, error) {
-	node, err := e.fabric.AddNode(name)
+	node, err := e.Fabric.AddNode(name)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +108,7 @@ func (e *env) addSide(ctx context.Context, name string) (*side, error) {
 			{"ip", "-n", c.NSName, "link", "set", "eth0", "up"},
 			{"ip", "-n", c.NSName, "route", "add", "default", "via", gw},
 		} {
-			if _, err := e.fabric.Run(ctx, argv...); err != nil {
+			if _, err := e.Fabric.Run(ctx, argv...); err != nil {
 				return nil, err
 			}
 		}
@@ -148,32 +137,13 @@ func (e *env) startChild(ctx context.Context, ns netsim.Namespace, name string, 
 	if err != nil {
 		return nil, err
 	}
-	e.closers = append(e.closers, c.stop)
-	return c, nil
-}
-
-// close stops every child by PID, then removes the namespaces and files.
-func (e *env) close() error {
-	var errs []error
-	for i := len(e.closers) - 1; i >= 0; i-- {
-		if err := e.closers[i](); err != nil && !isExitAfterStdinClose(err) {
-			errs = append(errs, err)
+	e.OnClose(func() error {
+		if err := c.stop(); err != nil && !isExitAfterStdinClose(err) {
+			return err
 		}
-	}
-	e.closers = nil
-	if e.nsFile >= 0 {
-		e.nsFile.Close()
-		e.nsFile = -1
-	}
-	if e.fabric != nil {
-		errs = append(errs, e.fabric.Close())
-		e.fabric = nil
-	}
-	if e.tmp != "" {
-		errs = append(errs, os.RemoveAll(e.tmp))
-		e.tmp = ""
-	}
-	return errors.Join(errs...)
+		return nil
+	})
+	return c, nil
 }
 
 // isExitAfterStdinClose tolerates a child that was killed by its pdeath

@@ -26,21 +26,20 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dcnet/dcnet/internal/benchkit"
-	"github.com/dcnet/dcnet/internal/netsim"
 )
+
+// program is this benchmark's main: its name, namespaces and section.
+var program = benchkit.Bench{Name: "l4lb", Prefix: netsimPrefix, Section: sectionTitle}
 
 // options are the command-line flags.
 type options struct {
+	benchkit.Flags
 	Rounds       int // measured traffic rounds (plus one warm-up)
 	SampleMillis int // length of one traffic sample
 	Saturation   int // concurrent clients of the saturation samples
@@ -49,85 +48,73 @@ type options struct {
 	Reconciles   int
 	Daemon       bool // run the real dcnet-l4lb through etcd for its RSS
 	OnlyDaemon   bool // run only the dcnet-l4lb phase, print it, write nothing
-	Out          string
-	Short        bool
-	Command      string
 }
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == childFlag {
 		os.Exit(childMain(os.Args[2:]))
 	}
+	benchkit.Main(program, parseFlags, run)
+}
+
+// parseFlags reads the flags; -short changes the defaults of the flags it
+// is not given explicitly.
+func parseFlags(args []string) (options, error) {
+	fs := program.FlagSet()
 	var o options
-	flag.IntVar(&o.Rounds, "rounds", 12, "measured traffic rounds (plus one warm-up round)")
-	flag.IntVar(&o.SampleMillis, "sample-ms", 600, "milliseconds per traffic sample")
-	flag.IntVar(&o.Saturation, "clients", 8, "concurrent clients of the saturation samples")
-	flag.IntVar(&o.InstallReps, "installs", 3, "full installs of 10,000 VIPs timed")
-	flag.IntVar(&o.Changes, "changes", 200, "single-VIP changes timed with Syncer.Apply")
-	flag.IntVar(&o.Reconciles, "reconciles", 6, "single-VIP changes timed with Syncer.Reconcile (read-back), for comparison")
-	flag.BoolVar(&o.Daemon, "daemon", true, "measure the resident memory of the real dcnet-l4lb fed 10,000 VIPs through etcd")
-	flag.BoolVar(&o.OnlyDaemon, "only-daemon", false, "run only the dcnet-l4lb memory phase (etcd + the real binary); prints it, writes nothing")
-	flag.StringVar(&daemonLogCopy, "daemon-log", "", "copy dcnet-l4lb's log (stderr, e.g. with GODEBUG=gctrace=1 in the environment) to this file")
-	flag.StringVar(&o.Out, "out", "docs/benchmarks.md", "markdown file to update (\"\" writes nothing)")
-	flag.BoolVar(&o.Short, "short", false, "smoke run: 2 short rounds, few changes, writes nothing")
-	flag.Parse()
-	if o.Short {
-		o.Rounds, o.SampleMillis, o.InstallReps, o.Changes, o.Reconciles, o.Out = 2, 300, 1, 20, 2, ""
+	fs.IntVar(&o.Rounds, "rounds", 12, "measured traffic rounds (plus one warm-up round)")
+	fs.IntVar(&o.SampleMillis, "sample-ms", 600, "milliseconds per traffic sample")
+	fs.IntVar(&o.Saturation, "clients", 8, "concurrent clients of the saturation samples")
+	fs.IntVar(&o.InstallReps, "installs", 3, "full installs of 10,000 VIPs timed")
+	fs.IntVar(&o.Changes, "changes", 200, "single-VIP changes timed with Syncer.Apply")
+	fs.IntVar(&o.Reconciles, "reconciles", 6, "single-VIP changes timed with Syncer.Reconcile (read-back), for comparison")
+	fs.BoolVar(&o.Daemon, "daemon", true, "measure the resident memory of the real dcnet-l4lb fed 10,000 VIPs through etcd")
+	fs.BoolVar(&o.OnlyDaemon, "only-daemon", false, "run only the dcnet-l4lb memory phase (etcd + the real binary); prints it, writes nothing")
+	fs.StringVar(&daemonLogCopy, "daemon-log", "", "copy dcnet-l4lb's log (stderr, e.g. with GODEBUG=gctrace=1 in the environment) to this file")
+	short := map[string]string{"rounds": "2", "sample-ms": "300", "installs": "1", "changes": "20", "reconciles": "2"}
+	if err := program.Parse(fs, args, &o.Flags, short); err != nil {
+		return o, err
 	}
 	if o.Rounds < 1 || o.Rounds > 50 || o.SampleMillis < 100 || o.SampleMillis > 10000 || o.Saturation < 2 || o.Saturation > 64 ||
 		o.InstallReps < 1 || o.Changes < 1 || o.Changes > 5000 || o.Reconciles < 0 || o.Reconciles > 100 {
-		fmt.Fprintln(os.Stderr, "bench/l4lb: a flag is out of range (rounds 1-50, sample-ms 100-10000, clients 2-64, installs >= 1, changes 1-5000, reconciles 0-100)")
-		os.Exit(2)
+		return o, fmt.Errorf("a flag is out of range (rounds 1-50, sample-ms 100-10000, clients 2-64, installs >= 1, changes 1-5000, reconciles 0-100)")
 	}
-	o.Command = strings.TrimSpace("go run ./bench/l4lb " + strings.Join(os.Args[1:], " "))
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "bench/l4lb: needs root (network namespaces, nftables, iptables)")
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o); err != nil {
-		fmt.Fprintf(os.Stderr, "bench/l4lb: %v\n", err)
-		os.Exit(1)
-	}
+	return o, nil
 }
 
-func run(ctx context.Context, o options) (err error) {
+// run measures the phases in be and returns the report ("" for
+// -only-daemon, which only prints).
+func run(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (string, error) {
 	start := time.Now()
 	progress := func(s string) { fmt.Fprintf(os.Stderr, "bench/l4lb: %5.1fs %s\n", time.Since(start).Seconds(), s) }
-	load := loadAverage()
-	// First, so it runs after the cleanup below: nothing of the run may
-	// show in the host's own namespace.
-	defer netsim.HostUnchanged(ctx)(&err)
 	if o.OnlyDaemon {
-		return runOnlyDaemon(ctx, progress)
+		return "", runOnlyDaemon(ctx, be, progress)
 	}
-	e, err := setup(ctx)
+	e, err := setup(ctx, be)
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer func() { err = errors.Join(err, e.close()) }()
 	progress("namespaces, backends and load generators ready")
 
 	var res results
 	if res.KubeProxyTook, res.KubeProxyRules, err = e.installKubeProxy(ctx, otherVIPs[len(otherVIPs)-1]); err != nil {
-		return err
+		return "", err
 	}
 	res.IPTables = e.iptables
 	progress(fmt.Sprintf("kube-proxy layout: %d iptables rules in %v", res.KubeProxyRules, res.KubeProxyTook.Round(time.Millisecond)))
 	if res.Install, err = e.runInstall(ctx, o.InstallReps); err != nil {
-		return err
+		return "", err
 	}
 	progress("full installs timed")
 	if res.Change, err = e.runChanges(ctx, o.Changes, o.Reconciles); err != nil {
-		return err
+		return "", err
 	}
 	progress("single-VIP changes timed")
 	if res.Traffic, err = e.runTraffic(ctx, o, progress); err != nil {
-		return err
+		return "", err
 	}
 	if res.Memory, err = e.runMemory(ctx); err != nil {
-		return err
+		return "", err
 	}
 	progress("memory of the state measured")
 	if o.Daemon {
@@ -138,28 +125,7 @@ func run(ctx context.Context, o options) (err error) {
 			progress("dcnet-l4lb memory measured")
 		}
 	}
-
-	r := newReport(o, res, load)
-	md := r.Markdown()
-	fmt.Print(md)
-	if o.Out != "" {
-		if err := benchkit.Update(o.Out, md); err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "bench/l4lb: wrote section %q of %s\n", sectionTitle, o.Out)
-	}
-	return nil
-}
-
-// loadAverage is the first three fields of /proc/loadavg.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
+	md := newReport(o, res, be).Markdown()
+	fmt.Fprint(stdout, md)
+	return md, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -38,21 +37,16 @@ type results struct {
 type report struct {
 	o       options
 	res     results
-	when    time.Time
-	load    string
+	header  string // benchkit's: when, where, the command, the load
 	targets [][]string
 }
 
-func newReport(o options, res results, load string) *report {
-	return &report{o: o, res: res, when: time.Now().UTC(), load: load}
+func newReport(o options, res results, e *benchkit.Env) *report {
+	return &report{o: o, res: res, header: e.Header(o.Command)}
 }
 
 func (r *report) target(what, measured, limit string, ok bool) {
-	res := "PASS"
-	if !ok {
-		res = "MISS"
-	}
-	r.targets = append(r.targets, []string{what, measured, limit, res})
+	r.targets = append(r.targets, []string{what, measured, limit, benchkit.PassMiss(ok)})
 }
 
 // Markdown returns the section, heading included.
@@ -60,10 +54,7 @@ func (r *report) Markdown() string {
 	r.targets = [][]string{{"target", "measured", "limit", "result"}}
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", sectionTitle)
-	fmt.Fprintf(&b, "Measured %s on Linux %s, %s, %s.\nCommand: `%s` (as root, from the repository root; `make bench` runs it).\n\n",
-		r.when.Format("2006-01-02 15:04 UTC"), benchkit.KernelRelease(), benchkit.CPUDescription(), runtime.Version(), r.o.Command)
-	fmt.Fprintf(&b, "Load average (1, 5, 15 min) when the run started: %s, when it ended: %s. The machine may be shared; "+
-		"every anchor runs in the same run, interleaved, for that reason.\n\n", r.load, loadAverage())
+	b.WriteString(r.header)
 	b.WriteString("Two twin node netns (prefix `dcnet-bl4lb-`), each with a client container and three backend containers " +
 		"on routed veths (9.0.1.2 → node → 9.0.2-4.2), backends being small Go TCP servers (one process each) and the client " +
 		"a Go load generator in the client netns. On the dcnet node the VIP 11.0.0.1:80 is programmed by `dataplane.Syncer` " +
@@ -99,8 +90,8 @@ func (r *report) trafficTables(b *strings.Builder) {
 			p50 = append(p50, s.P50us)
 			p99 = append(p99, s.P99us)
 		}
-		rows = append(rows, []string{c.Label, fmt.Sprintf("%.0f", median(rates)), joinFloats(rates, "%.0f"),
-			fmt.Sprintf("%.0f µs", median(p50)), fmt.Sprintf("%.0f µs", median(p99)), fmt.Sprint(t.Errors[c.Key])})
+		rows = append(rows, []string{c.Label, fmt.Sprintf("%.0f", benchkit.Median(rates)), joinFloats(rates, "%.0f"),
+			fmt.Sprintf("%.0f µs", benchkit.Median(p50)), fmt.Sprintf("%.0f µs", benchkit.Median(p99)), fmt.Sprint(t.Errors[c.Key])})
 	}
 	b.WriteString(benchkit.Table(rows) + "\n")
 
@@ -112,8 +103,8 @@ func (r *report) trafficTables(b *strings.Builder) {
 	ratios := [][]string{{"ratio", "median", "per round"}}
 	add := func(what, a, bKey string) float64 {
 		v := perRound(t.Samples[a], t.Samples[bKey])
-		ratios = append(ratios, []string{what, fmt.Sprintf("%.3f", median(v)), joinFloats(v, "%.3f")})
-		return median(v)
+		ratios = append(ratios, []string{what, fmt.Sprintf("%.3f", benchkit.Median(v)), joinFloats(v, "%.3f")})
+		return benchkit.Median(v)
 	}
 	for _, n := range otherVIPs {
 		v := add(fmt.Sprintf("dcnet VIP/direct, conn per request, 1 client, %d other VIPs", n), key("dcnet", n, "VIP", modeCPR, 1), key("dcnet", n, "direct", modeCPR, 1))
@@ -144,16 +135,16 @@ func (r *report) controlTables(b *strings.Builder) {
 	}
 	rows := [][]string{{"control plane", "median", "p99 / max", "n"}}
 	rows = append(rows,
-		[]string{fmt.Sprintf("full install of %d VIPs x %d backends (%d elements): Build + first Apply", in.VIPs, numBackend, in.Elements), ms(pct(total, 50)), ms(pct(total, 100)), fmt.Sprint(len(total))},
-		[]string{"  of which dataplane.Build", ms(pct(in.Build, 50)), ms(pct(in.Build, 100)), fmt.Sprint(len(in.Build))},
-		[]string{"  of which Syncer.Apply (read-back of the empty table + one batch)", ms(pct(in.Apply, 50)), ms(pct(in.Apply, 100)), fmt.Sprint(len(in.Apply))},
-		[]string{fmt.Sprintf("one VIP change (backend replaced) with %d installed: Syncer.Apply", ch.VIPs), ms(pct(ch.Apply, 50)), ms(pct(ch.Apply, 99)), fmt.Sprint(len(ch.Apply))},
-		[]string{"  of which the netlink batch (element delete + add, send to ack)", ms(pct(ch.Kernel, 50)), ms(pct(ch.Kernel, 99)), fmt.Sprint(len(ch.Kernel))},
-		[]string{"  of which the Syncer in memory (diff, encoding)", ms(pct(minus(ch.Apply, ch.Kernel), 50)), ms(pct(minus(ch.Apply, ch.Kernel), 99)), fmt.Sprint(len(ch.Apply))},
-		[]string{fmt.Sprintf("one VIP added with %d installed: Syncer.Apply (adds only)", ch.VIPs), ms(pct(ch.Add, 50)), ms(pct(ch.Add, 99)), fmt.Sprint(len(ch.Add))},
-		[]string{"  of which the netlink batch", ms(pct(ch.AddKernel, 50)), ms(pct(ch.AddKernel, 99)), fmt.Sprint(len(ch.AddKernel))},
-		[]string{fmt.Sprintf("one VIP change with %d installed: Syncer.Reconcile (read-back, as Sync did)", ch.VIPs), ms(pct(ch.Reconcile, 50)), ms(pct(ch.Reconcile, 100)), fmt.Sprint(len(ch.Reconcile))},
-		[]string{fmt.Sprintf("dataplane.Build of %d VIPs (per change, before Apply)", ch.VIPs), ms(pct(ch.Build, 50)), ms(pct(ch.Build, 99)), fmt.Sprint(len(ch.Build))},
+		[]string{fmt.Sprintf("full install of %d VIPs x %d backends (%d elements): Build + first Apply", in.VIPs, numBackend, in.Elements), ms(benchkit.NearestRank(total, 50)), ms(benchkit.NearestRank(total, 100)), fmt.Sprint(len(total))},
+		[]string{"  of which dataplane.Build", ms(benchkit.NearestRank(in.Build, 50)), ms(benchkit.NearestRank(in.Build, 100)), fmt.Sprint(len(in.Build))},
+		[]string{"  of which Syncer.Apply (read-back of the empty table + one batch)", ms(benchkit.NearestRank(in.Apply, 50)), ms(benchkit.NearestRank(in.Apply, 100)), fmt.Sprint(len(in.Apply))},
+		[]string{fmt.Sprintf("one VIP change (backend replaced) with %d installed: Syncer.Apply", ch.VIPs), ms(benchkit.NearestRank(ch.Apply, 50)), ms(benchkit.NearestRank(ch.Apply, 99)), fmt.Sprint(len(ch.Apply))},
+		[]string{"  of which the netlink batch (element delete + add, send to ack)", ms(benchkit.NearestRank(ch.Kernel, 50)), ms(benchkit.NearestRank(ch.Kernel, 99)), fmt.Sprint(len(ch.Kernel))},
+		[]string{"  of which the Syncer in memory (diff, encoding)", ms(benchkit.NearestRank(minus(ch.Apply, ch.Kernel), 50)), ms(benchkit.NearestRank(minus(ch.Apply, ch.Kernel), 99)), fmt.Sprint(len(ch.Apply))},
+		[]string{fmt.Sprintf("one VIP added with %d installed: Syncer.Apply (adds only)", ch.VIPs), ms(benchkit.NearestRank(ch.Add, 50)), ms(benchkit.NearestRank(ch.Add, 99)), fmt.Sprint(len(ch.Add))},
+		[]string{"  of which the netlink batch", ms(benchkit.NearestRank(ch.AddKernel, 50)), ms(benchkit.NearestRank(ch.AddKernel, 99)), fmt.Sprint(len(ch.AddKernel))},
+		[]string{fmt.Sprintf("one VIP change with %d installed: Syncer.Reconcile (read-back, as Sync did)", ch.VIPs), ms(benchkit.NearestRank(ch.Reconcile, 50)), ms(benchkit.NearestRank(ch.Reconcile, 100)), fmt.Sprint(len(ch.Reconcile))},
+		[]string{fmt.Sprintf("dataplane.Build of %d VIPs (per change, before Apply)", ch.VIPs), ms(benchkit.NearestRank(ch.Build, 50)), ms(benchkit.NearestRank(ch.Build, 99)), fmt.Sprint(len(ch.Build))},
 		[]string{fmt.Sprintf("kube-proxy peer: iptables-restore of %d services (%d rules), once", otherVIPs[len(otherVIPs)-1], r.res.KubeProxyRules), ms(r.res.KubeProxyTook), "-", "1"},
 	)
 	b.WriteString(benchkit.Table(rows) + "\n")
@@ -184,10 +175,9 @@ func (r *report) controlTables(b *strings.Builder) {
 		b.WriteString("\nThe real dcnet-l4lb was not measured in this run (-daemon=false); the memory target below is checked " +
 			"against the state-only child instead.\n")
 	}
-	total = append(total[:0:0], total...)
-	slices.Sort(total)
-	r.target(fmt.Sprintf("full install of %d VIPs (slowest of %d)", in.VIPs, len(total)), ms(total[len(total)-1]), "<= 1 s", total[len(total)-1] <= targetInstall)
-	r.target(fmt.Sprintf("one VIP change p99, Syncer.Apply, %d VIPs", ch.VIPs), ms(pct(ch.Apply, 99)), "<= 5 ms", pct(ch.Apply, 99) <= targetChangeP99)
+	slowest := slices.Max(total)
+	r.target(fmt.Sprintf("full install of %d VIPs (slowest of %d)", in.VIPs, len(total)), ms(slowest), "<= 1 s", slowest <= targetInstall)
+	r.target(fmt.Sprintf("one VIP change p99, Syncer.Apply, %d VIPs", ch.VIPs), ms(benchkit.NearestRank(ch.Apply, 99)), "<= 5 ms", benchkit.NearestRank(ch.Apply, 99) <= targetChangeP99)
 	r.target(rssWhat, fmt.Sprintf("%.1f MiB", rss), fmt.Sprintf("<= %d MB", targetRSSMiB), rss*(1<<20) <= targetRSSMiB*1e6)
 }
 
@@ -208,21 +198,6 @@ func perRound(a, b []loadResult) []float64 {
 	}
 	return out
 }
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// pct is the p-th percentile (nearest rank) of ds; 100 is the maximum.
-var pct = benchkit.NearestRank
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
 

@@ -26,9 +26,6 @@ func TestSummarizeNearestRank(t *testing.T) {
 	if got := summarize(nil); got != (summary{}) {
 		t.Errorf("summarize(nil) = %+v", got)
 	}
-	if got := median([]float64{3, 1, 2, 10}); got != 2.5 {
-		t.Errorf("median = %v, want 2.5", got)
-	}
 }
 
 func TestReplaceSectionKeepsOthers(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/internal/benchkit"
+	"github.com/dcnet/dcnet/internal/netsim"
 )
 
 // Convergence settings.
@@ -49,29 +51,17 @@ func runConvergence(ctx context.Context, e *env, o options, log io.Writer) (conv
 	defer etcd.Stop()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := newWatcher(wctx, etcd.Client, cluster.NodesPrefix)
+	w, err := benchkit.Watch(wctx, etcd.Client, cluster.NodesPrefix)
 	if err != nil {
 		return res, err
 	}
-	subnets := map[string]netip.Prefix{}
-	var running []*node
+	var names []string
 	for i := 1; i <= o.Base; i++ {
-		nd, err := e.addNode(fmt.Sprintf("b%d", i))
-		if err != nil {
-			return res, err
-		}
-		if err := e.startOverlayd(nd, etcd.Endpoint, ""); err != nil {
-			return res, err
-		}
-		defer nd.Proc.Stop()
-		running = append(running, nd)
+		names = append(names, fmt.Sprintf("b%d", i))
 	}
-	for _, nd := range running {
-		if subnets[nd.Name], err = nd.waitReady(ctx); err != nil {
-			return res, err
-		}
-	}
-	if err := converged(ctx, running, subnets, settleTimeout); err != nil {
+	running, subnets, stop, err := e.startCluster(ctx, etcd.Endpoints(), settleTimeout, names...)
+	defer stop()
+	if err != nil {
 		return res, err
 	}
 	var joined []*node
@@ -81,13 +71,13 @@ func runConvergence(ctx context.Context, e *env, o options, log io.Writer) (conv
 			return res, err
 		}
 		start := time.Now()
-		if err := e.startOverlayd(nd, etcd.Endpoint, ""); err != nil {
+		if err := e.startOverlayd(nd, etcd.Endpoints(), ""); err != nil {
 			return res, err
 		}
-		defer nd.Proc.Stop()
-		ev, err := w.await(ctx, cluster.NodesPrefix+nd.Name, true, 0, recordTimeout)
+		defer nd.OD.Proc.Stop()
+		ev, err := awaitRecord(ctx, w, cluster.NodesPrefix+nd.Name, true, 0, recordTimeout)
 		if err != nil {
-			return res, fmt.Errorf("join %s: %w\n%s", nd.Name, err, logTail(nd.Proc.LogPath, 15))
+			return res, fmt.Errorf("join %s: %w\n%s", nd.Name, err, netsim.TailFile(nd.OD.Proc.LogPath, 15))
 		}
 		sub, err := recordSubnet(ev.Value)
 		if err != nil {
@@ -111,19 +101,21 @@ func runConvergence(ctx context.Context, e *env, o options, log io.Writer) (conv
 			return res, err
 		}
 	}
-	if res.SmallRSSKiB, _, err = procMemory(running[0].Proc.PID()); err != nil {
+	mem, err := benchkit.ReadMemory(running[0].OD.Proc.PID())
+	if err != nil {
 		return res, err
 	}
+	res.SmallRSSKiB = mem.RSSKiB()
 	res.SmallPeers = len(running) - 1
 	for _, nd := range joined {
-		if err := nd.Proc.Stop(); err != nil {
+		if err := nd.OD.Proc.Stop(); err != nil {
 			return res, err
 		}
 		running = slices.DeleteFunc(running, func(x *node) bool { return x == nd })
-		if _, err := runIn(ctx, running[0].Namespace, nil, e.Bins.Dcnetctl, "--socket", running[0].Socket, "node", "remove", nd.Name); err != nil {
+		if _, err := runIn(ctx, running[0].Namespace, nil, e.Bins.Dcnetctl, "--socket", running[0].OD.Socket(), "node", "remove", nd.Name); err != nil {
 			return res, fmt.Errorf("leave %s: %w", nd.Name, err)
 		}
-		ev, err := w.await(ctx, cluster.NodesPrefix+nd.Name, false, 0, recordTimeout)
+		ev, err := awaitRecord(ctx, w, cluster.NodesPrefix+nd.Name, false, 0, recordTimeout)
 		if err != nil {
 			return res, fmt.Errorf("leave %s: %w", nd.Name, err)
 		}

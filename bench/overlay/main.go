@@ -28,19 +28,17 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/dcnet/dcnet/internal/benchkit"
-	"github.com/dcnet/dcnet/internal/netsim"
 )
+
+// program is this benchmark's main: its name, namespaces and section.
+var program = benchkit.Bench{Name: "overlay", Prefix: netsimPrefix, Section: sectionTitle}
 
 // Phases, selectable with -phases.
 const (
@@ -53,6 +51,7 @@ var allPhases = []string{phaseThroughput, phaseConverge, phaseScale}
 
 // options are the command-line flags.
 type options struct {
+	benchkit.Flags
 	Rounds  int // throughput rounds
 	Seconds int // seconds per iperf3 run
 	Base    int // nodes running before the joins
@@ -60,10 +59,7 @@ type options struct {
 	Sims    int // simulated nodes of the scale phase
 	Changes int // record changes timed in the scale phase
 	Phases  []string
-	Out     string // markdown file to update; "" writes nothing
 	Bin     string // directory of the built binaries
-	Short   bool
-	Command string // the command line, for the report
 }
 
 // Bounds of the flags.
@@ -75,24 +71,13 @@ var flagRanges = []struct {
 }
 
 func main() {
-	opts, err := parseFlags(os.Args[1:])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench/overlay: %v\n", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err = run(ctx, opts, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench/overlay: %v\n", err)
-		os.Exit(1)
-	}
+	benchkit.Main(program, parseFlags, run)
 }
 
 // parseFlags reads the flags; -short changes the defaults of the flags it
 // is not given explicitly.
 func parseFlags(args []string) (options, error) {
-	fs := flag.NewFlagSet("bench/overlay", flag.ContinueOnError)
+	fs := program.FlagSet()
 	var o options
 	var phases string
 	fs.IntVar(&o.Rounds, "rounds", 3, "throughput: measured rounds (each runs every path once, alternating order)")
@@ -101,27 +86,11 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.Joins, "joins", 20, "convergence: nodes that join one at a time, then leave one at a time")
 	fs.IntVar(&o.Sims, "sims", 1000, "scale: simulated nodes in etcd")
 	fs.IntVar(&o.Changes, "changes", 100, "scale: timed node record changes")
-	fs.StringVar(&phases, "phases", strings.Join(allPhases, ","), "comma-separated phases to run")
-	fs.StringVar(&o.Out, "out", "docs/benchmarks.md", "markdown file whose section \""+sectionTitle+"\" is replaced (\"\" writes nothing; only a run of all phases is written)")
+	fs.StringVar(&phases, "phases", strings.Join(allPhases, ","), "comma-separated phases to run (only a run of all phases writes -out)")
 	fs.StringVar(&o.Bin, "bin", "bin", "directory of overlayd, dcnet, dcnetctl and cnitool (make build)")
-	fs.BoolVar(&o.Short, "short", false, "smoke run: 1 round of 2 s, 5 joins, 20 changes; writes no file unless -out is given")
-	if err := fs.Parse(args); err != nil {
+	short := map[string]string{"rounds": "1", "seconds": "2", "joins": "5", "changes": "20"}
+	if err := program.Parse(fs, args, &o.Flags, short); err != nil {
 		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if o.Short {
-		for name, p := range map[string]*int{"rounds": &o.Rounds, "seconds": &o.Seconds, "joins": &o.Joins, "changes": &o.Changes} {
-			if !set[name] {
-				*p = map[string]int{"rounds": 1, "seconds": 2, "joins": 5, "changes": 20}[name]
-			}
-		}
-		if !set["out"] {
-			o.Out = ""
-		}
 	}
 	for _, p := range strings.Split(phases, ",") {
 		if !slices.Contains(allPhases, p) {
@@ -129,7 +98,6 @@ func parseFlags(args []string) (options, error) {
 		}
 		o.Phases = append(o.Phases, p)
 	}
-	o.Command = strings.TrimSpace("go run ./bench/overlay " + strings.Join(args, " "))
 	vals := map[string]int{"rounds": o.Rounds, "seconds": o.Seconds, "base": o.Base, "joins": o.Joins, "sims": o.Sims, "changes": o.Changes}
 	for _, f := range flagRanges {
 		if v := vals[f.name]; v < f.lo || v > f.hi {
@@ -139,62 +107,46 @@ func parseFlags(args []string) (options, error) {
 	return o, nil
 }
 
-// run builds the fabric, runs the phases, reports and removes everything
-// it made.
-func run(ctx context.Context, o options, stdout io.Writer) (err error) {
-	if os.Geteuid() != 0 {
-		return errors.New("run as root: the benchmark creates network namespaces (nothing changes in the host's own)")
+// run runs the phases in be and returns the report, "" unless every phase
+// ran.
+func run(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (string, error) {
+	e := &env{Env: be}
+	var err error
+	if e.Bins, err = copyBinaries(o.Bin, filepath.Join(e.Tmp, "bin")); err != nil {
+		return "", err
 	}
-	// First, so it runs after the cleanup below: nothing of the run may
-	// show in the host's own namespace.
-	defer netsim.HostUnchanged(ctx)(&err)
-	e, err := newEnv(o.Bin)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := e.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("cleanup: %w", cerr))
-		}
-	}()
-	load := loadAverage()
 	fmt.Fprintf(stdout, "bench/overlay: phases %s in namespaces dcnet-%s-* (%s)\n", strings.Join(o.Phases, ", "), netsimPrefix, e.Tmp)
 	var res results
 	for _, p := range o.Phases {
 		if err := ctx.Err(); err != nil {
-			return err
+			return "", err
 		}
 		fmt.Fprintf(stdout, "bench/overlay: phase %s\n", p)
 		switch p {
 		case phaseThroughput:
 			t, err := runThroughput(ctx, e, o, stdout)
 			if err != nil {
-				return fmt.Errorf("throughput: %w", err)
+				return "", fmt.Errorf("throughput: %w", err)
 			}
 			res.Throughput = &t
 		case phaseConverge:
 			c, err := runConvergence(ctx, e, o, stdout)
 			if err != nil {
-				return fmt.Errorf("convergence: %w", err)
+				return "", fmt.Errorf("convergence: %w", err)
 			}
 			res.Converge = &c
 		case phaseScale:
 			s, err := runScale(ctx, e, o, stdout)
 			if err != nil {
-				return fmt.Errorf("scale: %w", err)
+				return "", fmt.Errorf("scale: %w", err)
 			}
 			res.Scale = &s
 		}
 	}
-	rep := newReport(o, res, load)
-	md := rep.Markdown()
+	md := newReport(o, res, be).Markdown()
 	fmt.Fprint(stdout, "\n"+md)
-	if o.Out == "" || len(o.Phases) != len(allPhases) {
-		return nil
+	if len(o.Phases) != len(allPhases) {
+		return "", nil
 	}
-	if err := benchkit.Update(o.Out, md); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "\nbench/overlay: wrote section %q of %s\n", sectionTitle, o.Out)
-	return nil
+	return md, nil
 }

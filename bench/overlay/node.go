@@ -2,18 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/clustersim"
 	"github.com/dcnet/dcnet/internal/netsim"
-	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/dcnet/dcnet/overlayd/config"
 	"github.com/vishvananda/netlink"
 )
@@ -32,12 +29,9 @@ const (
 // node is a simulated node running overlayd against an external etcd.
 type node struct {
 	*netsim.Node
-	Dir     string
-	Socket  string
-	ConfDir string // NETCONFPATH for cnitool
-	API     *api.Client
-	Proc    *netsim.Process
-	NL      *netlink.Handle // netlink inside the node netns
+	OD  *clustersim.Overlayd
+	CNI clustersim.CNITool // with NETCONFPATH the node's own
+	NL  *netlink.Handle    // netlink inside the node netns
 }
 
 // addNode creates node name on the fabric with a netlink handle in it.
@@ -47,8 +41,8 @@ func (e *env) addNode(name string) (*node, error) {
 		return nil, err
 	}
 	dir := filepath.Join(e.Tmp, name)
-	nd := &node{Node: n, Dir: dir, Socket: filepath.Join(dir, "run", "overlayd.sock"), ConfDir: filepath.Join(dir, "cni")}
-	nd.API = api.NewClient(nd.Socket)
+	nd := &node{Node: n, OD: clustersim.NewOverlayd(e, n, e.Bins.Overlayd, dir), CNI: e.Bins.CNI}
+	nd.CNI.ConfDir = filepath.Join(dir, "cni")
 	if nd.NL, err = e.openNetlink(n.Namespace); err != nil {
 		return nil, err
 	}
@@ -58,52 +52,58 @@ func (e *env) addNode(name string) (*node, error) {
 // startOverlayd runs overlayd (default config) against endpoint; metrics
 // "" disables its metrics listener. It does not wait.
 func (e *env) startOverlayd(nd *node, endpoint, metrics string) error {
-	argv := []string{e.Bins.Overlayd, "--node-name", nd.Name, "--underlay-ip", nd.UnderlayIP.String(),
-		"--run-dir", filepath.Join(nd.Dir, "run"), "--state-dir", filepath.Join(nd.Dir, "state"),
-		"--metrics-addr", metrics, "--etcd-endpoints", endpoint}
-	p, err := e.start(nd.Namespace, nd.Name, filepath.Join(nd.Dir, "overlayd.log"), argv...)
-	if err != nil {
-		return err
+	nd.OD.Etcd, nd.OD.Metrics = endpoint, metrics
+	return nd.OD.Launch()
+}
+
+// startCluster adds a node for each name, starts overlayd on all of them
+// against endpoint, then waits until each has its dcos subnet and every
+// node programs all the others. stop stops every overlayd by its PID; the
+// caller defers it, also after an error.
+func (e *env) startCluster(ctx context.Context, endpoint string, timeout time.Duration, names ...string) (nodes []*node, subnets map[string]netip.Prefix, stop func(), err error) {
+	stop = func() {
+		for _, nd := range nodes {
+			nd.OD.Proc.Stop()
+		}
 	}
-	nd.Proc = p
-	return nil
+	for _, name := range names {
+		nd, err := e.addNode(name)
+		if err != nil {
+			return nodes, nil, stop, err
+		}
+		if err := e.startOverlayd(nd, endpoint, ""); err != nil {
+			return nodes, nil, stop, err
+		}
+		nodes = append(nodes, nd)
+	}
+	subnets = map[string]netip.Prefix{}
+	for _, nd := range nodes {
+		if subnets[nd.Name], err = nd.waitReady(ctx); err != nil {
+			return nodes, nil, stop, err
+		}
+	}
+	return nodes, subnets, stop, converged(ctx, nodes, subnets, timeout)
 }
 
 // waitReady waits until overlayd has leased the node's subnet of the dcos
 // overlay and returns it.
 func (nd *node) waitReady(ctx context.Context) (netip.Prefix, error) {
-	var sub netip.Prefix
-	err := netsim.WaitFor(ctx, overlaydReadyTimeout, readyInterval, func() error {
-		select {
-		case <-nd.Proc.Done():
-			return errors.New("overlayd exited")
-		default:
-		}
-		cctx, cancel := context.WithTimeout(ctx, apiTimeout)
-		defer cancel()
-		nets, err := nd.API.Networks(cctx)
-		if err != nil {
-			return err
-		}
-		for _, n := range nets {
-			if n.Name == overlayName && n.NodeSubnet != "" {
-				sub, err = netip.ParsePrefix(n.NodeSubnet)
-				return err
-			}
-		}
-		return fmt.Errorf("no subnet of %s yet", overlayName)
-	})
+	nets, err := nd.OD.WaitReady(ctx, overlaydReadyTimeout)
 	if err != nil {
-		return sub, fmt.Errorf("overlayd on %s not ready: %w\n%s", nd.Name, err, logTail(nd.Proc.LogPath, 15))
+		return netip.Prefix{}, err
 	}
-	return sub, nil
+	n, err := clustersim.Network(nets, overlayName)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.ParsePrefix(n.NodeSubnet)
 }
 
 // peerNames asks overlayd which peers it programs.
 func (nd *node) peerNames(ctx context.Context) ([]string, error) {
 	cctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	ps, err := nd.API.Peers(cctx)
+	ps, err := nd.OD.API.Peers(cctx)
 	if err != nil {
 		return nil, err
 	}
@@ -186,42 +186,17 @@ func (e *env) attach(ctx context.Context, nd *node, name, netName string) (*nets
 	if err != nil {
 		return nil, "", err
 	}
-	out, err := runIn(ctx, nd.Namespace, []string{"CNI_PATH=" + e.Bins.CNIPath, "NETCONFPATH=" + nd.ConfDir},
-		e.Bins.Cnitool, "add", netName, c.Path)
-	if err != nil {
-		return nil, "", fmt.Errorf("cnitool add %s on %s: %w", netName, nd.Name, err)
+	a, err := nd.CNI.Add(ctx, nd.Namespace, netName, c.Path)
+	if err == nil && a.IP4 == "" {
+		err = fmt.Errorf("cnitool add %s on %s: no IPv4 address", netName, nd.Name)
 	}
-	var res struct {
-		IPs []struct{ Address string } `json:"ips"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		return nil, "", fmt.Errorf("cnitool add %s on %s: result %q: %w", netName, nd.Name, out, err)
-	}
-	for _, ip := range res.IPs {
-		if a, _, ok := strings.Cut(ip.Address, "/"); ok && !strings.Contains(a, ":") {
-			return c, a, nil
-		}
-	}
-	return nil, "", fmt.Errorf("cnitool add %s on %s: no IPv4 address in %s", netName, nd.Name, out)
+	return c, a.IP4, err
 }
 
 // writeConf writes a CNI config list into the node's NETCONFPATH.
 func (nd *node) writeConf(file, body string) error {
-	if err := os.MkdirAll(nd.ConfDir, 0o755); err != nil {
+	if err := os.MkdirAll(nd.CNI.ConfDir, 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(nd.ConfDir, file), []byte(body), 0o644)
-}
-
-// logTail returns the last n lines of a file ("" when unreadable).
-func logTail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return os.WriteFile(filepath.Join(nd.CNI.ConfDir, file), []byte(body), 0o644)
 }

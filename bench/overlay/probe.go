@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -30,7 +29,7 @@ func newScraper(e *env, ns netsim.Namespace, addr string) *scraper {
 		DialContext:         func(ctx context.Context, _, a string) (net.Conn, error) { return dial(ctx, a) },
 		MaxIdleConnsPerHost: 1,
 	}
-	e.onClose(func() error { tr.CloseIdleConnections(); return nil })
+	e.OnClose(func() error { tr.CloseIdleConnections(); return nil })
 	return &scraper{url: "http://" + addr + "/metrics", client: &http.Client{Transport: tr, Timeout: apiTimeout}}
 }
 
@@ -105,15 +104,4 @@ func measureBreakdown(res *scaleResult, nd *node) error {
 		}
 		return nil
 	})
-}
-
-// statusKiB reads a "Key:   123 kB" line of /proc/<pid>/status.
-func statusKiB(status []byte, key string) int {
-	for _, l := range bytes.Split(status, []byte("\n")) {
-		if f := strings.Fields(string(l)); len(f) >= 2 && f[0] == key {
-			v, _ := strconv.Atoi(f[1])
-			return v
-		}
-	}
-	return 0
 }

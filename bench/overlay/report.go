@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -35,19 +33,18 @@ type results struct {
 type report struct {
 	opts    options
 	res     results
-	when    time.Time
-	load    string
+	header  string // benchkit's: when, where, the command, the load
 	targets [][]string
 	missed  bool
 }
 
-func newReport(o options, res results, load string) *report {
-	return &report{opts: o, res: res, when: time.Now().UTC(), load: load}
+func newReport(o options, res results, e *benchkit.Env) *report {
+	return &report{opts: o, res: res, header: e.Header(o.Command)}
 }
 
 // target adds one row to the target table.
 func (r *report) target(what, value, limit string, ok bool) {
-	r.targets = append(r.targets, []string{what, value, limit, passMiss(ok)})
+	r.targets = append(r.targets, []string{what, value, limit, benchkit.PassMiss(ok)})
 	r.missed = r.missed || !ok
 }
 
@@ -56,10 +53,7 @@ func (r *report) Markdown() string {
 	r.targets = [][]string{{"target", "measured", "limit", "result"}}
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", sectionTitle)
-	fmt.Fprintf(&b, "Measured %s on Linux %s, %s, %s.\nCommand: `%s` (as root, from the repository root; `make bench` runs it).\n\n",
-		r.when.Format("2006-01-02 15:04 UTC"), benchkit.KernelRelease(), benchkit.CPUDescription(), runtime.Version(), r.opts.Command)
-	fmt.Fprintf(&b, "Load average (1, 5, 15 min) when the run started: %s, when it ended: %s. The machine may be shared; every "+
-		"anchor runs in the same run, interleaved where it can be, for that reason.\n\n", r.load, loadAverage())
+	b.WriteString(r.header)
 	b.WriteString("Everything runs in network namespaces (prefix `dcnet-" + netsimPrefix + "-`) on one fabric bridge, underlay 198.18.0.0/15 " +
 		"with MTU 1500; etcd is Debian's etcd-server (one member in a master netns), overlayd the binary from `make build` with its default " +
 		"config and `--etcd-endpoints`.\n\n")
@@ -95,7 +89,7 @@ func (r *report) throughput(b *strings.Builder, t *throughputResult) {
 	} else {
 		fmt.Fprintf(b, "CPU placement: only CPU %d was available to the benchmark, so both nodes' kernel work shares it.\n\n", t.CPUs.Client)
 	}
-	under := median(gbps(t.Runs[t.Paths[0]]))
+	under := benchkit.Median(gbps(t.Runs[t.Paths[0]]))
 	rows := [][]string{{"path", "CPUs", "Gbit/s (median)", "per round", "retransmits", "CPU busy client/server node", "vs underlay"}}
 	for _, p := range t.Paths {
 		runs := t.Runs[p]
@@ -107,7 +101,7 @@ func (r *report) throughput(b *strings.Builder, t *throughputResult) {
 			retr += x.Retransmits
 			bc, bs = append(bc, x.BusyClient), append(bs, x.BusyServer)
 		}
-		m := median(gbps(runs))
+		m := benchkit.Median(gbps(runs))
 		pl, vs := perNode.String(), fmt.Sprintf("%.2f", m/under)
 		if !t.CPUs.Split || strings.HasSuffix(p, sharedSuffix) {
 			pl = sharedCPU.String()
@@ -116,7 +110,7 @@ func (r *report) throughput(b *strings.Builder, t *throughputResult) {
 			vs = "-"
 		}
 		rows = append(rows, []string{strings.TrimSuffix(p, sharedSuffix), pl, fmt.Sprintf("%.2f", m), strings.Join(per, " "), fmt.Sprint(retr),
-			fmt.Sprintf("%.0f%% / %.0f%%", median(bc), median(bs)), vs})
+			fmt.Sprintf("%.0f%% / %.0f%%", benchkit.Median(bc), benchkit.Median(bs)), vs})
 	}
 	b.WriteString(benchkit.Table(rows))
 	var mtus []string
@@ -128,17 +122,17 @@ func (r *report) throughput(b *strings.Builder, t *throughputResult) {
 		"bridge %s to its overlay MTU, so bridged packets stay within 1420); the vxlan-only row runs from the client node netns "+
 		"to the server node's bridge address through %s, without the containers' veth and bridge hops.\n\n",
 		strings.Join(mtus, ", "), mtuRaised, bridgeName, vtepName)
-	overlay := median(gbps(t.Runs[t.Target]))
+	overlay := benchkit.Median(gbps(t.Runs[t.Target]))
 	ratio := overlay / under
 	if len(t.Paths) >= 4 {
-		raised, vx := median(gbps(t.Runs[t.Paths[2]]))/under, median(gbps(t.Runs[t.Paths[3]]))/under
+		raised, vx := benchkit.Median(gbps(t.Runs[t.Paths[2]]))/under, benchkit.Median(gbps(t.Runs[t.Paths[3]]))/under
 		mtuVerdict := "so the 30 bytes of MTU are not what costs"
 		if raised-ratio >= mtuNoise {
 			mtuVerdict = fmt.Sprintf("so the smaller MTU costs %.2f of the underlay", raised-ratio)
 		}
 		fmt.Fprintf(b, "Reading the diagnostics: VxLAN alone, node to node, reaches %.2f of the underlay; the containers' veth "+
 			"and bridge hops on both ends bring it to %.2f; a container MTU of %d gives %.2f, %s. ", vx, ratio, mtuRaised, raised, mtuVerdict)
-		if busy := median(busyClient(t.Runs[t.Paths[0]])); busy >= busySender {
+		if busy := benchkit.Median(busyClient(t.Runs[t.Paths[0]])); busy >= busySender {
 			b.WriteString("Each path is one TCP stream and the client node's CPU is nearly always the busy one (see CPU busy): " +
 				"the figures are the per-byte CPU cost of each path on this machine, and the plain underlay (two veths and a " +
 				"bridge, no encapsulation) is the cheapest path the kernel has.\n\n")
@@ -147,7 +141,7 @@ func (r *report) throughput(b *strings.Builder, t *throughputResult) {
 				"(or the machine was busy with other work), so these figures say more about that than about the paths.\n\n", busy)
 		}
 	}
-	plain := median(gbps(t.Runs[t.Anchor]))
+	plain := benchkit.Median(gbps(t.Runs[t.Anchor]))
 	vsPlain := overlay / plain
 	fmt.Fprintf(b, "The target compares the same two containers both ways, %s: over the overlay (%.2f Gbit/s) and with their "+
 		"node subnets routed over the plain underlay instead (%.2f Gbit/s; overlayd stopped for the phase so its reconcile "+
@@ -156,7 +150,7 @@ func (r *report) throughput(b *strings.Builder, t *throughputResult) {
 		perNodeOr(t.CPUs.Split), overlay, plain, vsPlain, roundRatios(t.Runs[t.Target], t.Runs[t.Anchor]))
 	var shared float64
 	if t.SharedOverlay != "" {
-		so, sp := median(gbps(t.Runs[t.SharedOverlay])), median(gbps(t.Runs[t.SharedPlain]))
+		so, sp := benchkit.Median(gbps(t.Runs[t.SharedOverlay])), benchkit.Median(gbps(t.Runs[t.SharedPlain]))
 		shared = so / sp
 		fmt.Fprintf(b, " With the shared CPU the same pair gives %.2f and %.2f Gbit/s, overlay/plain = %.3f (per round: %s): there "+
 			"the sending CPU pays for encapsulation and decapsulation both, which no real pair of nodes does.",
@@ -164,7 +158,7 @@ func (r *report) throughput(b *strings.Builder, t *throughputResult) {
 	}
 	sensRatio := math.NaN()
 	if runs := t.Runs[sensitivityLabel]; len(runs) > 0 {
-		sensRatio = median(gbps(runs)) / plain
+		sensRatio = benchkit.Median(gbps(runs)) / plain
 		fmt.Fprintf(b, " Sensitivity check: the same overlay with the client node's eth0 segmenting the VxLAN packets in software "+
 			"(`ethtool -K eth0 %s off` there, put back after the run) reaches %.3f of plain routing, so a costlier "+
 			"encapsulation shows in the target's placement.", strings.Join(tunnelGSO, " off "), sensRatio)
@@ -229,7 +223,7 @@ func (r *report) converge(b *strings.Builder, c *convergeResult) {
 		"PUT (join) or DELETE (leave). Done: every other running node's kernel has (no longer has) the route to the node's subnet "+
 		"on vtep1024 (netlink route dump in that node's netns) and its `client.Peers` lists (no longer lists) it. Every node is "+
 		"checked every %v, so a value is late by at most that plus one check. The cluster settles (untimed) before the next step. "+
-		"Percentiles are nearest-rank: with %d samples p99 is the maximum.\n\n", c.Base, c.Joins, pollInterval, c.Joins)
+		"With %d samples p99 is the maximum.\n\n", c.Base, c.Joins, pollInterval, c.Joins)
 	join, leave, rec := summarize(c.Join), summarize(c.Leave), summarize(c.StartToRecord)
 	obs := func(xs []int) string {
 		if len(xs) == 0 {
@@ -239,14 +233,14 @@ func (r *report) converge(b *strings.Builder, c *convergeResult) {
 	}
 	b.WriteString(benchkit.Table([][]string{
 		{"event", "n", "nodes that converge", "p50", "p99", "max"},
-		{"join: record PUT -> all nodes program it", fmt.Sprint(join.N), obs(c.ObserversJoin), fmtMs(join.P50), fmtMs(join.P99), fmtMs(join.Max)},
-		{"leave: record DELETE -> all nodes dropped it", fmt.Sprint(leave.N), obs(c.ObserversLeave), fmtMs(leave.P50), fmtMs(leave.P99), fmtMs(leave.Max)},
-		{"(context) overlayd start -> its record PUT", fmt.Sprint(rec.N), "-", fmtMs(rec.P50), fmtMs(rec.P99), fmtMs(rec.Max)},
+		{"join: record PUT -> all nodes program it", fmt.Sprint(join.N), obs(c.ObserversJoin), benchkit.Millis(join.P50), benchkit.Millis(join.P99), benchkit.Millis(join.Max)},
+		{"leave: record DELETE -> all nodes dropped it", fmt.Sprint(leave.N), obs(c.ObserversLeave), benchkit.Millis(leave.P50), benchkit.Millis(leave.P99), benchkit.Millis(leave.Max)},
+		{"(context) overlayd start -> its record PUT", fmt.Sprint(rec.N), "-", benchkit.Millis(rec.P50), benchkit.Millis(rec.P99), benchkit.Millis(rec.Max)},
 	}))
 	b.WriteString("\n")
 	limit := time.Duration(convergeTargetMs) * time.Millisecond
-	r.target("join convergence p99", fmtMs(join.P99), fmt.Sprintf("<= %d ms", convergeTargetMs), join.N > 0 && join.P99 <= limit)
-	r.target("leave convergence p99", fmtMs(leave.P99), fmt.Sprintf("<= %d ms", convergeTargetMs), leave.N > 0 && leave.P99 <= limit)
+	r.target("join convergence p99", benchkit.Millis(join.P99), fmt.Sprintf("<= %d ms", convergeTargetMs), join.N > 0 && join.P99 <= limit)
+	r.target("leave convergence p99", benchkit.Millis(leave.P99), fmt.Sprintf("<= %d ms", convergeTargetMs), leave.N > 0 && leave.P99 <= limit)
 }
 
 func (r *report) scale(b *strings.Builder, s *scaleResult) {
@@ -267,7 +261,7 @@ func (r *report) scale(b *strings.Builder, s *scaleResult) {
 	rows := [][]string{{"measure", "n", "p50", "p99", "max"}}
 	add := func(what string, ds []time.Duration) summary {
 		sm := summarize(ds)
-		rows = append(rows, []string{what, fmt.Sprint(sm.N), fmtMs(sm.P50), fmtMs(sm.P99), fmtMs(sm.Max)})
+		rows = append(rows, []string{what, fmt.Sprint(sm.N), benchkit.Millis(sm.P50), benchkit.Millis(sm.P99), benchkit.Millis(sm.Max)})
 		return sm
 	}
 	change := add("overlayd: change in etcd -> new FDB entry in its kernel", s.Change)
@@ -285,17 +279,8 @@ func (r *report) scale(b *strings.Builder, s *scaleResult) {
 			c.SmallPeers, float64(c.SmallRSSKiB)/kibPerMiB)
 	}
 	limit := time.Duration(planningTargetMs) * time.Millisecond
-	r.target(fmt.Sprintf("change -> kernel updated p99, overlayd with %d peers", s.Peers), fmtMs(change.P99), fmt.Sprintf("<= %d ms", planningTargetMs), change.N > 0 && change.P99 <= limit)
-	r.target(fmt.Sprintf("planning p99 (PlanPeers+DiffPeers, %d peers)", s.Peers), fmtMs(plan.P99), fmt.Sprintf("<= %d ms", planningTargetMs), plan.N > 0 && plan.P99 <= limit)
+	r.target(fmt.Sprintf("change -> kernel updated p99, overlayd with %d peers", s.Peers), benchkit.Millis(change.P99), fmt.Sprintf("<= %d ms", planningTargetMs), change.N > 0 && change.P99 <= limit)
+	r.target(fmt.Sprintf("planning p99 (PlanPeers+DiffPeers, %d peers)", s.Peers), benchkit.Millis(plan.P99), fmt.Sprintf("<= %d ms", planningTargetMs), plan.N > 0 && plan.P99 <= limit)
 	rss := float64(s.RSSKiB) / kibPerMiB
 	r.target(fmt.Sprintf("overlayd VmRSS with %d peers", s.Peers), fmt.Sprintf("%.1f MiB", rss), fmt.Sprintf("<= %d MiB", memoryTargetMiB), rss <= memoryTargetMiB)
-}
-
-// loadAverage is the 1, 5 and 15 minute load average.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "unknown"
 }

@@ -3,14 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/internal/benchkit"
+	"github.com/dcnet/dcnet/internal/clustersim"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -69,7 +69,7 @@ func runScale(ctx context.Context, e *env, o options, log io.Writer) (scaleResul
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := newWatcher(wctx, etcd.Client, cluster.NodesPrefix)
+	w, err := benchkit.Watch(wctx, etcd.Client, cluster.NodesPrefix)
 	if err != nil {
 		return res, err
 	}
@@ -78,10 +78,10 @@ func runScale(ctx context.Context, e *env, o options, log io.Writer) (scaleResul
 		return res, err
 	}
 	start := time.Now()
-	if err := e.startOverlayd(nd, etcd.Endpoint, scaleMetricsAddr); err != nil {
+	if err := e.startOverlayd(nd, etcd.Endpoints(), scaleMetricsAddr); err != nil {
 		return res, err
 	}
-	defer nd.Proc.Stop()
+	defer nd.OD.Proc.Stop()
 	if _, err := nd.waitReady(ctx); err != nil {
 		return res, err
 	}
@@ -96,7 +96,7 @@ func runScale(ctx context.Context, e *env, o options, log io.Writer) (scaleResul
 		return nil
 	})
 	if err != nil {
-		return res, fmt.Errorf("initial programming of %d peers: %w\n%s", o.Sims, err, logTail(nd.Proc.LogPath, 15))
+		return res, fmt.Errorf("initial programming of %d peers: %w\n%s", o.Sims, err, netsim.TailFile(nd.OD.Proc.LogPath, 15))
 	}
 	res.Initial = time.Since(start)
 	if names, err := nd.peerNames(ctx); err != nil || len(names) != o.Sims {
@@ -112,9 +112,11 @@ func runScale(ctx context.Context, e *env, o options, log io.Writer) (scaleResul
 	if err := measureChanges(ctx, &res, o, etcd, w, nd, m, fdb); err != nil {
 		return res, err
 	}
-	if res.RSSKiB, res.HWMKiB, err = procMemory(nd.Proc.PID()); err != nil {
+	mem, err := benchkit.ReadMemory(nd.OD.Proc.PID())
+	if err != nil {
 		return res, err
 	}
+	res.RSSKiB, res.HWMKiB = mem.RSSKiB(), mem.HWMKiB()
 	if s, err := m.scrape(ctx); err == nil {
 		res.HeapInuse = s["go_memstats_heap_inuse_bytes"]
 	}
@@ -128,7 +130,7 @@ func runScale(ctx context.Context, e *env, o options, log io.Writer) (scaleResul
 // measureChanges moves one simulated node's underlay address per change
 // and times it from the store event until the kernel reports the new FDB
 // entry, then reads the reconcile's own duration from overlayd's metrics.
-func measureChanges(ctx context.Context, res *scaleResult, o options, etcd *etcdServer, w *watcher, nd *node, m *scraper, fdb *fdbWatch) error {
+func measureChanges(ctx context.Context, res *scaleResult, o options, etcd *clustersim.Etcd, w *benchkit.Watcher, nd *node, m *scraper, fdb *fdbWatch) error {
 	moved := make([]bool, o.Sims)
 	for k := range o.Changes {
 		i := changeIndex(k, o.Sims)
@@ -145,7 +147,7 @@ func measureChanges(ctx context.Context, res *scaleResult, o options, etcd *etcd
 		if err != nil {
 			return fmt.Errorf("change %d: %w", k, err)
 		}
-		ev, err := w.await(ctx, cluster.NodesPrefix+rec.Name, true, put.Header.Revision-1, changeTimeout)
+		ev, err := awaitRecord(ctx, w, cluster.NodesPrefix+rec.Name, true, put.Header.Revision-1, changeTimeout)
 		if err != nil {
 			return fmt.Errorf("change %d: %w", k, err)
 		}
@@ -253,17 +255,4 @@ func (f *fdbWatch) await(ctx context.Context, mac, dst string, since time.Time, 
 		case <-f.notify:
 		}
 	}
-}
-
-// procMemory reads VmRSS and VmHWM (KiB) of a process.
-func procMemory(pid int) (rss, hwm int, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	rss, hwm = statusKiB(b, "VmRSS:"), statusKiB(b, "VmHWM:")
-	if rss == 0 {
-		return 0, 0, errors.New("no VmRSS in /proc/" + fmt.Sprint(pid) + "/status")
-	}
-	return rss, hwm, nil
 }

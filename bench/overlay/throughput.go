@@ -103,25 +103,9 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 		return res, err
 	}
 	defer etcd.Stop()
-	var nodes []*node
-	subnets := map[string]netip.Prefix{}
-	for _, name := range []string{"t1", "t2"} {
-		nd, err := e.addNode(name)
-		if err != nil {
-			return res, err
-		}
-		if err := e.startOverlayd(nd, etcd.Endpoint, ""); err != nil {
-			return res, err
-		}
-		defer nd.Proc.Stop()
-		nodes = append(nodes, nd)
-	}
-	for _, nd := range nodes {
-		if subnets[nd.Name], err = nd.waitReady(ctx); err != nil {
-			return res, err
-		}
-	}
-	if err := converged(ctx, nodes, subnets, 30*time.Second); err != nil {
+	nodes, subnets, stop, err := e.startCluster(ctx, etcd.Endpoints(), 30*time.Second, "t1", "t2")
+	defer stop()
+	if err != nil {
 		return res, err
 	}
 	cl, srv := nodes[0], nodes[1]
@@ -137,7 +121,7 @@ func runThroughput(ctx context.Context, e *env, o options, log io.Writer) (throu
 		var ctrs [2]*netsim.Container
 		var dst string
 		for i, nd := range nodes {
-			if err := nd.writeConf(c.cni+".conflist", fmt.Sprintf(c.conf, nd.Socket)); err != nil {
+			if err := nd.writeConf(c.cni+".conflist", fmt.Sprintf(c.conf, nd.OD.Socket())); err != nil {
 				return res, err
 			}
 			ctr, ip, err := e.attach(ctx, nd, "c"+strings.TrimPrefix(c.cni, overlayName), c.cni)
@@ -244,7 +228,7 @@ func plainRouting(ctx context.Context, nodes []*node, p *path) error {
 	var swaps []swap
 	for _, nd := range nodes {
 		cctx, cancel := context.WithTimeout(ctx, cmdTimeout)
-		peers, err := nd.API.Peers(cctx)
+		peers, err := nd.OD.API.Peers(cctx)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("peers of %s: %w", nd.Name, err)
@@ -261,7 +245,7 @@ func plainRouting(ctx context.Context, nodes []*node, p *path) error {
 		return fmt.Errorf("plain routing: want one IPv4 peer subnet per node, found %d", len(swaps))
 	}
 	for _, nd := range nodes {
-		if err := nd.Proc.Stop(); err != nil {
+		if err := nd.OD.Proc.Stop(); err != nil {
 			return fmt.Errorf("stop overlayd on %s: %w", nd.Name, err)
 		}
 	}
@@ -374,7 +358,7 @@ func (e *env) startIperfServer(ctx context.Context, ns netsim.Namespace, cpu int
 	return netsim.WaitFor(ctx, serverWaitTime, readyInterval, func() error {
 		select {
 		case <-p.Done():
-			return fmt.Errorf("iperf3 server in %s exited:\n%s", ns.NSName, logTail(p.LogPath, 5))
+			return fmt.Errorf("iperf3 server in %s exited:\n%s", ns.NSName, netsim.TailFile(p.LogPath, 5))
 		default:
 		}
 		out, err := runIn(ctx, ns, nil, "ss", "-Hltn", "sport = :"+strconv.Itoa(iperfPort))

@@ -2,7 +2,6 @@ package spartan
 
 import (
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -10,6 +9,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/containernetworking/plugins/pkg/testutils"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/dcnet/dcnet/internal/netsim"
 )
 
 func addrs(ss ...string) []netip.Addr {
@@ -30,9 +31,7 @@ func TestMissing(t *testing.T) {
 // TestPrivilegedEnsure: in a fresh netns the spartan link appears with the
 // missing addresses, a second Ensure adds nothing.
 func TestPrivilegedEnsure(t *testing.T) {
-	if os.Geteuid() != 0 || testing.Short() {
-		t.Skip("needs root: creates a network namespace")
-	}
+	netsim.Privileged(t)
 	n, err := testutils.NewNS()
 	if err != nil {
 		t.Fatal(err)

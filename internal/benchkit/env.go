@@ -19,6 +19,10 @@ import (
 type Env struct {
 	Tmp    string
 	Fabric *netsim.Fabric
+	// Began and LoadAtStart are when the run began and the load average
+	// then, for Header.
+	Began       time.Time
+	LoadAtStart string
 
 	mu      sync.Mutex
 	procs   []*netsim.Process
@@ -29,7 +33,7 @@ type Env struct {
 // and a fabric whose namespaces are named dcnet-<prefix>-*; on failure it
 // removes what it made.
 func NewEnv(pattern, prefix string) (*Env, error) {
-	e := &Env{}
+	e := &Env{Began: time.Now().UTC(), LoadAtStart: LoadAverage()}
 	var err error
 	if e.Tmp, err = os.MkdirTemp("", pattern); err != nil {
 		return nil, fmt.Errorf("temporary directory: %w", err)

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 )
@@ -40,6 +39,53 @@ func Table(rows [][]string) string {
 		write(row)
 	}
 	return b.String()
+}
+
+// PercentileNote is the sentence of Header that points a section's
+// reader to the percentile definition at the top of docs/benchmarks.md.
+const PercentileNote = "Percentiles and medians are nearest-rank, as defined at the top of this file."
+
+// Header starts a section's body: when, on what and with which command it
+// was measured, the load average at its start and end (the machine may be
+// shared, which is why every anchor runs in the same run), and
+// PercentileNote.
+func (e *Env) Header(command string) string {
+	return fmt.Sprintf("Measured %s on Linux %s, %s, %s.\n"+
+		"Command: `%s` (as root, from the repository root; `make bench` runs it).\n\n"+
+		"Load average (1, 5, 15 min) when the run started: %s, when it ended: %s. The machine may be shared; every "+
+		"anchor runs in the same run for that reason. %s\n\n",
+		e.Began.Format("2006-01-02 15:04 UTC"), KernelRelease(), CPUDescription(), runtime.Version(), command,
+		e.LoadAtStart, LoadAverage(), PercentileNote)
+}
+
+// LoadAverage is the 1, 5 and 15 minute load average from /proc/loadavg.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
+
+// PassMiss renders whether a target was met: PASS or MISS.
+func PassMiss(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// Millis renders d in milliseconds with three significant digits or
+// more: "123 ms", "12.3 ms", "1.23 ms".
+func Millis(d time.Duration) string {
+	v := float64(d) / float64(time.Millisecond)
+	switch {
+	case math.Abs(v) >= 100:
+		return fmt.Sprintf("%.0f ms", v)
+	case math.Abs(v) >= 10:
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return fmt.Sprintf("%.2f ms", v)
 }
 
 // KernelRelease is `uname -r`.
@@ -107,18 +153,4 @@ func CopyExecutable(from, to string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// NearestRank returns the p-th percentile (0 < p <= 100) of ds by the
-// nearest-rank method: the smallest sample with at least p% of the samples
-// at or below it, so with fewer than 100 samples p99 is the maximum. ds is
-// not changed; an empty ds gives 0.
-func NearestRank(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	rank := int(math.Ceil(p / 100 * float64(len(s))))
-	return s[min(max(rank, 1), len(s))-1]
 }

@@ -185,9 +185,7 @@ func digFull(t *testing.T, c attached, server, name string, args ...string) digR
 // answer is SERVFAIL within the upstream timeout, also when the upstreams'
 // hosts vanish (no ICMP, only the timeout tells).
 func TestPrivilegedDNSForwardFailover(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "dig", "unbound")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "dig", "unbound")
 	f := netsim.NewFabric(t, "efwd")
 	ns := addNodes(t, f, "up1", "up2", "dns", "client")
 	up1, up2, dnsNode, client := ns[0], ns[1], ns[2], nodeClient(ns[3])
@@ -245,9 +243,7 @@ func TestPrivilegedDNSForwardFailover(t *testing.T) {
 // failure scores then keep every later question off the dead pair: each
 // answers without waiting for a timeout.
 func TestPrivilegedDNSForwardScore(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "dig", "unbound")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "dig", "unbound")
 	f := netsim.NewFabric(t, "efwdscore")
 	ns := addNodes(t, f, "up1", "up2", "up3", "dns", "client")
 	ups, dnsNode, client := ns[:3], ns[3], nodeClient(ns[4])
@@ -312,9 +308,7 @@ func bigState(n int) mesos.State {
 // set, comes complete over TCP and through dig's own TCP retry, and a
 // bigger EDNS0 buffer carries more of it over UDP.
 func TestPrivilegedDNSLargeAnswer(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "dig")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "dig")
 	f := netsim.NewFabric(t, "ebigdns")
 	ns := addNodes(t, f, "dns", "client")
 	dnsNode, client := ns[0], nodeClient(ns[1])

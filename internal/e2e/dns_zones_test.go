@@ -39,7 +39,7 @@ func zonesState(masterIP, agentIP string) string {
 func TestPrivilegedDNSEveryZoneEveryNode(t *testing.T) {
 	netsim.RequireCommands(t, "dig", "nft")
 	_, nodes, members, endpoints := agents(t, "ezone", 3, dualConfig)
-	master := members[0].node
+	master := members[0].Node
 	mip := master.UnderlayIP.String()
 	agentIP := nodes[0].UnderlayIP.String()
 	mm, err := mesostest.Start(master, []byte(zonesState(mip, agentIP)))

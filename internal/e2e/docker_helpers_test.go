@@ -33,8 +33,7 @@ var (
 // dcnet-cnm into binDir once.
 func requireDocker(t *testing.T) {
 	t.Helper()
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "dockerd", "docker", "containerd", "nsenter", "unshare")
+	netsim.Privileged(t, "dockerd", "docker", "containerd", "nsenter", "unshare")
 	cnmOnce.Do(func() {
 		cmd := exec.Command("go", "build", "-o", bin("dcnet-cnm"), "./cnm/cmd/dcnet-cnm")
 		cmd.Dir = repoRoot()

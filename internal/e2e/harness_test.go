@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcnet/dcnet/internal/clustersim"
 	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/overlayd/api"
 )
@@ -27,8 +29,10 @@ var binaries = []string{
 	"github.com/containernetworking/plugins/plugins/ipam/host-local",
 }
 
+// TestMain builds the binaries once when the privileged tests can run.
 func TestMain(m *testing.M) {
-	if os.Geteuid() == 0 && !testingShort() {
+	flag.Parse()
+	if !testing.Short() && netsim.CheckPrivileged() == nil {
 		dir, err := os.MkdirTemp("", "dcnet-e2e-bin")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -48,15 +52,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func testingShort() bool {
-	for _, a := range os.Args {
-		if a == "-test.short" || a == "-test.short=true" {
-			return true
-		}
-	}
-	return false
-}
-
 func repoRoot() string {
 	wd, _ := os.Getwd()
 	return filepath.Clean(filepath.Join(wd, "../.."))
@@ -67,16 +62,13 @@ func bin(name string) string { return filepath.Join(binDir, name) }
 // node is a simulated node running overlayd.
 type node struct {
 	*netsim.Node
-	t        *testing.T
-	dir      string
-	cfgPath  string
-	proc     *netsim.Process
-	client   *api.Client
-	confDir  string // CNI config dir for cnitool
-	socket   string
-	restarts int
-	extra    []string // more overlayd flags
-	log      string   // current overlayd log
+	t       *testing.T
+	dir     string
+	od      *clustersim.Overlayd
+	client  *api.Client // od.API
+	socket  string      // od.Socket()
+	confDir string      // CNI config dir for cnitool
+	cni     clustersim.CNITool
 }
 
 // startNode creates a node on f and starts overlayd on it with cfg (JSON, "" = defaults).
@@ -95,14 +87,16 @@ func startNode(t *testing.T, f *netsim.Fabric, name, cfg string, extra ...string
 func prepareNode(t *testing.T, n *netsim.Node, cfg string, extra ...string) *node {
 	t.Helper()
 	dir := t.TempDir()
-	nd := &node{Node: n, t: t, dir: dir, socket: filepath.Join(dir, "run", "overlayd.sock"), confDir: filepath.Join(dir, "cni"), extra: extra}
+	od := clustersim.NewOverlayd(clustersim.ForTest(t), n, bin("overlayd"), dir)
+	od.Extra = extra
+	nd := &node{Node: n, t: t, dir: dir, od: od, client: od.API, socket: od.Socket(), confDir: filepath.Join(dir, "cni")}
+	nd.cni = clustersim.CNITool{Bin: bin("cnitool"), CNIPath: binDir, ConfDir: nd.confDir}
 	if cfg != "" {
-		nd.cfgPath = filepath.Join(dir, "overlayd.json")
-		if err := os.WriteFile(nd.cfgPath, []byte(cfg), 0o644); err != nil {
+		od.Config = filepath.Join(dir, "overlayd.json")
+		if err := os.WriteFile(od.Config, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	nd.client = api.NewClient(nd.socket)
 	nd.writeConf("10-dcos.conflist", fmt.Sprintf(`{"cniVersion":"1.1.0","name":"dcos","plugins":[{"type":"dcnet","socket":%q}]}`, nd.socket))
 	return nd
 }
@@ -126,33 +120,17 @@ func (n *node) start() {
 
 // launch starts overlayd without waiting.
 func (n *node) launch() {
-	argv := []string{bin("overlayd"), "--node-name", n.Name, "--underlay-ip", n.UnderlayIP.String(),
-		"--run-dir", filepath.Join(n.dir, "run"), "--state-dir", filepath.Join(n.dir, "state"), "--metrics-addr", ""}
-	if n.cfgPath != "" {
-		argv = append(argv, "--config", n.cfgPath)
+	n.t.Helper()
+	if err := n.od.Launch(); err != nil {
+		n.t.Fatal(err)
 	}
-	argv = append(argv, n.extra...)
-	n.log = filepath.Join(n.dir, fmt.Sprintf("overlayd-%d.log", n.restarts))
-	n.restarts++
-	n.proc = netsim.StartProcessT(n.t, n.Node, n.log, argv...)
 }
 
 // waitReady waits until overlayd serves and its first network has a subnet.
 func (n *node) waitReady() {
 	n.t.Helper()
-	err := netsim.WaitFor(context.Background(), 30*time.Second, 20*time.Millisecond, func() error {
-		ns, err := n.client.Networks(context.Background())
-		if err != nil {
-			return err
-		}
-		if ns[0].NodeSubnet == "" && ns[0].NodeSubnet6 == "" {
-			return fmt.Errorf("no subnet yet")
-		}
-		return nil
-	})
-	if err != nil {
-		out, _ := os.ReadFile(n.log)
-		n.t.Fatalf("overlayd on %s not ready: %v\n%s", n.Name, err, out)
+	if _, err := n.od.WaitReady(context.Background(), 30*time.Second); err != nil {
+		n.t.Fatal(err)
 	}
 }
 
@@ -165,12 +143,29 @@ func (n *node) leases() []api.Attachment {
 	return as
 }
 
-// cnitool runs cnitool inside the node netns.
+// cnitool runs cnitool inside the node netns and returns its output.
 func (n *node) cnitool(args ...string) (string, error) {
-	cmd := n.Exec(context.Background(), append([]string{bin("cnitool")}, args...)...)
-	cmd.Env = append(os.Environ(), "CNI_PATH="+binDir, "NETCONFPATH="+n.confDir)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return n.cni.Run(context.Background(), n.Namespace, args...)
+}
+
+// container creates container name on the node.
+func (n *node) container(name string) *netsim.Container {
+	n.t.Helper()
+	c, err := n.AddContainer(name)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return c
+}
+
+// cniAdd attaches container c to the CNI network netName with cnitool.
+func (n *node) cniAdd(c *netsim.Container, netName string) attached {
+	n.t.Helper()
+	a, err := n.cni.Add(context.Background(), n.Namespace, netName, c.Path)
+	if err != nil {
+		n.t.Fatalf("cnitool add %s on %s: %v", netName, n.Name, err)
+	}
+	return attached{Container: c, ip4: a.IP4, ip6: a.IP6}
 }
 
 // pluginResult is what one exec of a plugin printed and how it exited.
@@ -241,9 +236,7 @@ func ping(ns netsim.Namespace, dst string) error {
 // setup makes a guarded fabric with one overlayd node.
 func setup(t *testing.T, prefix, cfg string) (*netsim.Fabric, *node) {
 	t.Helper()
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "ping", "iptables")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "ping", "iptables")
 	f := netsim.NewFabric(t, prefix)
 	return f, startNode(t, f, "node1", cfg)
 }

@@ -49,29 +49,8 @@ func attachWeb(t *testing.T, nd *node, name string) attached {
 	t.Helper()
 	nd.writeConf("20-web.conflist", fmt.Sprintf(`{"cniVersion":"1.1.0","name":"web","plugins":[{"type":"dcnet","network":"dcos","socket":%q,
 	  "args":{"labels":[{"key":"VIP_0","value":"/web:80"}]}}]}`, nd.socket))
-	c, err := nd.AddContainer(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := nd.cnitool("add", "web", c.Path)
-	if err != nil {
-		t.Fatalf("cnitool add web on %s: %v\n%s", nd.Name, err, out)
-	}
-	a := attached{Container: c}
-	var res struct {
-		IPs []struct{ Address string } `json:"ips"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatal(err)
-	}
-	for _, ip := range res.IPs {
-		if p, err := netip.ParsePrefix(ip.Address); err == nil && p.Addr().Is4() {
-			a.ip4 = p.Addr().String()
-		} else if err == nil {
-			a.ip6 = p.Addr().String()
-		}
-	}
-	netsim.ServeName(t, c.Namespace, ":80", name)
+	a := nd.cniAdd(nd.container(name), "web")
+	netsim.ServeName(t, a.Namespace, ":80", name)
 	return a
 }
 
@@ -174,7 +153,7 @@ func TestPrivilegedL4LBNamedVIP(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := members[0].node.Run(ctx, "etcdctl", "--endpoints", endpoints, "get", "--print-value-only", cluster.VIPNamesPrefix+webDNSName)
+	out, err := members[0].Node.Run(ctx, "etcdctl", "--endpoints", endpoints, "get", "--print-value-only", cluster.VIPNamesPrefix+webDNSName)
 	if err != nil || !strings.Contains(out, `"name":"`+webDNSName+`"`) {
 		t.Errorf("vip name record: %v: %s", err, out)
 	}
@@ -238,32 +217,12 @@ func attachBackend(t *testing.T, nd *node, name string, hostPort int) backend {
 	  "args":{"labels":[{"key":"VIP_0","value":"/web:80"},{"key":"VIP_1","value":"%s:80"},{"key":"VIP_2","value":"%s:80"},{"key":"VIP_3","value":"/echo:%d"}],
 	  "org.apache.mesos":{"network_info":{"port_mappings":[{"host_port":%d,"container_port":%d,"protocol":"udp"}]}}}}]}`,
 		name, nd.socket, ipVIP4, ipVIP6, echoPort, hostPort, echoPort))
-	c, err := nd.AddContainer(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := nd.container(name)
 	// Serve before the endpoint record exists: a backend that refuses
 	// would fail the name-before-VIP check for the wrong reason.
 	netsim.ServeName(t, c.Namespace, ":80", name)
 	netsim.ServeUDPName(t, nd.Namespace, net.JoinHostPort(nd.UnderlayIP.String(), strconv.Itoa(hostPort)), name)
-	out, err := nd.cnitool("add", "be-"+name, c.Path)
-	if err != nil {
-		t.Fatalf("cnitool add %s on %s: %v\n%s", name, nd.Name, err, out)
-	}
-	b := backend{attached: attached{Container: c}, name: name, node: nd, hostPort: hostPort}
-	var res struct {
-		IPs []struct{ Address string } `json:"ips"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatal(err)
-	}
-	for _, ip := range res.IPs {
-		if p, err := netip.ParsePrefix(ip.Address); err == nil && p.Addr().Is4() {
-			b.ip4 = p.Addr().String()
-		} else if err == nil {
-			b.ip6 = p.Addr().String()
-		}
-	}
+	b := backend{attached: nd.cniAdd(c, "be-"+name), name: name, node: nd, hostPort: hostPort}
 	return b
 }
 
@@ -417,7 +376,7 @@ func TestPrivilegedL4LBCluster(t *testing.T) {
 	// Names: watch the records while the backends come up.
 	problems := make(chan []string, 1)
 	go func() {
-		problems <- watchNames(t, members[0].node, endpoints, clients, map[string]int{webDNSName: 2, echoDNSName: 1}, 60*time.Second)
+		problems <- watchNames(t, members[0].Node, endpoints, clients, map[string]int{webDNSName: 2, echoDNSName: 1}, 60*time.Second)
 	}()
 	var backends []backend
 	for i, name := range names {
@@ -517,7 +476,7 @@ func TestPrivilegedL4LBCluster(t *testing.T) {
 		}
 	})
 
-	t.Run("release", func(t *testing.T) { testRelease(t, nodes, members[0].node, endpoints, agent) })
+	t.Run("release", func(t *testing.T) { testRelease(t, nodes, members[0].Node, endpoints, agent) })
 
 	t.Run("nodekill", func(t *testing.T) {
 		victim := 0
@@ -528,7 +487,7 @@ func TestPrivilegedL4LBCluster(t *testing.T) {
 				goneIPs = append(goneIPs, b.ip4)
 			}
 		}
-		for _, p := range []*netsim.Process{l4procs[victim], nodes[victim].proc} {
+		for _, p := range []*netsim.Process{l4procs[victim], nodes[victim].od.Proc} {
 			if err := p.Kill9(); err != nil {
 				t.Fatal(err)
 			}
@@ -538,7 +497,7 @@ func TestPrivilegedL4LBCluster(t *testing.T) {
 		err := netsim.WaitFor(context.Background(), 30*time.Second, namePollEvery, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			out, err := members[0].node.Run(ctx, "etcdctl", "--endpoints", endpoints, "get", "--print-value-only", cluster.AlivePrefix+nodes[victim].Name)
+			out, err := members[0].Node.Run(ctx, "etcdctl", "--endpoints", endpoints, "get", "--print-value-only", cluster.AlivePrefix+nodes[victim].Name)
 			if err != nil || strings.TrimSpace(out) != "" {
 				return fmt.Errorf("alive key of %s still there (%v): %s", nodes[victim].Name, err, out)
 			}

@@ -189,13 +189,11 @@ func addrStrings(rs records.RecordSet, typ records.Type, name string) []string {
 // Mesos-DNS mode too: only one of them publishes the task names, and when
 // that one is killed the other takes over.
 func TestPrivilegedMesosDNS(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "dig", "curl", "etcd", "etcdctl")
+	netsim.Privileged(t, "dig", "curl", "etcd", "etcdctl")
 	fixture := filepath.Join(fixtures.Dir(t, "mesos"), "master-state.json")
-	netsim.GuardHost(t)
 	f := netsim.NewFabric(t, "emdns")
 	members, endpoints := startEtcd(t, f, 1)
-	master := members[0].node
+	master := members[0].Node
 	agent, err := f.AddNode("a1")
 	if err != nil {
 		t.Fatal(err)

@@ -69,7 +69,7 @@ func TestPrivilegedOverlayRestartNoBlink(t *testing.T) {
 	mon := netsim.StartProcessT(t, n.Node, filepath.Join(logDir, "ip-monitor.log"), "ip", "monitor", "neigh", "route", "link")
 	fdb := netsim.StartProcessT(t, n.Node, filepath.Join(logDir, "bridge-monitor.log"), "bridge", "monitor", "fdb")
 	time.Sleep(200 * time.Millisecond)
-	if err := n.proc.Stop(); err != nil {
+	if err := n.od.Proc.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if err := ping(a.Namespace, b.ip4); err != nil {
@@ -98,7 +98,7 @@ func TestPrivilegedOverlayRestartNoBlink(t *testing.T) {
 func TestPrivilegedNodeRemove(t *testing.T) {
 	_, nodes, _, _ := agents(t, "erm", 3, dualConfig)
 	gone := nodes[2]
-	if err := gone.proc.Stop(); err != nil {
+	if err := gone.od.Proc.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	ps, _ := nodes[0].client.Peers(context.Background())
@@ -138,9 +138,7 @@ func TestPrivilegedNodeRemove(t *testing.T) {
 // on every node; with all dead, traffic flows and ADD works from the leased
 // subnet; when etcd returns, every node's records are in the store.
 func TestPrivilegedEtcdOutage(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "ping", "iptables", "etcd", "etcdctl")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "ping", "iptables", "etcd", "etcdctl")
 	f := netsim.NewFabric(t, "eetcd")
 	members, endpoints := startEtcd(t, f, 3)
 	var nodes []*node
@@ -151,14 +149,14 @@ func TestPrivilegedEtcdOutage(t *testing.T) {
 	a := attach(t, nodes[0], "c0")
 	b := attach(t, nodes[1], "c0")
 
-	if err := members[0].proc.Kill9(); err != nil {
+	if err := members[0].Proc.Kill9(); err != nil {
 		t.Fatal(err)
 	}
 	for _, nd := range nodes {
 		attach(t, nd, "c1")
 	}
 	for _, m := range members[1:] {
-		if err := m.proc.Kill9(); err != nil {
+		if err := m.Proc.Kill9(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -170,7 +168,9 @@ func TestPrivilegedEtcdOutage(t *testing.T) {
 		t.Fatalf("etcd down: new container cannot reach the overlay: %v", err)
 	}
 	for _, m := range members {
-		m.start()
+		if err := m.Start(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Every node's records reach the store: a1 and a2 two each (c0, c1), a3 two (c1, c2).
 	err := netsim.WaitFor(context.Background(), 30*time.Second, 100*time.Millisecond, func() error {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/dcnet/dcnet/internal/clustersim"
 	"github.com/dcnet/dcnet/internal/netsim"
 )
 
@@ -28,30 +28,7 @@ type attached struct {
 
 func attach(t *testing.T, nd *node, name string) attached {
 	t.Helper()
-	c, err := nd.AddContainer(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := nd.cnitool("add", "dcos", c.Path)
-	if err != nil {
-		t.Fatalf("cnitool add on %s: %v\n%s", nd.Name, err, out)
-	}
-	var res struct {
-		IPs []struct{ Address string } `json:"ips"`
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatal(err)
-	}
-	a := attached{Container: c}
-	for _, ip := range res.IPs {
-		addr := strings.Split(ip.Address, "/")[0]
-		if strings.Contains(addr, ":") {
-			a.ip6 = addr
-		} else {
-			a.ip4 = addr
-		}
-	}
-	return a
+	return nd.cniAdd(nd.container(name), "dcos")
 }
 
 // waitPeers waits until every node programs all the others.
@@ -72,11 +49,9 @@ func waitPeers(t *testing.T, nodes []*node, timeout time.Duration) {
 }
 
 // agents starts an etcd member and n agents running overlayd against it.
-func agents(t *testing.T, prefix string, n int, cfg string) (*netsim.Fabric, []*node, []*etcdMember, string) {
+func agents(t *testing.T, prefix string, n int, cfg string) (*netsim.Fabric, []*node, []*clustersim.EtcdMember, string) {
 	t.Helper()
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "ping", "iptables", "etcd", "etcdctl")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "ping", "iptables", "etcd", "etcdctl")
 	f := netsim.NewFabric(t, prefix)
 	members, endpoints := startEtcd(t, f, 1)
 	var nodes []*node

@@ -128,7 +128,7 @@ func TestPrivilegedKillDuringStorm(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := nd.proc.Kill9(); err != nil {
+	if err := nd.od.Proc.Kill9(); err != nil {
 		t.Fatal(err)
 	}
 	killedAt := done.Load()
@@ -273,7 +273,7 @@ func TestPrivilegedKillWithTraffic(t *testing.T) {
 		}
 	}
 	echo("before the kill")
-	if err := nd.proc.Kill9(); err != nil {
+	if err := nd.od.Proc.Kill9(); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {

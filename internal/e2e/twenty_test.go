@@ -14,9 +14,7 @@ import (
 // against one etcd get 20 distinct subnets and VTEP addresses, and every
 // node programs the 19 others.
 func TestPrivilegedTwentyNodesAtOnce(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "iptables", "etcd", "etcdctl")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "iptables", "etcd", "etcdctl")
 	f := netsim.NewFabric(t, "e20")
 	_, endpoints := startEtcd(t, f, 1)
 	const n = 20

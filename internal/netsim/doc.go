@@ -41,7 +41,9 @@
 //
 // # Host guard
 //
-// GuardHost snapshots the host namespace's links, addresses, routes, rules,
+// Privileged, the gate of every kernel test in the tree, skips a test that
+// cannot build namespaces, fails one not named TestPrivileged..., and
+// guards the host: it snapshots the host namespace's links, addresses, routes, rules,
 // nftables and iptables rulesets and the forwarding-related sysctls, and
 // fails the test if they differ after it. The normalisers drop what changes
 // without anyone changing the configuration: packet counters, address and

@@ -41,7 +41,7 @@ type undoStep struct {
 
 // NewFabric builds a fabric for a test and removes it, and everything added
 // to it, in t.Cleanup. It fails the test if the fabric cannot be built.
-// Call RequireRoot first.
+// Call Privileged first.
 func NewFabric(t testing.TB, prefix string) *Fabric {
 	t.Helper()
 	f, err := NewFabricNoT(prefix)

@@ -43,9 +43,7 @@ func ownNetns(t *testing.T, prefix string) []string {
 }
 
 func TestPrivilegedFabric(t *testing.T) {
-	RequireRoot(t)
-	RequireCommands(t, "ping")
-	GuardHost(t)
+	Privileged(t, "ping")
 	const prefix = "netsimfab"
 	f := NewFabric(t, prefix)
 
@@ -147,8 +145,7 @@ func checkNodeKernel(t *testing.T, n *Node) {
 }
 
 func TestPrivilegedFabricPrefixLockAndStale(t *testing.T) {
-	RequireRoot(t)
-	GuardHost(t)
+	Privileged(t)
 	const prefix = "netsimlock"
 	// A crashed run left a node namespace behind.
 	stale := NodeNSName(prefix, "node1")
@@ -176,8 +173,7 @@ func TestPrivilegedFabricPrefixLockAndStale(t *testing.T) {
 }
 
 func TestPrivilegedFabricFailedNodeLeavesNothing(t *testing.T) {
-	RequireRoot(t)
-	GuardHost(t)
+	Privileged(t)
 	const prefix = "netsimfail"
 	f := NewFabric(t, prefix)
 	a, err := f.AddNode("a")

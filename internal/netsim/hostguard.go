@@ -188,10 +188,9 @@ func commonKeys(a, b []string) ([]string, []string) {
 	return filter(a, kb), filter(b, ka)
 }
 
-// GuardHost snapshots the host namespace now and, in t.Cleanup, fails the
-// test with a readable diff if it changed. Call it first in a test, so that
-// its check runs after every other cleanup (cleanups run last-in first-out).
-func GuardHost(t testing.TB) {
+// guardHost snapshots the host namespace now and, in t.Cleanup, fails the
+// test with a readable diff if it changed (Privileged calls it).
+func guardHost(t testing.TB) {
 	t.Helper()
 	before := SnapshotHost(context.Background())
 	t.Cleanup(func() {

@@ -24,11 +24,9 @@ func snapshotIn(t *testing.T, n *Node) *HostSnapshot {
 
 // TestPrivilegedSnapshotSeesChanges proves the guard on a node namespace,
 // never on the host: a snapshot is stable when nothing changes and reports
-// each kind of change that GuardHost exists to catch.
+// each kind of change that the host guard exists to catch.
 func TestPrivilegedSnapshotSeesChanges(t *testing.T) {
-	RequireRoot(t)
-	RequireCommands(t, "nft", "iptables", "sysctl")
-	GuardHost(t)
+	Privileged(t, "nft", "iptables", "sysctl")
 	f := NewFabric(t, "netsimguard")
 	n, err := f.AddNode("node1")
 	if err != nil {

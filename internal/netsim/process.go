@@ -109,6 +109,16 @@ func (p *Process) PID() int { return p.pid }
 // Done is closed once the process has exited and been reaped.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
+// Exited reports whether the process has exited.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Wait blocks until the process exits and returns its exit status as
 // exec.Cmd.Wait does. Safe to call from several goroutines.
 func (p *Process) Wait() error {

@@ -41,8 +41,7 @@ func netnsInode(path string) (uint64, error) {
 }
 
 func TestPrivilegedProcess(t *testing.T) {
-	RequireRoot(t)
-	GuardHost(t)
+	Privileged(t)
 	f := NewFabric(t, "netsimproc")
 	n, err := f.AddNode("node1")
 	if err != nil {
@@ -94,8 +93,7 @@ func TestPrivilegedProcess(t *testing.T) {
 }
 
 func TestPrivilegedProcessKill9TakesTheGroup(t *testing.T) {
-	RequireRoot(t)
-	GuardHost(t)
+	Privileged(t)
 	f := NewFabric(t, "netsimkill")
 	n, err := f.AddNode("node1")
 	if err != nil {

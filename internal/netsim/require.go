@@ -4,26 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
 )
-
-// RequireRoot skips the test unless it can build namespaces: effective uid 0
-// and `ip` on PATH. It also skips in -short mode, which runs unit tests only.
-func RequireRoot(t testing.TB) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("netsim: privileged test skipped in -short mode")
-	}
-	if os.Geteuid() != 0 {
-		t.Skipf("netsim: privileged test needs root (euid is %d); run `make test` as root", os.Geteuid())
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("netsim: privileged test needs `ip` from iproute2 on PATH; run `make deps`")
-	}
-}
 
 // RequireCommands skips the test unless every named program is on PATH.
 func RequireCommands(t testing.TB, names ...string) {

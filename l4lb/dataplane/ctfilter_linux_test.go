@@ -3,7 +3,6 @@ package dataplane
 import (
 	"net"
 	"net/netip"
-	"os"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -36,8 +35,7 @@ func udpEntry(client, vip, backend string) *netlink.ConntrackFlow {
 // those entries (IPv6: those with the flow's ports), however many others
 // the table holds.
 func TestPrivilegedConntrackFilteredDelete(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.GuardHost(t)
+	netsim.Privileged(t)
 	nl, ct := ctNamespace(t, "ctflt")
 	entries := []struct {
 		flow *netlink.ConntrackFlow
@@ -114,14 +112,12 @@ func srcKey(f *netlink.ConntrackFlow) string {
 	return netip.AddrPortFrom(a.Unmap(), f.Forward.SrcPort).String()
 }
 
-// BenchmarkConntrackDeleteUDP deletes one flow's entry from a table that
-// also holds 50,000 unrelated UDP entries: the kernel-filtered dump
-// against the full dump filtered in Go (root; `go test -run X -bench
+// BenchmarkPrivilegedConntrackDeleteUDP deletes one flow's entry from a
+// table that also holds 50,000 unrelated UDP entries: the kernel-filtered
+// dump against the full dump filtered in Go (root; `go test -run X -bench
 // ConntrackDeleteUDP ./l4lb/dataplane/`).
-func BenchmarkConntrackDeleteUDP(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: creates a network namespace and conntrack entries")
-	}
+func BenchmarkPrivilegedConntrackDeleteUDP(b *testing.B) {
+	netsim.Privileged(b)
 	const unrelated = 50000
 	nl, ct := ctNamespace(b, "ctbench")
 	for i := range unrelated {

@@ -28,9 +28,7 @@ const hairpinTimeout = time.Second
 // itself never gets an answer, and without br_netfilter neither does its
 // neighbour.
 func TestPrivilegedHairpin(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "nft", "ip")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "nft", "ip")
 	f := netsim.NewFabric(t, "l4lbhp")
 	node, err := f.AddNode("n1")
 	if err != nil {

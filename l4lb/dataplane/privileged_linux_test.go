@@ -35,9 +35,7 @@ type lbRig struct {
 }
 
 func newLBRig(t *testing.T) *lbRig {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "nft", "ip")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "nft", "ip")
 	f := netsim.NewFabric(t, "l4lbdp")
 	node, err := f.AddNode("n1")
 	if err != nil {

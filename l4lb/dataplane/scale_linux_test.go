@@ -52,9 +52,7 @@ func scaleServices(n, k int) []Service {
 }
 
 func TestPrivilegedScale(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "nft", "ip")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "nft", "ip")
 	f := netsim.NewFabric(t, "l4lbsc")
 	node, err := f.AddNode("n1")
 	if err != nil {

@@ -11,6 +11,19 @@
 // changes nothing and a restart never deletes and re-adds working state.
 // Netlink implements Kernel on Linux; Fake records state as text for tests.
 //
+// # Masquerade, forwarding and no-track chains
+//
+// The iptables side goes through IPTables, the few go-iptables methods the
+// chains need plus Save (one iptables-save of a table): ensureChain first
+// compares the saved table with the wanted chain and jumps, which in the
+// steady state is its only exec; otherwise it adopts what is right,
+// rewrites a chain whose rules differ and re-adds a missing jump at the top
+// of its parent, leaving rules that are not dcnet's alone. Netlink hands it
+// the real binaries; FakeIPTables keeps the tables in memory and prints them
+// as `-t nat -A DCNET-POSTROUTING ...` lines, so this logic is tested
+// without root. The rule builders (MasqueradeRules, NoTrackRules) are pure
+// and portable.
+//
 // # The overlay: plan, read, diff, write
 //
 // PlanPeers turns the VTEP and the peer list into a PeerState (plain, sorted

@@ -8,21 +8,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 
 	"github.com/coreos/go-iptables/iptables"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
-)
-
-// Chains dcnet owns in the nat and filter tables.
-const (
-	ChainMasq    = "DCNET-POSTROUTING"
-	ChainForward = "DCNET-FORWARD"
-	// ChainNoTrack, in the raw table, exempts VxLAN packets from conntrack.
-	ChainNoTrack = "DCNET-VXLAN-NOTRACK"
-	jumpComment  = "dcnet: overlay masquerade and forwarding"
 )
 
 var _ Kernel = (*Netlink)(nil)
@@ -33,7 +23,7 @@ type Netlink struct {
 	// such as a VTEP recreated for a changed VNI, port or local address.
 	Log *slog.Logger
 
-	ipt [2]*iptables.IPTables
+	ipt [2]IPTables
 }
 
 // NewNetlink returns the real kernel. iptables binaries are looked up lazily.
@@ -195,7 +185,8 @@ func writeSysctl(key, value string) error {
 	return nil
 }
 
-func (n *Netlink) iptables(ipv6 bool) (*iptables.IPTables, error) {
+// iptables returns the IPTables of one family, made on first use.
+func (n *Netlink) iptables(ipv6 bool) (IPTables, error) {
 	i, proto := 0, iptables.ProtocolIPv4
 	if ipv6 {
 		i, proto = 1, iptables.ProtocolIPv6
@@ -205,25 +196,17 @@ func (n *Netlink) iptables(ipv6 bool) (*iptables.IPTables, error) {
 		if err != nil {
 			return nil, fmt.Errorf("iptables (install the iptables package): %w", err)
 		}
-		n.ipt[i] = t
+		n.ipt[i] = goIPTables{t}
 	}
 	return n.ipt[i], nil
 }
 
-// MasqueradeRules returns the rules of the nat and filter chains for m, in
-// iptables -S form without the "-A CHAIN" head.
-func MasqueradeRules(m Masquerade) (nat, filter [][]string) {
-	for _, r := range m.Ranges {
-		s := r.String()
-		nat = append(nat,
-			[]string{"-s", s, "-d", s, "-j", "RETURN"},
-			[]string{"-s", s, "-j", "MASQUERADE"})
-		filter = append(filter,
-			[]string{"-s", s, "-j", "ACCEPT"},
-			[]string{"-d", s, "-j", "ACCEPT"})
-	}
-	return nat, filter
-}
+// goIPTables is IPTables on the iptables binaries: go-iptables, and
+// iptables-save for Save.
+type goIPTables struct{ *iptables.IPTables }
+
+// Save implements IPTables.
+func (g goIPTables) Save(table string) (string, error) { return saveTable(g.Proto(), table) }
 
 // EnsureMasquerade implements Kernel.
 func (n *Netlink) EnsureMasquerade(m Masquerade) (bool, error) {
@@ -234,67 +217,7 @@ func (n *Netlink) EnsureMasquerade(m Masquerade) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	nat, filter := MasqueradeRules(m)
-	c1, err := ensureChain(ipt, "nat", ChainMasq, nat, "POSTROUTING")
-	if err != nil {
-		return c1, err
-	}
-	c2, err := ensureChain(ipt, "filter", ChainForward, filter, "FORWARD")
-	return c1 || c2, err
-}
-
-// ensureChain makes chain hold exactly rules and be jumped to from every
-// parent. It first reads the table with one iptables-save: when all is
-// as wanted (every reconcile but the first and those after hand damage)
-// that is its only exec.
-func ensureChain(ipt *iptables.IPTables, table, chain string, rules [][]string, parents ...string) (bool, error) {
-	if saved, err := saveTable(ipt.Proto(), table); err == nil && chainInSync(saved, chain, rules, parents) {
-		return false, nil
-	}
-	changed := false
-	exists, err := ipt.ChainExists(table, chain)
-	if err != nil {
-		return false, fmt.Errorf("check chain %s/%s: %w", table, chain, err)
-	}
-	if !exists {
-		if err := ipt.NewChain(table, chain); err != nil {
-			return false, fmt.Errorf("create chain %s/%s: %w", table, chain, err)
-		}
-		changed = true
-	}
-	have, err := ipt.List(table, chain)
-	if err != nil {
-		return changed, fmt.Errorf("list chain %s/%s: %w", table, chain, err)
-	}
-	want := []string{"-N " + chain}
-	for _, r := range rules {
-		want = append(want, "-A "+chain+" "+strings.Join(r, " "))
-	}
-	if strings.Join(have, "\n") != strings.Join(want, "\n") {
-		if err := ipt.ClearChain(table, chain); err != nil {
-			return changed, fmt.Errorf("clear chain %s/%s: %w", table, chain, err)
-		}
-		for _, r := range rules {
-			if err := ipt.Append(table, chain, r...); err != nil {
-				return true, fmt.Errorf("add rule %q to %s/%s: %w", strings.Join(r, " "), table, chain, err)
-			}
-		}
-		changed = true
-	}
-	jump := []string{"-m", "comment", "--comment", jumpComment, "-j", chain}
-	for _, parent := range parents {
-		ok, err := ipt.Exists(table, parent, jump...)
-		if err != nil {
-			return changed, fmt.Errorf("check jump %s/%s -> %s: %w", table, parent, chain, err)
-		}
-		if !ok {
-			if err := ipt.Insert(table, parent, 1, jump...); err != nil {
-				return changed, fmt.Errorf("add jump %s/%s -> %s: %w", table, parent, chain, err)
-			}
-			changed = true
-		}
-	}
-	return changed, nil
+	return ensureMasquerade(ipt, m)
 }
 
 // saveTable is `iptables-save -t table` (ip6tables-save for IPv6).
@@ -310,47 +233,6 @@ func saveTable(proto iptables.Protocol, table string) (string, error) {
 	return string(out), nil
 }
 
-// chainInSync reports whether an iptables-save dump shows chain holding
-// exactly rules, in order, and jumped to from every parent with dcnet's
-// comment. The lines are compared in the form `iptables -S` prints, which
-// iptables-save shares.
-func chainInSync(saved, chain string, rules [][]string, parents []string) bool {
-	var have []string
-	exists := false
-	jumps := map[string]bool{}
-	for _, line := range strings.Split(saved, "\n") {
-		switch {
-		case strings.HasPrefix(line, ":"+chain+" "):
-			exists = true
-		case strings.HasPrefix(line, "-A "+chain+" "):
-			have = append(have, line)
-		case strings.HasPrefix(line, "-A ") && strings.HasSuffix(line, " -j "+chain) && strings.Contains(line, jumpComment):
-			jumps[strings.Fields(line)[1]] = true
-		}
-	}
-	if !exists || len(have) != len(rules) {
-		return false
-	}
-	for i, r := range rules {
-		if have[i] != "-A "+chain+" "+strings.Join(r, " ") {
-			return false
-		}
-	}
-	for _, p := range parents {
-		if !jumps[p] {
-			return false
-		}
-	}
-	return true
-}
-
-// NoTrackRules returns the rules of the raw-table chain that exempts the
-// VxLAN packets of v from connection tracking, in iptables -S form without
-// the "-A CHAIN" head. Both directions of a tunnel go to v.Port.
-func NoTrackRules(v VTEP) [][]string {
-	return [][]string{{"-p", "udp", "-m", "udp", "--dport", strconv.Itoa(v.Port), "-j", "CT", "--notrack"}}
-}
-
 // ensureNoTrack makes the raw-table NOTRACK chain of v's underlay family
 // exist (jumped to from PREROUTING and OUTPUT) when v.NoTrack is set, and
 // removes it otherwise.
@@ -359,30 +241,5 @@ func (n *Netlink) ensureNoTrack(v VTEP) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if !v.NoTrack {
-		return removeChain(ipt, "raw", ChainNoTrack, "PREROUTING", "OUTPUT")
-	}
-	return ensureChain(ipt, "raw", ChainNoTrack, NoTrackRules(v), "PREROUTING", "OUTPUT")
-}
-
-// removeChain deletes chain from table and its jumps from parents, if it
-// exists.
-func removeChain(ipt *iptables.IPTables, table, chain string, parents ...string) (bool, error) {
-	exists, err := ipt.ChainExists(table, chain)
-	if err != nil || !exists {
-		if err != nil {
-			err = fmt.Errorf("check chain %s/%s: %w", table, chain, err)
-		}
-		return false, err
-	}
-	jump := []string{"-m", "comment", "--comment", jumpComment, "-j", chain}
-	for _, p := range parents {
-		if err := ipt.DeleteIfExists(table, p, jump...); err != nil {
-			return true, fmt.Errorf("delete jump %s/%s -> %s: %w", table, p, chain, err)
-		}
-	}
-	if err := ipt.ClearAndDeleteChain(table, chain); err != nil {
-		return true, fmt.Errorf("delete chain %s/%s: %w", table, chain, err)
-	}
-	return true, nil
+	return ensureNoTrack(ipt, v)
 }

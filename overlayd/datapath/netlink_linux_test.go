@@ -1,7 +1,6 @@
 package datapath
 
 import (
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -10,17 +9,14 @@ import (
 	"github.com/containernetworking/plugins/pkg/testutils"
 	"github.com/coreos/go-iptables/iptables"
 	"github.com/vishvananda/netlink"
+
+	"github.com/dcnet/dcnet/internal/netsim"
 )
 
 // TestPrivilegedNetlinkApply applies a plan in a fresh netns, checks the
 // kernel, re-applies (no change), then repairs hand damage.
 func TestPrivilegedNetlinkApply(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a network namespace")
-	}
-	if _, err := exec.LookPath("iptables"); err != nil {
-		t.Skip("needs iptables (make deps)")
-	}
+	netsim.Privileged(t, "iptables")
 	nsx, err := testutils.NewNS()
 	if err != nil {
 		t.Fatal(err)

@@ -251,9 +251,7 @@ func mustNotContain(t *testing.T, what, s string, subs ...string) {
 // bridge and a container, programs the overlay on both and pings across it;
 // then checks idempotence, adoption, repair of hand damage and departures.
 func TestPrivilegedVXLAN(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "ping", "bridge")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "ping", "bridge")
 	f := netsim.NewFabric(t, "dpvxlan")
 	var xs []*vxNode
 	var peers []Peer

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/dcnet/dcnet/plugins/internal/plugintest"
 	"net"
 	"net/http"
 	"os"
@@ -19,9 +18,11 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/dcnet/dcnet/plugins/internal/fakeoverlayd"
 	"github.com/dcnet/dcnet/plugins/internal/nstest"
+	"github.com/dcnet/dcnet/plugins/internal/plugintest"
 	"github.com/dcnet/dcnet/plugins/lease"
 	"github.com/dcnet/dcnet/plugins/veth"
 )
@@ -36,7 +37,7 @@ type node struct {
 }
 
 func newNode(t *testing.T, n api.Network, gateways ...string) *node {
-	nstest.Privileged(t)
+	netsim.Privileged(t)
 	nd := &node{ns: nstest.NewNS(t), srv: fakeoverlayd.Start(t, n), out: &bytes.Buffer{}}
 	nstest.Bridge(t, nd.ns, "m-dcos", gateways...)
 	nd.plugin = &Plugin{Kernel: veth.Netlink{}, Stdout: nd.out}

@@ -9,13 +9,14 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 
+	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/plugins/internal/nstest"
 )
 
 // setupNode returns a node netns with bridge m-dcos and a spec for one
 // container netns.
 func setupNode(t *testing.T) (ns.NetNS, ns.NetNS, Spec) {
-	nstest.Privileged(t)
+	netsim.Privileged(t)
 	node, cont := nstest.NewNS(t), nstest.NewNS(t)
 	nstest.Bridge(t, node, "m-dcos", "9.0.3.1/24")
 	ip, n, _ := net.ParseCIDR("9.0.3.2/24")

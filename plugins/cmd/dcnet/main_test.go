@@ -10,6 +10,7 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/dcnet/dcnet/internal/netsim"
 	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/dcnet/dcnet/plugins/internal/fakeoverlayd"
 	"github.com/dcnet/dcnet/plugins/internal/nstest"
@@ -19,7 +20,7 @@ import (
 // TestPrivilegedBinary runs the built dcnet binary as Mesos does (config
 // without cniVersion, Mesos args) inside a node netns.
 func TestPrivilegedBinary(t *testing.T) {
-	nstest.Privileged(t)
+	netsim.Privileged(t)
 	bin := plugintest.Build(t, ".")
 	node := nstest.NewNS(t)
 	nstest.Bridge(t, node, "m-dcos", "9.0.3.1/24")

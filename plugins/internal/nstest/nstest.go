@@ -1,8 +1,7 @@
-// Package nstest is the shared helper of the plugins' privileged tests: it
-// skips them without root, makes fresh network namespaces (node and
-// containers) that are removed when the test ends, builds a node bridge in
-// such a namespace, pings from a namespace, and guards the host namespace
-// (its links, addresses and routes must be the same after the test).
+// Package nstest is the shared helper of the plugins' privileged tests
+// (each gated by netsim.Privileged): it makes fresh network namespaces
+// (node and containers) that are removed when the test ends, builds a node
+// bridge in such a namespace, and pings from a namespace.
 package nstest
 
 import (
@@ -10,8 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,23 +23,6 @@ import (
 
 // pingTimeout bounds one echo request.
 const pingTimeout = 2 * time.Second
-
-// Privileged skips the test unless it runs as root, and guards the host
-// namespace: it fails the test if the host's links, addresses or routes
-// differ at the end.
-func Privileged(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces)")
-	}
-	before := hostState(t)
-	t.Cleanup(func() {
-		if after := hostState(t); !slices.Equal(before, after) {
-			t.Errorf("test changed the host netns:\nbefore:\n%s\nafter:\n%s",
-				strings.Join(before, "\n"), strings.Join(after, "\n"))
-		}
-	})
-}
 
 // NewNS makes a named netns (under /run/netns, so "ip netns exec
 // Name(n)" works) that is unmounted and removed when the test ends.
@@ -157,34 +137,4 @@ func Ping(n ns.NetNS, dst string) error {
 			return nil
 		}
 	}
-}
-
-// hostState renders the host netns' links, addresses and routes.
-func hostState(t *testing.T) []string {
-	t.Helper()
-	var out []string
-	links, err := netlink.LinkList()
-	if err != nil {
-		t.Fatalf("host links: %v", err)
-	}
-	for _, l := range links {
-		a := l.Attrs()
-		out = append(out, fmt.Sprintf("link %s %s master %d mtu %d up %v", a.Name, l.Type(), a.MasterIndex, a.MTU, a.Flags&net.FlagUp != 0))
-	}
-	addrs, err := netlink.AddrList(nil, netlink.FAMILY_ALL)
-	if err != nil {
-		t.Fatalf("host addresses: %v", err)
-	}
-	for _, a := range addrs {
-		out = append(out, fmt.Sprintf("addr %s dev %d", a.IPNet, a.LinkIndex))
-	}
-	routes, err := netlink.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
-	if err != nil {
-		t.Fatalf("host routes: %v", err)
-	}
-	for _, r := range routes {
-		out = append(out, fmt.Sprintf("route table %d %s via %s dev %d", r.Table, r.Dst, r.Gw, r.LinkIndex))
-	}
-	slices.Sort(out)
-	return out
 }

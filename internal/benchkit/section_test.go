@@ -3,6 +3,7 @@ package benchkit
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -48,5 +49,29 @@ func TestUpdateDocCreatesFile(t *testing.T) {
 	}
 	if diff := cmp.Diff(Header+"\n"+sec, string(got)); diff != "" {
 		t.Errorf("new file (-want +got):\n%s", diff)
+	}
+}
+
+// TestDocsHeader: the committed docs/benchmarks.md starts with Header, so
+// it carries the percentile definition the code uses.
+func TestDocsHeader(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/benchmarks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(doc), Header+"\n## ") {
+		t.Errorf("docs/benchmarks.md does not start with benchkit.Header and a section:\n%.600s", doc)
+	}
+}
+
+func TestWithHeader(t *testing.T) {
+	for in, want := range map[string]string{
+		"": Header,
+		"# Old title\n\nold intro\n\n## A\n\na\n": Header + "\n## A\n\na\n",
+		"## A\na\n": Header + "\n## A\na\n",
+	} {
+		if diff := cmp.Diff(want, WithHeader(in)); diff != "" {
+			t.Errorf("WithHeader(%q) (-want +got):\n%s", in, diff)
+		}
 	}
 }

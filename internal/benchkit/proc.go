@@ -64,3 +64,52 @@ func BusyPct(a, b CPUTimes) float64 {
 	}
 	return 100 * float64(b.Busy-a.Busy) / float64(b.Total-a.Total)
 }
+
+// Memory is a process's resident set, in bytes, as /proc/<pid>/status
+// shows it.
+type Memory struct {
+	RSS int64 // VmRSS, now
+	HWM int64 // VmHWM, the peak
+}
+
+// RSSKiB is RSS in KiB.
+func (m Memory) RSSKiB() int { return int(m.RSS >> 10) }
+
+// HWMKiB is HWM in KiB.
+func (m Memory) HWMKiB() int { return int(m.HWM >> 10) }
+
+// ReadMemory reads VmRSS and VmHWM of process pid.
+func ReadMemory(pid int) (Memory, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return Memory{}, err
+	}
+	return ParseMemory(string(b), pid)
+}
+
+// ParseMemory reads the "VmRSS:  123 kB" and "VmHWM:" lines of a
+// /proc/<pid>/status; pid is for the error.
+func ParseMemory(status string, pid int) (Memory, error) {
+	var m Memory
+	for _, l := range strings.Split(status, "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		f := strings.Fields(v)
+		if !ok || len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "VmRSS":
+			m.RSS = n << 10
+		case "VmHWM":
+			m.HWM = n << 10
+		}
+	}
+	if m.RSS == 0 {
+		return m, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+	}
+	return m, nil
+}

@@ -19,3 +19,13 @@ func TestParseCPUTimes(t *testing.T) {
 		t.Errorf("BusyPct = %v, want 75", p)
 	}
 }
+
+func TestParseMemory(t *testing.T) {
+	m, err := ParseMemory("Name:\toverlayd\nVmHWM:\t   41320 kB\nVmRSS:\t   40100 kB\nThreads:\t9\n", 7)
+	if err != nil || m.RSSKiB() != 40100 || m.HWMKiB() != 41320 || m.RSS != 40100*1024 {
+		t.Errorf("ParseMemory = %+v, %v", m, err)
+	}
+	if _, err := ParseMemory("Name:\tzombie\n", 7); err == nil {
+		t.Error("no VmRSS: no error")
+	}
+}
