@@ -173,7 +173,7 @@ func TestPrivilegedDoctor(t *testing.T) {
 	}
 	attachWeb(t, a1, "web1")
 	plain := attach(t, a2, "plain")
-	if err := etcdctl(members[0].node, endpoints, "put", cluster.TaskNamesPrefix+doctorTask, `["9.0.1.77"]`); err != nil {
+	if err := etcdctl(members[0].Node, endpoints, "put", cluster.TaskNamesPrefix+doctorTask, `["9.0.1.77"]`); err != nil {
 		t.Fatal(err)
 	}
 	waitWebVIP(t, a2, true, 1)
@@ -244,9 +244,9 @@ func TestPrivilegedDoctor(t *testing.T) {
 			return run("nft", "delete", "element", "ip", "dcnet-l4lb", "backends", "{ "+slot+" }")
 		}, present: gone(slot, "nft", "list", "map", "ip", "dcnet-l4lb", "backends"),
 			check: "nft table ip dcnet-l4lb", kind: doctor.Missing, object: slot + " : " + backend + " . 80", command: "nft list map ip dcnet-l4lb backends"},
-		{name: "etcdctl del endpoint record", do: func() error { return etcdctl(members[0].node, endpoints, "del", epKey) },
+		{name: "etcdctl del endpoint record", do: func() error { return etcdctl(members[0].Node, endpoints, "del", epKey) },
 			present: func() bool {
-				out, err := members[0].node.Run(context.Background(), "etcdctl", "--endpoints", endpoints, "get", "--keys-only", epKey)
+				out, err := members[0].Node.Run(context.Background(), "etcdctl", "--endpoints", endpoints, "get", "--keys-only", epKey)
 				return err == nil && !strings.Contains(out, epKey)
 			},
 			check: "endpoint records", kind: doctor.Missing, object: epKey, command: "etcdctl --endpoints " + endpoints + " get " + epKey},
@@ -290,4 +290,15 @@ func TestPrivilegedDoctor(t *testing.T) {
 	if code != 1 || strings.Join(bad, "\n") != strings.Join(want, "\n") {
 		t.Errorf("stopped dcnet-dns: exit %d, checks not ok:\n  %s\nwant:\n  %s", code, strings.Join(bad, "\n  "), strings.Join(want, "\n  "))
 	}
+}
+
+// etcdctl runs etcdctl with args against endpoints from node.
+func etcdctl(node *netsim.Node, endpoints string, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := node.Run(ctx, append([]string{"etcdctl", "--endpoints", endpoints, "--command-timeout", "2s"}, args...)...)
+	if err != nil {
+		return fmt.Errorf("etcdctl %v: %v: %s", args, err, out)
+	}
+	return nil
 }

@@ -52,9 +52,7 @@ type RigOptions struct {
 // in t.Cleanup. It skips without root or haproxy.
 func NewRig(t testing.TB, prefix string, o RigOptions) *Rig {
 	t.Helper()
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "ip", "haproxy")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "ip", "haproxy")
 	if o.Apps <= 0 {
 		o.Apps = 1
 	}

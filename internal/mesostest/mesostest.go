@@ -16,8 +16,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/dcnet/dcnet/internal/netsim"
 )
 
 // Port is the Mesos master's HTTP port.
@@ -39,17 +37,6 @@ type Master struct {
 	state     []byte // the get_state object of SUBSCRIBED; nil: none
 	subs      map[chan string]bool
 	streams   int
-}
-
-// Start serves on node's underlay address, port 5050, from a socket opened
-// in node's netns; /master/state answers doc until the next Set.
-func Start(node *netsim.Node, doc []byte) (*Master, error) {
-	addr := net.JoinHostPort(node.UnderlayIP.String(), Port)
-	ln, err := node.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("fake mesos master on %s: %w", node.Name, err)
-	}
-	return Serve(ln, doc), nil
 }
 
 // Serve serves on ln; /master/state answers doc until the next Set.

@@ -210,10 +210,11 @@ func (p *Instance) spawn() (*running, error) {
 		return nil, fmt.Errorf("haproxy: start: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
-	// Pdeathsig: no HAProxy outlives dcnet-l7lb. It fires when the
-	// forking thread ends, so fork from a fresh goroutine, never from a
-	// thread locked by the caller.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	// Its own process group, and on Linux Pdeathsig (sysProcAttr): no
+	// HAProxy outlives dcnet-l7lb. Pdeathsig fires when the forking
+	// thread ends, so fork from a fresh goroutine, never from a thread
+	// locked by the caller.
+	cmd.SysProcAttr = sysProcAttr()
 	started := make(chan error, 1)
 	go func() { started <- cmd.Start() }()
 	err = <-started

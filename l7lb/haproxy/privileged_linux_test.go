@@ -37,9 +37,7 @@ backend be
 // the old worker, a good reload that replaces it, and a restart after
 // kill -9.
 func TestPrivilegedInstance(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "haproxy")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "haproxy")
 	f := netsim.NewFabric(t, "l7ah")
 	node, err := f.AddNode("lb")
 	if err != nil {
