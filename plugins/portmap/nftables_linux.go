@@ -1,0 +1,375 @@
+package portmap
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink"
+)
+
+var _ Kernel = NFTables{}
+
+// NFTables is the Kernel on the nftables of the namespace the plugin runs
+// in, over netlink: no nft or iptables binary, no shell and no xtables
+// lock (MESOS-9127). Every call opens its own netlink socket.
+type NFTables struct{}
+
+// Intact implements Kernel.
+func (NFTables) Intact(chains []ChainSpec) (bool, error) {
+	c, err := nftables.New()
+	if err != nil {
+		return false, fmt.Errorf("open nftables netlink: %w", err)
+	}
+	for _, l := range layouts {
+		ok, err := l.intact(c, chains)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (l layout) intact(c *nftables.Conn, chains []ChainSpec) (bool, error) {
+	tables, err := c.ListTablesOfFamily(l.family)
+	if err != nil {
+		return false, fmt.Errorf("list %s tables: %w", familyName(l), err)
+	}
+	if !slices.ContainsFunc(tables, func(t *nftables.Table) bool { return t.Name == TableName }) {
+		return false, nil
+	}
+	t := l.table()
+	sets, err := c.GetSets(t)
+	if err != nil {
+		return false, fmt.Errorf("list sets of %s %s: %w", familyName(l), TableName, err)
+	}
+	for _, name := range []string{mapPorts, mapTargets} {
+		if !slices.ContainsFunc(sets, func(s *nftables.Set) bool { return s.Name == name }) {
+			return false, nil
+		}
+	}
+	have, err := c.ListChainsOfTableFamily(l.family)
+	if err != nil {
+		return false, fmt.Errorf("list %s chains: %w", familyName(l), err)
+	}
+	ports, targets := l.maps(t)
+	want := l.fixedRules(ports)
+	for _, cs := range chains {
+		want[cs.Name] = l.chainRules(cs, targets)
+	}
+	for name, rules := range want {
+		i := slices.IndexFunc(have, func(ch *nftables.Chain) bool { return ch.Table.Name == TableName && ch.Name == name })
+		if i < 0 || !hookOK(have[i]) {
+			return false, nil
+		}
+		got, err := c.GetRules(t, have[i])
+		if err != nil {
+			return false, fmt.Errorf("list rules of %s %s chain %s: %w", familyName(l), TableName, name, err)
+		}
+		exprs := make([][]expr.Any, len(got))
+		for j, r := range got {
+			exprs[j] = r.Exprs
+		}
+		if signature(exprs) != signature(rules) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// hookOK reports whether ch is hooked as the skeleton wants (a config
+// chain has no hook).
+func hookOK(ch *nftables.Chain) bool {
+	i := slices.IndexFunc(baseChains, func(b baseChain) bool { return b.name == ch.Name })
+	if i < 0 {
+		return ch.Hooknum == nil
+	}
+	b := baseChains[i]
+	return ch.Type == b.typ && ch.Hooknum != nil && *ch.Hooknum == *b.hook &&
+		ch.Priority != nil && *ch.Priority == *b.priority && ch.Policy != nil && *ch.Policy == nftables.ChainPolicyAccept
+}
+
+// Rebuild implements Kernel.
+func (NFTables) Rebuild(chains []ChainSpec, elems []Element) error {
+	for _, l := range layouts {
+		c, err := nftables.New()
+		if err != nil {
+			return fmt.Errorf("open nftables netlink: %w", err)
+		}
+		tables, err := c.ListTablesOfFamily(l.family)
+		if err != nil {
+			return fmt.Errorf("list %s tables: %w", familyName(l), err)
+		}
+		t := l.table()
+		if slices.ContainsFunc(tables, func(x *nftables.Table) bool { return x.Name == TableName }) {
+			c.DelTable(t)
+		}
+		c.AddTable(t)
+		ports, targets := l.maps(t)
+		if err := c.AddSet(ports, nil); err != nil {
+			return fmt.Errorf("add map %s: %w", mapPorts, err)
+		}
+		if err := c.AddSet(targets, nil); err != nil {
+			return fmt.Errorf("add map %s: %w", mapTargets, err)
+		}
+		// Config chains first: the ports map's elements jump to them.
+		for _, cs := range chains {
+			l.addChain(c, t, cs, targets)
+		}
+		hostports := c.AddChain(&nftables.Chain{Table: t, Name: chainHostports})
+		fixed := l.fixedRules(ports)
+		for _, r := range fixed[chainHostports] {
+			c.AddRule(&nftables.Rule{Table: t, Chain: hostports, Exprs: r})
+		}
+		accept := nftables.ChainPolicyAccept
+		for _, b := range baseChains {
+			ch := c.AddChain(&nftables.Chain{Table: t, Name: b.name, Type: b.typ, Hooknum: b.hook, Priority: b.priority, Policy: &accept})
+			for _, r := range fixed[b.name] {
+				c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: r})
+			}
+		}
+		if err := l.addElements(c, ports, targets, familyElems(elems, l)); err != nil {
+			return err
+		}
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("rebuild %s %s: %w", familyName(l), TableName, err)
+		}
+	}
+	return nil
+}
+
+func (l layout) addChain(c *nftables.Conn, t *nftables.Table, cs ChainSpec, targets *nftables.Set) {
+	ch := c.AddChain(&nftables.Chain{Table: t, Name: cs.Name})
+	c.FlushChain(ch)
+	for _, r := range l.chainRules(cs, targets) {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: r})
+	}
+}
+
+// Apply implements Kernel.
+func (NFTables) Apply(ch Changes) error {
+	for _, l := range layouts {
+		add, del := familyElems(ch.Add, l), familyElems(ch.Del, l)
+		if len(ch.Chains) == 0 && len(add) == 0 && len(del) == 0 && len(ch.DelChains) == 0 {
+			continue
+		}
+		c, err := nftables.New()
+		if err != nil {
+			return fmt.Errorf("open nftables netlink: %w", err)
+		}
+		t := l.table()
+		ports, targets := l.maps(t)
+		for _, cs := range ch.Chains {
+			l.addChain(c, t, cs, targets)
+		}
+		if len(del) > 0 {
+			if err := c.SetDeleteElements(ports, portElems(del, false)); err != nil {
+				return fmt.Errorf("delete elements: %w", err)
+			}
+			if err := c.SetDeleteElements(targets, targetElems(del, false)); err != nil {
+				return fmt.Errorf("delete elements: %w", err)
+			}
+		}
+		if err := l.addElements(c, ports, targets, add); err != nil {
+			return err
+		}
+		for _, n := range ch.DelChains {
+			c.DelChain(&nftables.Chain{Table: t, Name: n})
+		}
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("update %s %s: %w", familyName(l), TableName, err)
+		}
+	}
+	return nil
+}
+
+func (l layout) addElements(c *nftables.Conn, ports, targets *nftables.Set, es []Element) error {
+	if len(es) == 0 {
+		return nil
+	}
+	if err := c.SetAddElements(targets, targetElems(es, true)); err != nil {
+		return fmt.Errorf("add elements: %w", err)
+	}
+	if err := c.SetAddElements(ports, portElems(es, true)); err != nil {
+		return fmt.Errorf("add elements: %w", err)
+	}
+	return nil
+}
+
+// Elements implements Kernel.
+func (NFTables) Elements() ([]Element, error) {
+	c, err := nftables.New()
+	if err != nil {
+		return nil, fmt.Errorf("open nftables netlink: %w", err)
+	}
+	var out []Element
+	for f, l := range layouts {
+		tables, err := c.ListTablesOfFamily(l.family)
+		if err != nil {
+			return nil, fmt.Errorf("list %s tables: %w", familyName(l), err)
+		}
+		if !slices.ContainsFunc(tables, func(x *nftables.Table) bool { return x.Name == TableName }) {
+			continue
+		}
+		es, err := l.readElements(c, Family(f))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+	}
+	sortElements(out)
+	return out, nil
+}
+
+// readElements joins the two maps of one table by key; a key in only one
+// of them is read as an element with a zero target or no chain, which a
+// Diff against the state replaces.
+func (l layout) readElements(c *nftables.Conn, f Family) ([]Element, error) {
+	t := l.table()
+	byKey := map[string]*Element{}
+	var order []string
+	get := func(name string) ([]nftables.SetElement, error) {
+		s, err := c.GetSetByName(t, name)
+		if err != nil {
+			return nil, nil // a missing map: the skeleton check repairs it
+		}
+		es, err := c.GetSetElements(s)
+		if err != nil {
+			return nil, fmt.Errorf("list %s %s map %s: %w", familyName(l), TableName, name, err)
+		}
+		return es, nil
+	}
+	elem := func(key []byte, comment string) *Element {
+		proto, port, ok := decodePortKey(key)
+		if !ok {
+			return nil
+		}
+		e := Element{Family: f, Proto: proto, Port: port}
+		if tag, ok := TagOf(comment); ok {
+			e.Tag = tag
+		}
+		k := e.Key()
+		if byKey[k] == nil {
+			byKey[k] = &e
+			order = append(order, k)
+		}
+		return byKey[k]
+	}
+	ports, err := get(mapPorts)
+	if err != nil {
+		return nil, err
+	}
+	for _, se := range ports {
+		if e := elem(se.Key, se.Comment); e != nil && se.VerdictData != nil {
+			e.Chain = se.VerdictData.Chain
+		}
+	}
+	targets, err := get(mapTargets)
+	if err != nil {
+		return nil, err
+	}
+	for _, se := range targets {
+		if e := elem(se.Key, se.Comment); e != nil {
+			e.Target, _ = l.decodeTarget(se.Val)
+		}
+	}
+	out := make([]Element, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byKey[k])
+	}
+	return out, nil
+}
+
+// Remove deletes both tables; missing ones are fine.
+func (NFTables) Remove() error {
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("open nftables netlink: %w", err)
+	}
+	for _, l := range layouts {
+		tables, err := c.ListTablesOfFamily(l.family)
+		if err != nil {
+			return fmt.Errorf("list %s tables: %w", familyName(l), err)
+		}
+		if slices.ContainsFunc(tables, func(x *nftables.Table) bool { return x.Name == TableName }) {
+			c.DelTable(l.table())
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("delete %s tables: %w", TableName, err)
+	}
+	return nil
+}
+
+// RouteLocalnet implements Kernel.
+func (NFTables) RouteLocalnet(addr string) error {
+	ip := net.ParseIP(addr)
+	if ip == nil || ip.To4() == nil {
+		return fmt.Errorf("route_localnet toward %q: want an IPv4 address", addr)
+	}
+	routes, err := netlink.RouteGet(ip)
+	if err != nil || len(routes) == 0 {
+		return fmt.Errorf("route to %s: %v", addr, err)
+	}
+	link, err := netlink.LinkByIndex(routes[0].LinkIndex)
+	if err != nil {
+		return fmt.Errorf("device of the route to %s: %w", addr, err)
+	}
+	path := filepath.Join("/proc/sys/net/ipv4/conf", link.Attrs().Name, "route_localnet")
+	if cur, err := os.ReadFile(path); err == nil && len(cur) > 0 && cur[0] == '1' {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("set %s: %w", path, err)
+	}
+	return nil
+}
+
+func familyName(l layout) string {
+	if l.family == nftables.TableFamilyIPv6 {
+		return "ip6"
+	}
+	return "ip"
+}
+
+func familyElems(es []Element, l layout) []Element {
+	want := IPv4
+	if l.family == nftables.TableFamilyIPv6 {
+		want = IPv6
+	}
+	var out []Element
+	for _, e := range es {
+		if e.Family == want {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func portElems(es []Element, withData bool) []nftables.SetElement {
+	out := make([]nftables.SetElement, len(es))
+	for i, e := range es {
+		out[i].Key = encodePortKey(e.Proto, e.Port)
+		if withData {
+			out[i].VerdictData = &expr.Verdict{Kind: expr.VerdictJump, Chain: e.Chain}
+			out[i].Comment = Comment(e.Tag)
+		}
+	}
+	return out
+}
+
+func targetElems(es []Element, withData bool) []nftables.SetElement {
+	out := make([]nftables.SetElement, len(es))
+	for i, e := range es {
+		out[i].Key = encodePortKey(e.Proto, e.Port)
+		if withData {
+			out[i].Val = encodeTarget(e.Target)
+			out[i].Comment = Comment(e.Tag)
+		}
+	}
+	return out
+}
