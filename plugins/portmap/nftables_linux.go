@@ -166,11 +166,24 @@ func (NFTables) Apply(ch Changes) error {
 		for _, cs := range ch.Chains {
 			l.addChain(c, t, cs, targets)
 		}
-		if len(del) > 0 {
-			if err := c.SetDeleteElements(ports, portElems(del, false)); err != nil {
+		// An element read back from one map only (hand damage) is deleted
+		// from that map only.
+		var delPorts, delTargets []Element
+		for _, e := range del {
+			if e.Chain != "" {
+				delPorts = append(delPorts, e)
+			}
+			if e.Target.IsValid() {
+				delTargets = append(delTargets, e)
+			}
+		}
+		if len(delPorts) > 0 {
+			if err := c.SetDeleteElements(ports, portElems(delPorts, false)); err != nil {
 				return fmt.Errorf("delete elements: %w", err)
 			}
-			if err := c.SetDeleteElements(targets, targetElems(del, false)); err != nil {
+		}
+		if len(delTargets) > 0 {
+			if err := c.SetDeleteElements(targets, targetElems(delTargets, false)); err != nil {
 				return fmt.Errorf("delete elements: %w", err)
 			}
 		}
