@@ -74,7 +74,9 @@ func TestPrivilegedDataPlane(t *testing.T) {
 	state, ipam := t.TempDir(), t.TempDir()
 	// The container bridge is not excluded (DC/OS excluded it, which breaks
 	// hairpin): dcnet-portmap masquerades hairpin connections instead.
-	conf := func(maps string) string { return bridgeConf(state, ipam, "UCR-DEFAULT-BRIDGE", `"docker0"`, true, maps) }
+	conf := func(maps string) string {
+		return bridgeConf(state, ipam, "UCR-DEFAULT-BRIDGE", `"docker0"`, true, maps)
+	}
 	nodeIP := n1.UnderlayIP.String()
 
 	ctrs := map[string]*netsim.Container{}
