@@ -159,8 +159,8 @@ func portMapping(host, container int, proto, hostIP string) (api.PortMapping, er
 	if proto == "" {
 		proto = defaultProtocol
 	}
-	if proto != "tcp" && proto != "udp" {
-		return api.PortMapping{}, fmt.Errorf("protocol %q: want \"tcp\" or \"udp\"", proto)
+	if proto != "tcp" && proto != "udp" && proto != "sctp" {
+		return api.PortMapping{}, fmt.Errorf("protocol %q: want \"tcp\", \"udp\" or \"sctp\"", proto)
 	}
 	if hostIP != "" && net.ParseIP(hostIP) == nil {
 		return api.PortMapping{}, fmt.Errorf("hostIP %q: want an IP address", hostIP)

@@ -24,9 +24,12 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 	if conf.Chained() && conf.PrevResult == nil {
 		return invalid("%s: no prevResult and no delegate: chain dcnet-portmap after a plugin that gives the container its addresses (a conflist after dcnet), or name that plugin in \"delegate\"", op)
 	}
-	// Refuse a taken port before anything exists to undo.
-	if err := p.checkFree(conf, key); err != nil {
-		return err
+	// Refuse a taken port before the delegate makes anything to undo (in
+	// chained style install checks, under the state's lock).
+	if !conf.Chained() {
+		if err := p.checkFree(conf, key); err != nil {
+			return err
+		}
 	}
 	res := conf.PrevResult
 	if !conf.Chained() {
@@ -128,7 +131,9 @@ func (p *Plugin) install(conf *Config, rec Record) error {
 			return storeError(op, err)
 		}
 		if !intact {
-			p.note("%s: tables %s missing or damaged: rebuilding them from the state", op, TableName)
+			if len(known) > 0 {
+				p.note("%s: tables %s missing or damaged: rebuilding them from the state", op, TableName)
+			}
 			if err := p.rebuild(tx); err != nil {
 				return kernelError(op, err)
 			}
@@ -160,6 +165,13 @@ func (p *Plugin) applyRecord(tx *Tx, old Record, hadOld bool, rec Record, spec C
 	}
 	if unused != "" {
 		ch.DelChains = []string{unused}
+	}
+	if changed || unused != "" {
+		known, err := tx.Chains()
+		if err != nil {
+			return err
+		}
+		ch.Known = known
 	}
 	if ch.Empty() {
 		return nil
@@ -214,7 +226,7 @@ func (p *Plugin) reconcile(tx *Tx) error {
 	if len(add) == 0 && len(del) == 0 {
 		return nil
 	}
-	return p.Kernel.Apply(Changes{Chains: chains, Add: add, Del: del})
+	return p.Kernel.Apply(Changes{Chains: chains, Add: add, Del: del, Known: chains})
 }
 
 // localnet lets 127.0.0.1 be translated to the container's IPv4 address.

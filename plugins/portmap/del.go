@@ -47,7 +47,11 @@ func (p *Plugin) uninstall(conf *Config, key string) error {
 			}
 			return nil
 		}
-		ch := Changes{}
+		known, err := tx.Chains()
+		if err != nil {
+			return storeError(op, err)
+		}
+		ch := Changes{Known: known}
 		if ok {
 			ch.Del = Elements(old)
 		}
@@ -57,7 +61,7 @@ func (p *Plugin) uninstall(conf *Config, key string) error {
 		if !ch.Empty() && p.Kernel.Apply(ch) == nil {
 			return nil
 		}
-		if err := p.deleteTagged(key, unused); err != nil {
+		if err := p.deleteTagged(key, unused, known); err != nil {
 			return kernelError(op, err)
 		}
 		return nil
@@ -66,12 +70,12 @@ func (p *Plugin) uninstall(conf *Config, key string) error {
 
 // deleteTagged deletes the elements tagged key (and the chain unused, if
 // any); a missing table has none.
-func (p *Plugin) deleteTagged(key, unused string) error {
+func (p *Plugin) deleteTagged(key, unused string, known []ChainSpec) error {
 	have, err := p.Kernel.Elements()
 	if err != nil {
 		return err
 	}
-	var ch Changes
+	ch := Changes{Known: known}
 	for _, e := range have {
 		if e.Tag == key {
 			ch.Del = append(ch.Del, e)

@@ -12,23 +12,64 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-var _ Kernel = NFTables{}
+var _ Kernel = (*NFTables)(nil)
 
 // NFTables is the Kernel on the nftables of the namespace the plugin runs
 // in, over netlink: no nft or iptables binary, no shell and no xtables
-// lock (MESOS-9127). Every call opens its own netlink socket.
-type NFTables struct{}
+// lock (MESOS-9127). It keeps one netlink socket for all its requests
+// (a socket per request costs a dial and a close each), dropped after a
+// failure; Close releases it. Not safe for concurrent use.
+type NFTables struct {
+	conn *nftables.Conn
+}
+
+// NewNFTables returns the Kernel of the calling thread's namespace (the
+// socket is opened on first use).
+func NewNFTables() *NFTables { return &NFTables{} }
+
+// open returns the lasting connection.
+func (n *NFTables) open() (*nftables.Conn, error) {
+	if n.conn != nil {
+		return n.conn, nil
+	}
+	c, err := nftables.New(nftables.AsLasting())
+	if err != nil {
+		return nil, fmt.Errorf("open nftables netlink: %w", err)
+	}
+	n.conn = c
+	return c, nil
+}
+
+// done drops the connection after a failure (a failed batch may leave
+// acknowledgements unread).
+func (n *NFTables) done(err error) error {
+	if err != nil && n.conn != nil {
+		_ = n.conn.CloseLasting()
+		n.conn = nil
+	}
+	return err
+}
+
+// Close releases the netlink socket; the NFTables stays usable.
+func (n *NFTables) Close() error {
+	if n.conn == nil {
+		return nil
+	}
+	err := n.conn.CloseLasting()
+	n.conn = nil
+	return err
+}
 
 // Intact implements Kernel.
-func (NFTables) Intact(chains []ChainSpec) (bool, error) {
-	c, err := nftables.New()
+func (n *NFTables) Intact(chains []ChainSpec) (bool, error) {
+	c, err := n.open()
 	if err != nil {
-		return false, fmt.Errorf("open nftables netlink: %w", err)
+		return false, err
 	}
 	for _, l := range layouts {
 		ok, err := l.intact(c, chains)
 		if err != nil || !ok {
-			return false, err
+			return false, n.done(err)
 		}
 	}
 	return true, nil
@@ -47,26 +88,28 @@ func (l layout) intact(c *nftables.Conn, chains []ChainSpec) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("list sets of %s %s: %w", familyName(l), TableName, err)
 	}
-	for _, name := range []string{mapPorts, mapTargets} {
+	names := []string{mapTargets}
+	for _, cs := range chains {
+		names = append(names, cs.Name)
+	}
+	for _, name := range names {
 		if !slices.ContainsFunc(sets, func(s *nftables.Set) bool { return s.Name == name }) {
 			return false, nil
 		}
 	}
-	have, err := c.ListChainsOfTableFamily(l.family)
-	if err != nil {
-		return false, fmt.Errorf("list %s chains: %w", familyName(l), err)
-	}
-	ports, targets := l.maps(t)
-	want := l.fixedRules(ports)
+	want := l.fixedRules(chains)
 	for _, cs := range chains {
-		want[cs.Name] = l.chainRules(cs, targets)
+		want[cs.Name] = l.chainRules(cs)
 	}
+	// One chain at a time, by name: a dump of every chain of the family
+	// would grow with other tables (iptables-nft's nat table holds a chain
+	// per container of the reference portmap plugin).
 	for name, rules := range want {
-		i := slices.IndexFunc(have, func(ch *nftables.Chain) bool { return ch.Table.Name == TableName && ch.Name == name })
-		if i < 0 || !hookOK(have[i]) {
-			return false, nil
+		ch, err := c.ListChain(t, name)
+		if err != nil || !hookOK(ch) {
+			return false, nil // missing (ENOENT) or hooked otherwise
 		}
-		got, err := c.GetRules(t, have[i])
+		got, err := c.GetRules(t, ch)
 		if err != nil {
 			return false, fmt.Errorf("list rules of %s %s chain %s: %w", familyName(l), TableName, name, err)
 		}
@@ -94,130 +137,150 @@ func hookOK(ch *nftables.Chain) bool {
 }
 
 // Rebuild implements Kernel.
-func (NFTables) Rebuild(chains []ChainSpec, elems []Element) error {
+func (n *NFTables) Rebuild(chains []ChainSpec, elems []Element) error {
 	for _, l := range layouts {
-		c, err := nftables.New()
+		c, err := n.open()
 		if err != nil {
-			return fmt.Errorf("open nftables netlink: %w", err)
+			return err
 		}
 		tables, err := c.ListTablesOfFamily(l.family)
 		if err != nil {
-			return fmt.Errorf("list %s tables: %w", familyName(l), err)
+			return n.done(fmt.Errorf("list %s tables: %w", familyName(l), err))
 		}
 		t := l.table()
 		if slices.ContainsFunc(tables, func(x *nftables.Table) bool { return x.Name == TableName }) {
 			c.DelTable(t)
 		}
 		c.AddTable(t)
-		ports, targets := l.maps(t)
-		if err := c.AddSet(ports, nil); err != nil {
-			return fmt.Errorf("add map %s: %w", mapPorts, err)
-		}
+		targets := l.targets(t)
 		if err := c.AddSet(targets, nil); err != nil {
 			return fmt.Errorf("add map %s: %w", mapTargets, err)
 		}
-		// Config chains first: the ports map's elements jump to them.
+		// Config chains first: hostports jumps to them.
 		for _, cs := range chains {
-			l.addChain(c, t, cs, targets)
-		}
-		hostports := c.AddChain(&nftables.Chain{Table: t, Name: chainHostports})
-		fixed := l.fixedRules(ports)
-		for _, r := range fixed[chainHostports] {
-			c.AddRule(&nftables.Rule{Table: t, Chain: hostports, Exprs: r})
+			if err := l.addChain(c, t, cs); err != nil {
+				return err
+			}
 		}
 		accept := nftables.ChainPolicyAccept
+		fixed := l.fixedRules(chains)
+		l.writeHostports(c, t, fixed[chainHostports])
 		for _, b := range baseChains {
 			ch := c.AddChain(&nftables.Chain{Table: t, Name: b.name, Type: b.typ, Hooknum: b.hook, Priority: b.priority, Policy: &accept})
 			for _, r := range fixed[b.name] {
 				c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: r})
 			}
 		}
-		if err := l.addElements(c, ports, targets, familyElems(elems, l)); err != nil {
-			return err
+		if err := l.addElements(c, t, targets, familyElems(elems, l)); err != nil {
+			return n.done(err)
 		}
 		if err := c.Flush(); err != nil {
-			return fmt.Errorf("rebuild %s %s: %w", familyName(l), TableName, err)
+			return n.done(fmt.Errorf("rebuild %s %s: %w", familyName(l), TableName, err))
 		}
 	}
 	return nil
 }
 
-func (l layout) addChain(c *nftables.Conn, t *nftables.Table, cs ChainSpec, targets *nftables.Set) {
+// addChain creates a config chain's set and the chain with its rules (or
+// replaces the rules of an existing one).
+func (l layout) addChain(c *nftables.Conn, t *nftables.Table, cs ChainSpec) error {
+	if err := c.AddSet(portSet(t, cs.Name), nil); err != nil {
+		return fmt.Errorf("add set %s: %w", cs.Name, err)
+	}
 	ch := c.AddChain(&nftables.Chain{Table: t, Name: cs.Name})
 	c.FlushChain(ch)
-	for _, r := range l.chainRules(cs, targets) {
+	for _, r := range l.chainRules(cs) {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: r})
+	}
+	return nil
+}
+
+// writeHostports (re)writes the dispatch chain.
+func (l layout) writeHostports(c *nftables.Conn, t *nftables.Table, rules [][]expr.Any) {
+	ch := c.AddChain(&nftables.Chain{Table: t, Name: chainHostports})
+	c.FlushChain(ch)
+	for _, r := range rules {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: r})
 	}
 }
 
 // Apply implements Kernel.
-func (NFTables) Apply(ch Changes) error {
+func (n *NFTables) Apply(ch Changes) error {
 	for _, l := range layouts {
 		add, del := familyElems(ch.Add, l), familyElems(ch.Del, l)
 		if len(ch.Chains) == 0 && len(add) == 0 && len(del) == 0 && len(ch.DelChains) == 0 {
 			continue
 		}
-		c, err := nftables.New()
+		c, err := n.open()
 		if err != nil {
-			return fmt.Errorf("open nftables netlink: %w", err)
+			return err
 		}
 		t := l.table()
-		ports, targets := l.maps(t)
+		targets := l.targets(t)
 		for _, cs := range ch.Chains {
-			l.addChain(c, t, cs, targets)
+			if err := l.addChain(c, t, cs); err != nil {
+				return n.done(err)
+			}
 		}
-		// An element read back from one map only (hand damage) is deleted
-		// from that map only.
-		var delPorts, delTargets []Element
+		if len(ch.Chains) > 0 || len(ch.DelChains) > 0 {
+			l.writeHostports(c, t, l.fixedRules(ch.Known)[chainHostports])
+		}
+		// An element read back from one side only (hand damage) is deleted
+		// from that side only.
+		var delTargets []Element
 		for _, e := range del {
 			if e.Chain != "" {
-				delPorts = append(delPorts, e)
+				if err := c.SetDeleteElements(portSet(t, e.Chain), portElems([]Element{e}, false)); err != nil {
+					return n.done(fmt.Errorf("delete elements: %w", err))
+				}
 			}
 			if e.Target.IsValid() {
 				delTargets = append(delTargets, e)
 			}
 		}
-		if len(delPorts) > 0 {
-			if err := c.SetDeleteElements(ports, portElems(delPorts, false)); err != nil {
-				return fmt.Errorf("delete elements: %w", err)
-			}
-		}
 		if len(delTargets) > 0 {
 			if err := c.SetDeleteElements(targets, targetElems(delTargets, false)); err != nil {
-				return fmt.Errorf("delete elements: %w", err)
+				return n.done(fmt.Errorf("delete elements: %w", err))
 			}
 		}
-		if err := l.addElements(c, ports, targets, add); err != nil {
-			return err
+		if err := l.addElements(c, t, targets, add); err != nil {
+			return n.done(err)
 		}
-		for _, n := range ch.DelChains {
-			c.DelChain(&nftables.Chain{Table: t, Name: n})
+		for _, name := range ch.DelChains {
+			c.DelChain(&nftables.Chain{Table: t, Name: name})
+			c.DelSet(portSet(t, name))
 		}
 		if err := c.Flush(); err != nil {
-			return fmt.Errorf("update %s %s: %w", familyName(l), TableName, err)
+			return n.done(fmt.Errorf("update %s %s: %w", familyName(l), TableName, err))
 		}
 	}
 	return nil
 }
 
-func (l layout) addElements(c *nftables.Conn, ports, targets *nftables.Set, es []Element) error {
+func (l layout) addElements(c *nftables.Conn, t *nftables.Table, targets *nftables.Set, es []Element) error {
 	if len(es) == 0 {
 		return nil
 	}
 	if err := c.SetAddElements(targets, targetElems(es, true)); err != nil {
 		return fmt.Errorf("add elements: %w", err)
 	}
-	if err := c.SetAddElements(ports, portElems(es, true)); err != nil {
-		return fmt.Errorf("add elements: %w", err)
+	byChain := map[string][]Element{}
+	for _, e := range es {
+		byChain[e.Chain] = append(byChain[e.Chain], e)
+	}
+	for chain, part := range byChain {
+		if err := c.SetAddElements(portSet(t, chain), portElems(part, true)); err != nil {
+			return fmt.Errorf("add elements: %w", err)
+		}
 	}
 	return nil
 }
 
 // Elements implements Kernel.
-func (NFTables) Elements() ([]Element, error) {
-	c, err := nftables.New()
+func (n *NFTables) Elements() ([]Element, error) {
+	c, err := n.open()
 	if err != nil {
-		return nil, fmt.Errorf("open nftables netlink: %w", err)
+		return nil, err
 	}
 	var out []Element
 	for f, l := range layouts {
@@ -230,7 +293,7 @@ func (NFTables) Elements() ([]Element, error) {
 		}
 		es, err := l.readElements(c, Family(f))
 		if err != nil {
-			return nil, err
+			return nil, n.done(err)
 		}
 		out = append(out, es...)
 	}
@@ -272,13 +335,22 @@ func (l layout) readElements(c *nftables.Conn, f Family) ([]Element, error) {
 		}
 		return byKey[k]
 	}
-	ports, err := get(mapPorts)
+	sets, err := c.GetSets(t)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list sets of %s %s: %w", familyName(l), TableName, err)
 	}
-	for _, se := range ports {
-		if e := elem(se.Key, se.Comment); e != nil && se.VerdictData != nil {
-			e.Chain = se.VerdictData.Chain
+	for _, set := range sets {
+		if set.Name == mapTargets {
+			continue
+		}
+		es, err := get(set.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, se := range es {
+			if e := elem(se.Key, se.Comment); e != nil {
+				e.Chain = set.Name
+			}
 		}
 	}
 	targets, err := get(mapTargets)
@@ -298,28 +370,28 @@ func (l layout) readElements(c *nftables.Conn, f Family) ([]Element, error) {
 }
 
 // Remove deletes both tables; missing ones are fine.
-func (NFTables) Remove() error {
-	c, err := nftables.New()
+func (n *NFTables) Remove() error {
+	c, err := n.open()
 	if err != nil {
-		return fmt.Errorf("open nftables netlink: %w", err)
+		return err
 	}
 	for _, l := range layouts {
 		tables, err := c.ListTablesOfFamily(l.family)
 		if err != nil {
-			return fmt.Errorf("list %s tables: %w", familyName(l), err)
+			return n.done(fmt.Errorf("list %s tables: %w", familyName(l), err))
 		}
 		if slices.ContainsFunc(tables, func(x *nftables.Table) bool { return x.Name == TableName }) {
 			c.DelTable(l.table())
 		}
 	}
 	if err := c.Flush(); err != nil {
-		return fmt.Errorf("delete %s tables: %w", TableName, err)
+		return n.done(fmt.Errorf("delete %s tables: %w", TableName, err))
 	}
 	return nil
 }
 
 // RouteLocalnet implements Kernel.
-func (NFTables) RouteLocalnet(addr string) error {
+func (n *NFTables) RouteLocalnet(addr string) error {
 	ip := net.ParseIP(addr)
 	if ip == nil || ip.To4() == nil {
 		return fmt.Errorf("route_localnet toward %q: want an IPv4 address", addr)
@@ -368,7 +440,6 @@ func portElems(es []Element, withData bool) []nftables.SetElement {
 	for i, e := range es {
 		out[i].Key = encodePortKey(e.Proto, e.Port)
 		if withData {
-			out[i].VerdictData = &expr.Verdict{Kind: expr.VerdictJump, Chain: e.Chain}
 			out[i].Comment = Comment(e.Tag)
 		}
 	}

@@ -19,14 +19,13 @@ const (
 	chainHostports  = "hostports"
 	chainHairpin    = "hairpin"
 	chainPostrout   = "postrouting"
-	mapPorts        = "ports"   // l4proto . port : jump <config chain>
-	mapTargets      = "targets" // l4proto . port : addr . port
+	mapTargets      = "targets" // l4proto . port : addr . port; each config chain has a set of its ports
 	setNoVIP        = "vipnets" // the l4lb VIP ranges, never translated
 )
 
 // reservedChains are the fixed chains' names (a config's "chain" cannot
 // take one).
-var reservedChains = []string{chainPrerouting, chainOutput, chainHostports, chainHairpin, chainPostrout}
+var reservedChains = []string{chainPrerouting, chainOutput, chainHostports, chainHairpin, chainPostrout, mapTargets}
 
 // HairpinMark is the packet mark bit that asks for masquerade at
 // postrouting: the same bit, with the same meaning, as dcnet-l4lb's
@@ -69,8 +68,8 @@ var VIPRanges = [2]netip.Prefix{
 }
 
 // Element is one host port of one family as the kernel holds it: an
-// element of the ports map (which config chain) and one of the targets
-// map (where to), both tagged with the record's key.
+// element of its config chain's set and one of the targets map (where
+// to), both tagged with the record's key.
 type Element struct {
 	Family Family
 	Proto  uint8
@@ -184,12 +183,14 @@ func Diff(want, have []Element) (add, del []Element) {
 
 // Changes is one batch for the kernel: chains to create or replace, then
 // element deletes, element adds, and deletes of the chains no element
-// jumps to any more.
+// uses any more. Known lists every config chain after the batch; the
+// dispatch rules are rewritten from it when chains come or go.
 type Changes struct {
 	Chains    []ChainSpec
 	Del       []Element
 	Add       []Element
 	DelChains []string
+	Known     []ChainSpec
 }
 
 // Empty reports whether the batch changes nothing.

@@ -44,7 +44,7 @@ type Plugin struct {
 
 // New returns the plugin as the binary runs it.
 func New() *Plugin {
-	return &Plugin{Kernel: NFTables{}, Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now}
+	return &Plugin{Kernel: NewNFTables(), Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now}
 }
 
 // Funcs returns the plugin's commands for skel.PluginMainFuncs.

@@ -103,7 +103,8 @@ func TestPrivilegedDataPlane(t *testing.T) {
 	}
 	netsim.ServeUDPName(t, ctrs["c1"].Namespace, ":53", "c1-udp")
 	ruleset := mustRun(t, n1.Namespace, "nft", "list", "table", "ip", TableName)
-	for _, want := range []string{`tcp . 8080 comment "container_id: c1 ifname: eth0" : jump UCR-DEFAULT-BRIDGE`,
+	for _, want := range []string{`tcp . 8080 comment "container_id: c1 ifname: eth0" : 172.31.254.`,
+		"meta l4proto . th dport @UCR-DEFAULT-BRIDGE jump UCR-DEFAULT-BRIDGE", "set UCR-DEFAULT-BRIDGE",
 		`iifname "eth0" return`, `iifname "bogus0" return`, "dnat ip to meta l4proto . th dport map @targets"} {
 		if !strings.Contains(ruleset, want) {
 			t.Errorf("nft list table ip %s lacks %q:\n%s", TableName, want, ruleset)
@@ -149,7 +150,7 @@ func TestPrivilegedDataPlane(t *testing.T) {
 
 	// Hand damage: an element comes back with the next GC (or the
 	// container's CHECK), a chain's rule or the whole table with any ADD.
-	mustRun(t, n1.Namespace, "nft", "delete", "element", "ip", TableName, "ports", "{ tcp . 8081 }")
+	mustRun(t, n1.Namespace, "nft", "delete", "element", "ip", TableName, "UCR-DEFAULT-BRIDGE", "{ tcp . 8081 }")
 	wantNoAnswer(t, "after deleting the element", n1.Namespace, nodeIP+":8081")
 	gc := fmt.Sprintf(`{"cniVersion":"1.1.0","name":"mesos-bridge","type":"dcnet-portmap","stateDir":%q,
 	  "cni.dev/valid-attachments":[{"containerID":"c1","ifname":"eth0"},{"containerID":"c2","ifname":"eth0"},{"containerID":"c4","ifname":"eth0"}]}`, state)

@@ -67,10 +67,16 @@ var loopback4 = netip.MustParsePrefix("127.0.0.0/8")
 
 func (l layout) table() *nftables.Table { return &nftables.Table{Name: TableName, Family: l.family} }
 
-func (l layout) maps(t *nftables.Table) (ports, targets *nftables.Set) {
-	ports = &nftables.Set{Table: t, Name: mapPorts, IsMap: true, Concatenation: true, KeyType: portKey, DataType: nftables.TypeVerdict}
-	targets = &nftables.Set{Table: t, Name: mapTargets, IsMap: true, Concatenation: true, KeyType: portKey, DataType: l.targetData}
-	return ports, targets
+func (l layout) targets(t *nftables.Table) *nftables.Set {
+	return &nftables.Set{Table: t, Name: mapTargets, IsMap: true, Concatenation: true, KeyType: portKey, DataType: l.targetData}
+}
+
+// portSet is the plain set of a config chain's host ports: no verdicts in
+// any map, because a commit that adds an element jumping to a chain makes
+// the kernel validate every element of the map (the cost of an ADD would
+// grow with the mappings).
+func portSet(t *nftables.Table, chain string) *nftables.Set {
+	return &nftables.Set{Table: t, Name: chain, Concatenation: true, KeyType: portKey}
 }
 
 // baseChain is one of the hooked chains of the skeleton.
@@ -88,8 +94,9 @@ var baseChains = []baseChain{
 	{chainPostrout, nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource},
 }
 
-// fixedRules are the rules of the skeleton's chains, by chain.
-func (l layout) fixedRules(ports *nftables.Set) map[string][][]expr.Any {
+// fixedRules are the rules of the skeleton's chains, by chain; hostports
+// dispatches to each config chain whose set holds the packet's port.
+func (l layout) fixedRules(chains []ChainSpec) map[string][][]expr.Any {
 	local := []expr.Any{
 		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne32(rtnLocal)},
@@ -103,26 +110,28 @@ func (l layout) fixedRules(ports *nftables.Set) map[string][][]expr.Any {
 	if l.family == nftables.TableFamilyIPv4 {
 		post = append(post, l.masqueradeLoopback())
 	}
+	hostports := [][]expr.Any{append(l.prefixMatch(l.daddrOff, vip), &expr.Verdict{Kind: expr.VerdictReturn})}
+	for _, c := range chains {
+		hostports = append(hostports, []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: regKey},
+			&expr.Payload{OperationType: expr.PayloadLoad, DestRegister: regPort, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+			&expr.Lookup{SourceRegister: regKey, SetName: c.Name},
+			&expr.Verdict{Kind: expr.VerdictJump, Chain: c.Name},
+		})
+	}
 	return map[string][][]expr.Any{
 		chainPrerouting: {local},
 		chainOutput:     {local},
-		chainHostports: {
-			append(l.prefixMatch(l.daddrOff, vip), &expr.Verdict{Kind: expr.VerdictReturn}),
-			{
-				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: regKey},
-				&expr.Payload{OperationType: expr.PayloadLoad, DestRegister: regPort, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-				&expr.Lookup{SourceRegister: regKey, DestRegister: 0, IsDestRegSet: true, SetName: ports.Name, SetID: ports.ID},
-			},
-		},
-		chainHairpin:  {hairpinMark()},
-		chainPostrout: post,
+		chainHostports:  hostports,
+		chainHairpin:    {hairpinMark()},
+		chainPostrout:   post,
 	}
 }
 
 // chainRules are the rules of a config chain: skip the excluded devices
 // (each of them), skip loopback destinations unless localhost is on
 // (always for IPv6, which cannot route ::1 off the node), then translate.
-func (l layout) chainRules(c ChainSpec, targets *nftables.Set) [][]expr.Any {
+func (l layout) chainRules(c ChainSpec) [][]expr.Any {
 	var rules [][]expr.Any
 	for _, dev := range c.Excludes {
 		rules = append(rules, []expr.Any{
@@ -140,7 +149,7 @@ func (l layout) chainRules(c ChainSpec, targets *nftables.Set) [][]expr.Any {
 	return append(rules, []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: regKey},
 		&expr.Payload{OperationType: expr.PayloadLoad, DestRegister: regPort, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Lookup{SourceRegister: regKey, DestRegister: 1, IsDestRegSet: true, SetName: targets.Name, SetID: targets.ID},
+		&expr.Lookup{SourceRegister: regKey, DestRegister: 1, IsDestRegSet: true, SetName: mapTargets},
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: l.natFamily, RegAddrMin: 1, RegProtoMin: l.regNATPort, Specified: true},
 	})
 }

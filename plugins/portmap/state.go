@@ -77,6 +77,14 @@ func OpenStore(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
+	ready := false
+	_ = db.View(func(tx *bolt.Tx) error {
+		ready = tx.Bucket(bucketRecords) != nil && tx.Bucket(bucketPorts) != nil && tx.Bucket(bucketChains) != nil
+		return nil
+	})
+	if ready { // no write (and no fsync) just to open
+		return &Store{db: db}, nil
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketRecords, bucketPorts, bucketChains} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
