@@ -202,20 +202,14 @@ func TestPrivilegedMesosUCR(t *testing.T) {
 	}
 }
 
-// rulesetIn is a namespace's nft ruleset and iptables-save, normalised.
+// rulesetIn is the namespace's normalised rules (netsim.Namespace.Rules).
 func rulesetIn(t *testing.T, n netsim.Namespace) []string {
 	t.Helper()
-	out, err := n.Run(context.Background(), "nft", "list", "ruleset")
+	out, err := n.Rules(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := netsim.NormaliseNft(out)
-	for _, save := range []string{"iptables-save", "ip6tables-save"} {
-		if s, err := n.Run(context.Background(), save); err == nil {
-			lines = append(lines, netsim.NormaliseIptables(s)...)
-		}
-	}
-	return lines
+	return out
 }
 
 // wantDial fails t unless a TCP dial from n to addr reaches the server

@@ -3,7 +3,6 @@ package portmap
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -12,8 +11,9 @@ import (
 
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
-	"github.com/containernetworking/cni/pkg/types/create"
 	"github.com/containernetworking/cni/pkg/version"
+
+	"github.com/dcnet/dcnet/plugins/netconf"
 )
 
 // Defaults and limits of the configuration.
@@ -272,69 +272,10 @@ func (c *Config) parseDelegate(raw rawConfig) error {
 	return nil
 }
 
-// parsePrevResult converts prevResult, written in version v, to the
-// current result type.
-func parsePrevResult(data json.RawMessage, v string) (*current.Result, error) {
-	if len(data) == 0 || string(data) == "null" {
-		return nil, nil
-	}
-	r, err := create.Create(v, data)
-	if err != nil {
-		return nil, invalid("prevResult: not a CNI %s result: %v", v, err)
-	}
-	res, err := current.NewResultFromResult(r)
-	if err != nil {
-		return nil, invalid("prevResult: cannot convert from CNI %s: %v", v, err)
-	}
-	return res, nil
-}
-
-// decode unmarshals data into v and turns JSON errors into CNI errors that
-// name the offending field; prefix is the path of data in the config.
-func decode(data []byte, v any, prefix string) error {
-	err := json.Unmarshal(data, v)
-	if err == nil {
-		return nil
-	}
-	where := "network config"
-	if prefix != "" {
-		where = strings.TrimSuffix(prefix, ".")
-	}
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return types.NewError(types.ErrDecodingFailure, fmt.Sprintf("%s is not valid JSON: %v (at byte %d)", where, syn, syn.Offset), "")
-	case errors.As(err, &typ):
-		if typ.Field == "" && prefix == "" {
-			return types.NewError(types.ErrDecodingFailure, fmt.Sprintf("network config: want a JSON object, got a JSON %s", typ.Value), "")
-		}
-		field := strings.TrimSuffix(prefix+typ.Field, ".")
-		field = strings.Replace(field, "args."+mesosArgs+".", fmt.Sprintf("args[%q].", mesosArgs), 1)
-		return invalid("%s: got a JSON %s, want %s", field, typ.Value, kindName(typ.Type.Kind().String()))
-	default:
-		return types.NewError(types.ErrDecodingFailure, fmt.Sprintf("%s: %v", where, err), "")
-	}
-}
-
-// kindName names a Go kind the way a config author thinks of it.
-func kindName(kind string) string {
-	switch {
-	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"):
-		return "an integer"
-	case kind == "bool":
-		return "true or false"
-	case kind == "string":
-		return "a string"
-	case kind == "slice", kind == "array":
-		return "an array"
-	case kind == "map", kind == "struct":
-		return "an object"
-	}
-	return "another type"
-}
-
-// invalid is a code 7 error.
-func invalid(format string, a ...any) *types.Error {
-	return types.NewError(types.ErrInvalidNetworkConfig, fmt.Sprintf(format, a...), "")
-}
+// decode, parsePrevResult and invalid are netconf's, so dcnet's plugins
+// name bad fields the same way.
+var (
+	decode          = netconf.Decode
+	parsePrevResult = netconf.ParsePrevResult
+	invalid         = netconf.Invalid
+)

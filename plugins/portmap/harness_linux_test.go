@@ -58,20 +58,12 @@ func cniCall(node *netsim.Node, cniPath, plugin, command, id, netns, conf string
 	return so.String(), nil
 }
 
-// rulesetOf is `nft list ruleset` and `iptables-save` of a namespace,
-// normalised (counters dropped) for before/after comparisons.
+// rulesetOf is the namespace's normalised rules (netsim.Namespace.Rules).
 func rulesetOf(t *testing.T, n netsim.Namespace) []string {
 	t.Helper()
-	ctx := context.Background()
-	nft, err := n.Run(ctx, "nft", "list", "ruleset")
+	out, err := n.Rules(context.Background())
 	if err != nil {
 		t.Fatal(err)
-	}
-	out := netsim.NormaliseNft(nft)
-	for _, save := range []string{"iptables-save", "ip6tables-save"} {
-		if s, err := n.Run(ctx, save); err == nil {
-			out = append(out, netsim.NormaliseIptables(s)...)
-		}
 	}
 	return out
 }

@@ -1,0 +1,80 @@
+package portmap
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dcnet/dcnet/internal/netsim"
+)
+
+// TestPrivilegedThousandMappings: 500 dual-stack containers with two host
+// ports each (tcp, udp, sctp), added by four concurrent plugin processes
+// (the state's lock serialises them), give 1,000 mappings in each family's
+// table; DEL of all of them, also concurrent, leaves the node's rules as
+// they were.
+func TestPrivilegedThousandMappings(t *testing.T) {
+	netsim.RequireRoot(t)
+	netsim.RequireCommands(t, "nft", "iptables-save")
+	netsim.GuardHost(t)
+	cniPath := buildPlugins(t)
+	f := netsim.NewFabric(t, "pmapk")
+	node, err := f.AddNode("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe, err := node.AddContainer("probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := rulesetOf(t, node.Namespace)
+	state := t.TempDir()
+	const containers, workers = 500, 4
+	conf := func(i int) string {
+		protos := []string{"tcp", "udp", "sctp"}
+		return fmt.Sprintf(`{"cniVersion":"1.1.0","name":"dcos","type":"dcnet-portmap","stateDir":%q,
+		  "runtimeConfig":{"portMappings":[{"hostPort":%d,"containerPort":80,"protocol":%q},{"hostPort":%d,"containerPort":81,"protocol":%q}]},
+		  "prevResult":{"cniVersion":"1.1.0","ips":[{"address":"9.0.%d.%d/16"},{"address":"fd01:b::%x/80"}]}}`,
+			state, 20000+2*i, protos[i%3], 20001+2*i, protos[(i+1)%3], i/250, i%250+2, i+2)
+	}
+	each := func(command string) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan error, containers)
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < containers; i += workers {
+					if _, err := cniCall(node, cniPath, "dcnet-portmap", command, fmt.Sprintf("c%03d", i), probe.Path, conf(i)); err != nil {
+						errs <- fmt.Errorf("%s c%03d: %w", command, i, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	each("ADD")
+	for _, fam := range []string{"ip", "ip6"} {
+		out := mustRun(t, node.Namespace, "nft", "list", "map", fam, TableName, mapTargets)
+		if n := strings.Count(out, "container_id: "); n != 2*containers {
+			t.Errorf("%s %s targets: %d elements, want %d", fam, TableName, n, 2*containers)
+		}
+	}
+	if out := mustRun(t, node.Namespace, "nft", "list", "set", "ip", TableName, DefaultChain); !strings.Contains(out, "sctp . 20001") {
+		t.Errorf("no sctp element in set %s:\n%.500s", DefaultChain, out)
+	}
+	// The same host port again: refused, the holder named.
+	_, err = cniCall(node, cniPath, "dcnet-portmap", "ADD", "late", probe.Path, conf(7))
+	if err == nil || !strings.Contains(err.Error(), "already mapped by container c007") {
+		t.Errorf("ADD of a taken port with 1,000 mappings: %v", err)
+	}
+	each("DEL")
+	wantRulesetUnchanged(t, node.Namespace, before)
+}
