@@ -67,7 +67,7 @@ func TestPrivilegedThousandMappings(t *testing.T) {
 			t.Errorf("%s %s targets: %d elements, want %d", fam, TableName, n, 2*containers)
 		}
 	}
-	if out := mustRun(t, node.Namespace, "nft", "list", "set", "ip", TableName, DefaultChain); !strings.Contains(out, "sctp . 20001") {
+	if out := mustRun(t, node.Namespace, "nft", "list", "set", "ip", TableName, DefaultChain); !strings.Contains(out, "sctp . 20003") {
 		t.Errorf("no sctp element in set %s:\n%.500s", DefaultChain, out)
 	}
 	// The same host port again: refused, the holder named.
