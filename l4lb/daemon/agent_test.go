@@ -90,7 +90,7 @@ func fixtureBindings(t *testing.T, fixture, node string, agentIP netip.Addr) []v
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs, _ := mesos.Backends(st, agentIP)
+	bs, _ := mesos.Backends(st, agentIP, nil)
 	for i := range bs {
 		bs[i].Backend.Node = node
 	}
