@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +27,7 @@ const serveFlag = "-serve"
 // Connection-rate run shape.
 const (
 	connWorkers = 4
-	connSlices  = 12 // alternating slices, half per path
+	connSlices  = 20 // alternating slices, half per path
 	connSlice   = 400 * time.Millisecond
 	connTimeout = 2 * time.Second
 	ticksPerSec = 100 // USER_HZ of /proc/<pid>/stat
@@ -53,6 +54,7 @@ func serve(addr string) error {
 // connResult is the new-connection rate of both paths.
 type connResult struct {
 	HostPort, Direct       float64 // connections per second
+	Ratio                  float64 // median of the slice pairs' host-port/direct ratios
 	Errors                 int
 	GenCPU, ServerCPU      float64 // % of one CPU
 	HostTarget, DirectAddr string
@@ -62,7 +64,7 @@ type connResult struct {
 // opens new connections from the client node to nodeIP:hostPort and to
 // containerIP:80 in alternating slices (the two paths share the machine's
 // moments).
-func (e *env) connRate(ctx context.Context, c *netsim.Container, containerIP string, hostPort int) (connResult, error) {
+func (e *env) connRate(ctx context.Context, bn *benchNode, c *netsim.Container, containerIP string, hostPort int) (connResult, error) {
 	var r connResult
 	self, err := os.Executable()
 	if err != nil {
@@ -72,9 +74,9 @@ func (e *env) connRate(ctx context.Context, c *netsim.Container, containerIP str
 	if err != nil {
 		return r, err
 	}
-	r.HostTarget = fmt.Sprintf("%s:%d", e.Node.UnderlayIP, hostPort)
+	r.HostTarget = fmt.Sprintf("%s:%d", bn.UnderlayIP, hostPort)
 	r.DirectAddr = containerIP + ":80"
-	if _, err := e.Client.Run(ctx, "ip", "route", "replace", e.Network.NodeSubnet, "via", e.Node.UnderlayIP.String()); err != nil {
+	if _, err := e.Client.Run(ctx, "ip", "route", "replace", bn.Network.NodeSubnet, "via", bn.UnderlayIP.String()); err != nil {
 		return r, err
 	}
 	if err := netsim.WaitFor(ctx, 10*time.Second, 50*time.Millisecond, func() error {
@@ -85,6 +87,8 @@ func (e *env) connRate(ctx context.Context, c *netsim.Container, containerIP str
 	}
 	var hostN, directN int
 	var hostT, directT time.Duration
+	var ratios []float64
+	var lastHost float64
 	cpu0, srv0 := selfCPU(), procCPU(srv.PID())
 	wall := time.Now()
 	for i := range connSlices {
@@ -94,10 +98,14 @@ func (e *env) connRate(ctx context.Context, c *netsim.Container, containerIP str
 		}
 		n, errs, took := e.burst(target)
 		r.Errors += errs
+		rate := float64(n) / took.Seconds()
 		if i%2 == 0 {
-			hostN, hostT = hostN+n, hostT+took
+			hostN, hostT, lastHost = hostN+n, hostT+took, rate
 		} else {
 			directN, directT = directN+n, directT+took
+			if rate > 0 {
+				ratios = append(ratios, lastHost/rate)
+			}
 		}
 	}
 	secs := time.Since(wall).Seconds()
@@ -105,6 +113,10 @@ func (e *env) connRate(ctx context.Context, c *netsim.Container, containerIP str
 	r.ServerCPU = 100 * (procCPU(srv.PID()) - srv0) / secs
 	r.HostPort = float64(hostN) / hostT.Seconds()
 	r.Direct = float64(directN) / directT.Seconds()
+	slices.Sort(ratios)
+	if len(ratios) > 0 {
+		r.Ratio = ratios[len(ratios)/2]
+	}
 	return r, nil
 }
 

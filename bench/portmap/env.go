@@ -19,7 +19,6 @@ import (
 // Names of the simulated cluster.
 const (
 	netsimPrefix  = "bpmap"
-	nodeName      = "node"
 	clientName    = "client"
 	dcnetNetwork  = "dcos"
 	readyTimeout  = 90 * time.Second
@@ -37,18 +36,32 @@ type setup struct {
 	Bin    string // the port-mapping plugin's binary
 }
 
-// env is the node (overlayd, the plugins) and the client node.
-type env struct {
-	*benchkit.Env
-	Node, Client *netsim.Node
-	Socket       string
-	Network      api.Network
-	BinDir       string // CNI_PATH: every plugin
-	CNI          *libcni.CNIConfig
-	Setups       []*setup
+// benchNode is one simulated node with overlayd and the three chains: the
+// run has one with no background mappings and one with 1,000 per chain,
+// measured interleaved so that both see the same moments of a shared
+// machine.
+type benchNode struct {
+	*netsim.Node
+	Socket  string
+	Network api.Network
+	CNI     *libcni.CNIConfig
+	Setups  []*setup
+	Dir     string
 }
 
-// newEnv builds the node, starts overlayd and writes the chains' configs.
+// env is the two nodes and the client node.
+type env struct {
+	*benchkit.Env
+	Nodes  [2]*benchNode // 0: no background mappings, 1: loaded
+	Client *netsim.Node
+	BinDir string // CNI_PATH: every plugin
+}
+
+// Node names: the empty node and the loaded one.
+var nodeNames = [2]string{"empty", "loaded"}
+
+// newEnv builds the nodes, starts overlayd on each and writes the chains'
+// configs.
 func newEnv(ctx context.Context, binSrc string) (e *env, err error) {
 	e = &env{}
 	if e.Env, err = benchkit.NewEnv("dcnet-bench-portmap-", netsimPrefix); err != nil {
@@ -67,41 +80,50 @@ func newEnv(ctx context.Context, binSrc string) (e *env, err error) {
 	if err := benchkit.CopyBuilt(binSrc, pairs); err != nil {
 		return e, err
 	}
-	if e.Node, err = e.Fabric.AddNode(nodeName); err != nil {
-		return e, err
+	for i, name := range nodeNames {
+		n, err := e.Fabric.AddNode(name)
+		if err != nil {
+			return e, err
+		}
+		bn := &benchNode{Node: n, Dir: filepath.Join(e.Tmp, name)}
+		if err := e.startOverlayd(ctx, bn); err != nil {
+			return e, err
+		}
+		bn.CNI = libcni.NewCNIConfigWithCacheDir([]string{e.BinDir}, filepath.Join(bn.Dir, "cni-cache"), nil)
+		if err := e.makeSetups(bn); err != nil {
+			return e, err
+		}
+		e.Nodes[i] = bn
 	}
 	if e.Client, err = e.Fabric.AddNode(clientName); err != nil {
 		return e, err
 	}
-	if err := e.startOverlayd(ctx); err != nil {
-		return e, err
-	}
-	e.CNI = libcni.NewCNIConfigWithCacheDir([]string{e.BinDir}, filepath.Join(e.Tmp, "cni-cache"), nil)
-	return e, e.makeSetups()
+	return e, nil
 }
 
-func (e *env) startOverlayd(ctx context.Context) error {
-	e.Socket = filepath.Join(e.Tmp, "run", "overlayd.sock")
-	p, err := e.Start(e.Node, filepath.Join(e.Tmp, "overlayd.log"), filepath.Join(e.BinDir, "overlayd"),
-		"--node-name", nodeName, "--underlay-ip", e.Node.UnderlayIP.String(),
-		"--run-dir", filepath.Join(e.Tmp, "run"), "--state-dir", filepath.Join(e.Tmp, "state"), "--metrics-addr", "")
+func (e *env) startOverlayd(ctx context.Context, n *benchNode) error {
+	n.Socket = filepath.Join(n.Dir, "run", "overlayd.sock")
+	log := filepath.Join(n.Dir, "overlayd.log")
+	p, err := e.Start(n.Node, log, filepath.Join(e.BinDir, "overlayd"),
+		"--node-name", n.Name, "--underlay-ip", n.UnderlayIP.String(),
+		"--run-dir", filepath.Join(n.Dir, "run"), "--state-dir", filepath.Join(n.Dir, "state"), "--metrics-addr", "")
 	if err != nil {
 		return err
 	}
-	client := api.NewClient(e.Socket)
+	client := api.NewClient(n.Socket)
 	return netsim.WaitFor(ctx, readyTimeout, readyInterval, func() error {
 		select {
 		case <-p.Done():
-			return errors.New("overlayd exited: " + netsim.TailFile(filepath.Join(e.Tmp, "overlayd.log"), 20))
+			return errors.New("overlayd exited: " + netsim.TailFile(log, 20))
 		default:
 		}
 		nets, err := client.Networks(ctx)
 		if err != nil {
 			return err
 		}
-		for _, n := range nets {
-			if n.Name == dcnetNetwork && n.NodeSubnet != "" {
-				e.Network = n
+		for _, nw := range nets {
+			if nw.Name == dcnetNetwork && nw.NodeSubnet != "" {
+				n.Network = nw
 				return nil
 			}
 		}
@@ -109,20 +131,20 @@ func (e *env) startOverlayd(ctx context.Context) error {
 	})
 }
 
-// makeSetups writes the three chains: dcnet + dcnet-portmap, and the
-// reference bridge + host-local + portmap with each of its backends.
-func (e *env) makeSetups() error {
-	state := filepath.Join(e.Tmp, "portmap-state")
+// makeSetups writes the node's three chains: dcnet + dcnet-portmap, and
+// the reference bridge + host-local + portmap with each of its backends.
+func (e *env) makeSetups(n *benchNode) error {
+	state := filepath.Join(n.Dir, "portmap-state")
 	dcnet := fmt.Sprintf(`{"cniVersion":"1.0.0","name":%q,"plugins":[
 	  {"type":"dcnet","socket":%q,"capabilities":{"portMappings":true}},
-	  {"type":"dcnet-portmap","stateDir":%q,"capabilities":{"portMappings":true}}]}`, dcnetNetwork, e.Socket, state)
+	  {"type":"dcnet-portmap","stateDir":%q,"capabilities":{"portMappings":true}}]}`, dcnetNetwork, n.Socket, state)
 	lists := []struct{ name, conf, single, bin string }{{"dcnet", dcnet,
 		fmt.Sprintf(`{"cniVersion":"1.0.0","name":%q,"type":"dcnet-portmap","stateDir":%q`, dcnetNetwork, state), "dcnet-portmap"}}
 	for i, backend := range []string{"iptables", "nftables"} {
 		name := "ref-" + backend
 		bridge := fmt.Sprintf(`{"type":"bridge","bridge":"cni-%s","isGateway":true,"ipMasq":false,"hairpinMode":true,"mtu":1420,
 		  "ipam":{"type":"host-local","subnet":"9.%d.0.0/16","dataDir":%q,"routes":[{"dst":"0.0.0.0/0"}]}}`,
-			backend[:3], 200+i, filepath.Join(e.Tmp, "host-local"))
+			backend[:3], 200+i, filepath.Join(n.Dir, "host-local"))
 		pm := fmt.Sprintf(`{"type":"portmap","backend":%q,"capabilities":{"portMappings":true}}`, backend)
 		lists = append(lists, struct{ name, conf, single, bin string }{name,
 			fmt.Sprintf(`{"cniVersion":"1.0.0","name":%q,"plugins":[%s,%s]}`, name, bridge, pm),
@@ -134,7 +156,7 @@ func (e *env) makeSetups() error {
 			return fmt.Errorf("%s conflist: %w", l.name, err)
 		}
 		single := l.single
-		e.Setups = append(e.Setups, &setup{Name: l.name, List: list, Bin: filepath.Join(e.BinDir, l.bin),
+		n.Setups = append(n.Setups, &setup{Name: l.name, List: list, Bin: filepath.Join(e.BinDir, l.bin),
 			Single: func(ip string, maps []mapping) []byte {
 				rc, _ := json.Marshal(map[string]any{"portMappings": maps})
 				return fmt.Appendf(nil, `%s,"runtimeConfig":%s,"prevResult":{"cniVersion":"1.0.0",`+
@@ -146,6 +168,6 @@ func (e *env) makeSetups() error {
 
 // inNode runs fn on a thread in the node's netns: every plugin the bench
 // execs starts there, as under a runtime on that node.
-func (e *env) inNode(fn func() error) error {
-	return e.Node.Do(func(ns.NetNS) error { return fn() })
+func (n *benchNode) inNode(fn func() error) error {
+	return n.Do(func(ns.NetNS) error { return fn() })
 }

@@ -19,7 +19,7 @@ import (
 // --comment "container_id: ID"`.
 const (
 	mesosChain = "M-BENCH"
-	mesosRuns  = 15
+	mesosRuns  = 25
 	cmdTimeout = 2 * time.Minute
 )
 
@@ -40,46 +40,49 @@ func mesosScripts(id string, base int) (add, del string) {
 	return add, del
 }
 
-// mesosIptables measures the Mesos scripts' ADD and DEL medians with
-// `loaded` rules of other containers in the chain (loaded through
-// iptables-restore), then removes the chain.
-func (e *env) mesosIptables(ctx context.Context, loaded int) (add, del time.Duration, err error) {
-	run := func(script string) (time.Duration, error) {
-		start := time.Now()
-		_, err := benchkit.RunIn(ctx, cmdTimeout, e.Node.Namespace, nil, "sh", "-c", script)
-		return time.Since(start), err
+// mesosChainUp creates the Mesos chain on bn with loaded rules of other
+// containers (loaded through iptables-restore).
+func (e *env) mesosChainUp(ctx context.Context, bn *benchNode, loaded int) error {
+	if _, err := e.sh(ctx, bn, fmt.Sprintf("iptables -w -t nat -N %s && iptables -w -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j %s", mesosChain, mesosChain)); err != nil {
+		return err
 	}
-	if _, err := run(fmt.Sprintf("iptables -w -t nat -N %s && iptables -w -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j %s", mesosChain, mesosChain)); err != nil {
+	if loaded == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("*nat\n")
+	for i := range loaded {
+		fmt.Fprintf(&b, "-A %s\n", mesosRule(loadBase+i, fmt.Sprintf("load-%d", i/2)))
+	}
+	b.WriteString("COMMIT\n")
+	path := filepath.Join(bn.Dir, "mesos-load.rules")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	_, err := e.sh(ctx, bn, "iptables-restore --noflush "+path)
+	return err
+}
+
+// mesosChainDown removes the chain.
+func (e *env) mesosChainDown(ctx context.Context, bn *benchNode) error {
+	_, err := e.sh(ctx, bn, fmt.Sprintf("iptables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j %s; iptables -w -t nat -F %s; iptables -w -t nat -X %s",
+		mesosChain, mesosChain, mesosChain))
+	return err
+}
+
+// mesosRound runs the Mesos ADD and DEL scripts once on bn.
+func (e *env) mesosRound(ctx context.Context, bn *benchNode, i int) (add, del time.Duration, err error) {
+	a, d := mesosScripts(fmt.Sprintf("m-%d", i), measuredBase+2*i)
+	if add, err = e.sh(ctx, bn, a); err != nil {
 		return 0, 0, err
 	}
-	defer run(fmt.Sprintf("iptables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j %s; iptables -w -t nat -F %s; iptables -w -t nat -X %s", mesosChain, mesosChain, mesosChain))
-	if loaded > 0 {
-		var b strings.Builder
-		b.WriteString("*nat\n")
-		for i := range loaded {
-			fmt.Fprintf(&b, "-A %s\n", mesosRule(loadBase+i, fmt.Sprintf("load-%d", i/2)))
-		}
-		b.WriteString("COMMIT\n")
-		path := filepath.Join(e.Tmp, "mesos-load.rules")
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			return 0, 0, err
-		}
-		if _, err := run("iptables-restore --noflush " + path); err != nil {
-			return 0, 0, err
-		}
-	}
-	var adds, dels []time.Duration
-	for i := range mesosRuns {
-		a, d := mesosScripts(fmt.Sprintf("m-%d", i), measuredBase+2*i)
-		ta, err := run(a)
-		if err != nil {
-			return 0, 0, err
-		}
-		td, err := run(d)
-		if err != nil {
-			return 0, 0, err
-		}
-		adds, dels = append(adds, ta), append(dels, td)
-	}
-	return benchkit.NearestRank(adds, 50), benchkit.NearestRank(dels, 50), nil
+	del, err = e.sh(ctx, bn, d)
+	return add, del, err
+}
+
+// sh runs a script in bn's netns and returns how long it took.
+func (e *env) sh(ctx context.Context, bn *benchNode, script string) (time.Duration, error) {
+	start := time.Now()
+	_, err := benchkit.RunIn(ctx, cmdTimeout, bn.Namespace, nil, "sh", "-c", script)
+	return time.Since(start), err
 }

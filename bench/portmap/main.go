@@ -79,14 +79,15 @@ func main() {
 	}
 }
 
-// results are everything the report shows.
+// results are everything the report shows; index 0 is the node with no
+// background mappings, 1 the one with 1,000 per chain.
 type results struct {
-	Names       []string
-	Lat0, Lat1k []latencies
-	Single      [2][2]time.Duration // dcnet-portmap alone: [load][add,del]
-	Mesos       [2][2]time.Duration // Mesos' iptables scripts: [load][add,del]
-	Conn        connResult
-	N           int
+	Names  []string
+	Lat    [2][]latencies
+	Single [2][2]time.Duration // dcnet-portmap alone: [node][add,del]
+	Mesos  [2][2]time.Duration // Mesos' iptables scripts: [node][add,del]
+	Conn   connResult
+	N      int
 }
 
 func run(ctx context.Context, o options) (err error) {
@@ -95,53 +96,50 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	defer netsim.HostUnchanged(ctx)(&err)
 	say := func(f string, a ...any) { fmt.Printf("bench/portmap: "+f+"\n", a...) }
-	say("setting up node %s with overlayd (netns prefix %s)", nodeName, netsimPrefix)
+	say("setting up nodes %v with overlayd (netns prefix %s)", nodeNames, netsimPrefix)
 	e, err := newEnv(ctx, o.Bin)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, e.Close()) }()
-	ctrs := make([][]*netsim.Container, len(e.Setups))
-	for s := range e.Setups {
-		for i := range o.N {
-			c, err := e.Node.AddContainer(fmt.Sprintf("s%dc%02d", s, i))
-			if err != nil {
-				return err
+	var ctrs [2][][]*netsim.Container
+	var probes [2]*netsim.Container
+	for k, bn := range e.Nodes {
+		ctrs[k] = make([][]*netsim.Container, len(bn.Setups))
+		for s := range bn.Setups {
+			for i := range o.N {
+				c, err := bn.AddContainer(fmt.Sprintf("s%dc%02d", s, i))
+				if err != nil {
+					return err
+				}
+				ctrs[k][s] = append(ctrs[k][s], c)
 			}
-			ctrs[s] = append(ctrs[s], c)
+		}
+		if probes[k], err = bn.AddContainer("probe"); err != nil {
+			return err
 		}
 	}
-	probe, err := e.Node.AddContainer("probe")
-	if err != nil {
-		return err
-	}
 	res := &results{N: o.N}
-	for _, st := range e.Setups {
+	for _, st := range e.Nodes[0].Setups {
 		res.Names = append(res.Names, st.Name)
 	}
-	say("ADD/DEL of %d containers per chain, no mappings on the node", o.N)
-	if res.Lat0, err = e.measure(ctx, ctrs, o.N); err != nil {
+	say("loading %d mappings per chain on node %s", loadedMappings, nodeNames[1])
+	if err := e.load(ctx, e.Nodes[1], "ADD", loadedMappings, probes[1]); err != nil {
 		return err
 	}
-	if err := e.kernelAPI(ctx, res, 0, probe); err != nil {
+	say("ADD/DEL of %d containers per chain on both nodes, interleaved", o.N)
+	if res.Lat, err = e.measure(ctx, ctrs, o.N); err != nil {
 		return err
 	}
-	say("loading %d mappings per chain", loadedMappings)
-	if err := e.load(ctx, "ADD", loadedMappings, probe); err != nil {
+	say("kernel API alone: dcnet-portmap and the Mesos port mapper's iptables scripts, both nodes interleaved")
+	if err := e.kernelAPI(ctx, res, probes); err != nil {
 		return err
 	}
-	say("ADD/DEL of %d containers per chain, %d mappings on the node", o.N, loadedMappings)
-	if res.Lat1k, err = e.measure(ctx, ctrs, o.N); err != nil {
-		return err
-	}
-	if err := e.kernelAPI(ctx, res, 1, probe); err != nil {
-		return err
-	}
-	if err := e.load(ctx, "DEL", loadedMappings, probe); err != nil {
+	if err := e.load(ctx, e.Nodes[1], "DEL", loadedMappings, probes[1]); err != nil {
 		return err
 	}
 	say("new connections per second: host port vs container IP")
-	if res.Conn, err = e.connTest(ctx); err != nil {
+	if res.Conn, err = e.connTest(ctx, e.Nodes[0]); err != nil {
 		return err
 	}
 	rep := newReport(o, res)
@@ -155,53 +153,64 @@ func run(ctx context.Context, o options) (err error) {
 	return nil
 }
 
-// kernelAPI measures dcnet-portmap alone and the Mesos iptables scripts
-// with the node's background mappings (index 0: none, 1: 1,000).
-func (e *env) kernelAPI(ctx context.Context, res *results, idx int, probe *netsim.Container) error {
-	var adds, dels []time.Duration
-	st := e.Setups[0]
-	err := e.inNode(func() error {
-		for i := range mesosRuns {
-			conf := st.Single("10.66.0.2", twoMappings(measuredBase+1000+2*i))
-			for _, op := range []string{"ADD", "DEL"} {
-				start := time.Now()
-				if err := e.single(ctx, st, op, conf, fmt.Sprintf("api-%d", i), probe); err != nil {
-					return err
-				}
-				if op == "ADD" {
-					adds = append(adds, time.Since(start))
-				} else {
-					dels = append(dels, time.Since(start))
-				}
-			}
+// kernelAPI measures dcnet-portmap alone and the Mesos iptables scripts on
+// both nodes in turn, round after round.
+func (e *env) kernelAPI(ctx context.Context, res *results, probes [2]*netsim.Container) (err error) {
+	for k, bn := range e.Nodes {
+		loaded := 0
+		if k == 1 {
+			loaded = loadedMappings
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		if err := e.mesosChainUp(ctx, bn, loaded); err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, e.mesosChainDown(ctx, bn)) }()
 	}
-	res.Single[idx] = [2]time.Duration{benchkit.NearestRank(adds, 50), benchkit.NearestRank(dels, 50)}
-	loaded := 0
-	if idx == 1 {
-		loaded = loadedMappings
+	var single, mesos [2][2][]time.Duration
+	for i := range mesosRuns {
+		for k, bn := range e.Nodes {
+			st := bn.Setups[0]
+			conf := st.Single("10.66.0.2", twoMappings(measuredBase+1000+2*i))
+			err := bn.inNode(func() error {
+				for j, op := range []string{"ADD", "DEL"} {
+					start := time.Now()
+					if err := e.single(ctx, st, op, conf, fmt.Sprintf("api-%d", i), probes[k]); err != nil {
+						return err
+					}
+					single[k][j] = append(single[k][j], time.Since(start))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			a, d, err := e.mesosRound(ctx, bn, i)
+			if err != nil {
+				return err
+			}
+			mesos[k][0], mesos[k][1] = append(mesos[k][0], a), append(mesos[k][1], d)
+		}
 	}
-	a, d, err := e.mesosIptables(ctx, loaded)
-	res.Mesos[idx] = [2]time.Duration{a, d}
-	return err
+	for k := range e.Nodes {
+		for j := range 2 {
+			res.Single[k][j] = benchkit.NearestRank(single[k][j], 50)
+			res.Mesos[k][j] = benchkit.NearestRank(mesos[k][j], 50)
+		}
+	}
+	return nil
 }
 
 // connTest attaches a server container with the dcnet chain and host port
-// connHostPort and measures both paths.
-func (e *env) connTest(ctx context.Context) (connResult, error) {
-	c, err := e.Node.AddContainer("server")
+// connHostPort on bn and measures both paths from the client node.
+func (e *env) connTest(ctx context.Context, bn *benchNode) (connResult, error) {
+	c, err := bn.AddContainer("server")
 	if err != nil {
 		return connResult{}, err
 	}
-	st := e.Setups[0]
+	st := bn.Setups[0]
 	var ip string
-	err = e.inNode(func() error {
-		rt := runtimeConf("server", c.Path, connHostPort)
-		r, err := e.CNI.AddNetworkList(ctx, st.List, rt)
+	err = bn.inNode(func() error {
+		r, err := bn.CNI.AddNetworkList(ctx, st.List, runtimeConf("server", c.Path, connHostPort))
 		if err != nil {
 			return err
 		}
@@ -216,7 +225,7 @@ func (e *env) connTest(ctx context.Context) (connResult, error) {
 	if err != nil {
 		return connResult{}, err
 	}
-	r, err := e.connRate(ctx, c, ip, connHostPort)
-	derr := e.inNode(func() error { return e.CNI.DelNetworkList(ctx, st.List, runtimeConf("server", c.Path, connHostPort)) })
+	r, err := e.connRate(ctx, bn, c, ip, connHostPort)
+	derr := bn.inNode(func() error { return bn.CNI.DelNetworkList(ctx, st.List, runtimeConf("server", c.Path, connHostPort)) })
 	return r, errors.Join(err, derr)
 }

@@ -37,42 +37,51 @@ type latencies struct {
 	Add, Del []time.Duration
 }
 
-// measure runs ADD then DEL of n containers per setup, interleaving the
-// setups container by container so that they share the machine's moods.
-func (e *env) measure(ctx context.Context, ctrs [][]*netsim.Container, n int) ([]latencies, error) {
-	out := make([]latencies, len(e.Setups))
-	err := e.inNode(func() error {
-		for _, op := range []string{"ADD", "DEL"} {
-			for i := range n {
-				for s, st := range e.Setups {
-					took, err := e.call(ctx, st, op, ctrs[s][i], fmt.Sprintf("m%d-%d", s, i), measuredBase+s*400+2*i)
-					if err != nil {
-						return err
+// measure runs ADD then DEL of n containers per chain on both nodes,
+// interleaving nodes and chains container by container so that they share
+// the machine's moments. out[node][setup].
+func (e *env) measure(ctx context.Context, ctrs [2][][]*netsim.Container, n int) ([2][]latencies, error) {
+	var out [2][]latencies
+	for k, bn := range e.Nodes {
+		out[k] = make([]latencies, len(bn.Setups))
+	}
+	for _, op := range []string{"ADD", "DEL"} {
+		for i := range n {
+			for k, bn := range e.Nodes {
+				err := bn.inNode(func() error {
+					for s, st := range bn.Setups {
+						took, err := bn.call(ctx, st, op, ctrs[k][s][i], fmt.Sprintf("m%d-%d", s, i), measuredBase+s*400+2*i)
+						if err != nil {
+							return err
+						}
+						if op == "ADD" {
+							out[k][s].Add = append(out[k][s].Add, took)
+						} else {
+							out[k][s].Del = append(out[k][s].Del, took)
+						}
 					}
-					if op == "ADD" {
-						out[s].Add = append(out[s].Add, took)
-					} else {
-						out[s].Del = append(out[s].Del, took)
-					}
+					return nil
+				})
+				if err != nil {
+					return out, fmt.Errorf("node %s: %w", bn.Name, err)
 				}
 			}
 		}
-		return nil
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // call runs one ADD or DEL of a whole chain through libcni.
-func (e *env) call(ctx context.Context, st *setup, op string, c *netsim.Container, id string, base int) (time.Duration, error) {
+func (n *benchNode) call(ctx context.Context, st *setup, op string, c *netsim.Container, id string, base int) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	rt := runtimeConf(id, c.Path, base)
 	start := time.Now()
 	var err error
 	if op == "ADD" {
-		_, err = e.CNI.AddNetworkList(ctx, st.List, rt)
+		_, err = n.CNI.AddNetworkList(ctx, st.List, rt)
 	} else {
-		err = e.CNI.DelNetworkList(ctx, st.List, rt)
+		err = n.CNI.DelNetworkList(ctx, st.List, rt)
 	}
 	took := time.Since(start)
 	if err != nil {
@@ -81,25 +90,16 @@ func (e *env) call(ctx context.Context, st *setup, op string, c *netsim.Containe
 	return took, nil
 }
 
-// load puts n mappings of every setup on the node (op ADD) or removes
-// them (DEL): the port-mapping plugin alone, n/2 times, each with two
-// mappings and a prevResult of its own address.
-func (e *env) load(ctx context.Context, op string, n int, probe *netsim.Container) error {
-	return e.inNode(func() error {
-		for s, st := range e.Setups {
+// load puts n mappings of every chain on node bn (op ADD) or removes them
+// (DEL): the port-mapping plugin alone, n/2 times, each with two mappings
+// and a prevResult of its own address.
+func (e *env) load(ctx context.Context, bn *benchNode, op string, n int, probe *netsim.Container) error {
+	return bn.inNode(func() error {
+		for s, st := range bn.Setups {
 			for i := range n / 2 {
 				ip := netip.AddrFrom4([4]byte{10, byte(77 + s), byte(i >> 8), byte(i)})
 				conf := st.Single(ip.String(), twoMappings(loadBase+s*1000+2*i))
-				cctx, cancel := context.WithTimeout(ctx, callTimeout)
-				args := &invoke.Args{Command: op, ContainerID: fmt.Sprintf("load%d-%d", s, i), NetNS: probe.Path, IfName: "eth0", Path: e.BinDir}
-				var err error
-				if op == "ADD" {
-					_, err = invoke.ExecPluginWithResult(cctx, st.Bin, conf, args, nil)
-				} else {
-					err = invoke.ExecPluginWithoutResult(cctx, st.Bin, conf, args, nil)
-				}
-				cancel()
-				if err != nil {
+				if err := e.single(ctx, st, op, conf, fmt.Sprintf("load%d-%d", s, i), probe); err != nil {
 					return fmt.Errorf("%s %s background mapping %d: %w", st.Name, op, i, err)
 				}
 			}
