@@ -460,9 +460,10 @@ func TestPrivilegedL4LBCluster(t *testing.T) {
 		if err != nil {
 			t.Fatalf("curl /metrics on %s: %v: %s", nodes[0].Name, err, out)
 		}
-		// web, echo, drain and the IP VIP in IPv4; web and the IP VIP in
-		// IPv6; the drained task.
-		for _, want := range []string{`dcnet_l4lb_vips{family="ip"} 4`, `dcnet_l4lb_vips{family="ip6"} 2`,
+		// web, echo, drain and the IP VIP in IPv4; web, echo (its mapped
+		// port's backends are the containers' addresses, IPv6 too) and the
+		// IP VIP in IPv6; the drained task.
+		for _, want := range []string{`dcnet_l4lb_vips{family="ip"} 4`, `dcnet_l4lb_vips{family="ip6"} 3`,
 			`dcnet_l4lb_backends{state="draining"} 1`, `dcnet_l4lb_errors_total{stage="kernel"} 0`} {
 			if !strings.Contains(out, want+"\n") {
 				t.Errorf("/metrics of %s lacks %q", nodes[0].Name, want)
