@@ -3,8 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/netip"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,9 +49,32 @@ func TestPrivilegedHostPortsCluster(t *testing.T) {
 	_, nodes, members, endpoints := agents(t, "ehpcl", 3, "")
 	master := members[0].node
 	a1, a2, a3 := nodes[0], nodes[1], nodes[2]
+	// A UCR task on the default bridge (mesos-bridge: no overlay address)
+	// on a2, known to a2's dcnet-l4lb through its Mesos agent: balanced to
+	// a2's IP and host port 8090, and on a2 itself to the task's address.
+	brTmp := t.TempDir()
+	brIso := &mesosIsolator{t: t, node: a2, configDir: filepath.Join(brTmp, "etc/cni"), pluginsDir: pluginDirs(t, brTmp),
+		rootDir: filepath.Join(brTmp, "var/run/mesos/isolators/network/cni")}
+	// One dcnet-portmap state per node, shared by every runtime on it (the
+	// defaults do so); dcnet-cnm's on a2 is a2.dir/portmap too.
+	mesosConfigs(t, brIso.configDir, a2.socket, filepath.Join(a2.dir, "portmap"), filepath.Join(brTmp, "host-local"))
+	brC, err := a2.AddContainer("ucrbr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	brInfo, err := brIso.isolate("6a2b5c3e-0f1d-4e8a-9b7c-00000000b1b1", brC, "mesos-bridge", networkInfo("mesos-bridge", 8090, 80))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = brIso.cleanup("6a2b5c3e-0f1d-4e8a-9b7c-00000000b1b1", "mesos-bridge") })
+	netsim.ServeName(t, brC.Namespace, ":80", "ucrbr")
+	agentURL := serveAgentState(t, a2, bridgeTaskState(a2.UnderlayIP.String(), netip.MustParsePrefix(brInfo.IP4.IP).Addr().String()))
 	for _, nd := range nodes {
-		netsim.StartProcessT(t, nd.Node, filepath.Join(nd.dir, "l4lb.log"), bin("dcnet-l4lb"), "--etcd-endpoints", endpoints,
-			"--node-name", nd.Name, "--http-addr", l4lbHTTP, "--sync-interval", "2s")
+		args := []string{bin("dcnet-l4lb"), "--etcd-endpoints", endpoints, "--node-name", nd.Name, "--http-addr", l4lbHTTP, "--sync-interval", "2s"}
+		if nd == a2 {
+			args = append(args, "--mesos-agent", agentURL)
+		}
+		netsim.StartProcessT(t, nd.Node, filepath.Join(nd.dir, "l4lb.log"), args...)
 		// The VIPs are routed somewhere, as by a real node's default route.
 		for _, dst := range []string{"11.0.0.0/8", "5.6.7.0/24"} {
 			if _, err := nd.Run(context.Background(), "ip", "route", "add", dst, "dev", "eth0"); err != nil {
@@ -60,7 +87,7 @@ func TestPrivilegedHostPortsCluster(t *testing.T) {
 	tmp := t.TempDir()
 	iso := &mesosIsolator{t: t, node: a1, configDir: filepath.Join(tmp, "etc/cni"), pluginsDir: pluginDirs(t, tmp),
 		rootDir: filepath.Join(tmp, "var/run/mesos/isolators/network/cni")}
-	mesosConfigs(t, iso.configDir, a1.socket, filepath.Join(tmp, "portmap"), filepath.Join(tmp, "host-local"))
+	mesosConfigs(t, iso.configDir, a1.socket, filepath.Join(a1.dir, "portmap"), filepath.Join(tmp, "host-local"))
 	ucrC, err := a1.AddContainer("ucr")
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +179,20 @@ func TestPrivilegedHostPortsCluster(t *testing.T) {
 			wantDial(t, "named VIP of the UCR task", n, vip+":80", "ucr")
 			wantDial(t, "IP VIP of the UCR task", n, "5.6.7.9:80", "ucr")
 		}
+		brVIP := ""
+		if err := netsim.WaitFor(context.Background(), 30*time.Second, 200*time.Millisecond, func() error {
+			out, err := dig(c, spartan, "+short", "ucrbr.marathon.l4lb.thisdcos.directory")
+			if err != nil || out == "" {
+				return fmt.Errorf("ucrbr VIP: %q %v", out, err)
+			}
+			brVIP = out
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+		for _, n := range []netsim.Namespace{c.Namespace, nodes[i].Namespace} {
+			wantDial(t, "named VIP of the mesos-bridge task (agent IP:host port, its own address on its node)", n, brVIP+":80", "ucrbr")
+		}
 		dockVIP := ""
 		_ = netsim.WaitFor(context.Background(), 30*time.Second, 200*time.Millisecond, func() error {
 			out, err := dig(c, spartan, "+short", "dock.marathon.l4lb.thisdcos.directory")
@@ -165,4 +206,35 @@ func TestPrivilegedHostPortsCluster(t *testing.T) {
 			t.Errorf("named VIP of the Docker task from %s: %q, %v", nodes[i].Name, got, err)
 		}
 	}
+}
+
+// bridgeTaskState is a Mesos agent's GET_STATE with one running UCR task
+// on mesos-bridge: container port 80 mapped to host port 8090, VIP
+// /ucrbr:80, at taskIP.
+func bridgeTaskState(agentIP, taskIP string) string {
+	return fmt.Sprintf(`{"type":"GET_STATE","get_state":{
+	 "get_agents":{"agents":[{"agent_info":{"id":{"value":"agent-2"},"hostname":%q}}]},
+	 "get_frameworks":{"frameworks":[{"framework_info":{"id":{"value":"fw-1"},"name":"marathon"}}]},
+	 "get_tasks":{"tasks":[{"task_id":{"value":"ucrbr.1"},"framework_id":{"value":"fw-1"},"agent_id":{"value":"agent-2"},"state":"TASK_RUNNING",
+	  "container":{"type":"MESOS","network_infos":[{"name":"mesos-bridge","port_mappings":[{"host_port":8090,"container_port":80,"protocol":"tcp"}]}]},
+	  "statuses":[{"state":"TASK_RUNNING","timestamp":1,"container_status":{"network_infos":[{"name":"mesos-bridge","ip_addresses":[{"ip_address":%q}]}]}}],
+	  "discovery":{"ports":{"ports":[{"number":80,"protocol":"tcp","labels":{"labels":[{"key":"VIP_0","value":"/ucrbr:80"}]}}]}}}]}}}`, agentIP, taskIP)
+}
+
+// serveAgentState serves a fixed GET_STATE answer as the node's Mesos agent
+// (POST /api/v1 on <node IP>:5051) and returns its URL.
+func serveAgentState(t *testing.T, nd *node, state string) string {
+	t.Helper()
+	addr := net.JoinHostPort(nd.UnderlayIP.String(), strconv.Itoa(agentPort))
+	ln, err := nd.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, state)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + addr
 }

@@ -221,6 +221,7 @@ func encodeMesosRecords(node string, bs []vip.Binding) map[string][]byte {
 		r.Backends = append(r.Backends, cluster.MesosBackend{
 			Protocol: b.VIP.Protocol, Name: b.VIP.Name, Framework: b.VIP.Framework, VIP: b.VIP.IP, VIPPort: b.VIP.Port,
 			IP: b.Backend.IP, Port: b.Backend.Port, NodeIP: b.Backend.NodeIP, Healthy: b.Backend.Healthy, Draining: b.Backend.Draining,
+			Local: b.Backend.Local,
 		})
 	}
 	out := make(map[string][]byte, len(byTask))

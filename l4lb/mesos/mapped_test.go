@@ -45,12 +45,16 @@ func TestMappedPorts(t *testing.T) {
 	}
 	var got []string
 	for _, b := range bs {
-		got = append(got, b.VIP.String()+" -> "+b.Backend.AddrPort().String())
+		s := b.VIP.String() + " -> " + b.Backend.AddrPort().String()
+		if b.Backend.Local.IsValid() {
+			s += " (local " + b.Backend.Local.String() + ")"
+		}
+		got = append(got, s)
 	}
 	want := []string{
-		"tcp:///docker-bridge@marathon:80 -> 198.18.0.3:31082",
+		"tcp:///docker-bridge@marathon:80 -> 198.18.0.3:31082 (local 172.17.0.2:80)",
 		"tcp:///docker-overlay@marathon:80 -> 9.0.2.3:80",
-		"tcp:///ucr-bridge@marathon:80 -> 198.18.0.3:31081",
+		"tcp:///ucr-bridge@marathon:80 -> 198.18.0.3:31081 (local 172.31.254.5:80)",
 		"tcp:///ucr-overlay@marathon:80 -> 9.0.1.5:80",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -123,6 +123,9 @@ func (s Summary) Bindings(overlays []netip.Prefix) []vip.Binding {
 				}
 			case p.HostPort != 0:
 				backend.IP, backend.Port = s.AgentIP, p.HostPort
+				if i := slices.IndexFunc(s.TaskIPs, func(a netip.Addr) bool { return a.Is4() && a != s.AgentIP }); i >= 0 && p.Port != 0 {
+					backend.Local = netip.AddrPortFrom(s.TaskIPs[i], p.Port)
+				}
 				out = append(out, vip.Binding{VIP: v, Backend: backend})
 			case p.Port != 0:
 				for _, ip := range ips {

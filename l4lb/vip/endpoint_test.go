@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+var addrCmp = cmp.Options{cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })}
 
 func endpoint(labels map[string]string, pms ...cluster.PortMapping) cluster.Endpoint {
 	return cluster.Endpoint{

@@ -19,6 +19,7 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
+	p.claim(conf)
 	key := RecordKey(args.ContainerID, args.IfName)
 	op := "add " + key
 	if conf.Chained() && conf.PrevResult == nil {

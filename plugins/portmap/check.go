@@ -17,6 +17,7 @@ func (p *Plugin) Check(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
+	p.claim(conf)
 	key := RecordKey(args.ContainerID, args.IfName)
 	op := "check " + key
 	if !conf.Chained() && supports(conf.DelegateVersion, "0.4.0") {
@@ -76,6 +77,7 @@ func (p *Plugin) GC(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
+	p.claim(conf)
 	op := "gc " + conf.Name
 	st, err := OpenStore(conf.StateDir)
 	if err != nil {
@@ -117,6 +119,7 @@ func (p *Plugin) Status(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
+	p.claim(conf)
 	st, err := OpenStore(conf.StateDir)
 	if err != nil {
 		return types.NewError(types.ErrPluginNotAvailable, fmt.Sprintf("status: %v", err), "")

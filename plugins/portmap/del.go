@@ -12,6 +12,7 @@ func (p *Plugin) Del(args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
+	p.claim(conf)
 	if err := p.uninstall(conf, RecordKey(args.ContainerID, args.IfName)); err != nil {
 		return err
 	}

@@ -1,11 +1,14 @@
 package portmap
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -21,6 +24,22 @@ var _ Kernel = (*NFTables)(nil)
 // failure; Close releases it. Not safe for concurrent use.
 type NFTables struct {
 	conn *nftables.Conn
+	// owner is the chain that names the state the tables are built from
+	// (see SetOwner); "" checks nothing.
+	owner string
+}
+
+// ownerPrefix starts the name of the empty chain that marks which state
+// directory the tables belong to.
+const ownerPrefix = "state-"
+
+// SetOwner makes the tables belong to the state in stateDir: Rebuild
+// marks them so, Intact wants the mark, and Rebuild refuses to replace
+// tables another state directory wrote (two states on one node would
+// wipe each other's mappings).
+func (n *NFTables) SetOwner(stateDir string) {
+	sum := sha256.Sum256([]byte(stateDir))
+	n.owner = ownerPrefix + hex.EncodeToString(sum[:4])
 }
 
 // NewNFTables returns the Kernel of the calling thread's namespace (the
@@ -67,7 +86,7 @@ func (n *NFTables) Intact(chains []ChainSpec) (bool, error) {
 		return false, err
 	}
 	for _, l := range layouts {
-		ok, err := l.intact(c, chains)
+		ok, err := l.intact(c, chains, n.owner)
 		if err != nil || !ok {
 			return false, n.done(err)
 		}
@@ -75,7 +94,7 @@ func (n *NFTables) Intact(chains []ChainSpec) (bool, error) {
 	return true, nil
 }
 
-func (l layout) intact(c *nftables.Conn, chains []ChainSpec) (bool, error) {
+func (l layout) intact(c *nftables.Conn, chains []ChainSpec, owner string) (bool, error) {
 	tables, err := c.ListTablesOfFamily(l.family)
 	if err != nil {
 		return false, fmt.Errorf("list %s tables: %w", familyName(l), err)
@@ -100,6 +119,9 @@ func (l layout) intact(c *nftables.Conn, chains []ChainSpec) (bool, error) {
 	want := l.fixedRules(chains)
 	for _, cs := range chains {
 		want[cs.Name] = l.chainRules(cs)
+	}
+	if owner != "" {
+		want[owner] = nil
 	}
 	// One chain at a time, by name: a dump of every chain of the family
 	// would grow with other tables (iptables-nft's nat table holds a chain
@@ -149,9 +171,15 @@ func (n *NFTables) Rebuild(chains []ChainSpec, elems []Element) error {
 		}
 		t := l.table()
 		if slices.ContainsFunc(tables, func(x *nftables.Table) bool { return x.Name == TableName }) {
+			if err := n.checkOwner(c, l); err != nil {
+				return err
+			}
 			c.DelTable(t)
 		}
 		c.AddTable(t)
+		if n.owner != "" {
+			c.AddChain(&nftables.Chain{Table: t, Name: n.owner})
+		}
 		targets := l.targets(t)
 		if err := c.AddSet(targets, nil); err != nil {
 			return fmt.Errorf("add map %s: %w", mapTargets, err)
@@ -176,6 +204,25 @@ func (n *NFTables) Rebuild(chains []ChainSpec, elems []Element) error {
 		}
 		if err := c.Flush(); err != nil {
 			return n.done(fmt.Errorf("rebuild %s %s: %w", familyName(l), TableName, err))
+		}
+	}
+	return nil
+}
+
+// checkOwner refuses tables that another state directory marked.
+func (n *NFTables) checkOwner(c *nftables.Conn, l layout) error {
+	if n.owner == "" {
+		return nil
+	}
+	chains, err := c.ListChainsOfTableFamily(l.family)
+	if err != nil {
+		return n.done(fmt.Errorf("list %s chains: %w", familyName(l), err))
+	}
+	for _, ch := range chains {
+		if ch.Table.Name == TableName && strings.HasPrefix(ch.Name, ownerPrefix) && ch.Name != n.owner {
+			return fmt.Errorf("table %s %s belongs to another state directory (chain %s, this one is %s): every runtime on a node "+
+				"must share one dcnet-portmap stateDir (the CNI configs' \"stateDir\", dcnet-cnm --portmap-state-dir); not replacing it",
+				familyName(l), TableName, ch.Name, n.owner)
 		}
 	}
 	return nil
@@ -369,7 +416,8 @@ func (l layout) readElements(c *nftables.Conn, f Family) ([]Element, error) {
 	return out, nil
 }
 
-// Remove deletes both tables; missing ones are fine.
+// Remove deletes both tables; missing ones, and tables another state
+// directory owns, are left alone.
 func (n *NFTables) Remove() error {
 	c, err := n.open()
 	if err != nil {
@@ -381,6 +429,9 @@ func (n *NFTables) Remove() error {
 			return n.done(fmt.Errorf("list %s tables: %w", familyName(l), err))
 		}
 		if slices.ContainsFunc(tables, func(x *nftables.Table) bool { return x.Name == TableName }) {
+			if n.checkOwner(c, l) != nil {
+				continue // another state's tables: not ours to remove
+			}
 			c.DelTable(l.table())
 		}
 	}

@@ -52,6 +52,16 @@ func (p *Plugin) Funcs() skel.CNIFuncs {
 	return skel.CNIFuncs{Add: p.Add, Del: p.Del, Check: p.Check, GC: p.GC, Status: p.Status}
 }
 
+// owned is a Kernel whose tables belong to one state directory.
+type owned interface{ SetOwner(stateDir string) }
+
+// claim tells the kernel layer which state directory the command uses.
+func (p *Plugin) claim(conf *Config) {
+	if o, ok := p.Kernel.(owned); ok {
+		o.SetOwner(conf.StateDir)
+	}
+}
+
 // delegateArgs are the CNI_* variables the delegate gets: the plugin's own.
 func delegateArgs(command string, args *skel.CmdArgs) *invoke.Args {
 	return &invoke.Args{Command: command, ContainerID: args.ContainerID, NetNS: args.Netns,

@@ -78,3 +78,44 @@ func TestPrivilegedThousandMappings(t *testing.T) {
 	each("DEL")
 	wantRulesetUnchanged(t, node.Namespace, before)
 }
+
+// TestPrivilegedTwoStates: a second state directory on the same node
+// cannot take over the tables (it would wipe the first one's mappings):
+// its ADD fails naming the cause, and the first state's mapping stays.
+func TestPrivilegedTwoStates(t *testing.T) {
+	netsim.RequireRoot(t)
+	netsim.RequireCommands(t, "nft")
+	netsim.GuardHost(t)
+	cniPath := buildPlugins(t)
+	f := netsim.NewFabric(t, "pmap2s")
+	node, err := f.AddNode("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe, err := node.AddContainer("probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := func(state string, port int) string {
+		return fmt.Sprintf(`{"cniVersion":"1.1.0","name":"dcos","type":"dcnet-portmap","stateDir":%q,
+		  "runtimeConfig":{"portMappings":[{"hostPort":%d,"containerPort":80}]},"prevResult":{"cniVersion":"1.1.0","ips":[{"address":"9.0.1.2/24"}]}}`, state, port)
+	}
+	a, b := t.TempDir(), t.TempDir()
+	if _, err := cniCall(node, cniPath, "dcnet-portmap", "ADD", "c1", probe.Path, conf(a, 8080)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = cniCall(node, cniPath, "dcnet-portmap", "ADD", "c2", probe.Path, conf(b, 8081))
+	if err == nil || !strings.Contains(err.Error(), "belongs to another state directory") {
+		t.Errorf("ADD from a second state directory: %v, want a refusal", err)
+	}
+	// A DEL from the second state (it has no record) leaves them too.
+	if _, err := cniCall(node, cniPath, "dcnet-portmap", "DEL", "c2", "", conf(b, 8081)); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, node.Namespace, "nft", "list", "table", "ip", TableName); !strings.Contains(out, "tcp . 8080") {
+		t.Errorf("the first state's mapping is gone:\n%s", out)
+	}
+	if _, err := cniCall(node, cniPath, "dcnet-portmap", "DEL", "c1", "", conf(a, 8080)); err != nil {
+		t.Fatal(err)
+	}
+}
