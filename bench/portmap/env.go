@@ -60,43 +60,36 @@ type env struct {
 // Node names: the empty node and the loaded one.
 var nodeNames = [2]string{"empty", "loaded"}
 
-// newEnv builds the nodes, starts overlayd on each and writes the chains'
-// configs.
-func newEnv(ctx context.Context, binSrc string) (e *env, err error) {
-	e = &env{}
-	if e.Env, err = benchkit.NewEnv("dcnet-bench-portmap-", netsimPrefix); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, e.Close())
-		}
-	}()
+// newEnv builds the nodes inside the runner's Env, starts overlayd on each
+// and writes the chains' configs; the runner's Close removes everything.
+func newEnv(ctx context.Context, be *benchkit.Env, binSrc string) (*env, error) {
+	e := &env{Env: be}
 	e.BinDir = filepath.Join(e.Tmp, "bin")
 	var pairs [][2]string
 	for _, p := range []string{"overlayd", "dcnet", "dcnet-portmap", "ref/bridge", "ref/host-local", "ref/portmap"} {
 		pairs = append(pairs, [2]string{p, filepath.Join(e.BinDir, filepath.Base(p))})
 	}
 	if err := benchkit.CopyBuilt(binSrc, pairs); err != nil {
-		return e, err
+		return nil, err
 	}
 	for i, name := range nodeNames {
 		n, err := e.Fabric.AddNode(name)
 		if err != nil {
-			return e, err
+			return nil, err
 		}
 		bn := &benchNode{Node: n, Dir: filepath.Join(e.Tmp, name)}
 		if err := e.startOverlayd(ctx, bn); err != nil {
-			return e, err
+			return nil, err
 		}
 		bn.CNI = libcni.NewCNIConfigWithCacheDir([]string{e.BinDir}, filepath.Join(bn.Dir, "cni-cache"), nil)
 		if err := e.makeSetups(bn); err != nil {
-			return e, err
+			return nil, err
 		}
 		e.Nodes[i] = bn
 	}
+	var err error
 	if e.Client, err = e.Fabric.AddNode(clientName); err != nil {
-		return e, err
+		return nil, err
 	}
 	return e, nil
 }

@@ -1,8 +1,8 @@
 // Command portmap measures CNI ADD and DEL latency of dcnet + dcnet-portmap
 // (a conflist, two host ports per container) against the reference bridge +
 // host-local + portmap chain with each of portmap's backends (iptables,
-// nftables), in the same run on one simulated node, with no and with 1,000
-// mappings already on the node; the Mesos port mapper's iptables scripts
+// nftables), in the same run on two simulated nodes measured in turn, one
+// with no other mappings and one with 1,000 per chain; the Mesos port mapper's iptables scripts
 // against dcnet-portmap alone (the measurement behind the choice of nftables
 // maps); and new connections per second to a host port against the same
 // server reached by its container IP. It prints ratios with PASS/MISS per
@@ -20,13 +20,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	current "github.com/containernetworking/cni/pkg/types/100"
@@ -38,17 +36,18 @@ import (
 // Run sizes.
 const (
 	defaultContainers = 40
-	shortContainers   = 8
+	shortContainers   = "8"
 	loadedMappings    = 1000
 	connHostPort      = 18080
 )
 
+// program is this benchmark's main: its name, namespaces and section.
+var program = benchkit.Bench{Name: "portmap", Prefix: netsimPrefix, Section: strings.TrimPrefix(sectionHeading, "## ")}
+
 type options struct {
-	N       int
-	Out     string
-	Bin     string
-	Short   bool
-	Command string
+	benchkit.Flags
+	N   int
+	Bin string
 }
 
 func main() {
@@ -59,25 +58,25 @@ func main() {
 		}
 		return
 	}
-	var o options
-	fs := flag.NewFlagSet("bench/portmap", flag.ExitOnError)
-	fs.IntVar(&o.N, "n", defaultContainers, "containers per chain and load (ADD then DEL of each)")
-	fs.StringVar(&o.Out, "out", "docs/benchmarks.md", `markdown file whose section is replaced ("" writes nothing)`)
-	fs.StringVar(&o.Bin, "bin", "bin", "directory of make build's programs")
-	fs.BoolVar(&o.Short, "short", false, fmt.Sprintf("smoke run: %d containers, writes no file", shortContainers))
-	fs.Parse(os.Args[1:])
-	if o.Short {
-		o.N, o.Out = shortContainers, ""
-	}
-	o.Command = strings.TrimSpace("go run ./bench/portmap " + strings.Join(os.Args[1:], " "))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, o)
-	stop()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench/portmap: %v\n", err)
-		os.Exit(1)
-	}
+	benchkit.Main(program, parseFlags, run)
 }
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := program.FlagSet()
+	fs.IntVar(&o.N, "n", defaultContainers, "containers per chain and node (ADD then DEL of each)")
+	fs.StringVar(&o.Bin, "bin", "bin", "directory of make build's programs")
+	if err := program.Parse(fs, args, &o.Flags, map[string]string{"n": shortContainers}); err != nil {
+		return o, err
+	}
+	if o.N < 1 || o.N > maxContainers {
+		return o, fmt.Errorf("-n %d out of range [1, %d]", o.N, maxContainers)
+	}
+	return o, nil
+}
+
+// maxContainers keeps the measured host ports inside their ranges.
+const maxContainers = 200
 
 // results are everything the report shows; index 0 is the node with no
 // background mappings, 1 the one with 1,000 per chain.
@@ -90,18 +89,13 @@ type results struct {
 	N      int
 }
 
-func run(ctx context.Context, o options) (err error) {
-	if os.Geteuid() != 0 {
-		return errors.New("run as root: the benchmark creates network namespaces (nothing changes in the host's own)")
-	}
-	defer netsim.HostUnchanged(ctx)(&err)
-	say := func(f string, a ...any) { fmt.Printf("bench/portmap: "+f+"\n", a...) }
+func run(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (string, error) {
+	say := func(f string, a ...any) { fmt.Fprintf(stdout, "bench/portmap: "+f+"\n", a...) }
 	say("setting up nodes %v with overlayd (netns prefix %s)", nodeNames, netsimPrefix)
-	e, err := newEnv(ctx, o.Bin)
+	e, err := newEnv(ctx, be, o.Bin)
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer func() { err = errors.Join(err, e.Close()) }()
 	var ctrs [2][][]*netsim.Container
 	var probes [2]*netsim.Container
 	for k, bn := range e.Nodes {
@@ -110,13 +104,13 @@ func run(ctx context.Context, o options) (err error) {
 			for i := range o.N {
 				c, err := bn.AddContainer(fmt.Sprintf("s%dc%02d", s, i))
 				if err != nil {
-					return err
+					return "", err
 				}
 				ctrs[k][s] = append(ctrs[k][s], c)
 			}
 		}
 		if probes[k], err = bn.AddContainer("probe"); err != nil {
-			return err
+			return "", err
 		}
 	}
 	res := &results{N: o.N}
@@ -125,32 +119,26 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	say("loading %d mappings per chain on node %s", loadedMappings, nodeNames[1])
 	if err := e.load(ctx, e.Nodes[1], "ADD", loadedMappings, probes[1]); err != nil {
-		return err
+		return "", err
 	}
 	say("ADD/DEL of %d containers per chain on both nodes, interleaved", o.N)
 	if res.Lat, err = e.measure(ctx, ctrs, o.N); err != nil {
-		return err
+		return "", err
 	}
 	say("kernel API alone: dcnet-portmap and the Mesos port mapper's iptables scripts, both nodes interleaved")
 	if err := e.kernelAPI(ctx, res, probes); err != nil {
-		return err
+		return "", err
 	}
 	if err := e.load(ctx, e.Nodes[1], "DEL", loadedMappings, probes[1]); err != nil {
-		return err
+		return "", err
 	}
 	say("new connections per second: host port vs container IP")
 	if res.Conn, err = e.connTest(ctx, e.Nodes[0]); err != nil {
-		return err
+		return "", err
 	}
 	rep := newReport(o, res)
-	fmt.Print(rep.text())
-	if o.Out != "" {
-		if err := benchkit.Update(o.Out, rep.section()); err != nil {
-			return err
-		}
-		say("wrote %s", o.Out)
-	}
-	return nil
+	fmt.Fprint(stdout, rep.text())
+	return rep.section(), nil
 }
 
 // kernelAPI measures dcnet-portmap alone and the Mesos iptables scripts on

@@ -94,7 +94,7 @@ func (rep *report) tables() string {
 	b.WriteString("\nKernel API alone (two host ports, no container, median of 25, both nodes in turn):\n\n")
 	b.WriteString(benchkit.Table([][]string{
 		{"", "ADD (0)", "DEL (0)", "ADD (1,000)", "DEL (1,000)", "ADD growth", "DEL growth"},
-		{"dcnet-portmap (netlink, nftables map elements)", ms(r.Single[0][0]), ms(r.Single[0][1]), ms(r.Single[1][0]), ms(r.Single[1][1]),
+		{"dcnet-portmap (netlink, nftables set and map elements)", ms(r.Single[0][0]), ms(r.Single[0][1]), ms(r.Single[1][0]), ms(r.Single[1][1]),
 			fmt.Sprintf("%.2fx", ratio(r.Single[1][0], r.Single[0][0])), fmt.Sprintf("%.2fx", ratio(r.Single[1][1], r.Single[0][1]))},
 		{"Mesos port mapper's scripts (iptables-nft, one chain)", ms(r.Mesos[0][0]), ms(r.Mesos[0][1]), ms(r.Mesos[1][0]), ms(r.Mesos[1][1]),
 			fmt.Sprintf("%.2fx", ratio(r.Mesos[1][0], r.Mesos[0][0])), fmt.Sprintf("%.2fx", ratio(r.Mesos[1][1], r.Mesos[0][1]))},

@@ -47,7 +47,7 @@ func TestPrivilegedHostPortsCluster(t *testing.T) {
 	requireDocker(t)
 	netsim.RequireCommands(t, "dig", "nft")
 	_, nodes, members, endpoints := agents(t, "ehpcl", 3, "")
-	master := members[0].node
+	master := members[0].Node
 	a1, a2, a3 := nodes[0], nodes[1], nodes[2]
 	// A UCR task on the default bridge (mesos-bridge: no overlay address)
 	// on a2, known to a2's dcnet-l4lb through its Mesos agent: balanced to

@@ -18,9 +18,7 @@ import (
 // test_if_overlay_ok does: every overlay STATUS_OK, with its node subnet,
 // bridge and VTEP.
 func TestPrivilegedOverlayAgentEndpoint(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "ping", "iptables")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "ping", "iptables")
 	f := netsim.NewFabric(t, "eoagent")
 	nd := startNode(t, f, "node1", "", "--metrics-addr", "127.0.0.1:62091")
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{

@@ -53,9 +53,7 @@ func addrOf(t *testing.T, out string) string {
 // tables heal from the state after hand damage, and that DEL of everything
 // leaves the node's rules as they were.
 func TestPrivilegedDataPlane(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "nft", "iptables-save")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "nft", "iptables-save")
 	cniPath := buildPlugins(t)
 	f := netsim.NewFabric(t, "pmapdp")
 	n1, err := f.AddNode("n1")

@@ -15,9 +15,7 @@ import (
 // table; DEL of all of them, also concurrent, leaves the node's rules as
 // they were.
 func TestPrivilegedThousandMappings(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "nft", "iptables-save")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "nft", "iptables-save")
 	cniPath := buildPlugins(t)
 	f := netsim.NewFabric(t, "pmapk")
 	node, err := f.AddNode("n1")
@@ -83,9 +81,7 @@ func TestPrivilegedThousandMappings(t *testing.T) {
 // cannot take over the tables (it would wipe the first one's mappings):
 // its ADD fails naming the cause, and the first state's mapping stays.
 func TestPrivilegedTwoStates(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "nft")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "nft")
 	cniPath := buildPlugins(t)
 	f := netsim.NewFabric(t, "pmap2s")
 	node, err := f.AddNode("n1")
