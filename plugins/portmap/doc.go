@@ -83,6 +83,12 @@
 // with the last record. Nothing runs a shell or takes the xtables lock
 // (MESOS-9127).
 //
+// Every runtime on a node must share one state directory (the default does
+// so): the tables carry an empty chain state-<8 hex digits of the
+// directory's SHA-256>, and an ADD through another state directory fails
+// instead of rebuilding the tables from its own records (which would wipe
+// the first one's mappings); its DEL leaves them alone.
+//
 // # Error codes
 //
 // 4 the delegate is not in CNI_PATH; 6/7 bad config (the message names the
