@@ -27,7 +27,7 @@ const serveFlag = "-serve"
 // Connection-rate run shape.
 const (
 	connWorkers = 4
-	connSlices  = 20 // alternating slices, half per path
+	connSlices  = 32 // slices in ABBA blocks of four, half per path
 	connSlice   = 400 * time.Millisecond
 	connTimeout = 2 * time.Second
 	ticksPerSec = 100 // USER_HZ of /proc/<pid>/stat
@@ -54,7 +54,7 @@ func serve(addr string) error {
 // connResult is the new-connection rate of both paths.
 type connResult struct {
 	HostPort, Direct       float64 // connections per second
-	Ratio                  float64 // median of the slice pairs' host-port/direct ratios
+	Ratio                  float64 // median of the ABBA blocks' host-port/direct ratios
 	Errors                 int
 	GenCPU, ServerCPU      float64 // % of one CPU
 	HostTarget, DirectAddr string
@@ -79,6 +79,14 @@ func (e *env) connRate(ctx context.Context, bn *benchNode, c *netsim.Container, 
 	if _, err := e.Client.Run(ctx, "ip", "route", "replace", bn.Network.NodeSubnet, "via", bn.UnderlayIP.String()); err != nil {
 		return r, err
 	}
+	// Each path dials from its own source address: a client port reused
+	// across the paths would meet the other path's TIME_WAIT conntrack
+	// entry at the container's address and port, and the translated SYN
+	// would clash with it (and be dropped) — a cost of the measurement,
+	// not of either path.
+	if _, err := e.Client.Run(ctx, "ip", "addr", "add", directSource+"/15", "dev", "eth0"); err != nil {
+		return r, err
+	}
 	if err := netsim.WaitFor(ctx, 10*time.Second, 50*time.Millisecond, func() error {
 		_, err := dialOnce(e.Client.Namespace, r.HostTarget)
 		return err
@@ -88,24 +96,28 @@ func (e *env) connRate(ctx context.Context, bn *benchNode, c *netsim.Container, 
 	var hostN, directN int
 	var hostT, directT time.Duration
 	var ratios []float64
-	var lastHost float64
 	cpu0, srv0 := selfCPU(), procCPU(srv.PID())
 	wall := time.Now()
-	for i := range connSlices {
-		target := r.HostTarget
-		if i%2 == 1 {
-			target = r.DirectAddr
-		}
-		n, errs, took := e.burst(target)
-		r.Errors += errs
-		rate := float64(n) / took.Seconds()
-		if i%2 == 0 {
-			hostN, hostT, lastHost = hostN+n, hostT+took, rate
-		} else {
-			directN, directT = directN+n, directT+took
-			if rate > 0 {
-				ratios = append(ratios, lastHost/rate)
+	// Blocks of four slices in ABBA order (host, direct, direct, host),
+	// so that neither path always goes first; each block gives one ratio.
+	for range connSlices / 4 {
+		var blockHost, blockDirect float64
+		for _, host := range []bool{true, false, false, true} {
+			target := r.DirectAddr
+			if host {
+				target = r.HostTarget
 			}
+			n, errs, took := e.burst(target, host)
+			r.Errors += errs
+			rate := float64(n) / took.Seconds()
+			if host {
+				hostN, hostT, blockHost = hostN+n, hostT+took, blockHost+rate
+			} else {
+				directN, directT, blockDirect = directN+n, directT+took, blockDirect+rate
+			}
+		}
+		if blockDirect > 0 {
+			ratios = append(ratios, blockHost/blockDirect)
 		}
 	}
 	secs := time.Since(wall).Seconds()
@@ -120,8 +132,17 @@ func (e *env) connRate(ctx context.Context, bn *benchNode, c *netsim.Container, 
 	return r, nil
 }
 
-// burst opens connections to target from the client for one slice.
-func (e *env) burst(target string) (n, errs int, took time.Duration) {
+// directSource is the client's second address, the source of the direct
+// path's connections.
+const directSource = "198.19.200.2"
+
+// burst opens connections to target from the client for one slice, from
+// its own address (host path) or from directSource.
+func (e *env) burst(target string, host bool) (n, errs int, took time.Duration) {
+	d := net.Dialer{Timeout: connTimeout}
+	if !host {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(directSource)}
+	}
 	var ok, bad atomic.Int64
 	start := time.Now()
 	deadline := start.Add(connSlice)
@@ -132,7 +153,7 @@ func (e *env) burst(target string) (n, errs int, took time.Duration) {
 			defer wg.Done()
 			_ = e.Client.Do(func(ns.NetNS) error {
 				for time.Now().Before(deadline) {
-					if _, err := dialOnceHere(target); err != nil {
+					if _, err := dialWith(d, target); err != nil {
 						bad.Add(1)
 						continue
 					}
@@ -157,7 +178,11 @@ func dialOnce(n netsim.Namespace, addr string) (string, error) {
 }
 
 func dialOnceHere(addr string) (string, error) {
-	c, err := net.DialTimeout("tcp", addr, connTimeout)
+	return dialWith(net.Dialer{Timeout: connTimeout}, addr)
+}
+
+func dialWith(d net.Dialer, addr string) (string, error) {
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return "", err
 	}

@@ -47,18 +47,27 @@ type benchNode struct {
 	CNI     *libcni.CNIConfig
 	Setups  []*setup
 	Dir     string
+	// Only is the one chain measured on this node, -1 for all of them.
+	Only int
 }
 
-// env is the two nodes and the client node.
+// measures reports whether chain s is measured on n.
+func (n *benchNode) measures(s int) bool { return n.Only < 0 || n.Only == s }
+
+// env is the nodes and the client node.
 type env struct {
 	*benchkit.Env
-	Nodes  [2]*benchNode // 0: no background mappings, 1: loaded
+	// Nodes are the empty node (every chain, no background mappings) and
+	// one loaded node per chain (1,000 mappings of that chain alone, so a
+	// chain's growth is its own, not the others' load on its node).
+	Nodes  []*benchNode
 	Client *netsim.Node
 	BinDir string // CNI_PATH: every plugin
 }
 
-// Node names: the empty node and the loaded one.
-var nodeNames = [2]string{"empty", "loaded"}
+// Node names: the empty node and the loaded node of each chain, in the
+// chains' order.
+var nodeNames = []string{"empty", "loaded-dcnet", "loaded-ipt", "loaded-nft"}
 
 // newEnv builds the nodes inside the runner's Env, starts overlayd on each
 // and writes the chains' configs; the runner's Close removes everything.
@@ -77,7 +86,7 @@ func newEnv(ctx context.Context, be *benchkit.Env, binSrc string) (*env, error) 
 		if err != nil {
 			return nil, err
 		}
-		bn := &benchNode{Node: n, Dir: filepath.Join(e.Tmp, name)}
+		bn := &benchNode{Node: n, Dir: filepath.Join(e.Tmp, name), Only: i - 1}
 		if err := e.startOverlayd(ctx, bn); err != nil {
 			return nil, err
 		}
@@ -85,7 +94,7 @@ func newEnv(ctx context.Context, be *benchkit.Env, binSrc string) (*env, error) 
 		if err := e.makeSetups(bn); err != nil {
 			return nil, err
 		}
-		e.Nodes[i] = bn
+		e.Nodes = append(e.Nodes, bn)
 	}
 	var err error
 	if e.Client, err = e.Fabric.AddNode(clientName); err != nil {

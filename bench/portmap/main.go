@@ -96,11 +96,14 @@ func run(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (st
 	if err != nil {
 		return "", err
 	}
-	var ctrs [2][][]*netsim.Container
-	var probes [2]*netsim.Container
+	ctrs := make([][][]*netsim.Container, len(e.Nodes))
+	probes := make([]*netsim.Container, len(e.Nodes))
 	for k, bn := range e.Nodes {
 		ctrs[k] = make([][]*netsim.Container, len(bn.Setups))
 		for s := range bn.Setups {
+			if !bn.measures(s) {
+				continue
+			}
 			for i := range o.N {
 				c, err := bn.AddContainer(fmt.Sprintf("s%dc%02d", s, i))
 				if err != nil {
@@ -117,11 +120,13 @@ func run(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (st
 	for _, st := range e.Nodes[0].Setups {
 		res.Names = append(res.Names, st.Name)
 	}
-	say("loading %d mappings per chain on node %s", loadedMappings, nodeNames[1])
-	if err := e.load(ctx, e.Nodes[1], "ADD", loadedMappings, probes[1]); err != nil {
-		return "", err
+	for k, bn := range e.Nodes[1:] {
+		say("loading %d mappings of %s on node %s", loadedMappings, bn.Setups[bn.Only].Name, bn.Name)
+		if err := e.load(ctx, bn, "ADD", loadedMappings, probes[k+1]); err != nil {
+			return "", err
+		}
 	}
-	say("ADD/DEL of %d containers per chain on both nodes, interleaved", o.N)
+	say("ADD/DEL of %d containers per chain on the empty node and on each chain's loaded node, interleaved", o.N)
 	if res.Lat, err = e.measure(ctx, ctrs, o.N); err != nil {
 		return "", err
 	}
@@ -129,8 +134,10 @@ func run(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (st
 	if err := e.kernelAPI(ctx, res, probes); err != nil {
 		return "", err
 	}
-	if err := e.load(ctx, e.Nodes[1], "DEL", loadedMappings, probes[1]); err != nil {
-		return "", err
+	for k, bn := range e.Nodes[1:] {
+		if err := e.load(ctx, bn, "DEL", loadedMappings, probes[k+1]); err != nil {
+			return "", err
+		}
 	}
 	say("new connections per second: host port vs container IP")
 	if res.Conn, err = e.connTest(ctx, e.Nodes[0]); err != nil {
@@ -141,14 +148,19 @@ func run(ctx context.Context, be *benchkit.Env, o options, stdout io.Writer) (st
 	return rep.section(), nil
 }
 
-// kernelAPI measures dcnet-portmap alone and the Mesos iptables scripts on
-// both nodes in turn, round after round.
-func (e *env) kernelAPI(ctx context.Context, res *results, probes [2]*netsim.Container) (err error) {
-	for k, bn := range e.Nodes {
+// kernelAPI measures dcnet-portmap alone (on the empty node and on
+// dcnet's loaded node) and the Mesos iptables scripts (on the empty node
+// with no rules in their chain and on the reference iptables chain's loaded
+// node with 1,000), round after round.
+func (e *env) kernelAPI(ctx context.Context, res *results, probes []*netsim.Container) (err error) {
+	singleNodes := [2]int{0, 1}
+	mesosNodes := [2]int{0, 2}
+	for k, idx := range mesosNodes {
 		loaded := 0
 		if k == 1 {
 			loaded = loadedMappings
 		}
+		bn := e.Nodes[idx]
 		if err := e.mesosChainUp(ctx, bn, loaded); err != nil {
 			return err
 		}
@@ -156,13 +168,14 @@ func (e *env) kernelAPI(ctx context.Context, res *results, probes [2]*netsim.Con
 	}
 	var single, mesos [2][2][]time.Duration
 	for i := range mesosRuns {
-		for k, bn := range e.Nodes {
+		for k := range 2 {
+			bn := e.Nodes[singleNodes[k]]
 			st := bn.Setups[0]
 			conf := st.Single("10.66.0.2", twoMappings(measuredBase+1000+2*i))
 			err := bn.inNode(func() error {
 				for j, op := range []string{"ADD", "DEL"} {
 					start := time.Now()
-					if err := e.single(ctx, st, op, conf, fmt.Sprintf("api-%d", i), probes[k]); err != nil {
+					if err := e.single(ctx, st, op, conf, fmt.Sprintf("api-%d", i), probes[singleNodes[k]]); err != nil {
 						return err
 					}
 					single[k][j] = append(single[k][j], time.Since(start))
@@ -172,14 +185,14 @@ func (e *env) kernelAPI(ctx context.Context, res *results, probes [2]*netsim.Con
 			if err != nil {
 				return err
 			}
-			a, d, err := e.mesosRound(ctx, bn, i)
+			a, d, err := e.mesosRound(ctx, e.Nodes[mesosNodes[k]], i)
 			if err != nil {
 				return err
 			}
 			mesos[k][0], mesos[k][1] = append(mesos[k][0], a), append(mesos[k][1], d)
 		}
 	}
-	for k := range e.Nodes {
+	for k := range 2 {
 		for j := range 2 {
 			res.Single[k][j] = benchkit.NearestRank(single[k][j], 50)
 			res.Mesos[k][j] = benchkit.NearestRank(mesos[k][j], 50)

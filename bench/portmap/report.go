@@ -70,9 +70,9 @@ func newReport(o options, r *results) *report {
 	rep.targets = []target{
 		{What: "ADD median, no mappings: dcnet / best reference (" + r.Names[best] + ")", Got: ratio(d0, median(r.Lat[0][best].Add)), Limit: addVsRefLimit,
 			Detail: fmt.Sprintf("%v vs %v", ms(d0), ms(median(r.Lat[0][best].Add)))},
-		{What: "dcnet ADD median, 1,000 mappings / none (two nodes, interleaved)", Got: ratio(d1, d0), Limit: addGrowthLimit,
+		{What: "dcnet ADD median, 1,000 mappings / none (nodes interleaved)", Got: ratio(d1, d0), Limit: addGrowthLimit,
 			Detail: fmt.Sprintf("%v vs %v; reference growth: %s", ms(d1), ms(d0), strings.Join(growth, ", "))},
-		{What: "new connections/s to a host port / to the container IP (median of slice pairs)", Got: r.Conn.Ratio, Limit: connRateLimit, Floor: true,
+		{What: "new connections/s to a host port / to the container IP (median of ABBA blocks)", Got: r.Conn.Ratio, Limit: connRateLimit, Floor: true,
 			Detail: fmt.Sprintf("%.0f/s vs %.0f/s over all slices", r.Conn.HostPort, r.Conn.Direct)},
 	}
 	return rep
@@ -100,7 +100,7 @@ func (rep *report) tables() string {
 			fmt.Sprintf("%.2fx", ratio(r.Mesos[1][0], r.Mesos[0][0])), fmt.Sprintf("%.2fx", ratio(r.Mesos[1][1], r.Mesos[0][1]))},
 	}))
 	c := r.Conn
-	fmt.Fprintf(&b, "\nNew connections per second from another node, %d workers, %d alternating slices of %v: "+
+	fmt.Fprintf(&b, "\nNew connections per second from another node, %d workers, %d slices of %v in ABBA blocks of four: "+
 		"host port %s %.0f/s, container IP %s %.0f/s (%d errors); load generator CPU %.0f%%, server CPU %.0f%% of one CPU.",
 		connWorkers, connSlices, connSlice, c.HostTarget, c.HostPort, c.DirectAddr, c.Direct, c.Errors, c.GenCPU, c.ServerCPU)
 	if c.GenCPU >= busyGeneratorPc*connWorkers/2 {
@@ -130,8 +130,8 @@ func (rep *report) text() string { return rep.tables() + "\n" + rep.targetLines(
 
 func (rep *report) section() string {
 	return fmt.Sprintf("%s\n\n`%s` on %s, kernel %s, %s (shared with other work). %d containers per chain and node, each ADD then DEL "+
-		"through libcni with two host ports, on two nodes in turn: one with no other mappings (\"0\") and one with 1,000 mappings of each chain (\"1,000\"), "+
-		"container by container, so both see the same moments of the machine.\n\n%s\n%s",
+		"through libcni with two host ports, on nodes in turn: one with no other mappings (\"0\") and, per chain, one with 1,000 mappings of that chain (\"1,000\"), "+
+		"container by container, so all see the same moments of the machine.\n\n%s\n%s",
 		sectionHeading, rep.o.Command, rep.when.Format("2006-01-02"), benchkit.KernelRelease(), benchkit.CPUDescription(), rep.r.N,
 		rep.tables(), rep.targetLines())
 }
