@@ -39,7 +39,7 @@ else
 	$(GO) build -o $(BIN)/ $(CMD_PKGS)
 endif
 	$(GO) build -o $(BIN)/ github.com/containernetworking/cni/cnitool
-	$(GO) build -o $(BIN)/ref/ github.com/containernetworking/plugins/plugins/main/bridge github.com/containernetworking/plugins/plugins/ipam/host-local
+	$(GO) build -o $(BIN)/ref/ github.com/containernetworking/plugins/plugins/main/bridge github.com/containernetworking/plugins/plugins/ipam/host-local github.com/containernetworking/plugins/plugins/meta/portmap
 
 deps:
 	bash scripts/deps.sh

@@ -107,6 +107,11 @@ type MesosBackend struct {
 	NodeIP    netip.Addr `json:"nodeIP,omitzero"`
 	Healthy   bool       `json:"healthy"`
 	Draining  bool       `json:"draining,omitempty"`
+	// Local is the task's own address and container port when IP:Port is
+	// a host port of its node: the node that published the record reaches
+	// the task there (a VIP translated to a host port of the node itself
+	// would never be translated again by the port mapping).
+	Local netip.AddrPort `json:"local,omitzero"`
 }
 
 // TaskAddrs is the value of a TaskNamesPrefix key: the name's addresses,

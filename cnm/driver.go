@@ -46,8 +46,15 @@ type Driver struct {
 	state   *State
 	overlay Overlay
 	kernel  Kernel
+	ports   Ports // nil: `docker run -p` is refused
 	log     *slog.Logger
 	now     func() time.Time
+}
+
+// WithPorts makes the driver publish host ports through p.
+func (d *Driver) WithPorts(p Ports) *Driver {
+	d.ports = p
+	return d
 }
 
 // New returns a driver over state, overlayd and the kernel.

@@ -131,3 +131,28 @@ func (f *FakeOverlay) String() string {
 	}
 	return b.String()
 }
+
+// FakePorts records Publish and Unpublish calls as text lines; Fail, when
+// set, fails the next Publish.
+type FakePorts struct {
+	Lines []string
+	Fail  error
+}
+
+var _ Ports = (*FakePorts)(nil)
+
+// Publish implements Ports.
+func (f *FakePorts) Publish(_ context.Context, id, netns string, addrs []netip.Addr, pms []api.PortMapping) error {
+	if err := f.Fail; err != nil {
+		f.Fail = nil
+		return err
+	}
+	f.Lines = append(f.Lines, fmt.Sprintf("publish %.12s netns %s addrs %v ports %v", id, netns, addrs, pms))
+	return nil
+}
+
+// Unpublish implements Ports.
+func (f *FakePorts) Unpublish(_ context.Context, id string) error {
+	f.Lines = append(f.Lines, fmt.Sprintf("unpublish %.12s", id))
+	return nil
+}

@@ -227,7 +227,7 @@ func (d *Driver) adoptAddress(ctx context.Context, overlay, addr string) (Addres
 
 // deleteEndpoint removes the veth and the endpoint; its addresses stay
 // allocated until dockerd's ReleaseAddress (or the sweep).
-func (d *Driver) deleteEndpoint(_ context.Context, req *endpointRequest) (empty, error) {
+func (d *Driver) deleteEndpoint(ctx context.Context, req *endpointRequest) (empty, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	host, _ := vethNames(req.EndpointID)
@@ -237,6 +237,11 @@ func (d *Driver) deleteEndpoint(_ context.Context, req *endpointRequest) (empty,
 	ep, found, err := d.state.Endpoint(req.EndpointID)
 	if err != nil || !found {
 		return empty{}, err
+	}
+	if ep.Published && d.ports != nil {
+		if err := d.ports.Unpublish(ctx, ep.ID); err != nil {
+			return empty{}, err
+		}
 	}
 	recs, err := d.state.Addresses()
 	if err != nil {
@@ -256,10 +261,14 @@ func (d *Driver) deleteEndpoint(_ context.Context, req *endpointRequest) (empty,
 func (d *Driver) endpointInfo(_ context.Context, req *endpointRequest) (infoResponse, error) {
 	ep, found, err := d.state.Endpoint(req.EndpointID)
 	if err != nil || !found {
-		return infoResponse{Value: map[string]string{}}, err
+		return infoResponse{Value: map[string]any{}}, err
 	}
 	host, _ := vethNames(ep.ID)
-	return infoResponse{Value: map[string]string{"overlay": ep.Overlay, "hostVeth": host, "addresses": strings.Join(ep.Addresses, ",")}}, nil
+	v := map[string]any{"overlay": ep.Overlay, "hostVeth": host, "addresses": strings.Join(ep.Addresses, ",")}
+	if ep.Published {
+		v[optPortMap] = publishedBindings(ep)
+	}
+	return infoResponse{Value: v}, nil
 }
 
 // join builds the veth pair on the overlay's bridge and tells dockerd to
@@ -290,7 +299,7 @@ func (d *Driver) join(ctx context.Context, req *joinRequest) (joinResponse, erro
 			resp.Gateway = n.Gateway
 		}
 	}
-	ep.Joined = true
+	ep.Joined, ep.Sandbox = true, req.SandboxKey
 	if err := d.state.apply(put(bucketEndpoints, ep.ID, ep)); err != nil {
 		_ = d.kernel.DelVeth(host)
 		return joinResponse{}, err

@@ -49,6 +49,10 @@ type Endpoint struct {
 	Labels       map[string]string  `json:"labels,omitempty"`
 	PortMappings []api.PortMapping  `json:"portMappings,omitempty"`
 	Joined       bool               `json:"joined,omitempty"`
+	// Sandbox is the container's netns (Join's SandboxKey).
+	Sandbox string `json:"sandbox,omitempty"`
+	// Published is true while its host ports are mapped (dcnet-portmap).
+	Published bool `json:"published,omitempty"`
 }
 
 // Pool is an IPAM pool handed to dockerd: an overlay's node subnet of one

@@ -80,7 +80,16 @@ type endpointRequest struct {
 }
 
 type infoResponse struct {
-	Value map[string]string
+	Value map[string]any
+}
+
+// externalRequest is the body of ProgramExternalConnectivity and
+// RevokeExternalConnectivity; Options carries the published ports
+// (optPortMap) on Program.
+type externalRequest struct {
+	NetworkID  string
+	EndpointID string
+	Options    map[string]any
 }
 
 type joinRequest struct {

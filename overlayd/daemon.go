@@ -236,7 +236,7 @@ func (d *Daemon) run(ctx context.Context) error {
 			srv.Close()
 			return fmt.Errorf("metrics listener %s (set metricsAddr to another address or \"\"): %w", d.cfg.MetricsAddr, err)
 		}
-		msrv = &http.Server{Handler: d.metrics.handler(), ReadHeaderTimeout: 10 * time.Second}
+		msrv = &http.Server{Handler: d.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- msrv.Serve(mln) }()
 	}
 	d.log.Info("overlayd started", "node", d.cfg.NodeName, "underlay", d.cfg.UnderlayIP, "socket", ln.Addr().String(), "store", store.String(), "metrics", d.cfg.MetricsAddr)

@@ -16,6 +16,8 @@ PACKAGES=(
 	docker.io dnsperf unbound
 	# dcnet-l7lb's data plane (Debian 12: HAProxy 2.6) and an HTTP load generator
 	haproxy wrk
+	# podman 4.3 with its CNI backend, runc and a static busybox rootfs: a real CNI client for dcnet-portmap's tests
+	podman runc busybox-static
 )
 DAEMONS=(etcd dockerd containerd unbound haproxy)
 POLICY_RC=/usr/sbin/policy-rc.d

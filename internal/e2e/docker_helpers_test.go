@@ -107,7 +107,8 @@ func (dn *dockerNode) startPlugin() {
 	dn.pstarts++
 	log := filepath.Join(dn.dir, fmt.Sprintf("cnm-%d.log", dn.pstarts))
 	p, err := cnmtest.Start(netsim.NSPath(dn.NSName), log, bin("dcnet-cnm"), "--socket", dn.pluginSocket(),
-		"--overlayd-socket", dn.socket, "--state-dir", dn.stateDir, "--log-level", "debug")
+		"--overlayd-socket", dn.socket, "--state-dir", dn.stateDir, "--log-level", "debug",
+		"--portmap", bin("dcnet-portmap"), "--portmap-state-dir", filepath.Join(dn.dir, "portmap"))
 	if err != nil {
 		dn.t.Fatal(err)
 	}

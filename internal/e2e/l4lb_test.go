@@ -208,9 +208,9 @@ type backend struct {
 
 // attachBackend attaches a container labelled with a named VIP (/web:80),
 // an IPv4 and an IPv6 IP VIP on port 80 and a UDP named VIP (/echo:5353,
-// mapped to hostPort on the node), serves its name on TCP :80 in the
-// container and on UDP <node IP>:hostPort in the node (the mapped backend
-// is the node's address).
+// whose port the record maps to hostPort on the node), serves its name on
+// TCP :80 and UDP :5353 in the container: the backend of a mapped port is
+// the container's overlay address, reachable from every node.
 func attachBackend(t *testing.T, nd *node, name string, hostPort int) backend {
 	t.Helper()
 	nd.writeConf("30-"+name+".conflist", fmt.Sprintf(`{"cniVersion":"1.1.0","name":"be-%s","plugins":[{"type":"dcnet","network":"dcos","socket":%q,
@@ -221,7 +221,7 @@ func attachBackend(t *testing.T, nd *node, name string, hostPort int) backend {
 	// Serve before the endpoint record exists: a backend that refuses
 	// would fail the name-before-VIP check for the wrong reason.
 	netsim.ServeName(t, c.Namespace, ":80", name)
-	netsim.ServeUDPName(t, nd.Namespace, net.JoinHostPort(nd.UnderlayIP.String(), strconv.Itoa(hostPort)), name)
+	netsim.ServeUDPName(t, c.Namespace, ":"+strconv.Itoa(echoPort), name)
 	b := backend{attached: nd.cniAdd(c, "be-"+name), name: name, node: nd, hostPort: hostPort}
 	return b
 }
@@ -460,9 +460,10 @@ func TestPrivilegedL4LBCluster(t *testing.T) {
 		if err != nil {
 			t.Fatalf("curl /metrics on %s: %v: %s", nodes[0].Name, err, out)
 		}
-		// web, echo, drain and the IP VIP in IPv4; web and the IP VIP in
-		// IPv6; the drained task.
-		for _, want := range []string{`dcnet_l4lb_vips{family="ip"} 4`, `dcnet_l4lb_vips{family="ip6"} 2`,
+		// web, echo, drain and the IP VIP in IPv4; web, echo (its mapped
+		// port's backends are the containers' addresses, IPv6 too) and the
+		// IP VIP in IPv6; the drained task.
+		for _, want := range []string{`dcnet_l4lb_vips{family="ip"} 4`, `dcnet_l4lb_vips{family="ip6"} 3`,
 			`dcnet_l4lb_backends{state="draining"} 1`, `dcnet_l4lb_errors_total{stage="kernel"} 0`} {
 			if !strings.Contains(out, want+"\n") {
 				t.Errorf("/metrics of %s lacks %q", nodes[0].Name, want)

@@ -42,6 +42,10 @@ type AgentOptions struct {
 	// AgentIP is the agent's address for tasks whose agent hostname is
 	// not an IP; the zero value takes the URL's host when it is an IP.
 	AgentIP netip.Addr
+	// Overlays are the overlay ranges: a port-mapped task with an address
+	// in one is balanced to that address, not to agent IP:host port
+	// (mesos.DefaultOverlays when nil).
+	Overlays []netip.Prefix
 	// Poll is the interval between GET_STATE polls (0 means
 	// DefaultMesosPoll; negative is invalid).
 	Poll time.Duration
@@ -55,6 +59,7 @@ type AgentOptions struct {
 type agentSource struct {
 	url      string
 	agentIP  netip.Addr
+	overlays []netip.Prefix
 	node     string
 	interval time.Duration
 	client   *http.Client
@@ -89,7 +94,7 @@ func newAgentSource(o AgentOptions, node string, log *slog.Logger) (*agentSource
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: agentTimeout}
 	}
-	return &agentSource{url: u.String(), agentIP: ip, node: node, interval: o.Poll, client: o.Client, log: log,
+	return &agentSource{url: u.String(), agentIP: ip, overlays: o.Overlays, node: node, interval: o.Poll, client: o.Client, log: log,
 		onChange: func() {}, onPoll: func(error) {}, ready: make(chan struct{})}, nil
 }
 
@@ -136,7 +141,7 @@ func (a *agentSource) poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	bs, err := mesos.Backends(st, a.agentIP)
+	bs, err := mesos.Backends(st, a.agentIP, a.overlays)
 	if err != nil {
 		a.log.Debug("mesos vip labels ignored", "agent", a.url, "err", err)
 	}
@@ -216,6 +221,7 @@ func encodeMesosRecords(node string, bs []vip.Binding) map[string][]byte {
 		r.Backends = append(r.Backends, cluster.MesosBackend{
 			Protocol: b.VIP.Protocol, Name: b.VIP.Name, Framework: b.VIP.Framework, VIP: b.VIP.IP, VIPPort: b.VIP.Port,
 			IP: b.Backend.IP, Port: b.Backend.Port, NodeIP: b.Backend.NodeIP, Healthy: b.Backend.Healthy, Draining: b.Backend.Draining,
+			Local: b.Backend.Local,
 		})
 	}
 	out := make(map[string][]byte, len(byTask))

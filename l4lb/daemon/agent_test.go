@@ -24,7 +24,7 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // cmpAddr lets cmp compare netip.Addr values.
-var cmpAddr = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+var cmpAddr = cmp.Options{cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })}
 
 // fakeAgent is an httptest Mesos agent answering GET_STATE with a fixture
 // (or a failure status) that the test can switch.
@@ -90,7 +90,7 @@ func fixtureBindings(t *testing.T, fixture, node string, agentIP netip.Addr) []v
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs, _ := mesos.Backends(st, agentIP)
+	bs, _ := mesos.Backends(st, agentIP, nil)
 	for i := range bs {
 		bs[i].Backend.Node = node
 	}

@@ -341,7 +341,7 @@ func (d *Daemon) compute(ctx context.Context) *computed {
 	if held > 0 {
 		d.log.Warn("vips kept (fail open): every backend vanished with its node's liveness", "vips", held, "hold", d.opts.FailOpenHold)
 	}
-	plan, errs := dataplane.Build(Plan(services))
+	plan, errs := dataplane.Build(Plan(services, d.opts.Node))
 	for _, err := range errs {
 		d.log.Warn("vip not programmed", "err", err)
 	}

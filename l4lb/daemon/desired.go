@@ -112,11 +112,24 @@ func Desired(in Input) (services []Service, missing []AllocKey, errs []error) {
 	return services, missing, errs
 }
 
-// Plan turns services into dataplane services.
-func Plan(services []Service) []dataplane.Service {
+// Plan turns services into dataplane services for node self: a backend
+// of self with a Local address is programmed there instead (see
+// vip.Backend.Local).
+func Plan(services []Service, self string) []dataplane.Service {
 	out := make([]dataplane.Service, 0, len(services))
 	for _, s := range services {
-		out = append(out, dataplane.Service{Key: s.Key, Addr: s.Addr, Backends: s.Backends})
+		bs := s.Backends
+		cloned := false
+		for i, b := range s.Backends {
+			if !b.Local.IsValid() || b.Node != self || familyOf(b.Local.Addr()) != familyOf(b.IP) {
+				continue
+			}
+			if !cloned {
+				bs, cloned = slices.Clone(s.Backends), true
+			}
+			bs[i].IP, bs[i].Port = b.Local.Addr(), b.Local.Port()
+		}
+		out = append(out, dataplane.Service{Key: s.Key, Addr: s.Addr, Backends: bs})
 	}
 	return out
 }
@@ -158,6 +171,9 @@ func mergeBackends(bs []vip.Backend) []vip.Backend {
 		if n := len(out); n > 0 && out[n-1].AddrPort() == b.AddrPort() {
 			out[n-1].Healthy = out[n-1].Healthy && b.Healthy
 			out[n-1].Draining = out[n-1].Draining || b.Draining
+			if !out[n-1].Local.IsValid() {
+				out[n-1].Local = b.Local
+			}
 			continue
 		}
 		out = append(out, b)

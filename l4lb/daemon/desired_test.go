@@ -85,7 +85,7 @@ fd01:c::1 tcp 80 ` + webName + ` -> [fd01:b::1:2]:80
 			if len(missing) != tt.wantMissing {
 				t.Errorf("missing %v, want %d", missing, tt.wantMissing)
 			}
-			if _, errs := dataplane.Build(Plan(ss)); len(errs) > 0 {
+			if _, errs := dataplane.Build(Plan(ss, "")); len(errs) > 0 {
 				t.Errorf("plan: %v", errs)
 			}
 		})
@@ -100,7 +100,7 @@ func TestParseAllocs(t *testing.T) {
 		{Key: cluster.VIPNamePrefix + "bogus", Value: []byte("x")},
 	})
 	want := map[AllocKey]netip.Addr{{dataplane.IPv4, webName}: netip.MustParseAddr("11.0.0.1")}
-	if d := cmp.Diff(want, byName, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); d != "" {
+	if d := cmp.Diff(want, byName, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); d != "" {
 		t.Error(d)
 	}
 	if len(used) != 2 {
@@ -163,12 +163,31 @@ func TestInPlan(t *testing.T) {
 	udp := Service{Key: vip.Key{Protocol: vip.ProtoUDP, Name: webName, Port: 80}, Addr: netip.MustParseAddr("11.0.0.1"), Backends: []vip.Backend{b}}
 	bad := Service{Key: vip.Key{Protocol: vip.ProtoTCP, Name: "db.marathon.l4lb.thisdcos.directory", Port: 0}, Addr: netip.MustParseAddr("11.0.0.2"), Backends: []vip.Backend{b}}
 	services := []Service{ipVIP, named, udp, bad}
-	plan, errs := dataplane.Build(Plan(services))
+	plan, errs := dataplane.Build(Plan(services, ""))
 	if len(errs) != 2 {
 		t.Fatalf("Build: %d errors, want 2 (the shadowed and the port-0 service): %v", len(errs), errs)
 	}
 	got := inPlan(services, plan)
 	if len(got) != 2 || got[0].Key != ipVIP.Key || got[1].Key != udp.Key {
 		t.Errorf("inPlan kept %s, want the IP VIP and the UDP one", render(got))
+	}
+}
+
+// TestPlanLocal: a host-port backend with a Local address is programmed at
+// that address on its own node only.
+func TestPlanLocal(t *testing.T) {
+	hostPort := vip.Backend{IP: netip.MustParseAddr("198.18.0.2"), Port: 31000, Node: "a1", Healthy: true,
+		Local: netip.MustParseAddrPort("172.31.254.5:80")}
+	other := vip.Backend{IP: netip.MustParseAddr("9.0.2.3"), Port: 80, Node: "a2", Healthy: true}
+	svc := []Service{{Key: vip.Key{Protocol: "tcp", IP: netip.MustParseAddr("5.6.7.8"), Port: 80}, Addr: netip.MustParseAddr("5.6.7.8"),
+		Backends: []vip.Backend{hostPort, other}}}
+	for node, want := range map[string]string{"a1": "172.31.254.5:80", "a2": "198.18.0.2:31000"} {
+		got := Plan(svc, node)[0].Backends[0].AddrPort().String()
+		if got != want {
+			t.Errorf("on %s the host-port backend is %s, want %s", node, got, want)
+		}
+	}
+	if svc[0].Backends[0].AddrPort().String() != "198.18.0.2:31000" {
+		t.Error("Plan changed its input")
 	}
 }

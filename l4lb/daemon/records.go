@@ -167,7 +167,7 @@ func decodeMesosRecord(key string, value []byte) ([]vip.Binding, error) {
 		out = append(out, vip.Binding{
 			VIP: vip.VIP{Name: b.Name, Framework: b.Framework, IP: b.VIP, Port: b.VIPPort, Protocol: b.Protocol},
 			Backend: vip.Backend{IP: b.IP, Port: b.Port, Node: node, NodeIP: b.NodeIP, Task: r.Task,
-				Healthy: b.Healthy, Draining: b.Draining},
+				Healthy: b.Healthy, Draining: b.Draining, Local: b.Local},
 		})
 	}
 	return out, nil

@@ -43,7 +43,7 @@ func loadFixture(t testing.TB, name string) *GetState {
 // bindingLines renders the backends of a fixture one per line.
 func bindingLines(t *testing.T, st *GetState) []string {
 	t.Helper()
-	bs, err := Backends(st, localAgent)
+	bs, err := Backends(st, localAgent, nil)
 	if err != nil {
 		t.Fatalf("Backends: %v", err)
 	}

@@ -29,7 +29,7 @@ func FuzzGetState(f *testing.F) {
 			states = append(states, st)
 		}
 		for _, st := range states {
-			bs, _ := Backends(st, agent)
+			bs, _ := Backends(st, agent, nil)
 			for _, b := range bs {
 				if b.VIP.Port == 0 || b.Backend.Port == 0 || !b.Backend.IP.IsValid() {
 					t.Fatalf("malformed binding %v", b)

@@ -83,11 +83,21 @@ func (p *TaskPort) parse(framework string) []error {
 	return errs
 }
 
+// DefaultOverlays are DC/OS's overlay ranges (dcos, dcos6): a task
+// address in one of them is reachable from every node.
+var DefaultOverlays = []netip.Prefix{netip.MustParsePrefix("9.0.0.0/8"), netip.MustParsePrefix("fd01:b::/64")}
+
 // Bindings are the VIP backends of a task: none unless it is
-// TASK_RUNNING or TASK_KILLING (then Draining). A port mapped to the host
-// is reached at agent IP:host port, any other at each task IP:port (the
-// agent IP when the status has no address).
-func (s Summary) Bindings() []vip.Binding {
+// TASK_RUNNING or TASK_KILLING (then Draining). A port is reached at each
+// task IP and the container port; a port mapped to the host is reached so
+// too when the task has addresses on an overlay (in overlays: reachable
+// from every node, the task's own included), and at agent IP:host port
+// only when it has none (a task on a node-local bridge, Docker BRIDGE or
+// UCR's mesos-bridge, or on the host network). dcos-net balanced every
+// mapped port to agent IP:host port and, on the task's own agent, to the
+// task address instead (dcos_l4lb_mesos_poller's local_port_mappings):
+// with an overlay address the task address works from every node.
+func (s Summary) Bindings(overlays []netip.Prefix) []vip.Binding {
 	if s.State != StateRunning && s.State != StateKilling {
 		return nil
 	}
@@ -95,13 +105,27 @@ func (s Summary) Bindings() []vip.Binding {
 	if len(ips) == 0 {
 		ips = []netip.Addr{s.AgentIP}
 	}
+	var onOverlay []netip.Addr
+	for _, ip := range s.TaskIPs {
+		if slices.ContainsFunc(overlays, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+			onOverlay = append(onOverlay, ip)
+		}
+	}
 	var out []vip.Binding
 	for _, p := range s.Ports {
 		for _, v := range p.VIPs {
 			backend := vip.Backend{Node: s.AgentID, NodeIP: s.AgentIP, Task: s.TaskID, Healthy: s.Healthy, Draining: s.State == StateKilling}
 			switch {
+			case p.HostPort != 0 && p.Port != 0 && len(onOverlay) > 0:
+				for _, ip := range onOverlay {
+					backend.IP, backend.Port = ip, p.Port
+					out = append(out, vip.Binding{VIP: v, Backend: backend})
+				}
 			case p.HostPort != 0:
 				backend.IP, backend.Port = s.AgentIP, p.HostPort
+				if i := slices.IndexFunc(s.TaskIPs, func(a netip.Addr) bool { return a.Is4() && a != s.AgentIP }); i >= 0 && p.Port != 0 {
+					backend.Local = netip.AddrPortFrom(s.TaskIPs[i], p.Port)
+				}
 				out = append(out, vip.Binding{VIP: v, Backend: backend})
 			case p.Port != 0:
 				for _, ip := range ips {
@@ -115,14 +139,17 @@ func (s Summary) Bindings() []vip.Binding {
 }
 
 // Backends returns the VIPs and backends of a GET_STATE answer (see
-// Summaries and Summary.Bindings), sorted, and the malformed VIP labels
-// joined in one error; the bindings of well-formed labels are returned
-// either way.
-func Backends(state *GetState, agentIP netip.Addr) ([]vip.Binding, error) {
+// Summaries and Summary.Bindings; overlays nil means DefaultOverlays),
+// sorted, and the malformed VIP labels joined in one error; the bindings
+// of well-formed labels are returned either way.
+func Backends(state *GetState, agentIP netip.Addr, overlays []netip.Prefix) ([]vip.Binding, error) {
+	if overlays == nil {
+		overlays = DefaultOverlays
+	}
 	sums, errs := Summaries(state, agentIP)
 	var out []vip.Binding
 	for _, s := range sums {
-		out = append(out, s.Bindings()...)
+		out = append(out, s.Bindings(overlays)...)
 	}
 	return vip.Normalize(out), joinErrors(errs)
 }

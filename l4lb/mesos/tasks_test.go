@@ -23,7 +23,7 @@ func TestKillingHostScopeAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs, err := Backends(st, netip.MustParseAddr("198.18.0.3"))
+	bs, err := Backends(st, netip.MustParseAddr("198.18.0.3"), nil)
 	var got []string
 	for _, b := range bs {
 		got = append(got, b.VIP.String()+" -> "+b.Backend.String())

@@ -22,13 +22,19 @@ const EndpointFramework = "marathon"
 // malformed label (the other labels still count).
 //
 //   - VIP_<n>=<vip>:<port>: the container serves the VIP port itself. When
-//     port mappings forward a host port to that container port, there is
-//     one VIP per mapping, with the mapping's protocol and the node IP and
-//     host port as backend; otherwise one TCP VIP with every container IP
-//     and the VIP port as backends.
+//     port mappings forward host ports to that container port, there is
+//     one VIP per mapping's protocol; otherwise one TCP VIP.
 //   - VIP_PORT<n>=tcp://<vip>:<port>: the VIP is served by the n-th port
-//     mapping: node IP and host port (or container IPs and container port
-//     when the mapping has no host port).
+//     mapping's container port.
+//
+// Either way the backends are the container's overlay addresses and its
+// container port, not the node IP and host port: an endpoint record's
+// addresses are on the overlay, reachable from every node, and a VIP
+// translated to the node's own IP and host port would not work from that
+// node (a connection gets one destination NAT per hook, so dcnet-l4lb's
+// translation to the local host port is never translated again by the
+// port mapping). Only an endpoint without a container address falls back
+// to the node IP and host port.
 func FromEndpoint(ep cluster.Endpoint) ([]Binding, []error) {
 	src := endpointSource{ep: ep}
 	src.parseAddrs()
@@ -77,7 +83,7 @@ func (s *endpointSource) label(key, value string) ([]Binding, error) {
 				Reason: "no port mapping " + strconv.Itoa(idx) + " (endpoint has " + strconv.Itoa(len(s.ep.PortMappings)) + ")"}
 		}
 		pm := s.ep.PortMappings[idx]
-		if pm.HostPort > 0 {
+		if pm.HostPort > 0 && len(s.containerIP) == 0 {
 			return s.hostBackend(key, value, v, pm.HostPort)
 		}
 		return s.containerBackends(key, value, v, pm.ContainerPort)
@@ -96,7 +102,7 @@ func (s *endpointSource) label(key, value string) ([]Binding, error) {
 		if pv.Protocol != ProtoTCP && pv.Protocol != ProtoUDP {
 			return nil, &LabelError{Key: key, Value: value, Reason: "port mapping protocol " + strconv.Quote(pm.Protocol) + " is not tcp or udp"}
 		}
-		bs, err := s.hostBackend(key, value, pv, pm.HostPort)
+		bs, err := s.mappedBackends(key, value, pv, pm)
 		if err != nil {
 			return nil, err
 		}
@@ -106,6 +112,16 @@ func (s *endpointSource) label(key, value string) ([]Binding, error) {
 		return out, nil
 	}
 	return s.containerBackends(key, value, v, int(v.Port))
+}
+
+// mappedBackends are the backends of a VIP served by a mapped port: the
+// container addresses and port, or the node IP and host port for an
+// endpoint without a container address.
+func (s *endpointSource) mappedBackends(key, value string, v VIP, pm cluster.PortMapping) ([]Binding, error) {
+	if len(s.containerIP) == 0 {
+		return s.hostBackend(key, value, v, pm.HostPort)
+	}
+	return s.containerBackends(key, value, v, pm.ContainerPort)
 }
 
 func (s *endpointSource) hostBackend(key, value string, v VIP, hostPort int) ([]Binding, error) {

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+var addrCmp = cmp.Options{cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })}
 
 func endpoint(labels map[string]string, pms ...cluster.PortMapping) cluster.Endpoint {
 	return cluster.Endpoint{
@@ -46,19 +46,19 @@ func TestFromEndpoint(t *testing.T) {
 			},
 		},
 		{
-			name: "mapped port: node IP and host port, one VIP per protocol",
+			name: "mapped port: container IPs and container port, one VIP per protocol",
 			ep: endpoint(map[string]string{"VIP_0": "/web:80"},
 				cluster.PortMapping{HostPort: 31000, ContainerPort: 80, Protocol: "tcp"},
 				cluster.PortMapping{HostPort: 31001, ContainerPort: 80, Protocol: "udp"},
 				cluster.PortMapping{HostPort: 31002, ContainerPort: 9000, Protocol: "tcp"}),
-			want: []Binding{{web, be("198.18.0.2", 31000)}, {webUDP, be("198.18.0.2", 31001)}},
+			want: []Binding{{web, be("9.0.1.5", 80)}, {web, be("fd01:b::1:0:5", 80)}, {webUDP, be("9.0.1.5", 80)}, {webUDP, be("fd01:b::1:0:5", 80)}},
 		},
 		{
-			name: "VIP_PORT form selects the mapping",
+			name: "VIP_PORT form selects the mapping: its container port",
 			ep: endpoint(map[string]string{"VIP_PORT1": "udp:///web:80"},
 				cluster.PortMapping{HostPort: 31000, ContainerPort: 8080, Protocol: "tcp"},
 				cluster.PortMapping{HostPort: 31001, ContainerPort: 5353, Protocol: "udp"}),
-			want: []Binding{{webUDP, be("198.18.0.2", 31001)}},
+			want: []Binding{{webUDP, be("9.0.1.5", 5353)}, {webUDP, be("fd01:b::1:0:5", 5353)}},
 		},
 		{
 			name: "VIP_PORT form without a host port uses the container port",
@@ -92,7 +92,13 @@ func TestFromEndpoint(t *testing.T) {
 }
 
 func TestFromEndpointMissingAddresses(t *testing.T) {
+	// Without a container address a mapped port falls back to node IP and
+	// host port, which needs a node IP.
 	ep := endpoint(map[string]string{"VIP_0": "/web:80"}, cluster.PortMapping{HostPort: 31000, ContainerPort: 80, Protocol: "tcp"})
+	ep.IPs = nil
+	if bs, errs := FromEndpoint(ep); len(errs) != 0 || len(bs) != 1 || bs[0].Backend.AddrPort().String() != "198.18.0.2:31000" {
+		t.Errorf("bindings %v errs %v, want node IP and host port", bs, errs)
+	}
 	ep.NodeIP = ""
 	if _, errs := FromEndpoint(ep); len(errs) != 1 || !strings.Contains(errs[0].Error(), "no node IP") {
 		t.Errorf("errs = %v, want a missing node IP error", errs)

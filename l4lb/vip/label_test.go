@@ -52,7 +52,7 @@ func TestParseLabel(t *testing.T) {
 			if ok == tt.notVIP {
 				t.Fatalf("ParseLabel(%q, %q) ok = %v, want %v", tt.key, tt.value, ok, !tt.notVIP)
 			}
-			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
 				t.Errorf("ParseLabel(%q, %q) (-want +got):\n%s", tt.key, tt.value, diff)
 			}
 		})

@@ -104,6 +104,12 @@ type Backend struct {
 	// Draining is true when the workload is terminating (TASK_KILLING): it
 	// takes no new connections but keeps its existing ones.
 	Draining bool
+	// Local, when valid, is where the backend's own node reaches it
+	// instead of IP:Port: the task's address and container port behind a
+	// host port of that node (a connection gets one destination NAT per
+	// hook, so a VIP translated to the node's own host port would never
+	// reach the task). dcos-net did the same (local_port_mappings).
+	Local netip.AddrPort
 }
 
 // AddrPort is the backend's destination.

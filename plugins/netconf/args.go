@@ -66,13 +66,13 @@ type runtimeConfig struct {
 func parseArgs(rawArgs, rawRuntime json.RawMessage) (map[string]string, []api.PortMapping, error) {
 	var a args
 	if len(rawArgs) > 0 {
-		if err := decode(rawArgs, &a, "args."); err != nil {
+		if err := Decode(rawArgs, &a, "args."); err != nil {
 			return nil, nil, err
 		}
 	}
 	var rc runtimeConfig
 	if len(rawRuntime) > 0 {
-		if err := decode(rawRuntime, &rc, "runtimeConfig."); err != nil {
+		if err := Decode(rawRuntime, &rc, "runtimeConfig."); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -80,7 +80,7 @@ func parseArgs(rawArgs, rawRuntime json.RawMessage) (map[string]string, []api.Po
 	labels := map[string]string{}
 	for i, kv := range a.Mesos.NetworkInfo.Labels.Labels {
 		if kv.Key == "" {
-			return nil, nil, invalid("args[%q].network_info.labels.labels[%d]: key is empty", mesosArgsKey, i)
+			return nil, nil, Invalid("args[%q].network_info.labels.labels[%d]: key is empty", mesosArgsKey, i)
 		}
 		labels[kv.Key] = kv.Value
 	}
@@ -98,14 +98,14 @@ func parseArgs(rawArgs, rawRuntime json.RawMessage) (map[string]string, []api.Po
 	for i, pm := range rc.PortMappings {
 		m, err := portMapping(pm.HostPort, pm.ContainerPort, pm.Protocol, pm.HostIP)
 		if err != nil {
-			return nil, nil, invalid("runtimeConfig.portMappings[%d]: %v", i, err)
+			return nil, nil, Invalid("runtimeConfig.portMappings[%d]: %v", i, err)
 		}
 		pms = appendNew(pms, m)
 	}
 	for i, pm := range a.Mesos.NetworkInfo.PortMappings {
 		m, err := portMapping(pm.HostPort, pm.ContainerPort, pm.Protocol, "")
 		if err != nil {
-			return nil, nil, invalid("args[%q].network_info.port_mappings[%d]: %v", mesosArgsKey, i, err)
+			return nil, nil, Invalid("args[%q].network_info.port_mappings[%d]: %v", mesosArgsKey, i, err)
 		}
 		pms = appendNew(pms, m)
 	}
@@ -121,28 +121,28 @@ func addLabels(into map[string]string, raw json.RawMessage, field string) error 
 	switch raw[0] {
 	case '[':
 		var kvs []keyValue
-		if err := decode(raw, &kvs, field+"."); err != nil {
+		if err := Decode(raw, &kvs, field+"."); err != nil {
 			return err
 		}
 		for i, kv := range kvs {
 			if kv.Key == "" {
-				return invalid("%s[%d]: key is empty", field, i)
+				return Invalid("%s[%d]: key is empty", field, i)
 			}
 			into[kv.Key] = kv.Value
 		}
 	case '{':
 		var m map[string]string
-		if err := decode(raw, &m, field+"."); err != nil {
+		if err := Decode(raw, &m, field+"."); err != nil {
 			return err
 		}
 		for k, v := range m {
 			if k == "" {
-				return invalid("%s: key is empty", field)
+				return Invalid("%s: key is empty", field)
 			}
 			into[k] = v
 		}
 	default:
-		return invalid("%s: want [{\"key\":..,\"value\":..}] or {\"key\":\"value\"}, got %.40s", field, raw)
+		return Invalid("%s: want [{\"key\":..,\"value\":..}] or {\"key\":\"value\"}, got %.40s", field, raw)
 	}
 	return nil
 }
@@ -159,8 +159,8 @@ func portMapping(host, container int, proto, hostIP string) (api.PortMapping, er
 	if proto == "" {
 		proto = defaultProtocol
 	}
-	if proto != "tcp" && proto != "udp" {
-		return api.PortMapping{}, fmt.Errorf("protocol %q: want \"tcp\" or \"udp\"", proto)
+	if proto != "tcp" && proto != "udp" && proto != "sctp" {
+		return api.PortMapping{}, fmt.Errorf("protocol %q: want \"tcp\", \"udp\" or \"sctp\"", proto)
 	}
 	if hostIP != "" && net.ParseIP(hostIP) == nil {
 		return api.PortMapping{}, fmt.Errorf("hostIP %q: want an IP address", hostIP)

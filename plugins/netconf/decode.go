@@ -10,10 +10,11 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 )
 
-// decode unmarshals data into v and turns JSON errors into CNI errors that
-// name the offending field; prefix is the path of data in the whole config
+// Decode unmarshals data into v and turns JSON errors into CNI errors that
+// name the offending field (code 6 for input that is not JSON, 7 for a
+// field of the wrong type); prefix is the path of data in the whole config
 // ("ipam.", "args.").
-func decode(data []byte, v any, prefix string) error {
+func Decode(data []byte, v any, prefix string) error {
 	err := json.Unmarshal(data, v)
 	if err == nil {
 		return nil
@@ -39,7 +40,7 @@ func decode(data []byte, v any, prefix string) error {
 			field = field[:len(field)-1]
 		}
 		field = strings.Replace(field, "args."+mesosArgsKey+".", fmt.Sprintf("args[%q].", mesosArgsKey), 1)
-		return invalid("%s: got a JSON %s, want %s", field, typ.Value, jsonKind(typ.Type.Kind().String()))
+		return Invalid("%s: got a JSON %s, want %s", field, typ.Value, jsonKind(typ.Type.Kind().String()))
 	default:
 		where := "network config"
 		if prefix != "" {

@@ -42,7 +42,7 @@ func FuzzParseConfig(f *testing.F) {
 			}
 			for _, pm := range c.PortMappings {
 				if pm.HostPort < 1 || pm.HostPort > maxPort || pm.ContainerPort < 1 || pm.ContainerPort > maxPort ||
-					(pm.Protocol != "tcp" && pm.Protocol != "udp") {
+					(pm.Protocol != "tcp" && pm.Protocol != "udp" && pm.Protocol != "sctp") {
 					t.Fatalf("accepted port mapping %+v", pm)
 				}
 			}

@@ -107,21 +107,21 @@ func Parse(data []byte) (*Config, error) {
 		return nil, err
 	}
 	var m mainFields
-	if err := decode(data, &m, ""); err != nil {
+	if err := Decode(data, &m, ""); err != nil {
 		return nil, err
 	}
 	if len(raw.IPAM) > 0 && string(raw.IPAM) != "null" {
 		var ipam ipamFields
-		if err := decode(raw.IPAM, &ipam, "ipam."); err != nil {
+		if err := Decode(raw.IPAM, &ipam, "ipam."); err != nil {
 			return nil, err
 		}
 		if ipam.Type != "" {
-			return nil, invalid("ipam.type %q: dcnet allocates addresses through overlayd and runs no IPAM plugin; remove the ipam section", ipam.Type)
+			return nil, Invalid("ipam.type %q: dcnet allocates addresses through overlayd and runs no IPAM plugin; remove the ipam section", ipam.Type)
 		}
 	}
 	if m.MTU != nil {
 		if *m.MTU < MinMTU || *m.MTU > MaxMTU {
-			return nil, invalid("mtu %d out of range [%d, %d]; omit \"mtu\" to use overlayd's", *m.MTU, MinMTU, MaxMTU)
+			return nil, Invalid("mtu %d out of range [%d, %d]; omit \"mtu\" to use overlayd's", *m.MTU, MinMTU, MaxMTU)
 		}
 		c.MTU = *m.MTU
 	}
@@ -146,7 +146,7 @@ func ParseIPAM(data []byte) (*Config, error) {
 	}
 	ipam := ipamFields{Network: raw.Network, Socket: raw.Socket}
 	if len(raw.IPAM) > 0 && string(raw.IPAM) != "null" {
-		if err := decode(raw.IPAM, &ipam, "ipam."); err != nil {
+		if err := Decode(raw.IPAM, &ipam, "ipam."); err != nil {
 			return nil, err
 		}
 	}
@@ -154,7 +154,7 @@ func ParseIPAM(data []byte) (*Config, error) {
 	for i, r := range ipam.Routes {
 		route, err := parseRoute(r)
 		if err != nil {
-			return nil, invalid("ipam.routes[%d]: %v", i, err)
+			return nil, Invalid("ipam.routes[%d]: %v", i, err)
 		}
 		c.Routes = append(c.Routes, route)
 	}
@@ -167,7 +167,7 @@ func ParseIPAM(data []byte) (*Config, error) {
 // parseCommon decodes and checks the fields both plugins share.
 func parseCommon(data []byte) (*Config, *common, error) {
 	raw := &common{Socket: api.DefaultSocket}
-	if err := decode(data, raw, ""); err != nil {
+	if err := Decode(data, raw, ""); err != nil {
 		return nil, nil, err
 	}
 	if raw.CNIVersion == "" {
@@ -178,7 +178,7 @@ func parseCommon(data []byte) (*Config, *common, error) {
 			fmt.Sprintf("cniVersion %q is not supported; use one of %v", raw.CNIVersion, version.All.SupportedVersions()), "")
 	}
 	if raw.Name == "" {
-		return nil, nil, invalid("name is missing: the network configuration needs a \"name\"")
+		return nil, nil, Invalid("name is missing: the network configuration needs a \"name\"")
 	}
 	return &Config{CNIVersion: raw.CNIVersion, Name: raw.Name, Type: raw.Type}, raw, nil
 }
@@ -192,42 +192,42 @@ func (c *Config) finish(raw *common) error {
 		c.Network, from = raw.Name, "name"
 	}
 	if !networkRE.MatchString(c.Network) || len(c.Network) > maxNetworkLen {
-		return invalid("network %q (from %q): want the overlay's name in overlayd, 1-%d lower-case letters, digits and '-'; set \"network\"",
+		return Invalid("network %q (from %q): want the overlay's name in overlayd, 1-%d lower-case letters, digits and '-'; set \"network\"",
 			c.Network, from, maxNetworkLen)
 	}
 	c.Socket = raw.Socket
 	if c.Socket == "" || !filepath.IsAbs(c.Socket) {
-		return invalid("socket %q: want the absolute path of overlayd's socket (default %s)", c.Socket, api.DefaultSocket)
+		return Invalid("socket %q: want the absolute path of overlayd's socket (default %s)", c.Socket, api.DefaultSocket)
 	}
 	var err error
 	if c.Labels, c.PortMappings, err = parseArgs(raw.Args, raw.RuntimeConfig); err != nil {
 		return err
 	}
-	if c.PrevResult, err = parsePrevResult(raw.PrevResult, c.CNIVersion); err != nil {
+	if c.PrevResult, err = ParsePrevResult(raw.PrevResult, c.CNIVersion); err != nil {
 		return err
 	}
 	c.ValidAttachments = raw.ValidAttachments
 	return nil
 }
 
-// parsePrevResult converts prevResult, written in version v, to the current
-// result type.
-func parsePrevResult(data json.RawMessage, v string) (*current.Result, error) {
+// ParsePrevResult converts prevResult, written in version v, to the current
+// result type (nil when absent; code 7 when it is not a result).
+func ParsePrevResult(data json.RawMessage, v string) (*current.Result, error) {
 	if len(data) == 0 || string(data) == "null" {
 		return nil, nil
 	}
 	r, err := create.Create(v, data)
 	if err != nil {
-		return nil, invalid("prevResult: not a CNI %s result: %v", v, err)
+		return nil, Invalid("prevResult: not a CNI %s result: %v", v, err)
 	}
 	res, err := current.NewResultFromResult(r)
 	if err != nil {
-		return nil, invalid("prevResult: cannot convert from CNI %s: %v", v, err)
+		return nil, Invalid("prevResult: cannot convert from CNI %s: %v", v, err)
 	}
 	return res, nil
 }
 
-// invalid is a code 7 error.
-func invalid(format string, a ...any) *types.Error {
+// Invalid is a code 7 error.
+func Invalid(format string, a ...any) *types.Error {
 	return types.NewError(types.ErrInvalidNetworkConfig, fmt.Sprintf(format, a...), "")
 }

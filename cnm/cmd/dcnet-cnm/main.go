@@ -25,6 +25,8 @@ func main() {
 	stateDir := flag.String("state-dir", "/var/lib/dcnet/cnm", "directory of the driver's state ("+cnm.StateFile+")")
 	sweep := flag.Duration("sweep-interval", 0, "how often leaked addresses are looked for (0: the default, 1m)")
 	forget := flag.String("forget-network", "", "delete this Docker network ID from the state and exit (for a network dockerd removed while dcnet-cnm was down)")
+	portmap := flag.String("portmap", cnm.FindPortmap(), "dcnet-portmap binary that publishes `docker run -p` host ports (\"\": -p is refused)")
+	portmapState := flag.String("portmap-state-dir", "", "dcnet-portmap's state directory (default its own, /var/lib/dcnet/portmap, shared with the CNI runtimes so a host port has one holder)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
@@ -66,7 +68,10 @@ func main() {
 	}
 	defer os.Remove(*socket)
 	d := cnm.New(state, api.NewClient(*overlayd), cnm.Netlink{}, log)
-	log.Info("dcnet-cnm serving", "socket", *socket, "overlayd", *overlayd, "state", *stateDir, "version", version)
+	if *portmap != "" {
+		d.WithPorts(cnm.PortmapExec{Binary: *portmap, StateDir: *portmapState})
+	}
+	log.Info("dcnet-cnm serving", "socket", *socket, "overlayd", *overlayd, "state", *stateDir, "portmap", *portmap, "version", version)
 	if err := d.Serve(ctx, l, *sweep); err != nil {
 		log.Error("dcnet-cnm failed", "err", err)
 		os.Exit(1)

@@ -31,6 +31,7 @@ func main() {
 	interval := flag.Duration("sync-interval", daemon.DefaultSyncInterval, "periodic reconcile that repairs the nftables tables (0: the default)")
 	mesosAgent := flag.String("mesos-agent", "", "base URL of the node's Mesos agent, http://<agent ip>:5051 (\"\" = no Mesos source)")
 	mesosAgentIP := flag.String("mesos-agent-ip", "", "agent IP for tasks whose agent hostname is not an IP (default: the --mesos-agent host when it is an IP)")
+	overlays := flag.String("overlay-subnets", "9.0.0.0/8,fd01:b::/64", "overlay ranges: a port-mapped Mesos task with an address in one is balanced to that address, not to agent IP:host port (\"\" = none)")
 	mesosPoll := flag.Duration("mesos-poll-interval", daemon.DefaultMesosPoll, "interval between GET_STATE polls of the Mesos agent (0: the default)")
 	grace := flag.Duration("vip-release-grace", daemon.DefaultReleaseGrace, "release a named VIP's addresses and name after it has had no backend for this long (0: the default; negative: never)")
 	hold := flag.Duration("fail-open-hold", daemon.DefaultFailOpenHold, "keep a VIP programmed this long after all its backends vanished with their nodes' liveness (a cut-off node's records expire with its lease); 0: the default; negative: until they return")
@@ -48,6 +49,17 @@ func main() {
 		if agent.AgentIP, err = netip.ParseAddr(*mesosAgentIP); err != nil {
 			fail(2, "--mesos-agent-ip %q: %v", *mesosAgentIP, err)
 		}
+	}
+	agent.Overlays = []netip.Prefix{}
+	for _, f := range strings.Split(*overlays, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			fail(2, "--overlay-subnets %q: %v", f, err)
+		}
+		agent.Overlays = append(agent.Overlays, p.Masked())
 	}
 	store, err := cluster.Connect(cluster.Options{Endpoints: strings.Split(*endpoints, ",")})
 	if err != nil {
