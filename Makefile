@@ -22,7 +22,7 @@ TEST_LOG     := $(BIN)/test.log
 # new kernel package is added here.
 MODULE      := github.com/dcnet/dcnet
 KERNEL_PKGS := internal/netsim internal/clustersim internal/benchkit internal/e2e internal/haproxytest bench/.* \
-	cnm/cnmtest plugins/internal/nstest plugins/veth plugins/dcnet plugins/cmd/dcnet \
+	cnm/cnmtest plugins/internal/nstest plugins/veth plugins/dcnet plugins/cmd/dcnet plugins/portmap plugins/cmd/dcnet-portmap \
 	dns/spartan dns/cmd/dcnet-dns overlayd overlayd/cmd/overlayd l4lb/cmd/dcnet-l4lb
 space       := $(subst ,, )
 KERNEL_RE   := ^$(MODULE)/($(subst $(space),|,$(strip $(KERNEL_PKGS))))$$
