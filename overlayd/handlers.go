@@ -184,8 +184,8 @@ func validPortMappings(pms []api.PortMapping) error {
 		if pm.HostPort < 1 || pm.HostPort > 65535 || pm.ContainerPort < 1 || pm.ContainerPort > 65535 {
 			return fail(http.StatusBadRequest, api.CodeInvalid, "portMappings[%d]: ports must be in [1, 65535], got host %d container %d", i, pm.HostPort, pm.ContainerPort)
 		}
-		if p := strings.ToLower(pm.Protocol); p != "tcp" && p != "udp" && p != "" {
-			return fail(http.StatusBadRequest, api.CodeInvalid, "portMappings[%d].protocol %q: want tcp or udp", i, pm.Protocol)
+		if p := strings.ToLower(pm.Protocol); p != "tcp" && p != "udp" && p != "sctp" && p != "" {
+			return fail(http.StatusBadRequest, api.CodeInvalid, "portMappings[%d].protocol %q: want tcp, udp or sctp", i, pm.Protocol)
 		}
 		if pm.HostIP != "" {
 			if _, err := netip.ParseAddr(pm.HostIP); err != nil {

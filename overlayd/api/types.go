@@ -49,7 +49,7 @@ func (id AttachmentID) String() string {
 type PortMapping struct {
 	HostPort      int    `json:"hostPort"`
 	ContainerPort int    `json:"containerPort"`
-	Protocol      string `json:"protocol"` // "tcp" or "udp"
+	Protocol      string `json:"protocol"` // "tcp", "udp" or "sctp"
 	HostIP        string `json:"hostIP,omitempty"`
 }
 
