@@ -34,6 +34,7 @@ type Metrics struct {
 	queries *prometheus.CounterVec
 	forward *prometheus.HistogramVec
 	lookups *prometheus.CounterVec
+	refused prometheus.Counter
 
 	// fastQueries and fastHit are the counters of FastAnswered, resolved
 	// once: queries of ForwardedZone by rcode (0-15), and cache hits.
@@ -57,8 +58,12 @@ func New(zones ...string) *Metrics {
 		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dcnet_dns_cache_lookups_total", Help: "Lookups in the cache of forwarded answers, by result (hit, miss).",
 		}, []string{"result"}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dcnet_dns_recursion_refused_total",
+			Help: "Questions for names outside the local zones refused because the client may not recurse on the address it asked (not a cluster DNS address, client outside the recursion networks).",
+		}),
 	}
-	m.reg.MustRegister(m.queries, m.forward, m.lookups)
+	m.reg.MustRegister(m.queries, m.forward, m.lookups, m.refused)
 	for rc := range m.fastQueries {
 		m.fastQueries[rc] = m.queries.WithLabelValues(ForwardedZone, rcodeLabel(rc))
 	}
@@ -73,6 +78,9 @@ func (m *Metrics) FastAnswered(rcode int) {
 	m.fastQueries[rcode&0x0f].Inc()
 	m.fastHit.Inc()
 }
+
+// RecursionRefused counts a question refused by a server.RecursionGate.
+func (m *Metrics) RecursionRefused() { m.refused.Inc() }
 
 // rcodeLabel is the rcode label of rcode.
 func rcodeLabel(rcode int) string {

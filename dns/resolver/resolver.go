@@ -43,6 +43,9 @@ type Resolver struct {
 
 	listen []string
 	opts   server.Options
+	// handler and nets make the RecursionGate of restricted addresses.
+	handler *server.Handler
+	nets    []netip.Prefix
 }
 
 // New wires cfg's forwarders, cache and metrics around the local zones.
@@ -98,14 +101,37 @@ func New(cfg Config, log *slog.Logger, zones ...server.Lister) (*Resolver, error
 		apexes[i], zs[i] = z.Name(), z
 	}
 	m := metrics.New(apexes...)
-	fwd := m.Lookups(c.Wrap(m.Upstream(forward.NewRouter(def, routes))))
+	var fwd server.Forwarder = m.Lookups(c.Wrap(m.Upstream(forward.NewRouter(def, routes))))
+	if cfg.NoForward {
+		fwd = nil
+	}
 	h := server.NewHandler(log, fwd, zs...)
+	h.ClearTruncated = cfg.ClearTruncated
+	nets, err := cfg.recursionNets()
+	if err != nil {
+		return nil, err
+	}
 	r := &Resolver{Handler: m.Handler(h), Zones: zones, Metrics: m, Upstreams: def.Servers(),
-		listen: cfg.Listen, opts: server.Options{Sockets: cfg.Sockets}}
-	if cfg.FastPath {
+		listen: cfg.Listen, opts: server.Options{Sockets: cfg.Sockets}, handler: h, nets: nets}
+	if cfg.FastPath && !cfg.NoForward {
 		r.opts.Fast = server.NewFastPath(h, c, m.FastAnswered)
 	}
 	return r, nil
+}
+
+// Restrict serves the listen addresses addrs (as in Config.Listen) behind
+// a server.RecursionGate: local zones for everyone, forwarded names only
+// for clients in Config.RecursionNets, REFUSED (and counted) for the rest.
+// Call it before Run.
+func (r *Resolver) Restrict(addrs []string) {
+	if len(addrs) == 0 {
+		return
+	}
+	gate := r.Metrics.Handler(&server.RecursionGate{Handler: r.handler, Nets: r.nets, Refused: r.Metrics.RecursionRefused})
+	r.opts.Handlers = map[string]dns.Handler{}
+	for _, a := range addrs {
+		r.opts.Handlers[a] = gate
+	}
 }
 
 // Run serves the handler on the listen addresses until ctx ends; ready

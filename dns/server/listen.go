@@ -27,6 +27,10 @@ type Options struct {
 	// Fast, when set, answers cached forwarded questions in the UDP
 	// readers (FastPath).
 	Fast *FastPath
+	// Handlers, when it has an entry for a listen address (as given),
+	// serves that address with its handler instead, without the fast path
+	// (a RecursionGate, say).
+	Handlers map[string]dns.Handler
 }
 
 // Run serves h on UDP and TCP at every address ("ip:port") until ctx ends,
@@ -131,13 +135,17 @@ func listen(addrs []string, h dns.Handler, o Options) ([]runner, error) {
 	}
 	for _, a := range addrs {
 		udpAddr, tcpAddr := a, a
+		h, fast := h, o.Fast
+		if ah, ok := o.Handlers[a]; ok {
+			h, fast = ah, nil
+		}
 		for range n {
 			pc, err := lc.ListenPacket(context.Background(), "udp", udpAddr)
 			if err != nil {
 				return fail(fmt.Errorf("listen udp %s: %w", a, err))
 			}
 			udpAddr = pc.LocalAddr().String()
-			servers = append(servers, udpServer(pc, h, o.Fast))
+			servers = append(servers, udpServer(pc, h, fast))
 			l, err := lc.Listen(context.Background(), "tcp", tcpAddr)
 			if err != nil {
 				return fail(fmt.Errorf("listen tcp %s: %w", a, err))

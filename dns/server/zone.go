@@ -131,10 +131,11 @@ func header(name string, t uint16) dns.RR_Header {
 // names), swapped whole by Set as the Mesos state changes.
 type RecordSetZone struct {
 	name string
+	auth Authority
 	rs   atomic.Pointer[records.RecordSet]
 }
 
-var _ Zone = (*RecordSetZone)(nil)
+var _ AuthorityZone = (*RecordSetZone)(nil)
 
 // NewRecordSetZone returns a zone named name serving rs (nil: empty).
 func NewRecordSetZone(name string, rs *records.RecordSet) *RecordSetZone {
@@ -143,8 +144,19 @@ func NewRecordSetZone(name string, rs *records.RecordSet) *RecordSetZone {
 	return z
 }
 
+// NewRecordSetZoneWith returns a zone named name answering with a (its
+// TTL and SRV weight on every record); rs nil is empty.
+func NewRecordSetZoneWith(name string, a Authority, rs *records.RecordSet) *RecordSetZone {
+	z := NewRecordSetZone(name, rs)
+	z.auth = a
+	return z
+}
+
 // Name is the zone apex.
 func (z *RecordSetZone) Name() string { return z.name }
+
+// Authority implements AuthorityZone.
+func (z *RecordSetZone) Authority() Authority { return z.auth }
 
 // Set replaces the records (nil: empty). Safe to call concurrently with
 // Lookup; rs must not be modified afterwards.
@@ -168,18 +180,25 @@ func (z *RecordSetZone) Lookup(name string, qtype uint16) ([]dns.RR, bool) {
 		recs, ok := rs.Lookup(name, t)
 		exists = exists || ok
 		for _, r := range recs {
-			out = append(out, recordRR(r))
+			out = append(out, z.recordRR(r))
 		}
 	}
 	return out, exists
 }
 
-// recordRR converts a generated record to a resource record with TTL.
-func recordRR(r records.Record) dns.RR {
+// recordRR converts a generated record to a resource record with the
+// zone's TTL (and SRV weight).
+func (z *RecordSetZone) recordRR(r records.Record) dns.RR {
+	var rr dns.RR
 	if r.Type == records.TypeSRV {
-		return &dns.SRV{Hdr: header(r.Name, dns.TypeSRV), Target: strings.ToLower(r.SRV.Target), Port: r.SRV.Port}
+		rr = &dns.SRV{Hdr: header(r.Name, dns.TypeSRV), Target: strings.ToLower(r.SRV.Target), Port: r.SRV.Port, Weight: z.auth.SRVWeight}
+	} else {
+		rr = AddrRR(r.Name, r.Addr)
 	}
-	return AddrRR(r.Name, r.Addr)
+	if z.auth.TTL != 0 {
+		rr.Header().Ttl = z.auth.TTL
+	}
+	return rr
 }
 
 // RecordSet returns the records being served; the caller must not modify
