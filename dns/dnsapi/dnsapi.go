@@ -87,32 +87,6 @@ type Record struct {
 // as Mesos-DNS reports it, for clients that check it.
 const MesosDNSService = "Mesos-DNS"
 
-// MesosConfig is what /v1/config answers in Mesos-DNS mode: Mesos-DNS's
-// configuration document, field for field, filled from dcnet-dns's flags.
-type MesosConfig struct {
-	Masters        []string
-	RefreshSeconds int
-	TTL            int32
-	Port           int
-	Domain         string
-	Resolvers      []string
-	Timeout        int
-	SOAMname       string
-	SOARname       string
-	SOARefresh     uint32
-	SOARetry       uint32
-	SOAExpire      uint32
-	SOAMinttl      uint32
-	RecurseOn      bool
-	Listener       string
-	HTTPPort       int  `json:"HttpPort"`
-	DNSOn          bool `json:"DnsOn"`
-	HTTPOn         bool `json:"HttpOn"`
-	ExternalOn     bool
-	EnforceRFC952  bool
-	IPSources      []string
-}
-
 // AXFR is what /v1/axfr answers: the whole zone as Mesos-DNS renders it.
 type AXFR struct {
 	TTL            int32
