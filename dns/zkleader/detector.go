@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path"
 	"time"
 
@@ -37,6 +38,9 @@ type Detector struct {
 	NoLeaderAfter time.Duration
 	// Log receives failures; nil discards them.
 	Log *slog.Logger
+	// Dial, when set, opens the connections to the servers (a test
+	// reaching a ZooKeeper inside a network namespace); nil: net.Dial.
+	Dial zk.Dialer
 }
 
 // Run watches the election until ctx ends, reconnecting with backoff.
@@ -80,7 +84,11 @@ func (d *Detector) Run(ctx context.Context) {
 // session holds one ZooKeeper session, reporting the election after each
 // change, until it fails or ctx ends.
 func (d *Detector) session(ctx context.Context, log *slog.Logger, report func(Masters)) error {
-	conn, events, err := zk.Connect(d.URL.Servers, SessionTimeout, zk.WithLogger(quiet{}))
+	dial := d.Dial
+	if dial == nil {
+		dial = net.DialTimeout
+	}
+	conn, events, err := zk.Connect(d.URL.Servers, SessionTimeout, zk.WithLogger(quiet{}), zk.WithDialer(dial))
 	if err != nil {
 		return fmt.Errorf("connect %v: %w", d.URL.Servers, err)
 	}
