@@ -26,8 +26,10 @@ package dnsapi
 const (
 	// DefaultAddr is where the per-node HTTP API listens.
 	DefaultAddr = "127.0.0.1:62080"
+	// MesosHTTPPort is Mesos-DNS's HTTP port.
+	MesosHTTPPort = "8123"
 	// DefaultMesosHTTPAddr is where Mesos-DNS mode's HTTP API listens.
-	DefaultMesosHTTPAddr = "0.0.0.0:8123"
+	DefaultMesosHTTPAddr = "0.0.0.0:" + MesosHTTPPort
 	// MesosDNSPort is the DNS port of Mesos-DNS on the masters.
 	MesosDNSPort = "61053"
 	// DefaultMesosListen is where Mesos-DNS mode answers DNS.

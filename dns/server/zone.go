@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -25,7 +26,16 @@ const (
 	SpartanZone = "spartan."
 	// MesosZone is the Mesos-DNS zone.
 	MesosZone = records.DefaultDomain + "."
+	// PublicThisNode answers this node's public IPs.
+	PublicThisNode = "public." + ThisNodeZone
+	// ZKZone holds zk-1.zk ... zk-5.zk, the masters' ZooKeepers.
+	ZKZone = "zk."
+	// LocalhostZone answers localhost.
+	LocalhostZone = "localhost."
 )
+
+// zkRecords is how many zk-N.zk names the zk zone has.
+const zkRecords = 5
 
 // Zone is a source of authoritative records for one zone. Lookups must be
 // cheap and safe for concurrent use; the handler does not cache them.
@@ -94,12 +104,40 @@ func (z *StaticZone) Lookup(name string, qtype uint16) ([]dns.RR, bool) {
 
 // NewThisNode returns the thisnode.thisdcos.directory zone answering ips at
 // its apex.
-func NewThisNode(ips ...netip.Addr) *StaticZone {
+func NewThisNode(ips ...netip.Addr) *StaticZone { return NewThisNodePublic(ips, nil) }
+
+// NewThisNodePublic returns the thisnode.thisdcos.directory zone answering
+// ips at its apex and public at public.thisnode.thisdcos.directory, as
+// dcos-net does.
+func NewThisNodePublic(ips, public []netip.Addr) *StaticZone {
 	var rrs []dns.RR
 	for _, ip := range ips {
 		rrs = append(rrs, AddrRR(ThisNodeZone, ip))
 	}
+	for _, ip := range public {
+		rrs = append(rrs, AddrRR(PublicThisNode, ip))
+	}
 	return NewStaticZone(ThisNodeZone, rrs...)
+}
+
+// NewZK returns the zk. zone of dcos-dns: zk-1.zk ... zk-5.zk each an A (or
+// AAAA) record of one master, the masters repeated in order when there are
+// fewer than five (3 masters: zk-4 is the first, zk-5 the second), only
+// the first five when there are more; no master, no records.
+func NewZK(masters ...netip.Addr) *StaticZone {
+	var rrs []dns.RR
+	if len(masters) > 0 {
+		for i := range zkRecords {
+			rrs = append(rrs, AddrRR("zk-"+strconv.Itoa(i+1)+"."+ZKZone, masters[i%len(masters)]))
+		}
+	}
+	return NewStaticZone(ZKZone, rrs...)
+}
+
+// NewLocalhost returns the localhost. zone: localhost. A 127.0.0.1, as
+// dcos-dns answers it.
+func NewLocalhost() *StaticZone {
+	return NewStaticZone(LocalhostZone, AddrRR(LocalhostZone, netip.AddrFrom4([4]byte{127, 0, 0, 1})))
 }
 
 // NewSpartan returns the spartan. zone: ready.spartan -> 127.0.0.1, and
