@@ -34,7 +34,8 @@ const (
 	DefaultTimeout = 10 * time.Second
 	// maxAXFRBytes bounds an answer.
 	maxAXFRBytes = 256 << 20
-	// maxBackoff bounds the wait after failures.
+	// minRetry and maxBackoff bound the wait after failures.
+	minRetry   = time.Second
 	maxBackoff = time.Minute
 )
 
@@ -207,10 +208,11 @@ func (p *Poller) pollURL(ctx context.Context, u string) error {
 	return nil
 }
 
-// Run polls until ctx ends: at once, then every Refresh, backing off
-// (doubling up to a minute) while no URL answers.
+// Run polls until ctx ends: at once, then every Refresh; while no URL
+// answers, again after a second, doubling up to a minute (or Refresh if
+// longer), so a node started before its masters gets the zone soon.
 func (p *Poller) Run(ctx context.Context) {
-	wait := p.cfg.Refresh
+	wait := minRetry
 	for {
 		err := p.Poll(ctx)
 		if ctx.Err() != nil {
@@ -221,7 +223,7 @@ func (p *Poller) Run(ctx context.Context) {
 			p.log.Warn("mesos.thisdcos.directory: poll failed, serving the last good records", "err", err, "retry", wait)
 			next, wait = wait, min(2*wait, max(maxBackoff, p.cfg.Refresh))
 		} else {
-			wait = p.cfg.Refresh
+			wait = minRetry
 		}
 		t := time.NewTimer(next)
 		select {

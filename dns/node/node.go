@@ -221,7 +221,7 @@ func (d *Daemon) restrictRecursion() error {
 	}
 	r := restricted(d.cfg.DNS.Listen, onLink)
 	if len(r) > 0 {
-		d.log.Info("dcnet-dns: forwarded names answered only to --recursion-net clients here", "listen", strings.Join(r, ","), "recursion_nets", strings.Join(d.cfg.DNS.RecursionNets, ","))
+		d.log.Info("dcnet-dns: forwarded names answered here only to this node and --recursion-net clients", "listen", strings.Join(r, ","), "recursion_nets", strings.Join(d.cfg.DNS.RecursionNets, ","))
 	}
 	d.res.Restrict(r)
 	return nil
@@ -232,8 +232,9 @@ func (d *Daemon) restrictRecursion() error {
 // the spartan link (onLink: dcos-dns's 198.51.100.1-3, wherever the
 // server put them) and loopback addresses. The node's underlay address, a
 // wildcard and any other address answer the cluster zones to everyone
-// and forwarded names only to --recursion-net clients, so the node is
-// never an open resolver there.
+// and forwarded names only to --recursion-net clients and to the node
+// itself (a client at that very address), so the node is never an open
+// resolver there.
 func restricted(listen []string, onLink []netip.Addr) []string {
 	var out []string
 	for _, l := range listen {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -121,16 +122,21 @@ func New(cfg Config, log *slog.Logger, zones ...server.Lister) (*Resolver, error
 
 // Restrict serves the listen addresses addrs (as in Config.Listen) behind
 // a server.RecursionGate: local zones for everyone, forwarded names only
-// for clients in Config.RecursionNets, REFUSED (and counted) for the rest.
+// for clients in Config.RecursionNets or at the listen address itself
+// (the host asking its own address), REFUSED (and counted) for the rest.
 // Call it before Run.
 func (r *Resolver) Restrict(addrs []string) {
 	if len(addrs) == 0 {
 		return
 	}
-	gate := r.Metrics.Handler(&server.RecursionGate{Handler: r.handler, Nets: r.nets, Refused: r.Metrics.RecursionRefused})
 	r.opts.Handlers = map[string]dns.Handler{}
 	for _, a := range addrs {
-		r.opts.Handlers[a] = gate
+		nets := r.nets
+		if ap, err := netip.ParseAddrPort(a); err == nil && !ap.Addr().IsUnspecified() {
+			ip := ap.Addr().Unmap()
+			nets = append(slices.Clone(nets), netip.PrefixFrom(ip, ip.BitLen()))
+		}
+		r.opts.Handlers[a] = r.Metrics.Handler(&server.RecursionGate{Handler: r.handler, Nets: nets, Refused: r.Metrics.RecursionRefused})
 	}
 }
 
