@@ -44,7 +44,9 @@ func TestPrivilegedMesosDNSZooKeeper(t *testing.T) {
 	nodes := addNodes(t, f, "zk", "m1", "m2", "dns")
 	zkNode, m1, m2, dnsNode := nodes[0], nodes[1], nodes[2], nodes[3]
 	srv := zktest.Start(t, zkNode)
-	pid := func(n *netsim.Node) string { return "master@" + net.JoinHostPort(n.UnderlayIP.String(), mesostest.Port) }
+	pid := func(n *netsim.Node) string {
+		return "master@" + net.JoinHostPort(n.UnderlayIP.String(), mesostest.Port)
+	}
 	addr := func(n *netsim.Node) string { return net.JoinHostPort(n.UnderlayIP.String(), mesostest.Port) }
 	fake1, fake2 := startFakeMesosMaster(t, m1, fixture), startFakeMesosMaster(t, m2, fixture)
 	fake2.setLeader(pid(m1)) // m2 is a follower
