@@ -36,8 +36,8 @@ type File struct {
 	// ForwardZones maps a zone to its servers, "ip[:port]": an object, or
 	// (older dcos-dns) a list of [zone, [servers]] pairs.
 	ForwardZones json.RawMessage `json:"forward_zones"`
-	// BindIPs are the addresses served; none: every address of the node
-	// (or of BindInterface), with dcos-dns's 198.51.100.1-3.
+	// BindIPs are the addresses served; none: every IPv4 address of the
+	// node (or of BindInterface), with dcos-dns's 198.51.100.1-3.
 	BindIPs []string `json:"bind_ips"`
 	// BindIPBlacklist are addresses never served.
 	BindIPBlacklist []string `json:"bind_ip_blacklist"`
@@ -258,8 +258,10 @@ func (f File) bindIPs(addrs func(string) ([]netip.Addr, error)) ([]netip.Addr, e
 	return out, nil
 }
 
-// InterfaceAddrs are the addresses of every interface of this host (of
-// iface alone, when not ""), but link-local ones, as dcos-dns finds them.
+// InterfaceAddrs are the IPv4 addresses of every interface of this host
+// (of iface alone, when not ""), as dcos-dns finds them (it binds IPv4:
+// bind_ips and bind_ip_blacklist take IPv4 addresses; an IPv6 address
+// still in duplicate address detection could not be bound anyway).
 func InterfaceAddrs(iface string) ([]netip.Addr, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
@@ -278,7 +280,7 @@ func InterfaceAddrs(iface string) ([]netip.Addr, error) {
 		}
 		for _, a := range as {
 			if n, ok := a.(*net.IPNet); ok {
-				if ip, ok := netip.AddrFromSlice(n.IP); ok && !ip.Unmap().IsLinkLocalUnicast() {
+				if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap().Is4() && !ip.Unmap().IsLinkLocalUnicast() {
 					out = append(out, ip.Unmap())
 				}
 			}
