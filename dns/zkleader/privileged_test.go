@@ -16,8 +16,7 @@ import (
 // with the lowest sequence, follows a leader that goes away (its session
 // closes) and a new contender, and reports no leader when none is left.
 func TestPrivilegedDetector(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "java")
 	zktest.Require(t)
 	f := netsim.NewFabric(t, "dnsdropzk")
 	node, err := f.AddNode("zk")

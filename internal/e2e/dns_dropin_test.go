@@ -22,10 +22,8 @@ import (
 // underlay address answers cluster names but REFUSES forwarded ones, and
 // the refusal is counted.
 func TestPrivilegedDNSDropIn(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "dig", "curl", "unbound")
+	netsim.Privileged(t, "dig", "curl", "unbound")
 	state := filepath.Join(fixtures.Dir(t, "mesos"), "master-state.json")
-	netsim.GuardHost(t)
 	f := netsim.NewFabric(t, "dnsdropin")
 	ns := addNodes(t, f, "m1", "a1", "a2", "up")
 	m1, a1, a2, up := ns[0], ns[1], ns[2], ns[3]

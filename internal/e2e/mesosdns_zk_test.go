@@ -35,11 +35,9 @@ func (m *fakeMesosMaster) setLeader(leader string) {
 // session ends and the other master takes over, Mesos-DNS follows within
 // one refresh.
 func TestPrivilegedMesosDNSZooKeeper(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "dig")
+	netsim.Privileged(t, "dig", "java")
 	zktest.Require(t)
 	fixture := filepath.Join(fixtures.Dir(t, "mesos"), "master-state.json")
-	netsim.GuardHost(t)
 	f := netsim.NewFabric(t, "dnsdropzke")
 	nodes := addNodes(t, f, "zk", "m1", "m2", "dns")
 	zkNode, m1, m2, dnsNode := nodes[0], nodes[1], nodes[2], nodes[3]
