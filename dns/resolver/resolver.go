@@ -129,14 +129,15 @@ func (r *Resolver) Restrict(addrs []string) {
 	if len(addrs) == 0 {
 		return
 	}
-	r.opts.Handlers = map[string]dns.Handler{}
+	r.opts.Gates = map[string]server.Gate{}
 	for _, a := range addrs {
 		nets := r.nets
 		if ap, err := netip.ParseAddrPort(a); err == nil && !ap.Addr().IsUnspecified() {
 			ip := ap.Addr().Unmap()
 			nets = append(slices.Clone(nets), netip.PrefixFrom(ip, ip.BitLen()))
 		}
-		r.opts.Handlers[a] = r.Metrics.Handler(&server.RecursionGate{Handler: r.handler, Nets: nets, Refused: r.Metrics.RecursionRefused})
+		g := &server.RecursionGate{Handler: r.handler, Nets: nets, Refused: r.Metrics.RecursionRefused}
+		r.opts.Gates[a] = server.Gate{Handler: r.Metrics.Handler(g), Allow: g.Allowed}
 	}
 }
 

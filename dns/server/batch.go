@@ -46,6 +46,8 @@ type batchServer struct {
 	batch batchConn
 	h     dns.Handler
 	fast  *FastPath
+	// allow, when set, limits the fast path to the clients it allows.
+	allow func(net.Addr) bool
 }
 
 func newBatchServer(conn *net.UDPConn, h dns.Handler, fast *FastPath) *batchServer {
@@ -99,7 +101,7 @@ func (s *batchServer) Serve() error {
 			q := m.Buffers[0][:m.N]
 			start := len(resp)
 			var ok bool
-			if s.fast != nil {
+			if s.fast != nil && (s.allow == nil || s.allow(m.Addr)) {
 				resp, ok = s.fast.answer(resp, q, key)
 			}
 			if !ok {

@@ -34,7 +34,7 @@ func (g *RecursionGate) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if next == nil {
 		next = g.Handler
 	}
-	if len(req.Question) != 1 || g.Handler.IsLocal(req.Question[0].Name) || g.allowed(w.RemoteAddr()) {
+	if len(req.Question) != 1 || g.Handler.IsLocal(req.Question[0].Name) || g.Allowed(w.RemoteAddr()) {
 		next.ServeDNS(w, req)
 		return
 	}
@@ -48,8 +48,8 @@ func (g *RecursionGate) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_ = w.WriteMsg(resp)
 }
 
-// allowed reports whether the client at addr is in Nets.
-func (g *RecursionGate) allowed(addr net.Addr) bool {
+// Allowed reports whether the client at addr is in Nets.
+func (g *RecursionGate) Allowed(addr net.Addr) bool {
 	var ip netip.Addr
 	switch a := addr.(type) {
 	case *net.UDPAddr:
