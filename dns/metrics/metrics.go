@@ -40,6 +40,9 @@ type Metrics struct {
 	// once: queries of ForwardedZone by rcode (0-15), and cache hits.
 	fastQueries [16]prometheus.Counter
 	fastHit     prometheus.Counter
+	// localOK are the NOERROR query counters of the local zones, for
+	// LocalAnswered.
+	localOK map[string]prometheus.Counter
 }
 
 // New returns metrics labelling queries by the longest of zones (fully
@@ -68,7 +71,22 @@ func New(zones ...string) *Metrics {
 		m.fastQueries[rc] = m.queries.WithLabelValues(ForwardedZone, rcodeLabel(rc))
 	}
 	m.fastHit = m.lookups.WithLabelValues("hit")
+	m.localOK = make(map[string]prometheus.Counter, len(zones))
+	for _, z := range zones {
+		m.localOK[z] = m.queries.WithLabelValues(z, rcodeLabel(dns.RcodeSuccess))
+	}
 	return m
+}
+
+// LocalAnswered counts a local zone's answer sent by the UDP batch
+// server from its kept packed answers (server.FastPath.SetLocalAnswered),
+// which bypasses Handler: a NOERROR query of zone apex.
+func (m *Metrics) LocalAnswered(apex string) {
+	if c, ok := m.localOK[apex]; ok {
+		c.Inc()
+		return
+	}
+	m.queries.WithLabelValues(m.Zone(apex), rcodeLabel(dns.RcodeSuccess)).Inc()
 }
 
 // FastAnswered counts a forwarded question answered from the cache by the

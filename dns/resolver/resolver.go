@@ -116,6 +116,7 @@ func New(cfg Config, log *slog.Logger, zones ...server.Lister) (*Resolver, error
 		listen: cfg.Listen, opts: server.Options{Sockets: cfg.Sockets}, handler: h, nets: nets}
 	if cfg.FastPath && !cfg.NoForward {
 		r.opts.Fast = server.NewFastPath(h, c, m.FastAnswered)
+		r.opts.Fast.SetLocalAnswered(m.LocalAnswered)
 	}
 	return r, nil
 }

@@ -37,6 +37,18 @@ const (
 // zkRecords is how many zk-N.zk names the zk zone has.
 const zkRecords = 5
 
+// InlineZone is a Zone whose answers the UDP batch server may compute in
+// its socket reader, without a goroutine of their own, and keep packed:
+// its Lookup never blocks, Inline reports that it holds no CNAME (whose
+// target the Handler may chase through a Forwarder) right now, and
+// Generation changes whenever its records do (read before a lookup, an
+// unchanged generation means the same answer).
+type InlineZone interface {
+	Zone
+	Inline() bool
+	Generation() uint64
+}
+
 // Zone is a source of authoritative records for one zone. Lookups must be
 // cheap and safe for concurrent use; the handler does not cache them.
 type Zone interface {
@@ -53,11 +65,13 @@ type Zone interface {
 // by Set; it suits the l4lb VIP names, thisnode and ready.spartan. A name
 // holding a CNAME answers it for every question type.
 type StaticZone struct {
-	name string
-	rrs  atomic.Pointer[map[string][]dns.RR]
+	name  string
+	rrs   atomic.Pointer[map[string][]dns.RR]
+	cname atomic.Bool // the zone holds a CNAME
+	gen   atomic.Uint64
 }
 
-var _ Zone = (*StaticZone)(nil)
+var _ InlineZone = (*StaticZone)(nil)
 
 // NewStaticZone returns a zone named name holding rrs.
 func NewStaticZone(name string, rrs ...dns.RR) *StaticZone {
@@ -74,6 +88,7 @@ func (z *StaticZone) Name() string { return z.name }
 // Lookup.
 func (z *StaticZone) Set(rrs []dns.RR) {
 	m := make(map[string][]dns.RR, len(rrs))
+	cname := false
 	for _, rr := range rrs {
 		rr = dns.Copy(rr)
 		h := rr.Header()
@@ -81,10 +96,19 @@ func (z *StaticZone) Set(rrs []dns.RR) {
 		if !dns.IsSubDomain(z.name, h.Name) {
 			continue
 		}
+		cname = cname || h.Rrtype == dns.TypeCNAME
 		m[h.Name] = append(m[h.Name], rr)
 	}
+	z.cname.Store(cname)
 	z.rrs.Store(&m)
+	z.gen.Add(1)
 }
+
+// Generation implements InlineZone.
+func (z *StaticZone) Generation() uint64 { return z.gen.Load() }
+
+// Inline implements InlineZone: a zone without CNAMEs.
+func (z *StaticZone) Inline() bool { return !z.cname.Load() }
 
 // Lookup implements Zone.
 func (z *StaticZone) Lookup(name string, qtype uint16) ([]dns.RR, bool) {
@@ -171,6 +195,7 @@ type RecordSetZone struct {
 	name string
 	auth Authority
 	rs   atomic.Pointer[records.RecordSet]
+	gen  atomic.Uint64
 }
 
 var _ AuthorityZone = (*RecordSetZone)(nil)
@@ -196,6 +221,9 @@ func (z *RecordSetZone) Name() string { return z.name }
 // Authority implements AuthorityZone.
 func (z *RecordSetZone) Authority() Authority { return z.auth }
 
+// Inline implements InlineZone: a record set holds no CNAME.
+func (z *RecordSetZone) Inline() bool { return true }
+
 // Set replaces the records (nil: empty). Safe to call concurrently with
 // Lookup; rs must not be modified afterwards.
 func (z *RecordSetZone) Set(rs *records.RecordSet) {
@@ -203,7 +231,11 @@ func (z *RecordSetZone) Set(rs *records.RecordSet) {
 		rs = &records.RecordSet{}
 	}
 	z.rs.Store(rs)
+	z.gen.Add(1)
 }
+
+// Generation implements InlineZone.
+func (z *RecordSetZone) Generation() uint64 { return z.gen.Load() }
 
 // Lookup implements Zone.
 func (z *RecordSetZone) Lookup(name string, qtype uint16) ([]dns.RR, bool) {
