@@ -98,7 +98,7 @@ func (r report) Ratios() []string {
 			runs := r.Res.Throughput[qs.Name][s.Name]
 			flag := ""
 			if clientBusier(runs) {
-				flag = " (dnsperf busier: its limit)"
+				flag = " (dnsperf busier)"
 			}
 			q = append(q, fmt.Sprintf("%s %.0f%s", s.Name, medianQPS(runs), flag))
 		}
@@ -172,7 +172,7 @@ func (r report) Markdown() string {
 		"Two %d s runs per server in mirrored order (A B C C B A). At that rate also p50 and p99 from `dnsperf -v` (one line per answer; "+
 		"dnsperf 2.10 prints no percentiles). As context, queries per second at saturation: %d round(s) of %d s per server after a "+
 		"%v warm-up, interleaved, medians, with both sides' CPU shares; a server whose dnsperf was busier than itself is marked: "+
-		"there the figure is dnsperf's limit. Query sets: *cluster name*: %d names drawn at random from the tasks' `autoip` names; "+
+		"there the figure is at least as much dnsperf's as the server's. Query sets: *cluster name*: %d names drawn at random from the tasks' `autoip` names; "+
 		"*cached forwarded name*: %d names below `%s`, answered by the upstream once and from the cache after the warm-up.\n\n",
 		rateLoad*100, rateTries-1, sustainedMin*100, clientLimit, o.LatSeconds, o.Rounds, o.Seconds, warmUp, o.Queries, forwardNames, forwardZone)
 	rows := [][]string{{"query set", "rate", "server", "CPU/answer", "vs CoreDNS", "target", "", "vs anchor", "stretch", "p50", "p99", "answers", "least share of rate", "dnsperf CPU (max)"}}
@@ -203,7 +203,7 @@ func (r report) Markdown() string {
 			lost, bad := problems(runs)
 			flag := ""
 			if clientBusier(runs) {
-				flag = "dnsperf busier: its limit"
+				flag = "dnsperf busier"
 			}
 			rows = append(rows, []string{qs.Name, s.Name, fmt.Sprintf("%.0f", medianQPS(runs)), ms(medianAvgLatency(runs)),
 				fmt.Sprintf("%d / %d", lost, bad), shares(runs), flag})
