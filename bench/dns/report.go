@@ -141,7 +141,6 @@ func (r report) Markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", sectionTitle)
 	b.WriteString(e.Header(o.Command))
-	b.WriteString("The machine is shared with other work (see the load averages above); every anchor runs in the same run, interleaved.\n\n")
 	d := e.Data
 	versions := map[string]string{}
 	for _, s := range e.Servers {
@@ -155,7 +154,7 @@ func (r report) Markdown() string {
 		"%s (`file` plugin, `reload 0`) and %s (`zonefile-load: whole`, no journal) serve the same %d A records (same TTL %d) from two zone files. "+
 		"For every other name dcnet-dns and CoreDNS forward to the same upstream, Debian's unbound in its own namespace, through their caches "+
 		"(dcnet-dns's built-in cache; CoreDNS `forward` + `cache`); the anchor %s (%s) is a caching resolver forwarding to that upstream. "+
-		"Each server runs in its own node netns with GOMAXPROCS=%d (Knot DNS %d UDP workers, Unbound %d threads)%s; "+
+		"Each server runs in its own node netns with GOMAXPROCS=%d (Knot DNS `udp-workers: %d`, Unbound `num-threads: %d`)%s; "+
 		"%s runs in a client netns, `-c %d -q %d`.\n\n",
 		etcdVersion(), d.Tasks, (d.Tasks+tasksPerAgent-1)/tasksPerAgent, d.TaskNames, e.Published.Round(100*time.Millisecond), d.VIPs, d.Records(),
 		versions[srvCoreDNS], versions[srvKnot], d.Records(), clusterTTL, srvUnbound, versions[srvUnbound],
@@ -222,7 +221,7 @@ func (r report) Markdown() string {
 	b.WriteString(benchkit.Table(rows) + "\n")
 	if sf := res.State; sf.Tasks > 0 {
 		fmt.Fprintf(&b, "Context, no target: a node-mode dcnet-dns that reads a Mesos state file of %d tasks itself (`--mesos-state-file`, "+
-			"the source for clusters without etcd; it also serves the `mesos` zone): %d task-name records plus %d Mesos-DNS records. "+
+			"the source for clusters without etcd; it also serves the `mesos` zone and, renamed, `mesos.thisdcos.directory`): %d task-name records plus twice %d Mesos-DNS records. "+
 			"First answer after %v; VmRSS %s after loading, %s after two re-reads of the unchanged file (every %s: the file's digest is "+
 			"unchanged, so nothing is parsed or rebuilt), peak %s.\n\n",
 			sf.Tasks, sf.TaskRecords, sf.MesosRecords, sf.Ready.Round(time.Millisecond), mb(sf.Loaded.RSS), mb(sf.Refreshed.RSS),
@@ -240,8 +239,8 @@ func pinNote(o options) string {
 	if !o.Pin {
 		return ", unpinned (`-pin=false`: dnsperf and the server share every CPU)"
 	}
-	return fmt.Sprintf(", both pinned to CPU %d and dnsperf to CPU %d (`-pin`, taskset): each server has one CPU of its own "+
-		"that dnsperf (one thread) does not take; docs/dns.md has unpinned figures", serverCPUIndex, clientCPUIndex)
+	return fmt.Sprintf(", every server pinned to CPU %d and dnsperf to CPU %d (`-pin`, taskset): each server has a CPU "+
+		"that dnsperf (one thread) does not take", serverCPUIndex, clientCPUIndex)
 }
 
 // etcdVersion is etcd's "etcd Version: x.y.z" line, shortened.
