@@ -221,7 +221,7 @@ func (r report) Markdown() string {
 	b.WriteString(benchkit.Table(rows) + "\n")
 	if sf := res.State; sf.Tasks > 0 {
 		fmt.Fprintf(&b, "Context, no target: a node-mode dcnet-dns that reads a Mesos state file of %d tasks itself (`--mesos-state-file`, "+
-			"the source for clusters without etcd; it also serves the `mesos` zone and, renamed, `mesos.thisdcos.directory`): %d task-name records plus twice %d Mesos-DNS records. "+
+			"the source for clusters without etcd; it also serves the `mesos` zone, and the same records renamed under `mesos.thisdcos.directory` without a copy): %d task-name records plus %d Mesos-DNS records. "+
 			"First answer after %v; VmRSS %s after loading, %s after two re-reads of the unchanged file (every %s: the file's digest is "+
 			"unchanged, so nothing is parsed or rebuilt), peak %s.\n\n",
 			sf.Tasks, sf.TaskRecords, sf.MesosRecords, sf.Ready.Round(time.Millisecond), mb(sf.Loaded.RSS), mb(sf.Refreshed.RSS),

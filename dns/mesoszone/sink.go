@@ -42,8 +42,6 @@ type Sink struct {
 	listener string
 	// hosts caches LookupHost.
 	hosts *hostCache
-	// renamed, when set, gets the records renamed under its zone.
-	renamed *server.RecordSetZone
 }
 
 // NewSink returns a Sink generating records with cfg into the zones that
@@ -73,11 +71,6 @@ func (m *Sink) SetListener(host string) {
 	m.listener = host
 	m.mu.Unlock()
 }
-
-// SetRenamed makes every new record set also served renamed under z's
-// zone (records.Rename): mesos.thisdcos.directory on a node that polls
-// the state itself. Call it before the first Apply.
-func (m *Sink) SetRenamed(z *server.RecordSetZone) { m.renamed = z }
 
 // SetMasters replaces the masters of masterN (records.Config.Masters)
 // from the next state on.
@@ -122,10 +115,7 @@ func (m *Sink) Apply(st mesos.State, from string) {
 		if m.tasks != nil {
 			m.tasks.Set(m.tn)
 		}
-		if m.renamed != nil {
-			r := records.Rename(m.rs, cfg.Domain, m.renamed.Name())
-			m.renamed.Set(&r)
-		}
+
 	}
 	m.mu.Unlock()
 	if changed {

@@ -115,11 +115,13 @@ func (d *Daemon) build() error {
 			d.mirrors = append(d.mirrors, tmirror)
 		}
 	}
-	mesosDir := server.NewRecordSetZone(axfrzone.Zone, nil)
-	if d.src != nil {
-		d.sink.SetRenamed(mesosDir)
-	} else if urls := d.cfg.axfrURLs(); len(urls) > 0 {
-		d.axfr = axfrzone.NewPoller(axfrzone.Config{URLs: urls, Refresh: d.cfg.AXFRRefresh}, mesosDir, d.log)
+	var mesosDir server.Lister = server.NewRenamedZone(axfrzone.Zone, mesosZone)
+	if d.src == nil {
+		axfrSet := server.NewRecordSetZone(axfrzone.Zone, nil)
+		mesosDir = axfrSet
+		if urls := d.cfg.axfrURLs(); len(urls) > 0 {
+			d.axfr = axfrzone.NewPoller(axfrzone.Config{URLs: urls, Refresh: d.cfg.AXFRRefresh}, axfrSet, d.log)
+		}
 	}
 	local := []server.Lister{server.NewSpartan(d.listenIPs...), server.NewThisNodePublic(ips, public), tasks, l4lb,
 		mesosDir, server.NewZK(serverIPs(d.cfg.DNS.MesosDNS)...), server.NewLocalhost()}

@@ -7,6 +7,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
+
+	"github.com/dcnet/dcnet/dns/mesos"
+	"github.com/dcnet/dcnet/dns/records"
 )
 
 // TestZK: dcos-dns's zk zone, zk-1.zk ... zk-5.zk, the masters repeated in
@@ -71,5 +74,41 @@ func TestLocalhostAndPublic(t *testing.T) {
 		if d := cmp.Diff(tt.want, got); d != "" {
 			t.Errorf("%s: -want +got:\n%s", tt.name, d)
 		}
+	}
+}
+
+// TestRenamedZone: a node polling the state itself serves the mesos.
+// records under mesos.thisdcos.directory, owner names and SRV targets
+// renamed, without a copy: a change of the inner zone shows at once.
+func TestRenamedZone(t *testing.T) {
+	rs, err := records.Generate(mesos.State{Leader: "master@10.0.0.1:5050"}, records.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := NewRecordSetZone(MesosZone, &rs)
+	z := NewRenamedZone("mesos.thisdcos.directory.", inner)
+	h := NewHandler(nil, nil, z)
+	for _, tt := range []struct {
+		name  string
+		qtype uint16
+		want  []string
+	}{
+		{"leader.mesos.thisdcos.directory.", dns.TypeA, []string{"rcode NOERROR aa=true tc=false", "an leader.mesos.thisdcos.directory. 5 IN A 10.0.0.1"}},
+		{"_leader._tcp.mesos.thisdcos.directory.", dns.TypeSRV, []string{"rcode NOERROR aa=true tc=false", "an _leader._tcp.mesos.thisdcos.directory. 5 IN SRV 0 0 5050 leader.mesos.thisdcos.directory."}},
+		{"nope.mesos.thisdcos.directory.", dns.TypeA, []string{"rcode NXDOMAIN aa=true tc=false", "ns mesos.thisdcos.directory. 5 IN SOA ns.spartan. support.mesosphere.com. 0 60 180 86400 5"}},
+	} {
+		got, _ := serve(t, h, query(tt.name, tt.qtype), false)
+		if d := cmp.Diff(tt.want, answerText(got)); d != "" {
+			t.Errorf("%s: -want +got:\n%s", tt.name, d)
+		}
+	}
+	if n := len(z.Records()); n != rs.Len() || !strings.HasSuffix(z.Records()[0].Header().Name, ".mesos.thisdcos.directory.") {
+		t.Errorf("records %v", z.Records())
+	}
+	g := z.Generation()
+	rs2, _ := records.Generate(mesos.State{Leader: "master@10.0.0.2:5050"}, records.DefaultConfig())
+	inner.Set(&rs2)
+	if got, _ := serve(t, h, query("leader.mesos.thisdcos.directory.", dns.TypeA), false); z.Generation() == g || got.Answer[0].(*dns.A).A.String() != "10.0.0.2" {
+		t.Errorf("after the inner zone changed: generation %d (was %d), %v", z.Generation(), g, got.Answer)
 	}
 }
