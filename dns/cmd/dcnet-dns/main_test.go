@@ -182,8 +182,8 @@ func TestConfigFile(t *testing.T) {
 		t.Fatalf("newDaemon: %v", err)
 	}
 	for args, want := range map[string]string{
-		"--mode mesos-dns --config /nonexistent.json": "mesos-dns config",
-		"--config /nonexistent.json":                  "dcos-dns config",
+		"--mode mesos-dns --config /nonexistent.json":                                           "mesos-dns config",
+		"--config /nonexistent.json":                                                            "dcos-dns config",
 		"--mode mesos-dns --config ../../../conf/dns/dcos-dns.json --mesos-state-file " + state: `field "bind_ip_blacklist": unknown`,
 	} {
 		f := mustParse(t, strings.Fields(args)...)
