@@ -21,7 +21,7 @@ TEST_LOG     := $(BIN)/test.log
 # (vet-portable), which keeps pure planning code out of _linux.go files; a
 # new kernel package is added here.
 MODULE      := github.com/dcnet/dcnet
-KERNEL_PKGS := internal/netsim internal/clustersim internal/benchkit internal/e2e internal/haproxytest bench/.* \
+KERNEL_PKGS := internal/netsim internal/clustersim internal/benchkit internal/e2e internal/haproxytest internal/zktest bench/.* \
 	cnm/cnmtest plugins/internal/nstest plugins/veth plugins/dcnet plugins/cmd/dcnet plugins/portmap plugins/cmd/dcnet-portmap \
 	dns/spartan dns/cmd/dcnet-dns overlayd overlayd/cmd/overlayd l4lb/cmd/dcnet-l4lb
 space       := $(subst ,, )

@@ -200,6 +200,10 @@ step "9. DNS: Mesos-DNS on every master, dcnet-dns on every agent (198.51.100.1-
 # There is no Mesos here: the masters read a saved /master/state describing
 # the web tasks on a2 and a3 (their real container IPs) instead of polling
 # http://<master>:5050/master/state, and publish the task names to etcd.
+# Both run DC/OS's own configuration files (conf/dns: Mesos-DNS's
+# mesos-dns.json, dcos-dns's dcos-dns.json); flags override them: the
+# state file stands in for ZooKeeper and the masters, the outside host for
+# the upstream resolvers.
 mesos_state() { # mesos_state > FILE: marathon's task "web" on a2 and a3
 	local tasks="" sep="" a ip
 	for a in a2 a3; do
@@ -215,14 +219,15 @@ mesos_state() { # mesos_state > FILE: marathon's task "web" on a2 and a3
 }
 mesos_state >"$TMP/master-state.json"
 for m in "${MASTERS[@]}"; do
-	ip netns exec "$P-$m" "$BIN/dcnet-dns" --mode mesos-dns --mesos-state-file "$TMP/master-state.json" --refresh 1s \
-		--etcd-endpoints "$ENDPOINTS" --resolv-conf /dev/null >"$TMP/dns-$m.log" 2>&1 &
+	ip netns exec "$P-$m" "$BIN/dcnet-dns" --mode mesos-dns --config conf/dns/mesos-dns.json \
+		--mesos-state-file "$TMP/master-state.json" --refresh 1s \
+		--etcd-endpoints "$ENDPOINTS" --upstream "${UNDERLAY[outside]}" >"$TMP/dns-$m.log" 2>&1 &
 	started mesos-dns-$m $!
 done
 for a in "${AGENTS[@]}"; do
-	ip netns exec "$P-$a" "$BIN/dcnet-dns" --node-ip "${UNDERLAY[$a]}" --etcd-endpoints "$ENDPOINTS" \
+	ip netns exec "$P-$a" "$BIN/dcnet-dns" --config conf/dns/dcos-dns.json --node-ip "${UNDERLAY[$a]}" --etcd-endpoints "$ENDPOINTS" \
 		--mesos-dns "${UNDERLAY[m1]}" --mesos-dns "${UNDERLAY[m2]}" --mesos-dns "${UNDERLAY[m3]}" \
-		--resolv-conf /dev/null >"$TMP/$a/dns.log" 2>&1 &
+		--upstream "${UNDERLAY[outside]}" --mesos-dns-refresh 2s >"$TMP/$a/dns.log" 2>&1 &
 	started dns-$a $!
 done
 for a in "${AGENTS[@]}"; do
@@ -232,8 +237,15 @@ for a in "${AGENTS[@]}"; do
 	done
 done
 run ip -n "$P-a2" -br addr show spartan
+for a in "${AGENTS[@]}"; do # mesos.thisdcos.directory: read from the masters' /v1/axfr
+	for ((i = 0; i < WAIT_TRIES; i++)); do
+		[ -n "$(ip netns exec "$P-$a-web" dig +short +time=1 +tries=1 @198.51.100.1 web.marathon.mesos.thisdcos.directory 2>/dev/null)" ] && break
+		sleep 0.1
+	done
+done
 for a in "${AGENTS[@]}"; do
-	for name in web.marathon.l4lb.thisdcos.directory thisnode.thisdcos.directory web.marathon.containerip.dcos.thisdcos.directory web.marathon.mesos; do
+	for name in web.marathon.l4lb.thisdcos.directory thisnode.thisdcos.directory web.marathon.containerip.dcos.thisdcos.directory web.marathon.mesos \
+		web.marathon.mesos.thisdcos.directory zk-1.zk; do
 		printf '$ ip netns exec %s dig +short @198.51.100.1 %s ... %s\n' "$P-$a-web" "$name" \
 			"$(ip netns exec "$P-$a-web" dig +short +time=2 +tries=1 @198.51.100.1 "$name" | tr '\n' ' ')"
 	done
@@ -249,6 +261,12 @@ echo
 run ip netns exec "$P-m1" etcdctl --endpoints "$ENDPOINTS" get --prefix /dcnet/v1/dns/publisher/ \
 	--sort-by=CREATE --order=ASCEND --print-value-only
 run ip netns exec "$P-a2-web" dig +noall +answer @198.51.100.1 SRV _web._tcp.marathon.mesos
+# An agent's own address answers the cluster names to other nodes, but
+# forwards nothing for them: no open resolver on the underlay.
+printf '$ ip netns exec %s dig @%s zk-1.zk ... %s\n' "$P-a2" "${UNDERLAY[a1]}" \
+	"$(ip netns exec "$P-a2" dig +short +time=2 +tries=1 "@${UNDERLAY[a1]}" zk-1.zk | tr '\n' ' ')"
+printf '$ ip netns exec %s dig @%s example.com ... %s\n' "$P-a2" "${UNDERLAY[a1]}" \
+	"$(ip netns exec "$P-a2" dig +time=2 +tries=1 "@${UNDERLAY[a1]}" example.com | grep -o 'status: [A-Z]*')"
 printf '$ ip netns exec %s curl http://web.marathon.l4lb.thisdcos.directory/   (resolved with dig @198.51.100.1) ... ' "$P-a3-web"
 addr=$(ip netns exec "$P-a3-web" dig +short +time=2 +tries=1 @198.51.100.1 web.marathon.l4lb.thisdcos.directory | head -1)
 ip netns exec "$P-a3-web" curl -s -m 3 --resolve "web.marathon.l4lb.thisdcos.directory:80:$addr" http://web.marathon.l4lb.thisdcos.directory/ || echo FAILED

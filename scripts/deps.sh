@@ -3,7 +3,7 @@
 # packages through apt-get (cnitool and the reference CNI plugins are
 # built by `make build` from the versions pinned in go.mod). Idempotent: when all is
 # there it touches nothing. It starts no service: daemons in the packages
-# (etcd, dockerd, containerd, unbound, haproxy) are kept from starting by a
+# (etcd, dockerd, containerd, unbound, haproxy, knotd, ZooKeeper's java) are kept from starting by a
 # policy-rc.d during the install, and any that started anyway is stopped by
 # its PID.
 set -euo pipefail
@@ -18,8 +18,15 @@ PACKAGES=(
 	haproxy wrk
 	# podman 4.3 with its CNI backend, runc and a static busybox rootfs: a real CNI client for dcnet-portmap's tests
 	podman runc busybox-static
+	# ZooKeeper for Mesos-DNS mode's leader detection test (run only in a
+	# namespace, data dir in the test's temp dir; the package alone starts
+	# no service, zookeeperd would)
+	zookeeper
+	# Knot DNS, an authoritative anchor of bench/dns
+	knot
 )
-DAEMONS=(etcd dockerd containerd unbound haproxy)
+# java: a ZooKeeper the install might start runs as java
+DAEMONS=(etcd dockerd containerd unbound haproxy knotd java)
 POLICY_RC=/usr/sbin/policy-rc.d
 STOP_WAIT_SECONDS=10
 policy_saved="" # "" nothing to restore, "none" no policy before, else a backup file

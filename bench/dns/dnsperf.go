@@ -24,7 +24,7 @@ const (
 	perfSlack = 30 * time.Second
 )
 
-// perfResult is dnsperf's summary of one run.
+// perfResult is dnsperf's summary of one run, with how busy each side was.
 type perfResult struct {
 	Sent, Completed, Lost int
 	QPS                   float64
@@ -32,9 +32,24 @@ type perfResult struct {
 	MaxLatency            time.Duration
 	// NonNoerror counts responses with another rcode than NOERROR.
 	NonNoerror int
-	// BusyServer and BusyClient are how busy the servers' CPU and
-	// dnsperf's CPU were during the run (/proc/stat, %); -1 unpinned.
-	BusyServer, BusyClient float64
+	// ServerCPU and ClientCPU are the server's and dnsperf's CPU time
+	// (user + system of their own processes) during the run, Wall its
+	// length: their shares of a CPU say which side limited it.
+	ServerCPU, ClientCPU, Wall time.Duration
+}
+
+// ServerShare and ClientShare are the server's and dnsperf's CPU time as a
+// share of the run, in % of one CPU.
+func (r perfResult) ServerShare() float64 { return share(r.ServerCPU, r.Wall) }
+
+// ClientShare is dnsperf's CPU share, in % of one CPU.
+func (r perfResult) ClientShare() float64 { return share(r.ClientCPU, r.Wall) }
+
+func share(cpu, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return 100 * float64(cpu) / float64(wall)
 }
 
 var (
@@ -111,38 +126,55 @@ func parseVerbose(out string) (lat []time.Duration, nonNoerror int) {
 	return lat, nonNoerror
 }
 
+// perfRun is one dnsperf run's output and cost.
+type perfRun struct {
+	Out string
+	// CPU is dnsperf's own CPU time (user + system), Wall the run's length.
+	CPU, Wall time.Duration
+}
+
 // dnsperf runs dnsperf in client against server for d with the query file,
-// plus extra flags, and returns its output.
-func dnsperf(ctx context.Context, client netsim.Namespace, server, queries string, d time.Duration, extra ...string) (string, error) {
+// plus extra flags, and returns its output and its CPU time (`ip netns
+// exec` and taskset exec dnsperf, so the child's rusage is dnsperf's).
+func dnsperf(ctx context.Context, client netsim.Namespace, server, queries string, d time.Duration, extra ...string) (perfRun, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+perfSlack)
 	defer cancel()
 	argv := append(slices.Clone(clientCPU), "dnsperf", "-s", server, "-d", queries, "-l", strconv.Itoa(int(d.Seconds())),
 		"-c", strconv.Itoa(perfClients), "-q", strconv.Itoa(perfOutstanding), "-t", strconv.Itoa(perfTimeout))
 	argv = append(argv, extra...)
-	return client.Run(ctx, argv...)
+	cmd := client.Exec(ctx, argv...)
+	t0 := time.Now()
+	out, err := cmd.CombinedOutput()
+	r := perfRun{Out: string(out), Wall: time.Since(t0)}
+	if err != nil {
+		return r, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, tail(r.Out, 5))
+	}
+	if ps := cmd.ProcessState; ps != nil {
+		r.CPU = ps.UserTime() + ps.SystemTime()
+	}
+	return r, nil
 }
 
-// throughput runs dnsperf flat out and parses its summary; when pinned
-// it also reads how busy the server's and dnsperf's CPUs were, which says
-// which side limited the run.
-func throughput(ctx context.Context, client netsim.Namespace, server, queries string, d time.Duration) (perfResult, error) {
-	var before map[int]benchkit.CPUTimes
-	if clientCPU != nil {
-		before, _ = benchkit.ReadCPUTimes(serverCPUIndex, clientCPUIndex)
-	}
-	out, err := dnsperf(ctx, client, server, queries, d)
+// throughput runs dnsperf flat out against s and parses its summary, with
+// both sides' CPU time, which say which side limited the run.
+func throughput(ctx context.Context, client netsim.Namespace, s *server, queries string, d time.Duration) (perfResult, error) {
+	cpu0, err := readCPU(s.Proc.PID())
 	if err != nil {
 		return perfResult{}, err
 	}
-	r, err := parseDNSPerf(out)
+	run, err := dnsperf(ctx, client, s.Addr, queries, d)
 	if err != nil {
-		return r, fmt.Errorf("%w:\n%s", err, out)
+		return perfResult{}, err
 	}
-	r.BusyServer, r.BusyClient = -1, -1
-	if after, aerr := benchkit.ReadCPUTimes(serverCPUIndex, clientCPUIndex); before != nil && aerr == nil {
-		r.BusyServer = benchkit.BusyPct(before[serverCPUIndex], after[serverCPUIndex])
-		r.BusyClient = benchkit.BusyPct(before[clientCPUIndex], after[clientCPUIndex])
+	cpu1, err := readCPU(s.Proc.PID())
+	if err != nil {
+		return perfResult{}, err
 	}
+	r, err := parseDNSPerf(run.Out)
+	if err != nil {
+		return r, fmt.Errorf("%w:\n%s", err, run.Out)
+	}
+	r.ServerCPU, r.ClientCPU, r.Wall = cpu1-cpu0, run.CPU, run.Wall
 	return r, nil
 }
 
@@ -157,7 +189,12 @@ type latencyRun struct {
 	P50, P99   time.Duration
 	// CPU is the server's CPU time (user + system) during the runs.
 	CPU time.Duration
-	lat []time.Duration
+	// MaxClientShare is dnsperf's highest CPU share of a run (% of one
+	// CPU): below clientLimit, the server set the pace.
+	MaxClientShare float64
+	// MinSustained is the lowest share of the asked rate a run answered.
+	MinSustained float64
+	lat          []time.Duration
 }
 
 // CPUPerAnswer is the server's CPU time per answer of the runs.
@@ -168,26 +205,41 @@ func (l latencyRun) CPUPerAnswer() time.Duration {
 	return l.CPU / time.Duration(l.Answers)
 }
 
-// add runs dnsperf at l.Rate queries/s with per-query output (dnsperf 2.10
-// prints no percentiles) and pools the answers' latencies into l.
-func (l *latencyRun) add(ctx context.Context, client netsim.Namespace, server, queries string, d time.Duration) error {
-	out, err := dnsperf(ctx, client, server, queries, d, "-Q", strconv.Itoa(l.Rate), "-v")
+// add runs dnsperf against s at l.Rate queries/s for d with per-query
+// output (dnsperf 2.10 prints no percentiles) and pools the answers'
+// latencies, the server's CPU time and dnsperf's share into l.
+func (l *latencyRun) add(ctx context.Context, client netsim.Namespace, s *server, queries string, d time.Duration) error {
+	cpu0, err := readCPU(s.Proc.PID())
 	if err != nil {
 		return err
 	}
-	sum, err := parseDNSPerf(out)
+	run, err := dnsperf(ctx, client, s.Addr, queries, d, "-Q", strconv.Itoa(l.Rate), "-v")
 	if err != nil {
-		return fmt.Errorf("%w:\n%s", err, tail(out, 20))
+		return err
 	}
-	lat, bad := parseVerbose(out)
+	cpu1, err := readCPU(s.Proc.PID())
+	if err != nil {
+		return err
+	}
+	sum, err := parseDNSPerf(run.Out)
+	if err != nil {
+		return fmt.Errorf("%w:\n%s", err, tail(run.Out, 20))
+	}
+	lat, bad := parseVerbose(run.Out)
 	if len(lat) == 0 {
-		return fmt.Errorf("dnsperf -v printed no answers:\n%s", tail(out, 20))
+		return fmt.Errorf("dnsperf -v printed no answers:\n%s", tail(run.Out, 20))
 	}
+	sustained := float64(len(lat)) / (float64(l.Rate) * d.Seconds())
+	if l.Runs == 0 || sustained < l.MinSustained {
+		l.MinSustained = sustained
+	}
+	l.MaxClientShare = max(l.MaxClientShare, share(run.CPU, run.Wall))
 	l.lat = append(l.lat, lat...)
 	l.Runs++
 	l.Answers += len(lat)
 	l.Lost += sum.Lost
 	l.NonNoerror += bad
+	l.CPU += cpu1 - cpu0
 	l.P50, l.P99 = benchkit.NearestRank(l.lat, 50), benchkit.NearestRank(l.lat, 99)
 	return nil
 }

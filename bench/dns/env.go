@@ -48,7 +48,12 @@ type server struct {
 	Node  *netsim.Node
 	Proc  *netsim.Process
 	Addr  string        // listen IP, port 53
-	Ready time.Duration // start until the first cluster answer
+	Ready time.Duration // start until the first answer
+	// Cluster and Forward say which query sets it serves: the cluster
+	// names, the forwarded names.
+	Cluster, Forward bool
+	// Version is its version, as reported.
+	Version string
 }
 
 // env is everything the run made: the temporary directory, the fabric with
@@ -59,8 +64,7 @@ type env struct {
 	Data          clusterData
 	Upstream      *netsim.Node
 	Client        *netsim.Node
-	Servers       []*server // dcnet-dns, CoreDNS
-	Version       string    // CoreDNS's -version line
+	Servers       []*server // dcnet-dns, CoreDNS, Knot DNS, Unbound
 	// Published is how long the Mesos-DNS master took from its start
 	// until etcd held every task name.
 	Published time.Duration
@@ -88,23 +92,22 @@ func newEnv(ctx context.Context, be *benchkit.Env, o options, log io.Writer) (e 
 	if err != nil {
 		return e, err
 	}
+	coreVersion := "CoreDNS " + corednsVersion
 	if f := strings.Fields(version); len(f) > 0 {
-		e.Version = f[0]
-	} else {
-		e.Version = "CoreDNS " + corednsVersion
+		coreVersion = f[0]
 	}
 	fmt.Fprintf(log, "bench/dns: generating %d tasks and %d named VIPs\n", o.Tasks, o.VIPs)
 	if e.Data, err = writeData(e.Tmp, o.Tasks, o.VIPs, o.Queries); err != nil {
 		return e, fmt.Errorf("generate cluster: %w", err)
 	}
-	var nodes [6]*netsim.Node
-	for i, name := range []string{"upstream", "dcnet", "coredns", "client", "master", "statefile"} {
+	var nodes [8]*netsim.Node
+	for i, name := range []string{"upstream", "dcnet", "coredns", "client", "master", "statefile", "knot", "unbound"} {
 		if nodes[i], err = e.Fabric.AddNode(name); err != nil {
 			return e, err
 		}
 	}
 	e.Upstream, e.Client, e.StateNode = nodes[0], nodes[3], nodes[5]
-	dcnetNode, coreNode, master := nodes[1], nodes[2], nodes[4]
+	dcnetNode, coreNode, master, knotNode, unboundNode := nodes[1], nodes[2], nodes[4], nodes[6], nodes[7]
 	if err := e.startUnbound(ctx); err != nil {
 		return e, err
 	}
@@ -113,9 +116,12 @@ func newEnv(ctx context.Context, be *benchkit.Env, o options, log io.Writer) (e 
 		return e, err
 	}
 	gomax := "GOMAXPROCS=" + strconv.Itoa(o.GoMaxProcs)
-	d := &server{Name: srvDCNet, Node: dcnetNode, Addr: dcnetNode.UnderlayIP.String()}
+	d := &server{Name: srvDCNet, Node: dcnetNode, Addr: dcnetNode.UnderlayIP.String(), Cluster: true, Forward: true, Version: "dcnet-dns"}
+	// The client asks the node's underlay address from another node: it
+	// is a --recursion-net (the node forwards for no one else there).
 	argv := []string{"env", gomax, dcnetBin, "--listen", d.Addr + ":53", "--spartan-link", "", "--http-addr", "",
-		"--etcd-endpoints", e.etcdEndpoint, "--upstream", up, "--timeout", upstreamTimeout.String()}
+		"--etcd-endpoints", e.etcdEndpoint, "--upstream", up, "--timeout", upstreamTimeout.String(),
+		"--recursion-net", e.Client.UnderlayIP.String() + "/32"}
 	if err := e.startServer(ctx, d, append(slices.Clone(serverCPU), argv...)...); err != nil {
 		return e, err
 	}
@@ -124,7 +130,7 @@ func newEnv(ctx context.Context, be *benchkit.Env, o options, log io.Writer) (e 
 			return e, fmt.Errorf("%s: %w", d.Name, err)
 		}
 	}
-	c := &server{Name: srvCoreDNS, Node: coreNode, Addr: coreNode.UnderlayIP.String()}
+	c := &server{Name: srvCoreDNS, Node: coreNode, Addr: coreNode.UnderlayIP.String(), Cluster: true, Forward: true, Version: coreVersion}
 	corefile := filepath.Join(e.Tmp, "Corefile")
 	if err := os.WriteFile(corefile, []byte(corefileFor(c.Addr, e.Data.ZoneFile, e.Data.VIPZoneFile, up)), 0o644); err != nil {
 		return e, err
@@ -132,7 +138,15 @@ func newEnv(ctx context.Context, be *benchkit.Env, o options, log io.Writer) (e 
 	if err := e.startServer(ctx, c, append(slices.Clone(serverCPU), "env", gomax, coredns, "-conf", corefile)...); err != nil {
 		return e, err
 	}
-	e.Servers = []*server{d, c}
+	k := &server{Name: srvKnot, Node: knotNode, Addr: knotNode.UnderlayIP.String(), Version: anchorVersion(ctx, knotNode.Namespace, srvKnot, "knotd", "-V")}
+	if err := e.startKnot(ctx, k, o.GoMaxProcs); err != nil {
+		return e, err
+	}
+	u := &server{Name: srvUnbound, Node: unboundNode, Addr: unboundNode.UnderlayIP.String(), Version: anchorVersion(ctx, unboundNode.Namespace, srvUnbound, "unbound", "-V")}
+	if err := e.startUnboundCache(ctx, u, up, o.GoMaxProcs); err != nil {
+		return e, err
+	}
+	e.Servers = []*server{d, c, k, u}
 	return e, nil
 }
 
@@ -211,20 +225,24 @@ func (e *env) startUnbound(ctx context.Context) error {
 }
 
 // startServer starts s and waits until it answers a cluster name and a
-// forwarded one.
+// forwarded one, as far as it serves them.
 func (e *env) startServer(ctx context.Context, s *server, argv ...string) error {
 	t0 := time.Now()
 	var err error
 	if s.Proc, err = e.Start(s.Node, filepath.Join(e.Tmp, s.Node.Name+".log"), argv...); err != nil {
 		return err
 	}
-	if err := e.waitAnswer(ctx, s.Proc, s.Addr, e.Data.SampleName, e.Data.SampleIP); err != nil {
-		return fmt.Errorf("%s: %w", s.Name, err)
+	if s.Cluster {
+		if err := e.waitAnswer(ctx, s.Proc, s.Addr, e.Data.SampleName, e.Data.SampleIP); err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+	}
+	if s.Forward {
+		if err := e.waitAnswer(ctx, s.Proc, s.Addr, "ready."+forwardZone, forwardIP); err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
 	}
 	s.Ready = time.Since(t0)
-	if err := e.waitAnswer(ctx, s.Proc, s.Addr, "ready."+forwardZone, forwardIP); err != nil {
-		return fmt.Errorf("%s: %w", s.Name, err)
-	}
 	return nil
 }
 

@@ -16,36 +16,26 @@ type report struct {
 	Res  results
 }
 
-// clientBound is the dnsperf CPU busy %% from which dnsperf, not the
-// server, is taken to limit a run.
-const clientBound = 95
-
-// medianBusy is the median busy %% of the servers' CPU (client false) or of
-// dnsperf's over runs; -1 when not measured (unpinned).
-func medianBusy(runs []perfResult, client bool) float64 {
-	var xs []float64
+// clientBusier reports whether dnsperf took more CPU than the server in
+// the median of runs: the q/s then measured dnsperf, not the server.
+func clientBusier(runs []perfResult) bool {
+	var sv, cl []float64
 	for _, r := range runs {
-		v := r.BusyServer
-		if client {
-			v = r.BusyClient
-		}
-		if v >= 0 {
-			xs = append(xs, v)
-		}
+		sv, cl = append(sv, r.ServerShare()), append(cl, r.ClientShare())
 	}
-	if len(xs) == 0 {
-		return -1
-	}
-	return benchkit.Median(xs)
+	return len(runs) > 0 && benchkit.Median(cl) > benchkit.Median(sv)
 }
 
-// busyPair renders "server% / dnsperf%" of runs, or "-" unpinned.
-func busyPair(runs []perfResult) string {
-	s, c := medianBusy(runs, false), medianBusy(runs, true)
-	if s < 0 || c < 0 {
+// shares renders the median CPU shares "server% / dnsperf%" of runs.
+func shares(runs []perfResult) string {
+	var sv, cl []float64
+	for _, r := range runs {
+		sv, cl = append(sv, r.ServerShare()), append(cl, r.ClientShare())
+	}
+	if len(runs) == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.0f%% / %.0f%%", s, c)
+	return fmt.Sprintf("%.0f%% / %.0f%%", benchkit.Median(sv), benchkit.Median(cl))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }
@@ -72,21 +62,47 @@ func problems(runs []perfResult) (lost, bad int) {
 	return lost, bad
 }
 
+// cpuRatio is a's CPU per answer over b's in runs.
+func cpuRatio(runs map[string]latencyRun, a, b string) float64 {
+	return float64(runs[a].CPUPerAnswer()) / float64(runs[b].CPUPerAnswer())
+}
+
+// stretch labels a stretch goal's result.
+func stretch(ok bool) string {
+	if ok {
+		return "stretch met"
+	}
+	return "stretch not met"
+}
+
 // Ratios are the one-line results, also printed to stdout.
 func (r report) Ratios() []string {
 	var out []string
 	for _, qs := range r.Res.Sets {
-		d, c := medianQPS(r.Res.Throughput[qs.Name][srvDCNet]), medianQPS(r.Res.Throughput[qs.Name][srvCoreDNS])
-		ratio := d / c
-		out = append(out, fmt.Sprintf("%s: median q/s %s %.0f / %s %.0f = %.2f (target >= %.2f): %s",
-			qs.Name, srvDCNet, d, srvCoreDNS, c, ratio, targetQPSRatio, benchkit.PassMiss(ratio >= targetQPSRatio)))
-		ld, lc := r.Res.Latency[qs.Name][srvDCNet], r.Res.Latency[qs.Name][srvCoreDNS]
-		p99 := float64(ld.P99) / float64(lc.P99)
-		out = append(out, fmt.Sprintf("%s: p99 latency at %d q/s %s %s / %s %s = %.2f (target <= %.2f): %s",
-			qs.Name, ld.Rate, srvDCNet, ms(ld.P99), srvCoreDNS, ms(lc.P99), p99, targetP99Ratio, benchkit.PassMiss(p99 <= targetP99Ratio)))
-		out = append(out, fmt.Sprintf("%s: CPU per answer at %d q/s (no target) %s %v / %s %v = %.2f",
-			qs.Name, ld.Rate, srvDCNet, us(ld.CPUPerAnswer()), srvCoreDNS, us(lc.CPUPerAnswer()),
-			float64(ld.CPUPerAnswer())/float64(lc.CPUPerAnswer())))
+		runs, rate := r.Res.Latency[qs.Name], r.Res.Rate[qs.Name]
+		d, c, a := runs[srvDCNet], runs[srvCoreDNS], runs[qs.Anchor]
+		cr := cpuRatio(runs, srvDCNet, srvCoreDNS)
+		out = append(out, fmt.Sprintf("%s: CPU per answer at %d q/s %s %s / %s %s = %.2f (target <= %.2f): %s",
+			qs.Name, rate, srvDCNet, us(d.CPUPerAnswer()), srvCoreDNS, us(c.CPUPerAnswer()), cr, targetCPURatio, benchkit.PassMiss(cr <= targetCPURatio)))
+		ar := cpuRatio(runs, srvDCNet, qs.Anchor)
+		out = append(out, fmt.Sprintf("%s: CPU per answer at %d q/s %s %s / %s %s = %.2f (stretch <= %.2f): %s",
+			qs.Name, rate, srvDCNet, us(d.CPUPerAnswer()), qs.Anchor, us(a.CPUPerAnswer()), ar, stretchRatio, stretch(ar <= stretchRatio)))
+		p99 := float64(d.P99) / float64(c.P99)
+		out = append(out, fmt.Sprintf("%s: p99 latency at %d q/s %s %s / %s %s = %.2f (target <= %.2f): %s; %s %s",
+			qs.Name, rate, srvDCNet, ms(d.P99), srvCoreDNS, ms(c.P99), p99, targetP99Ratio, benchkit.PassMiss(p99 <= targetP99Ratio), qs.Anchor, ms(a.P99)))
+		if ok, why := r.rateValid(qs); !ok {
+			out = append(out, fmt.Sprintf("%s: %s: the CPU figures above are not the servers' alone", qs.Name, why))
+		}
+		var q []string
+		for _, s := range qs.Servers {
+			runs := r.Res.Throughput[qs.Name][s.Name]
+			flag := ""
+			if clientBusier(runs) {
+				flag = " (dnsperf busier)"
+			}
+			q = append(q, fmt.Sprintf("%s %.0f%s", s.Name, medianQPS(runs), flag))
+		}
+		out = append(out, fmt.Sprintf("%s: context, q/s at saturation (no target): %s", qs.Name, strings.Join(q, ", ")))
 	}
 	loaded, after := r.Res.Loaded[srvDCNet], r.Res.After[srvDCNet]
 	worst := max(loaded.RSS, after.RSS)
@@ -100,6 +116,21 @@ func (r report) Ratios() []string {
 	return out
 }
 
+// rateValid reports whether every server of qs kept up with the fixed rate
+// while dnsperf stayed under clientLimit, and if not why.
+func (r report) rateValid(qs querySet) (bool, string) {
+	for _, s := range qs.Servers {
+		l := r.Res.Latency[qs.Name][s.Name]
+		if l.MaxClientShare >= clientLimit {
+			return false, fmt.Sprintf("dnsperf reached %.0f%% of its CPU against %s", l.MaxClientShare, s.Name)
+		}
+		if l.MinSustained < sustainedMin {
+			return false, fmt.Sprintf("%s answered only %.0f%% of the rate in a run", s.Name, 100*l.MinSustained)
+		}
+	}
+	return true, ""
+}
+
 // Markdown is the section of docs/benchmarks.md.
 func (r report) Markdown() string {
 	o, e, res := r.Opts, r.Env, r.Res
@@ -111,61 +142,71 @@ func (r report) Markdown() string {
 	fmt.Fprintf(&b, "## %s\n\n", sectionTitle)
 	b.WriteString(e.Header(o.Command))
 	d := e.Data
+	versions := map[string]string{}
+	for _, s := range e.Servers {
+		versions[s.Name] = s.Version
+	}
 	fmt.Fprintf(&b, "The cluster reaches the node as on a real one, through etcd: a Mesos-DNS master (`dcnet-dns --mode mesos-dns "+
 		"--mesos-state-file --etcd-endpoints`, in its own netns with etcd %s) polls a generated Mesos master state of %d running tasks "+
 		"on %d agents, each with a container IP, and publishes its %d task names (`<task>.marathon.{agentip,containerip,autoip}.dcos.thisdcos.directory`, "+
 		"one A record each, one etcd key per name; all in etcd %v after its start), and %d named VIPs are written as dcnet-l4lb writes them "+
 		"(`/dcnet/v1/vipnames/<name>`): **%d cluster records**. The node's dcnet-dns (`--etcd-endpoints`, no Mesos state) mirrors both prefixes. "+
-		"%s serves the same %d A records (same TTL %d) from two zone files (`file` plugin, `reload 0`). "+
-		"For every other name both forward to the same upstream, Debian's unbound in its own namespace, through their caches "+
-		"(dcnet-dns's built-in cache; CoreDNS `forward` + `cache`). Each server runs in its own node netns with GOMAXPROCS=%d%s; "+
+		"%s (`file` plugin, `reload 0`) and %s (`zonefile-load: whole`, no journal) serve the same %d A records (same TTL %d) from two zone files. "+
+		"For every other name dcnet-dns and CoreDNS forward to the same upstream, Debian's unbound in its own namespace, through their caches "+
+		"(dcnet-dns's built-in cache; CoreDNS `forward` + `cache`); the anchor %s (%s) is a caching resolver forwarding to that upstream. "+
+		"Each server runs in its own node netns with GOMAXPROCS=%d (Knot DNS `udp-workers: %d`, Unbound `num-threads: %d`)%s; "+
 		"%s runs in a client netns, `-c %d -q %d`.\n\n",
 		etcdVersion(), d.Tasks, (d.Tasks+tasksPerAgent-1)/tasksPerAgent, d.TaskNames, e.Published.Round(100*time.Millisecond), d.VIPs, d.Records(),
-		e.Version, d.Records(), clusterTTL, o.GoMaxProcs, pinNote(o), dnsperfVersion(), perfClients, perfOutstanding)
-	fmt.Fprintf(&b, "What each side runs with: dcnet-dns with its defaults: GOMAXPROCS UDP sockets and TCP listeners per address "+
+		versions[srvCoreDNS], versions[srvKnot], d.Records(), clusterTTL, srvUnbound, versions[srvUnbound],
+		o.GoMaxProcs, o.GoMaxProcs, o.GoMaxProcs, pinNote(o), dnsperfVersion(), perfClients, perfOutstanding)
+	fmt.Fprintf(&b, "What dcnet-dns runs with: its defaults: GOMAXPROCS UDP sockets and TCP listeners per address "+
 		"(SO_REUSEPORT), UDP read and written in batches (recvmmsg/sendmmsg), cached forwarded answers sent from the socket reader "+
-		"as stored packed bytes (ID, flags, question case and TTLs patched). CoreDNS with the Corefile above: one socket per "+
-		"address (no `multisocket` plugin), its `cache` defaults, no `prometheus` or `log` plugin.\n\n")
-	fmt.Fprintf(&b, "Query sets: *cluster name*: %d names drawn at random from the tasks' `autoip` names; "+
-		"*cached forwarded name*: %d names below `%s`, answered by the upstream once and from the cache after the warm-up. "+
-		"Throughput: %d round(s) of %d s per server and set after a %v warm-up each, interleaved (alternating order); "+
-		"medians over the rounds. Latency: dnsperf 2.10 prints no percentiles, so p50 and p99 come from `dnsperf -v` "+
-		"(one line per answer), pooled over two %d s runs per server in ABBA order, at the same fixed rate for both: "+
-		"%.0f%% of the slower server's median throughput. CPU per answer: the server's user + system time (/proc/<pid>/stat) "+
-		"over those runs divided by their answers, a measure of each server's cost that no client limit caps (with one CPU each, "+
-		"dnsperf's one thread tops out near 100,000 q/s here, which can cap the fastest server's q/s).\n\n",
-		o.Queries, forwardNames, forwardZone, o.Rounds, o.Seconds, warmUp, o.LatSeconds, latencyLoad*100)
-	rows := [][]string{{"query set", "dcnet-dns q/s", "CoreDNS q/s", "ratio", "target", "", "avg latency dcnet-dns", "avg latency CoreDNS", "lost / not NOERROR",
-		"CPU busy server/dnsperf, dcnet-dns", "CPU busy server/dnsperf, CoreDNS"}}
+		"as stored packed bytes (ID, flags, question case and TTLs patched); the client is a `--recursion-net` (the node's underlay "+
+		"address forwards for no one else). CoreDNS: one socket per address (no `multisocket` plugin), its `cache` defaults, no "+
+		"`prometheus` or `log` plugin.\n\n")
+	fmt.Fprintf(&b, "The metric: **CPU time per answer** at one fixed rate per query set: a server's user + system time "+
+		"(/proc/<pid>/stat) over the runs at that rate divided by their answers. The rate starts at %.0f%% of the slowest server's "+
+		"median throughput and is halved (at most %d times) until every server answers at least %.0f%% of it in every run and "+
+		"dnsperf stays below %.0f%% of its own CPU (its process's rusage), so the load generator never sets the pace. "+
+		"Two %d s runs per server in mirrored order (A B C C B A). At that rate also p50 and p99 from `dnsperf -v` (one line per answer; "+
+		"dnsperf 2.10 prints no percentiles). As context, queries per second at saturation: %d round(s) of %d s per server after a "+
+		"%v warm-up, interleaved, medians, with both sides' CPU shares; a server whose dnsperf was busier than itself is marked: "+
+		"there the figure is at least as much dnsperf's as the server's. Query sets: *cluster name*: %d names drawn at random from the tasks' `autoip` names; "+
+		"*cached forwarded name*: %d names below `%s`, answered by the upstream once and from the cache after the warm-up.\n\n",
+		rateLoad*100, rateTries-1, sustainedMin*100, clientLimit, o.LatSeconds, o.Rounds, o.Seconds, warmUp, o.Queries, forwardNames, forwardZone)
+	rows := [][]string{{"query set", "rate", "server", "CPU/answer", "vs CoreDNS", "target", "", "vs anchor", "stretch", "p50", "p99", "answers", "least share of rate", "dnsperf CPU (max)"}}
 	for _, qs := range res.Sets {
-		dr, cr := res.Throughput[qs.Name][srvDCNet], res.Throughput[qs.Name][srvCoreDNS]
-		d, c := medianQPS(dr), medianQPS(cr)
-		dl, db := problems(dr)
-		cl, cb := problems(cr)
-		rows = append(rows, []string{qs.Name, fmt.Sprintf("%.0f", d), fmt.Sprintf("%.0f", c), fmt.Sprintf("**%.2f**", d/c),
-			fmt.Sprintf(">= %.1f", targetQPSRatio), benchkit.PassMiss(d/c >= targetQPSRatio),
-			ms(medianAvgLatency(dr)), ms(medianAvgLatency(cr)), fmt.Sprintf("%d / %d vs %d / %d", dl, db, cl, cb),
-			busyPair(dr), busyPair(cr)})
-	}
-	b.WriteString(benchkit.Table(rows) + "\n")
-	if o.Pin {
-		for _, qs := range res.Sets {
-			dr, cr := res.Throughput[qs.Name][srvDCNet], res.Throughput[qs.Name][srvCoreDNS]
-			if ds, dc := medianBusy(dr, false), medianBusy(dr, true); dc >= clientBound && ds < dc-10 {
-				fmt.Fprintf(&b, "%s: dnsperf's CPU was %.0f%% busy against dcnet-dns, whose CPU was %.0f%% busy: dnsperf limited "+
-					"dcnet-dns's q/s, so the ratio (CoreDNS's CPU %.0f%% busy) is a lower bound of what dcnet-dns can do.\n\n",
-					qs.Name, dc, ds, medianBusy(cr, false))
+		runs := res.Latency[qs.Name]
+		for _, s := range qs.Servers {
+			l := runs[s.Name]
+			row := []string{qs.Name, fmt.Sprintf("%d q/s", res.Rate[qs.Name]), s.Name, us(l.CPUPerAnswer()), "", "", "", "", "",
+				ms(l.P50), ms(l.P99), fmt.Sprint(l.Answers), fmt.Sprintf("%.0f%%", 100*l.MinSustained), fmt.Sprintf("%.0f%%", l.MaxClientShare)}
+			if s.Name == srvDCNet {
+				cr, ar := cpuRatio(runs, srvDCNet, srvCoreDNS), cpuRatio(runs, srvDCNet, qs.Anchor)
+				row[4], row[5], row[6] = fmt.Sprintf("**%.2f**", cr), fmt.Sprintf("<= %.1f", targetCPURatio), benchkit.PassMiss(cr <= targetCPURatio)
+				row[7], row[8] = fmt.Sprintf("**%.2f** (%s)", ar, qs.Anchor), stretch(ar <= stretchRatio)
 			}
+			rows = append(rows, row)
 		}
 	}
-	rows = [][]string{{"query set", "rate", "dcnet-dns p50", "dcnet-dns p99", "CoreDNS p50", "CoreDNS p99", "p99 ratio", "target", "",
-		"CPU/answer dcnet-dns", "CPU/answer CoreDNS"}}
+	b.WriteString(benchkit.Table(rows) + "\n")
 	for _, qs := range res.Sets {
-		ld, lc := res.Latency[qs.Name][srvDCNet], res.Latency[qs.Name][srvCoreDNS]
-		ratio := float64(ld.P99) / float64(lc.P99)
-		rows = append(rows, []string{qs.Name, fmt.Sprintf("%d q/s", ld.Rate), ms(ld.P50), ms(ld.P99), ms(lc.P50), ms(lc.P99),
-			fmt.Sprintf("**%.2f**", ratio), fmt.Sprintf("<= %.1f", targetP99Ratio), benchkit.PassMiss(ratio <= targetP99Ratio),
-			us(ld.CPUPerAnswer()), us(lc.CPUPerAnswer())})
+		if ok, why := r.rateValid(qs); !ok {
+			fmt.Fprintf(&b, "%s: %s even at %d q/s: the CPU figures of this set are not the servers' alone.\n\n", qs.Name, why, res.Rate[qs.Name])
+		}
+	}
+	rows = [][]string{{"query set", "server", "q/s at saturation (context)", "avg latency", "lost / not NOERROR", "CPU server / dnsperf", ""}}
+	for _, qs := range res.Sets {
+		for _, s := range qs.Servers {
+			runs := res.Throughput[qs.Name][s.Name]
+			lost, bad := problems(runs)
+			flag := ""
+			if clientBusier(runs) {
+				flag = "dnsperf busier"
+			}
+			rows = append(rows, []string{qs.Name, s.Name, fmt.Sprintf("%.0f", medianQPS(runs)), ms(medianAvgLatency(runs)),
+				fmt.Sprintf("%d / %d", lost, bad), shares(runs), flag})
+		}
 	}
 	b.WriteString(benchkit.Table(rows) + "\n")
 	rows = [][]string{{"server", "first answer after start", "VmRSS after loading", "VmRSS after the queries", "VmHWM (peak)", "target", ""}}
@@ -180,7 +221,7 @@ func (r report) Markdown() string {
 	b.WriteString(benchkit.Table(rows) + "\n")
 	if sf := res.State; sf.Tasks > 0 {
 		fmt.Fprintf(&b, "Context, no target: a node-mode dcnet-dns that reads a Mesos state file of %d tasks itself (`--mesos-state-file`, "+
-			"the source for clusters without etcd; it also serves the `mesos` zone): %d task-name records plus %d Mesos-DNS records. "+
+			"the source for clusters without etcd; it also serves the `mesos` zone, and the same records renamed under `mesos.thisdcos.directory` without a copy): %d task-name records plus %d Mesos-DNS records. "+
 			"First answer after %v; VmRSS %s after loading, %s after two re-reads of the unchanged file (every %s: the file's digest is "+
 			"unchanged, so nothing is parsed or rebuilt), peak %s.\n\n",
 			sf.Tasks, sf.TaskRecords, sf.MesosRecords, sf.Ready.Round(time.Millisecond), mb(sf.Loaded.RSS), mb(sf.Refreshed.RSS),
@@ -198,8 +239,8 @@ func pinNote(o options) string {
 	if !o.Pin {
 		return ", unpinned (`-pin=false`: dnsperf and the server share every CPU)"
 	}
-	return fmt.Sprintf(", both pinned to CPU %d and dnsperf to CPU %d (`-pin`, taskset): each server has one CPU of its own "+
-		"that dnsperf (one thread) does not take; docs/dns.md has unpinned figures", serverCPUIndex, clientCPUIndex)
+	return fmt.Sprintf(", every server pinned to CPU %d and dnsperf to CPU %d (`-pin`, taskset): each server has a CPU "+
+		"that dnsperf (one thread) does not take", serverCPUIndex, clientCPUIndex)
 }
 
 // etcdVersion is etcd's "etcd Version: x.y.z" line, shortened.

@@ -26,8 +26,10 @@ package dnsapi
 const (
 	// DefaultAddr is where the per-node HTTP API listens.
 	DefaultAddr = "127.0.0.1:62080"
+	// MesosHTTPPort is Mesos-DNS's HTTP port.
+	MesosHTTPPort = "8123"
 	// DefaultMesosHTTPAddr is where Mesos-DNS mode's HTTP API listens.
-	DefaultMesosHTTPAddr = "0.0.0.0:8123"
+	DefaultMesosHTTPAddr = "0.0.0.0:" + MesosHTTPPort
 	// MesosDNSPort is the DNS port of Mesos-DNS on the masters.
 	MesosDNSPort = "61053"
 	// DefaultMesosListen is where Mesos-DNS mode answers DNS.
@@ -86,32 +88,6 @@ type Record struct {
 // MesosDNSService is the Service field of /v1/version in Mesos-DNS mode,
 // as Mesos-DNS reports it, for clients that check it.
 const MesosDNSService = "Mesos-DNS"
-
-// MesosConfig is what /v1/config answers in Mesos-DNS mode: Mesos-DNS's
-// configuration document, field for field, filled from dcnet-dns's flags.
-type MesosConfig struct {
-	Masters        []string
-	RefreshSeconds int
-	TTL            int32
-	Port           int
-	Domain         string
-	Resolvers      []string
-	Timeout        int
-	SOAMname       string
-	SOARname       string
-	SOARefresh     uint32
-	SOARetry       uint32
-	SOAExpire      uint32
-	SOAMinttl      uint32
-	RecurseOn      bool
-	Listener       string
-	HTTPPort       int  `json:"HttpPort"`
-	DNSOn          bool `json:"DnsOn"`
-	HTTPOn         bool `json:"HttpOn"`
-	ExternalOn     bool
-	EnforceRFC952  bool
-	IPSources      []string
-}
 
 // AXFR is what /v1/axfr answers: the whole zone as Mesos-DNS renders it.
 type AXFR struct {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/dcnet/dcnet/dns/dnsapi"
@@ -18,6 +19,9 @@ type Snapshotter interface {
 
 // MesosAPI serves Mesos-DNS's HTTP API (port 8123) over generated records.
 type MesosAPI struct {
+	// NoAXFR leaves /v1/axfr out (Mesos-DNS's EnumerationOn false); set
+	// before Handler.
+	NoAXFR  bool
 	version string
 	config  dnsapi.MesosConfig
 	src     Snapshotter
@@ -40,7 +44,9 @@ func (a *MesosAPI) Handler() http.Handler {
 		writeJSON(w, dnsapi.Version{Service: dnsapi.MesosDNSService, URL: dnsapi.ProjectURL, Version: a.version})
 	})
 	mux.HandleFunc("GET "+dnsapi.PathConfig, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, a.config) })
-	mux.HandleFunc("GET "+dnsapi.PathAXFR, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, a.AXFR()) })
+	if !a.NoAXFR {
+		mux.HandleFunc("GET "+dnsapi.PathAXFR, a.serveAXFR)
+	}
 	mux.HandleFunc("GET "+dnsapi.PathHosts+"{host}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.Hosts(r.PathValue("host")))
 	})
@@ -57,6 +63,20 @@ func (a *MesosAPI) Handler() http.Handler {
 		mux.Handle("GET "+dnsapi.PathMetrics, a.metrics)
 	}
 	return mux
+}
+
+// serveAXFR answers /v1/axfr with the zone's serial as its ETag, and 304
+// Not Modified to a request that names it in If-None-Match: every node
+// polls it (package axfrzone), and an unchanged zone then costs no body.
+func (a *MesosAPI) serveAXFR(w http.ResponseWriter, r *http.Request) {
+	_, serial := a.src.Snapshot()
+	etag := `"` + strconv.FormatUint(uint64(serial), 10) + `"`
+	w.Header().Set("ETag", etag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && strings.Contains(inm, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeJSON(w, a.AXFR())
 }
 
 // AXFR renders the whole zone.

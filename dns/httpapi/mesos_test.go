@@ -139,3 +139,32 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestAXFRETag: /v1/axfr carries the zone's serial as its ETag and answers
+// 304 with no body to a request naming it; EnumerationOn false drops it.
+func TestAXFRETag(t *testing.T) {
+	h, _ := fixtureAPI(t)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/axfr", nil))
+	if etag := rec.Header().Get("ETag"); rec.Code != http.StatusOK || etag != `"42"` {
+		t.Fatalf("%d, ETag %q", rec.Code, etag)
+	}
+	req := httptest.NewRequest("GET", "/v1/axfr", nil)
+	req.Header.Set("If-None-Match", `"42"`)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
+		t.Errorf("If-None-Match: %d with %d bytes, want 304 and none", rec.Code, rec.Body.Len())
+	}
+	req.Header.Set("If-None-Match", `"41"`)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("stale If-None-Match: %d", rec.Code)
+	}
+	api := NewMesos("v", dnsapi.MesosConfig{}, &fakeSnapshot{}, nil, nil)
+	api.NoAXFR = true
+	if code, _ := get(t, api.Handler(), "/v1/axfr"); code != http.StatusNotFound {
+		t.Errorf("without enumeration: %d, want 404", code)
+	}
+}

@@ -1,10 +1,13 @@
 package mesosdns
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/dcnet/dcnet/dns/dnsapi"
 	"github.com/dcnet/dcnet/dns/mesoszone"
@@ -13,23 +16,36 @@ import (
 )
 
 // Config is everything Mesos-DNS mode is set up with: the dcnet-dns flags
-// land here (and Mesos-DNS's config.json will). Start from DefaultConfig.
-// An empty address means none, as the flag that fills it does.
+// land here, after Mesos-DNS's config.json when --config names one
+// (ConfigFromFile). Start from DefaultConfig. An empty address means none,
+// as the flag that fills it does.
 type Config struct {
 	// DNS is the query path: listen addresses (default
-	// dnsapi.DefaultMesosListen), upstreams for names outside mesos.,
+	// dnsapi.DefaultMesosListen), upstreams for names outside the zone,
 	// forwarded zones, cache, sockets.
 	DNS resolver.Config
+	// DNSOff serves no DNS (Mesos-DNS's DnsOn false); the HTTP API must
+	// be on then.
+	DNSOff bool
 	// HTTPAddr serves Mesos-DNS's HTTP API (--http-addr); default
 	// dnsapi.DefaultMesosHTTPAddr, "" none.
 	HTTPAddr string
+	// NoEnumeration leaves /v1/axfr out of the HTTP API (Mesos-DNS's
+	// EnumerationOn false).
+	NoEnumeration bool
+	// Zone is how the zone answers: TTL, SOA, NS, SRV weight, RA. The zero
+	// value answers as the cluster zones (TTL 5, SOA ns.spartan.).
+	Zone server.Authority
 	// Etcd are the etcd endpoints the elected master publishes the task
 	// names to (--etcd-endpoints); none: no publishing.
 	Etcd []string
-	// Mesos is where the state comes from (Masters or StateFile, one is
-	// required) and how records are generated. Mesos.Records.Masters
-	// empty means the addresses of Mesos.Masters (masterN.mesos).
+	// Mesos is where the state comes from (Masters, Zk or StateFile, one
+	// is required) and how records are generated (the zone is
+	// Mesos.Records.Domain). Mesos.Records.Masters empty means the
+	// addresses of Mesos.Masters (masterN.mesos).
 	Mesos mesoszone.Config
+	// File is the config.json read, if any (/v1/config's File).
+	File string
 }
 
 // DefaultConfig is Mesos-DNS mode's defaults (no masters yet).
@@ -43,10 +59,15 @@ func DefaultConfig() Config {
 // value and what is allowed.
 func (c Config) Validate() error {
 	if !c.Mesos.Enabled() {
-		return errors.New("mesos-dns mode needs --mesos-master URL (repeatable) or --mesos-state-file PATH")
+		return errors.New("mesos-dns mode needs --mesos-master URL (repeatable) or --mesos-state-file PATH (or Masters or Zk in --config)")
 	}
-	if err := c.DNS.Validate(); err != nil {
-		return err
+	if c.DNSOff && c.HTTPAddr == "" {
+		return errors.New("DNS and HTTP both off: serve one of them (DnsOn, HttpOn, --http-addr)")
+	}
+	if !c.DNSOff {
+		if err := c.DNS.Validate(); err != nil {
+			return err
+		}
 	}
 	return c.Mesos.Validate()
 }
@@ -59,34 +80,67 @@ func (c Config) WithDefaults() Config {
 	if len(c.Mesos.Records.Masters) == 0 {
 		c.Mesos.Records.Masters = c.Mesos.MasterAddrs()
 	}
+	if c.Mesos.Records.Domain == "" {
+		c.Mesos.Records.Domain = dnsapi.DefaultMesosConfig().Domain
+	}
 	return c
 }
 
-// MesosConfig is /v1/config: c with its defaults, in Mesos-DNS's terms.
-// Durations are whole seconds, rounded up.
+// ZoneName is the zone apex, fully qualified ("mesos.").
+func (c Config) ZoneName() string {
+	d := strings.ToLower(strings.Trim(c.Mesos.Records.Domain, "."))
+	if d == "" {
+		d = dnsapi.DefaultMesosConfig().Domain
+	}
+	return d + "."
+}
+
+// MesosConfig is /v1/config: c with its defaults, in Mesos-DNS's terms
+// (the secret masked). Durations are whole seconds, rounded up.
 func (c Config) MesosConfig() dnsapi.MesosConfig {
 	c = c.WithDefaults()
 	rc := c.Mesos.Records
-	soa := server.SOA(server.MesosZone)
+	soa := server.SOA(c.ZoneName())
+	z := c.Zone
 	mc := dnsapi.MesosConfig{
-		Masters:        rc.Masters,
-		RefreshSeconds: int(math.Ceil(c.Mesos.Refresh.Seconds())),
-		TTL:            server.TTL,
-		Domain:         rc.Domain,
-		Resolvers:      c.DNS.Upstreams,
-		Timeout:        int(math.Ceil(c.DNS.Timeout.Seconds())),
-		SOAMname:       soa.Ns,
-		SOARname:       soa.Mbox,
-		SOARefresh:     soa.Refresh,
-		SOARetry:       soa.Retry,
-		SOAExpire:      soa.Expire,
-		SOAMinttl:      soa.Minttl,
-		RecurseOn:      true,
-		DNSOn:          true,
-		HTTPOn:         c.HTTPAddr != "",
-		ExternalOn:     true,
-		EnforceRFC952:  rc.EnforceRFC952,
-		IPSources:      rc.IPSources,
+		Masters:                rc.Masters,
+		RefreshSeconds:         seconds(c.Mesos.Refresh.Seconds()),
+		TTL:                    int32(cmp.Or(z.TTL, uint32(server.TTL))),
+		Domain:                 strings.TrimSuffix(c.ZoneName(), "."),
+		Resolvers:              c.DNS.Upstreams,
+		ZoneResolvers:          map[string][]string{},
+		Timeout:                seconds(c.DNS.Timeout.Seconds()),
+		StateTimeoutSeconds:    seconds(c.Mesos.Timeout.Seconds()),
+		ZkDetectionTimeout:     seconds(c.Mesos.ZkTimeout.Seconds()),
+		Zk:                     c.Mesos.Zk,
+		SOAMname:               dnsFqdn(cmp.Or(z.Mname, soa.Ns)),
+		SOARname:               dnsFqdn(cmp.Or(z.Rname, soa.Mbox)),
+		SOARefresh:             cmp.Or(z.Refresh, soa.Refresh),
+		SOARetry:               cmp.Or(z.Retry, soa.Retry),
+		SOAExpire:              cmp.Or(z.Expire, soa.Expire),
+		SOAMinttl:              cmp.Or(z.TTL, soa.Minttl),
+		SRVRecordDefaultWeight: z.SRVWeight,
+		RecurseOn:              !z.NoRecursionAvailable,
+		DNSOn:                  !c.DNSOff,
+		HTTPOn:                 c.HTTPAddr != "",
+		ExternalOn:             !c.DNS.NoForward,
+		EnforceRFC952:          rc.EnforceRFC952,
+		SetTruncateBit:         !c.DNS.ClearTruncated,
+		EnumerationOn:          !c.NoEnumeration,
+		IPSources:              rc.IPSources,
+		MesosHTTPSOn:           c.Mesos.HTTPS,
+		CACertFile:             c.Mesos.CAFile,
+		CertFile:               c.Mesos.CertFile,
+		KeyFile:                c.Mesos.KeyFile,
+		File:                   c.File,
+		MesosCredentials:       dnsapi.MesosCredentials{Principal: c.Mesos.Principal},
+	}
+	if c.Mesos.Principal != "" {
+		mc.MesosAuthentication = dnsapi.MesosAuthBasic
+		mc.MesosCredentials.Secret = "******"
+	}
+	for _, z := range c.DNS.ForwardZones {
+		mc.ZoneResolvers[strings.TrimSuffix(z.Zone, ".")] = z.Servers
 	}
 	if mc.Masters == nil {
 		mc.Masters = []string{}
@@ -97,8 +151,19 @@ func (c Config) MesosConfig() dnsapi.MesosConfig {
 			mc.Port, _ = strconv.Atoi(port)
 		}
 	}
-	if _, port, err := net.SplitHostPort(c.HTTPAddr); err == nil {
+	if c.Mesos.Listener != "" {
+		mc.Listener = c.Mesos.Listener
+	}
+	if host, port, err := net.SplitHostPort(c.HTTPAddr); err == nil {
+		mc.HTTPListener = host
 		mc.HTTPPort, _ = strconv.Atoi(port)
 	}
+	mc.IPSources = slices.Clone(mc.IPSources)
 	return mc
 }
+
+// seconds is s rounded up to whole seconds.
+func seconds(s float64) int { return int(math.Ceil(s)) }
+
+// dnsFqdn adds the trailing dot.
+func dnsFqdn(s string) string { return strings.TrimSuffix(s, ".") + "." }

@@ -59,8 +59,9 @@ func New(cfg Config, version string, log *slog.Logger) (*Daemon, error) {
 		// so an older state on one master cannot undo a newer one's names.
 		pub = taskzone.NewPublisher(taskzone.EtcdStore{Store: store})
 	}
-	mesosZone := server.NewRecordSetZone(server.MesosZone, nil)
+	mesosZone := server.NewRecordSetZoneWith(cfg.ZoneName(), cfg.Zone, nil)
 	d.sink = mesoszone.NewSink(log, cfg.Mesos.Records, mesosZone, nil, pub)
+	d.sink.SetListener(cfg.Mesos.Listener)
 	if pub != nil {
 		d.elector = &taskzone.Elector{Client: d.store.Client, ID: publisherID(cfg), Log: log, OnElected: d.sink.Publish}
 		pub.Leader = d.elector.Leader
@@ -107,17 +108,38 @@ func (d *Daemon) Run(ctx context.Context) error {
 			<-elected
 		}
 	}()
-	go d.src.Run(ctx)
+	srcErr := make(chan error, 1)
+	go func() {
+		if err := d.src.Run(ctx); err != nil {
+			srcErr <- err
+			cancel()
+		}
+	}()
 	if d.cfg.HTTPAddr != "" {
 		api := httpapi.NewMesos(d.version, d.cfg.MesosConfig(), d.sink, d.res.Metrics.HTTPHandler(), httpapi.New(d.version, nil, d.res.Zones...))
+		api.NoAXFR = d.cfg.NoEnumeration
 		if err := httpapi.Serve(ctx, d.log, d.cfg.HTTPAddr, api.Handler()); err != nil {
 			return err
 		}
 	}
-	return d.res.Run(ctx, func() {
-		d.log.Info("dcnet-dns: serving", "mode", Mode, "listen", strings.Join(d.cfg.DNS.Listen, ","), "http", d.cfg.HTTPAddr,
-			"masters", strings.Join(d.cfg.Mesos.Masters, ","), "state_file", d.cfg.Mesos.StateFile, "refresh", d.cfg.Mesos.Refresh)
-	})
+	ready := func() {
+		d.log.Info("dcnet-dns: serving", "mode", Mode, "listen", strings.Join(d.cfg.DNS.Listen, ","), "dns", !d.cfg.DNSOff, "http", d.cfg.HTTPAddr,
+			"masters", strings.Join(d.cfg.Mesos.Masters, ","), "zk", d.cfg.Mesos.Zk, "state_file", d.cfg.Mesos.StateFile, "refresh", d.cfg.Mesos.Refresh,
+			"config", d.cfg.File)
+	}
+	var err error
+	if d.cfg.DNSOff {
+		ready()
+		<-ctx.Done()
+	} else {
+		err = d.res.Run(ctx, ready)
+	}
+	select {
+	case serr := <-srcErr:
+		return serr
+	default:
+		return err
+	}
 }
 
 // publisherID names this master in the task-name publisher election: its

@@ -77,8 +77,9 @@ func TestMesosConfig(t *testing.T) {
 	want := dnsapi.MesosConfig{Masters: []string{"10.0.0.1:5050", "10.0.0.2:5050"}, RefreshSeconds: 5, TTL: 5, Port: 61053,
 		Domain: "mesos", Resolvers: []string{"8.8.8.8"}, Timeout: 5, SOAMname: "ns.spartan.", SOARname: "support.mesosphere.com.",
 		SOARefresh: got.SOARefresh, SOARetry: got.SOARetry, SOAExpire: got.SOAExpire, SOAMinttl: got.SOAMinttl,
-		RecurseOn: true, Listener: "0.0.0.0", HTTPPort: 8123, DNSOn: true, HTTPOn: true, ExternalOn: true,
-		IPSources: []string{"netinfo", "mesos", "host"}}
+		RecurseOn: true, Listener: "0.0.0.0", HTTPListener: "0.0.0.0", HTTPPort: 8123, DNSOn: true, HTTPOn: true, ExternalOn: true,
+		IPSources: []string{"netinfo", "mesos", "host"}, StateTimeoutSeconds: 5, ZoneResolvers: map[string][]string{},
+		SetTruncateBit: true, EnumerationOn: true}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("MesosConfig (-want +got):\n%s", diff)
 	}

@@ -38,14 +38,46 @@ type Sink struct {
 	mu     sync.Mutex
 	rs, tn *records.RecordSet
 	serial uint32
+	// listener is Config.Listener: the SOA mname's addresses.
+	listener string
+	// hosts caches LookupHost.
+	hosts *hostCache
 }
 
 // NewSink returns a Sink generating records with cfg into the zones that
 // are not nil (mesosZone gets the Mesos-DNS records, tasks the task
 // names) and handing the task names to pub when it is not nil.
+//
+// Host names in the state (agents, schedulers, a leader not given by IP)
+// are resolved with cfg.LookupHost, or, when it is nil, with the system
+// resolver as Mesos-DNS does, each answer (or failure) cached for
+// hostCacheTTL.
 func NewSink(log *slog.Logger, cfg records.Config, mesosZone, tasks *server.RecordSetZone, pub *taskzone.Publisher) *Sink {
 	ctx, stop := context.WithCancel(context.Background())
-	return &Sink{log: log, cfg: cfg, mesos: mesosZone, tasks: tasks, pub: pub, ctx: ctx, stop: stop}
+	m := &Sink{log: log, cfg: cfg, mesos: mesosZone, tasks: tasks, pub: pub, ctx: ctx, stop: stop}
+	if m.cfg.LookupHost == nil {
+		m.hosts = newHostCache(systemLookup)
+		m.cfg.LookupHost = m.hosts.lookup
+	}
+	return m
+}
+
+// SetListener sets the host the name server answers on (Config.Listener):
+// the SOA mname (records.Config.SOAMname) gets its addresses from the next
+// state on; "0.0.0.0" and "::" mean every non-loopback address of the
+// host, read at each state.
+func (m *Sink) SetListener(host string) {
+	m.mu.Lock()
+	m.listener = host
+	m.mu.Unlock()
+}
+
+// SetMasters replaces the masters of masterN (records.Config.Masters)
+// from the next state on.
+func (m *Sink) SetMasters(masters []string) {
+	m.mu.Lock()
+	m.cfg.Masters = append([]string(nil), masters...)
+	m.mu.Unlock()
 }
 
 // Stop cancels the publish in flight, if any; later publishes fail at
@@ -54,12 +86,18 @@ func (m *Sink) Stop() { m.stop() }
 
 // Apply is the Poller's OnState.
 func (m *Sink) Apply(st mesos.State, from string) {
-	rs, err := records.Generate(st, m.cfg)
+	m.mu.Lock()
+	cfg, listener := m.cfg, m.listener
+	m.mu.Unlock()
+	if cfg.SOAMname != "" && listener != "" {
+		cfg.Listeners = listenerAddrs(listener)
+	}
+	rs, err := records.Generate(st, cfg)
 	if err != nil {
 		m.log.Warn("mesos records: state unusable, serving the last good records", "from", from, "err", err)
 		return
 	}
-	tn, err := records.TaskNames(st, m.cfg)
+	tn, err := records.TaskNames(st, cfg)
 	if err != nil {
 		m.log.Warn("task names: state unusable, serving the last good names", "from", from, "err", err)
 		return
@@ -77,6 +115,7 @@ func (m *Sink) Apply(st mesos.State, from string) {
 		if m.tasks != nil {
 			m.tasks.Set(m.tn)
 		}
+
 	}
 	m.mu.Unlock()
 	if changed {

@@ -34,11 +34,15 @@ type Metrics struct {
 	queries *prometheus.CounterVec
 	forward *prometheus.HistogramVec
 	lookups *prometheus.CounterVec
+	refused prometheus.Counter
 
 	// fastQueries and fastHit are the counters of FastAnswered, resolved
 	// once: queries of ForwardedZone by rcode (0-15), and cache hits.
 	fastQueries [16]prometheus.Counter
 	fastHit     prometheus.Counter
+	// localOK are the NOERROR query counters of the local zones, for
+	// LocalAnswered.
+	localOK map[string]prometheus.Counter
 }
 
 // New returns metrics labelling queries by the longest of zones (fully
@@ -57,13 +61,32 @@ func New(zones ...string) *Metrics {
 		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dcnet_dns_cache_lookups_total", Help: "Lookups in the cache of forwarded answers, by result (hit, miss).",
 		}, []string{"result"}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dcnet_dns_recursion_refused_total",
+			Help: "Questions for names outside the local zones refused because the client may not recurse on the address it asked (not a cluster DNS address, client outside the recursion networks).",
+		}),
 	}
-	m.reg.MustRegister(m.queries, m.forward, m.lookups)
+	m.reg.MustRegister(m.queries, m.forward, m.lookups, m.refused)
 	for rc := range m.fastQueries {
 		m.fastQueries[rc] = m.queries.WithLabelValues(ForwardedZone, rcodeLabel(rc))
 	}
 	m.fastHit = m.lookups.WithLabelValues("hit")
+	m.localOK = make(map[string]prometheus.Counter, len(zones))
+	for _, z := range zones {
+		m.localOK[z] = m.queries.WithLabelValues(z, rcodeLabel(dns.RcodeSuccess))
+	}
 	return m
+}
+
+// LocalAnswered counts a local zone's answer sent by the UDP batch
+// server from its kept packed answers (server.FastPath.SetLocalAnswered),
+// which bypasses Handler: a NOERROR query of zone apex.
+func (m *Metrics) LocalAnswered(apex string) {
+	if c, ok := m.localOK[apex]; ok {
+		c.Inc()
+		return
+	}
+	m.queries.WithLabelValues(m.Zone(apex), rcodeLabel(dns.RcodeSuccess)).Inc()
 }
 
 // FastAnswered counts a forwarded question answered from the cache by the
@@ -73,6 +96,9 @@ func (m *Metrics) FastAnswered(rcode int) {
 	m.fastQueries[rcode&0x0f].Inc()
 	m.fastHit.Inc()
 }
+
+// RecursionRefused counts a question refused by a server.RecursionGate.
+func (m *Metrics) RecursionRefused() { m.refused.Inc() }
 
 // rcodeLabel is the rcode label of rcode.
 func rcodeLabel(rcode int) string {

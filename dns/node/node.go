@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/dns/axfrzone"
 	"github.com/dcnet/dcnet/dns/httpapi"
 	"github.com/dcnet/dcnet/dns/mesoszone"
 	"github.com/dcnet/dcnet/dns/resolver"
@@ -35,6 +37,9 @@ type Daemon struct {
 	sink *mesoszone.Sink
 	// mirrors are the etcd mirrors feeding the zones.
 	mirrors []*cluster.Mirror
+	// axfr polls Mesos-DNS's /v1/axfr into mesos.thisdcos.directory; nil
+	// without Mesos-DNS servers (or with the node's own poll).
+	axfr *axfrzone.Poller
 }
 
 // New validates cfg and builds the server: it connects the etcd client
@@ -67,9 +72,12 @@ func New(cfg Config, version string, log *slog.Logger) (*Daemon, error) {
 	return d, nil
 }
 
-// build wires the zones: spartan, thisnode, l4lb (from etcd when there is
-// a store), the task names (from the node's own Mesos state, else from
-// etcd) and, with a Mesos state, the mesos zone; then the --cname zones.
+// build wires the zones: spartan, thisnode (with public.thisnode), l4lb
+// (from etcd when there is a store), the task names (from the node's own
+// Mesos state, else from etcd), mesos.thisdcos.directory (from the node's
+// own Mesos state, else from Mesos-DNS's /v1/axfr), zk (the Mesos-DNS
+// servers), localhost and, with a Mesos state, the mesos zone; then the
+// --cname zones.
 func (d *Daemon) build() error {
 	listen, err := d.cfg.DNS.ListenAddrs()
 	if err != nil {
@@ -79,6 +87,10 @@ func (d *Daemon) build() error {
 		d.listenIPs = append(d.listenIPs, ap.Addr())
 	}
 	ips, err := d.cfg.nodeIPs()
+	if err != nil {
+		return err
+	}
+	public, err := parseIPs("public ip", d.cfg.PublicIPs)
 	if err != nil {
 		return err
 	}
@@ -103,7 +115,16 @@ func (d *Daemon) build() error {
 			d.mirrors = append(d.mirrors, tmirror)
 		}
 	}
-	local := []server.Lister{server.NewSpartan(d.listenIPs...), server.NewThisNode(ips...), tasks, l4lb}
+	var mesosDir server.Lister = server.NewRenamedZone(axfrzone.Zone, mesosZone)
+	if d.src == nil {
+		axfrSet := server.NewRecordSetZone(axfrzone.Zone, nil)
+		mesosDir = axfrSet
+		if urls := d.cfg.axfrURLs(); len(urls) > 0 {
+			d.axfr = axfrzone.NewPoller(axfrzone.Config{URLs: urls, Refresh: d.cfg.AXFRRefresh}, axfrSet, d.log)
+		}
+	}
+	local := []server.Lister{server.NewSpartan(d.listenIPs...), server.NewThisNodePublic(ips, public), tasks, l4lb,
+		mesosDir, server.NewZK(serverIPs(d.cfg.DNS.MesosDNS)...), server.NewLocalhost()}
 	if d.src != nil {
 		local = append(local, mesosZone)
 	}
@@ -133,8 +154,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, m := range d.mirrors {
 		go m.Run(ctx)
 	}
+	if d.axfr != nil {
+		go d.axfr.Run(ctx)
+	}
 	if d.src != nil {
-		go d.src.Run(ctx)
+		go func() {
+			if err := d.src.Run(ctx); err != nil {
+				d.log.Error("dcnet-dns: mesos state", "err", err)
+			}
+		}()
 	}
 	if link := d.cfg.SpartanLink; link != "" {
 		added, err := spartan.Ensure(link, d.listenIPs)
@@ -144,6 +172,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if len(added) > 0 {
 			d.log.Info("dcnet-dns: listen addresses added", "link", link, "addrs", added)
 		}
+	}
+	if err := d.restrictRecursion(); err != nil {
+		return err
 	}
 	if d.cfg.HTTPAddr != "" {
 		var nodes httpapi.NodeLister
@@ -158,4 +189,66 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return d.res.Run(ctx, func() {
 		d.log.Info("dcnet-dns: serving", "mode", Mode, "listen", strings.Join(d.cfg.DNS.Listen, ","), "http", d.cfg.HTTPAddr)
 	})
+}
+
+// serverIPs are the addresses of "ip[:port]" servers, in order, without
+// duplicates; others are left out.
+func serverIPs(servers []string) []netip.Addr {
+	var out []netip.Addr
+	for _, s := range servers {
+		ip, err := netip.ParseAddr(s)
+		if err != nil {
+			ap, err := netip.ParseAddrPort(s)
+			if err != nil {
+				continue
+			}
+			ip = ap.Addr()
+		}
+		if !slices.Contains(out, ip.Unmap()) {
+			out = append(out, ip.Unmap())
+		}
+	}
+	return out
+}
+
+// restrictRecursion serves the listen addresses that are not the node's
+// cluster DNS addresses behind a RecursionGate: see restricted.
+func (d *Daemon) restrictRecursion() error {
+	var onLink []netip.Addr
+	if d.cfg.SpartanLink != "" {
+		var err error
+		if onLink, err = spartan.LinkAddrs(d.cfg.SpartanLink); err != nil {
+			return fmt.Errorf("listen addresses on %s: %w", d.cfg.SpartanLink, err)
+		}
+	}
+	r := restricted(d.cfg.DNS.Listen, onLink)
+	if len(r) > 0 {
+		d.log.Info("dcnet-dns: forwarded names answered here only to this node and --recursion-net clients", "listen", strings.Join(r, ","), "recursion_nets", strings.Join(d.cfg.DNS.RecursionNets, ","))
+	}
+	d.res.Restrict(r)
+	return nil
+}
+
+// restricted are the listen addresses on which forwarding is not offered
+// to every client: all but the cluster DNS addresses, which are those on
+// the spartan link (onLink: dcos-dns's 198.51.100.1-3, wherever the
+// server put them) and loopback addresses. The node's underlay address, a
+// wildcard and any other address answer the cluster zones to everyone
+// and forwarded names only to --recursion-net clients and to the node
+// itself (a client at that very address), so the node is never an open
+// resolver there.
+func restricted(listen []string, onLink []netip.Addr) []string {
+	var out []string
+	for _, l := range listen {
+		ap, err := netip.ParseAddrPort(l)
+		if err != nil {
+			continue
+		}
+		ip := ap.Addr().Unmap()
+		if ip.IsLoopback() || slices.Contains(onLink, ip) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
 }

@@ -87,11 +87,35 @@ func ParseMasterURL(s string) (*url.URL, error) {
 
 // Masters returns the configured masters' host:port, in order.
 func (f *HTTPFetcher) Masters() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	out := make([]string, len(f.masters))
 	for i, u := range f.masters {
 		out[i] = u.Host
 	}
 	return out
+}
+
+// SetMasters replaces the masters (as NewHTTPFetcher takes them) and asks
+// the first of them first from now on: the leader ZooKeeper names, say.
+// Safe to call while fetches run; an empty list or a bad master changes
+// nothing and is an error.
+func (f *HTTPFetcher) SetMasters(masters []string) error {
+	if len(masters) == 0 {
+		return errors.New("mesos masters: none given")
+	}
+	us := make([]*url.URL, 0, len(masters))
+	for _, m := range masters {
+		u, err := ParseMasterURL(m)
+		if err != nil {
+			return err
+		}
+		us = append(us, u)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.masters, f.preferred = us, us[0]
+	return nil
 }
 
 // Fetch implements Fetcher: the master (or leader) that answered last

@@ -119,6 +119,15 @@ func (p *Poller) fetch(ctx context.Context) (Result, error) {
 	return cf.FetchIfChanged(ctx, last)
 }
 
+// Forget makes the next poll parse and hand on the document even if its
+// bytes did not change (what is made of a state changed: the masters
+// ZooKeeper names, say). Safe from any goroutine.
+func (p *Poller) Forget() {
+	p.mu.Lock()
+	p.lastDigest = 0
+	p.mu.Unlock()
+}
+
 // Last returns where and when the last good state was fetched; ok is
 // false before the first success. The state itself is not kept: it is
 // handed to OnState and then dropped, so its memory is freed.

@@ -16,8 +16,9 @@
 //	<fw>.mesos              A/AAAA  each scheduler (host of its PID, else its hostname)
 //	_framework._tcp.<fw>.mesos SRV  <fw>.mesos:<scheduler PID port>
 //
-// and for each task whose current state is TASK_RUNNING, on a registered
-// agent:
+// and, when Config.SOAMname and Config.Listeners are set, the SOA mname
+// (e.g. "ns1.mesos.") with the listener's addresses. For each task whose
+// "state" is TASK_RUNNING, on a registered agent:
 //
 //	<task>.<fw>.mesos                    A/AAAA task IPs
 //	<task>-<hash>-<agenttail>.<fw>.mesos A/AAAA task IPs (the canonical name)
@@ -28,24 +29,32 @@
 //	                                     (no protocol: both tcp and udp)
 //	_<port>._<task>._<proto>.<fw>.mesos  the same, for named DiscoveryInfo ports
 //
-// <task> is the DiscoveryInfo name when set, else the task name, sanitised as
-// one label; <fw> is the framework name with each '.'-separated part
-// sanitised (DomainFrag); <hash> is the first 5 characters of
-// zbase32(sha1(task ID)); <agenttail> is the lower-cased last '-' field of the
-// agent ID ("...-S3" -> "s3").
+// <task> is the task name sanitised as one label; a task with a
+// DiscoveryInfo name gets every record twice, under that name sanitised and
+// under it exactly as given (Mesos-DNS's "LEGACY" records: "big.dog" gives
+// big.dog.marathon.mesos. beside big-dog.marathon.mesos., in either label
+// rule; a given name in upper case is kept so, and no lower-cased question
+// finds it, as in Mesos-DNS). <fw> is the framework name with each
+// '.'-separated part sanitised (DomainFrag); <hash> is the first 5
+// characters of zbase32(sha1(task ID)); <agenttail> is the lower-cased last
+// '-' field of the agent ID ("...-S3" -> "s3").
 //
-// Sanitising (Spec.Label): lower-case; '.', '_' and '-' become '-'; other
-// characters are dropped; then leading '-' (RFC 1123) or leading '-' and
-// digits (RFC 952, Config.EnforceRFC952) are trimmed, the label is cut to 63
-// (RFC 1123) or 24 (RFC 952) characters and trailing '-' are trimmed.
+// Sanitising (Spec.Label), as Mesos-DNS's labels package: lower-case; '.',
+// '_' and '-' become '-'; other characters are dropped; then leading '-'
+// (RFC 1123) or leading '-' and digits (RFC 952, Config.EnforceRFC952) are
+// trimmed, the label is cut to 63 (RFC 1123) or 24 (RFC 952) characters and
+// trailing '-' are trimmed, the dashes trimmed at the cut being refilled
+// with the characters after it (such a refill may end in '-').
 //
-// Task IPs: the IP sources of Config.IPSources are read in order ("host":
-// the agent's IPs; "mesos" and "docker": the MesosContainerizer / Docker
-// NetworkSettings.IPAddress status labels; "netinfo": the status's
-// container_status.network_infos addresses) and the first IPv4 and the first
-// IPv6 address found are used. Container sources read only the task's latest
-// TASK_RUNNING status by timestamp. The default order is Mesos-DNS's:
-// netinfo, mesos, host.
+// Task IPs (Mesos-DNS e888ef4's Task.IPs): the IP sources of
+// Config.IPSources are read in order ("host": the agent's IPs; "mesos" and
+// "docker": the MesosContainerizer / Docker NetworkSettings.IPAddress status
+// labels; "netinfo": the status's container_status.network_infos addresses)
+// and every address of the first source that has any is used, IPv4 and
+// IPv6 alike. Container sources read only the task's latest TASK_RUNNING
+// status by timestamp. The default order is Mesos-DNS's: netinfo, mesos,
+// host. Masters are Config.Masters, "ip:port", compared with the leader by
+// their text as Mesos-DNS does.
 //
 // Task names (TaskNames), zone dcos.thisdcos.directory:
 //
@@ -54,23 +63,23 @@
 //	<task>.<fw>.autoip.dcos.thisdcos.directory       agent IPs if the task maps a host port
 //	                                                 or has no container IP, else container IPs
 //
-// Design notes and deliberate differences from Mesos-DNS:
+// TestGenerateMatchesMesosDNS holds Generate to the record sets upstream
+// Mesos-DNS's generator makes of its own fixture (testdata/mesos-dns).
+// Where Mesos-DNS's output cannot be a DNS answer or it would crash, this
+// package differs, deliberately:
 //
 //   - Host names that are not IP literals (agent and scheduler PIDs, the
-//     leader) are resolved only through Config.LookupHost; without it they
-//     produce no records and a warning. Mesos-DNS resolves them with the
-//     system resolver and, for agents, publishes the sanitised host name as
-//     an "A" value.
-//   - Mesos-DNS also publishes a DiscoveryInfo name unsanitised (marked
-//     LEGACY there); this package publishes only the sanitised form.
+//     leader) are resolved only through Config.LookupHost (dcnet-dns sets
+//     the system resolver, as Mesos-DNS uses); a leader host name takes its
+//     first IPv4 address (Mesos-DNS panics on one). An agent whose host
+//     does not resolve gets no records; Mesos-DNS publishes its sanitised
+//     host name as an "A" value.
 //   - Tasks and frameworks whose names sanitise to nothing are skipped with
-//     a warning instead of producing names with empty labels.
-//   - When cutting a label makes the refill from after the cut end in '-',
-//     that '-' is trimmed, so every label is a valid host name label.
-//   - mesos-dns's generator test (be539256) expects the netinfo A record of
-//     the fixture's toy-store task to be 12.0.1.2, though the fixture lists
-//     12.0.1.3 first; this package applies the documented first-found rule
-//     and answers 12.0.1.3.
+//     a warning instead of producing names with empty labels
+//     (".marathon.mesos."); DiscoveryInfo ports outside [0, 65535] are
+//     skipped with a warning (Mesos-DNS prints them, its DNS answers wrap
+//     them); a state without a parseable leader keeps the last good records
+//     (Mesos-DNS drops the master records and keeps the rest).
 //   - Records are kept as sets and frozen into sorted slices, so the output
 //     is deterministic; Lookup reports whether a name exists at all so the
 //     server can tell NODATA from NXDOMAIN.

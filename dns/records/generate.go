@@ -31,6 +31,8 @@ type generator struct {
 	// dom is the zone with dots at both ends, ".mesos.".
 	dom string
 	b   *builder
+	// lookups memoises LookupHost by host name.
+	lookups map[string][]netip.Addr
 }
 
 // Generate computes the Mesos-DNS records of a master state: leader, master
@@ -49,10 +51,11 @@ func Generate(st mesos.State, cfg Config) (RecordSet, error) {
 	if err != nil {
 		return RecordSet{}, fmt.Errorf("generate records: %w", err)
 	}
+	_, leaderText, _ := strings.Cut(st.Leader, "@")
 	g.frameworks(st.Frameworks)
 	agents := g.agents(st.Agents)
 	g.nameServer()
-	g.masters(leader, cfg.Masters)
+	g.masters(leader, leaderText, cfg.Masters)
 	g.tasks(st.Frameworks, agents)
 	return g.b.recordSet(), nil
 }
@@ -71,41 +74,40 @@ func (g *generator) leader(pid string) (netip.AddrPort, error) {
 	if len(ips) == 0 {
 		return netip.AddrPort{}, fmt.Errorf("leader %q: host %q is not an IP address and cannot be resolved", pid, p.Host)
 	}
-	return netip.AddrPortFrom(ips[0], p.Port), nil
+	ip := ips[0] // a host name resolved: its first IPv4 address if any
+	for _, a := range ips {
+		if a.Is4() {
+			ip = a
+			break
+		}
+	}
+	return netip.AddrPortFrom(ip, p.Port), nil
 }
 
-// hostIPs returns host as an address, or at most one IPv4 and one IPv6
-// address from LookupHost.
+// hostIPs returns host as an address, or every address LookupHost finds
+// for it, in its order, as Mesos-DNS's hostToIPs does with the system
+// resolver. Lookups are made once per Generate call and host.
 func (g *generator) hostIPs(host string) []netip.Addr {
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return []netip.Addr{ip.Unmap().WithZone("")}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Zone() == "" {
+		return []netip.Addr{ip.Unmap()}
 	}
 	if g.cfg.LookupHost == nil {
 		return nil
 	}
-	return firstV4V6(g.cfg.LookupHost(host))
-}
-
-// firstV4V6 returns the first IPv4 and the first IPv6 address of ips, in
-// that order, skipping invalid ones.
-func firstV4V6(ips []netip.Addr) []netip.Addr {
-	var v4, v6 netip.Addr
-	for _, ip := range ips {
-		ip = ip.Unmap().WithZone("")
-		switch {
-		case ip.Is4() && !v4.IsValid():
-			v4 = ip
-		case ip.Is6() && !v6.IsValid():
-			v6 = ip
-		}
+	if ips, ok := g.lookups[host]; ok {
+		return ips
 	}
-	var out []netip.Addr
-	for _, ip := range []netip.Addr{v4, v6} {
+	var ips []netip.Addr
+	for _, ip := range g.cfg.LookupHost(host) {
 		if ip.IsValid() {
-			out = append(out, ip)
+			ips = append(ips, ip.Unmap().WithZone(""))
 		}
 	}
-	return out
+	if g.lookups == nil {
+		g.lookups = map[string][]netip.Addr{}
+	}
+	g.lookups[host] = ips
+	return ips
 }
 
 // frameworks adds <framework>.<domain> for each scheduler address and
@@ -169,16 +171,17 @@ func (g *generator) nameServer() {
 	if g.cfg.SOAMname == "" {
 		return
 	}
-	name := CanonicalName(g.cfg.SOAMname)
+	// As Mesos-DNS's initSOA: one trailing dot, letter case kept.
+	name := strings.TrimRight(g.cfg.SOAMname, ".") + "."
 	for _, ip := range g.cfg.Listeners {
 		g.b.addIP(name, ip)
 	}
 }
 
 // masters adds leader.<domain>, master.<domain> (every master), masterN
-// (configured masters in order, the leader appended when absent) and the
+// (masters in order, the leader appended when absent) and the
 // _leader._tcp/_udp SRV records, following Mesos-DNS's masterRecord.
-func (g *generator) masters(leader netip.AddrPort, masters []string) {
+func (g *generator) masters(leader netip.AddrPort, leaderText string, masters []string) {
 	leaderName := leaderLabel + g.dom
 	allName := masterLabel + g.dom
 	g.b.addIP(leaderName, leader.Addr())
@@ -187,10 +190,13 @@ func (g *generator) masters(leader netip.AddrPort, masters []string) {
 	g.b.addSRV(leaderTCPSRV+zone, leaderName, leader.Port())
 	g.b.addSRV(leaderUDPSRV+zone, leaderName, leader.Port())
 
+	// Masters are told from the leader by their text, as Mesos-DNS
+	// compares them: "10.0.0.1:5050" against leaderText, the leader PID's
+	// part after '@'.
 	addedLeader := false
 	idx := 0
 	for _, m := range masters {
-		host, port, err := mesos.SplitHostPort(m)
+		host, _, err := mesos.SplitHostPort(m)
 		if err != nil {
 			g.b.warn(fmt.Sprintf("master %q: %v", m, err))
 			continue
@@ -200,15 +206,15 @@ func (g *generator) masters(leader netip.AddrPort, masters []string) {
 			g.b.warn(fmt.Sprintf("master %q: host is not an IP address", m))
 			continue
 		}
-		ap := netip.AddrPortFrom(ip.Unmap().WithZone(""), port)
-		isLeader := ap == leader
-		if !isLeader && !g.b.addIP(allName, ap.Addr()) {
+		ip = ip.Unmap().WithZone("")
+		isLeader := m == leaderText
+		if !isLeader && !g.b.addIP(allName, ip) {
 			continue // a duplicate master
 		}
 		if isLeader && addedLeader {
 			continue // the leader listed twice
 		}
-		g.b.addIP(masterLabel+strconv.Itoa(idx)+g.dom, ap.Addr())
+		g.b.addIP(masterLabel+strconv.Itoa(idx)+g.dom, ip)
 		idx++
 		addedLeader = addedLeader || isLeader
 	}

@@ -123,9 +123,11 @@ func TestGenerateIPSources(t *testing.T) {
 	}{
 		{sources: nil, wantA: []string{"9.0.0.9"}, wantAAAA: []string{"fd01:b::9"}}, // default netinfo, mesos, host
 		{sources: []string{SourceNetinfo}, wantA: []string{"9.0.0.9"}, wantAAAA: []string{"fd01:b::9"}},
-		{sources: []string{SourceMesos, SourceNetinfo}, wantA: []string{"10.8.0.9"}, wantAAAA: []string{"fd01:b::9"}},
+		// Only the first source that has addresses counts, with all of them
+		// (Mesos-DNS e888ef4): no IPv6 from a later source.
+		{sources: []string{SourceMesos, SourceNetinfo}, wantA: []string{"10.8.0.9"}},
 		{sources: []string{SourceDocker, SourceMesos}, wantA: []string{"172.17.0.9"}},
-		{sources: []string{SourceHost, SourceNetinfo}, wantA: []string{"10.0.0.2"}, wantAAAA: []string{"fd01:b::9"}},
+		{sources: []string{SourceHost, SourceNetinfo}, wantA: []string{"10.0.0.2"}},
 		{sources: []string{SourceHost}, wantA: []string{"10.0.0.2"}},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,7 @@ package records
 
 import (
 	"cmp"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -263,4 +264,63 @@ func equalMaps[K comparable](a, b map[string][]K) bool {
 		}
 	}
 	return true
+}
+
+// Builder collects records into a RecordSet, for sets that do not come
+// from a Mesos state (a Mesos-DNS /v1/axfr answer, a renamed zone).
+type Builder struct{ b *builder }
+
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder { return &Builder{b: newBuilder()} }
+
+// AddIP adds an A or AAAA record at name (kept as given) by ip's family.
+func (b *Builder) AddIP(name string, ip netip.Addr) { b.b.addIP(name, ip) }
+
+// AddSRV adds an SRV record at name.
+func (b *Builder) AddSRV(name, target string, port uint16) { b.b.addSRV(name, target, port) }
+
+// Warn records a warning.
+func (b *Builder) Warn(msg string) { b.b.warn(msg) }
+
+// RecordSet freezes what was added (the Builder may not be used after).
+func (b *Builder) RecordSet() RecordSet { return b.b.recordSet() }
+
+// Rename returns the records of rs under the zone to instead of from
+// (both "mesos." or "mesos", any case): "leader.mesos." becomes
+// "leader.mesos.thisdcos.directory.", SRV targets too; names are
+// lower-cased, and names (or targets) outside from are left out with a
+// warning. It is how dcos-dns serves Mesos-DNS's records as
+// mesos.thisdcos.directory.
+func Rename(rs *RecordSet, from, to string) RecordSet {
+	from, to = "."+strings.Trim(strings.ToLower(from), ".")+".", "."+strings.Trim(strings.ToLower(to), ".")+"."
+	b := newBuilder()
+	move := func(name string) (string, bool) {
+		n := strings.ToLower(name)
+		if !strings.HasSuffix(n, from) || len(n) == len(from) {
+			b.warn(fmt.Sprintf("rename %s: not below %s", name, strings.TrimPrefix(from, ".")))
+			return "", false
+		}
+		return strings.TrimSuffix(n, from) + to, true
+	}
+	for _, m := range []map[string][]netip.Addr{rs.A, rs.AAAA} {
+		for name, ips := range m {
+			if n, ok := move(name); ok {
+				for _, ip := range ips {
+					b.addIP(n, ip)
+				}
+			}
+		}
+	}
+	for name, srvs := range rs.SRV {
+		n, ok := move(name)
+		if !ok {
+			continue
+		}
+		for _, s := range srvs {
+			if t, ok := move(s.Target); ok {
+				b.addSRV(n, t, s.Port)
+			}
+		}
+	}
+	return b.recordSet()
 }

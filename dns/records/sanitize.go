@@ -74,11 +74,12 @@ func mapLabel(name string) string {
 	return b.String()
 }
 
-// trimCut trims the left cutset, cuts to maxLen and trims trailing '-'. As
-// in Mesos-DNS, dashes removed at the cut point are replaced by the
-// characters after them ("abc---def" cut to 5 is "abcde", not "abc"); unlike
-// Mesos-DNS, a '-' that this refill leaves at the end is trimmed too, so the
-// result never ends in '-'.
+// trimCut trims the left cutset, cuts to maxLen and trims trailing '-',
+// exactly as Mesos-DNS's labels.trimCut: when that trim removed dashes at
+// the cut point, they are replaced by the characters after the cut, with
+// the dashes that lead them dropped ("abc---def" cut to 5 is "abcde", not
+// "abc"). Such a refill can end in '-' (22 "a" then "--b-c" under RFC 952
+// is 22 "a" then "b-"): Mesos-DNS keeps that dash, and so does this.
 func trimCut(label string, maxLen int, left string) string {
 	trimmed := strings.TrimLeft(label, left)
 	size := min(len(trimmed), maxLen)
@@ -87,8 +88,8 @@ func trimCut(label string, maxLen int, left string) string {
 		return head
 	}
 	tail := strings.TrimLeft(trimmed[size:], "-")
-	if n := min(len(tail), size-len(head)); n > 0 {
-		head += tail[:n]
+	if len(tail) > 0 {
+		return head + tail[:min(len(tail), size-len(head))]
 	}
-	return strings.TrimRight(head, "-")
+	return head
 }

@@ -8,7 +8,8 @@ import (
 	"github.com/dcnet/dcnet/dns/mesos"
 )
 
-// tasks adds the records of every running task on a known agent.
+// tasks adds the records of every task in state TASK_RUNNING on a known
+// agent (Mesos-DNS reads the task's "state" field only).
 func (g *generator) tasks(fws []mesos.Framework, agents map[string][]netip.Addr) {
 	for _, f := range fws {
 		fname := g.spec.DomainFrag(f.Name)
@@ -16,7 +17,7 @@ func (g *generator) tasks(fws []mesos.Framework, agents map[string][]netip.Addr)
 			continue // warned about in frameworks
 		}
 		for _, t := range f.Tasks {
-			if !t.Running() {
+			if t.State != mesos.TaskRunning {
 				continue
 			}
 			agentIPs, known := agents[t.AgentID]
@@ -39,30 +40,45 @@ func (s Spec) taskLabel(t mesos.Task) string {
 }
 
 // agentTail is the lower-cased last '-' field of an agent ID ("...-S3" ->
-// "s3"), keeping only label characters.
+// "s3"), as Mesos-DNS's slaveIDTail: not sanitised further.
 func agentTail(agentID string) string {
-	return strings.ReplaceAll(mapLabel(agentID[strings.LastIndexByte(agentID, '-')+1:]), "-", "")
+	return strings.ToLower(agentID[strings.LastIndexByte(agentID, '-')+1:])
 }
 
 // canonicalLabel is "<task>-<hash>-<agenttail>", unique per task.
 func canonicalLabel(label string, t mesos.Task) string {
-	c := label + "-" + taskHash(t.ID)
-	if tail := agentTail(t.AgentID); tail != "" {
-		c += "-" + tail
-	}
-	return c
+	return label + "-" + taskHash(t.ID) + "-" + agentTail(t.AgentID)
 }
 
-// task adds one running task's A/AAAA and SRV records.
+// task adds one running task's A/AAAA and SRV records. A task with a
+// DiscoveryInfo name gets them twice, as in Mesos-DNS: once under the name
+// exactly as given (Mesos-DNS's "LEGACY" records: "big.dog" keeps its
+// dots, and its letter case, which no lower-cased question matches), once
+// under the sanitised label.
 func (g *generator) task(t mesos.Task, fname string, agentIPs []netip.Addr) {
-	label := g.spec.taskLabel(t)
-	if label == "" {
-		g.b.warn(fmt.Sprintf("task %q: name sanitises to nothing", t.ID))
+	taskIPs := taskIPs(t, g.cfg.IPSources, agentIPs)
+	if !t.HasDiscoveryName() {
+		label := g.spec.Label(t.Name)
+		if label == "" {
+			g.b.warn(fmt.Sprintf("task %q: name sanitises to nothing", t.ID))
+			return
+		}
+		g.taskRecords(t, label, fname, taskIPs, agentIPs)
 		return
 	}
+	g.taskRecords(t, t.Discovery.Name, fname, taskIPs, agentIPs)
+	if label := g.spec.Label(t.Discovery.Name); label != "" {
+		g.taskRecords(t, label, fname, taskIPs, agentIPs)
+	} else {
+		g.b.warn(fmt.Sprintf("task %q: discovery name sanitises to nothing", t.ID))
+	}
+}
+
+// taskRecords adds the records of one task under label.
+func (g *generator) taskRecords(t mesos.Task, label, fname string, taskIPs, agentIPs []netip.Addr) {
 	short := label + "." + fname
 	canonical := canonicalLabel(label, t) + "." + fname
-	for _, ip := range firstV4V6(taskIPs(t, g.cfg.IPSources, agentIPs)) {
+	for _, ip := range taskIPs {
 		g.b.addIP(short+g.dom, ip)
 		g.b.addIP(canonical+g.dom, ip)
 	}
@@ -120,22 +136,26 @@ func (g *generator) discoveryPorts(t mesos.Task, label, fname, target string) {
 	}
 }
 
-// taskIPs returns the task's addresses from the sources in order; container
-// sources read only the latest TASK_RUNNING status.
+// taskIPs returns the addresses of the first of sources that has any, all
+// of them in its order, as Mesos-DNS's Task.IPs; container sources read
+// only the latest TASK_RUNNING status.
 func taskIPs(t mesos.Task, sources []string, agentIPs []netip.Addr) []netip.Addr {
 	status, running := t.LatestRunningStatus()
-	var out []netip.Addr
 	for _, src := range sources {
+		var ips []netip.Addr
 		switch src {
 		case SourceHost:
-			out = append(out, agentIPs...)
+			ips = agentIPs
 		case SourceMesos, SourceDocker, SourceNetinfo:
 			if running {
-				out = append(out, parseIPs(statusIPs(status, src))...)
+				ips = parseIPs(statusIPs(status, src))
 			}
 		}
+		if len(ips) > 0 {
+			return ips
+		}
 	}
-	return out
+	return nil
 }
 
 // statusIPs returns the textual addresses one container source reports.
@@ -151,12 +171,14 @@ func statusIPs(s mesos.Status, src string) []string {
 	return nil
 }
 
-// parseIPs parses addresses, dropping invalid ones and zones.
+// parseIPs parses addresses as Go's net.ParseIP does for Mesos-DNS: no
+// surrounding space, no zone; IPv4-mapped addresses are IPv4. Others are
+// dropped.
 func parseIPs(texts []string) []netip.Addr {
 	var out []netip.Addr
 	for _, s := range texts {
-		if ip, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil {
-			out = append(out, ip.Unmap().WithZone(""))
+		if ip, err := netip.ParseAddr(s); err == nil && ip.Zone() == "" {
+			out = append(out, ip.Unmap())
 		}
 	}
 	return out

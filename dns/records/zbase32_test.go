@@ -39,7 +39,7 @@ func TestAgentTail(t *testing.T) {
 		{"20140803-125133-3041283216-5050-2410-0", "0"},
 		{"a1b2c3d4-0000-4000-8000-000000000000-S12", "s12"},
 		{"noDashes", "nodashes"},
-		{"x-S_1", "s1"},
+		{"x-S_1", "s_1"}, // not sanitised, as Mesos-DNS
 		{"", ""},
 	}
 	for _, tt := range tests {

@@ -54,6 +54,16 @@ type Config struct {
 	// FastPath answers cached forwarded UDP questions straight from the
 	// socket readers (--fast-path).
 	FastPath bool
+	// RecursionNets are client networks, CIDRs, that get forwarded names
+	// answered on every listen address (--recursion-net); on the addresses
+	// the daemon restricts (Resolver.Restrict) other clients get REFUSED.
+	RecursionNets []string
+	// NoForward refuses every name outside the local zones (Mesos-DNS's
+	// ExternalOn false).
+	NoForward bool
+	// ClearTruncated sends UDP answers cut to the client's size without TC
+	// (Mesos-DNS's SetTruncateBit false).
+	ClearTruncated bool
 }
 
 // ForwardZone is a zone forwarded to its own servers.
@@ -116,6 +126,24 @@ func (c Config) ListenAddrs() ([]netip.AddrPort, error) {
 	return out, nil
 }
 
+// recursionNets parses RecursionNets ("10.0.0.0/8"; a bare address is its
+// own network).
+func (c Config) recursionNets() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.RecursionNets {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			ip, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("recursion net %q: want a CIDR such as 10.0.0.0/8: %w", s, err)
+			}
+			p = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
 // Validate checks every field and names the first wrong one with its
 // value and what is allowed. It reads no file: ResolvConf is read by New.
 func (c Config) Validate() error {
@@ -150,6 +178,9 @@ func (c Config) Validate() error {
 	}
 	if c.CacheSize < 0 {
 		return fmt.Errorf("cache size %d: out of range [0, ...] (0: the default %d)", c.CacheSize, cache.DefaultSize)
+	}
+	if _, err := c.recursionNets(); err != nil {
+		return err
 	}
 	if c.Sockets < 0 || c.Sockets > maxSockets {
 		return fmt.Errorf("sockets %d: out of range [0, %d] (0: GOMAXPROCS)", c.Sockets, maxSockets)

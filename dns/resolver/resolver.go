@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -43,6 +44,9 @@ type Resolver struct {
 
 	listen []string
 	opts   server.Options
+	// handler and nets make the RecursionGate of restricted addresses.
+	handler *server.Handler
+	nets    []netip.Prefix
 }
 
 // New wires cfg's forwarders, cache and metrics around the local zones.
@@ -98,14 +102,44 @@ func New(cfg Config, log *slog.Logger, zones ...server.Lister) (*Resolver, error
 		apexes[i], zs[i] = z.Name(), z
 	}
 	m := metrics.New(apexes...)
-	fwd := m.Lookups(c.Wrap(m.Upstream(forward.NewRouter(def, routes))))
+	var fwd server.Forwarder = m.Lookups(c.Wrap(m.Upstream(forward.NewRouter(def, routes))))
+	if cfg.NoForward {
+		fwd = nil
+	}
 	h := server.NewHandler(log, fwd, zs...)
+	h.ClearTruncated = cfg.ClearTruncated
+	nets, err := cfg.recursionNets()
+	if err != nil {
+		return nil, err
+	}
 	r := &Resolver{Handler: m.Handler(h), Zones: zones, Metrics: m, Upstreams: def.Servers(),
-		listen: cfg.Listen, opts: server.Options{Sockets: cfg.Sockets}}
-	if cfg.FastPath {
+		listen: cfg.Listen, opts: server.Options{Sockets: cfg.Sockets}, handler: h, nets: nets}
+	if cfg.FastPath && !cfg.NoForward {
 		r.opts.Fast = server.NewFastPath(h, c, m.FastAnswered)
+		r.opts.Fast.SetLocalAnswered(m.LocalAnswered)
 	}
 	return r, nil
+}
+
+// Restrict serves the listen addresses addrs (as in Config.Listen) behind
+// a server.RecursionGate: local zones for everyone, forwarded names only
+// for clients in Config.RecursionNets or at the listen address itself
+// (the host asking its own address), REFUSED (and counted) for the rest.
+// Call it before Run.
+func (r *Resolver) Restrict(addrs []string) {
+	if len(addrs) == 0 {
+		return
+	}
+	r.opts.Gates = map[string]server.Gate{}
+	for _, a := range addrs {
+		nets := r.nets
+		if ap, err := netip.ParseAddrPort(a); err == nil && !ap.Addr().IsUnspecified() {
+			ip := ap.Addr().Unmap()
+			nets = append(slices.Clone(nets), netip.PrefixFrom(ip, ip.BitLen()))
+		}
+		g := &server.RecursionGate{Handler: r.handler, Nets: nets, Refused: r.Metrics.RecursionRefused}
+		r.opts.Gates[a] = server.Gate{Handler: r.Metrics.Handler(g), Allow: g.Allowed}
+	}
 }
 
 // Run serves the handler on the listen addresses until ctx ends; ready

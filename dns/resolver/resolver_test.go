@@ -178,3 +178,53 @@ func TestRun(t *testing.T) {
 		t.Fatal("run did not stop")
 	}
 }
+
+// TestRestrict: on a restricted address a forwarded name is answered (by
+// the handler and, once cached, by the fast path) only to the address
+// itself and the recursion nets; another client gets REFUSED, also for a
+// name in the cache; local zones answer everyone.
+func TestRestrict(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0") // a free port for the listener
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	c := testConfig()
+	c.Listen, c.Upstreams, c.Sockets = []string{addr}, []string{upstream(t)}, 1
+	c.RecursionNets = []string{"127.0.0.3/32"}
+	r, err := New(c, discard(), server.NewSpartan())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Restrict([]string{addr})
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- r.Run(ctx, func() { close(ready) }) }()
+	defer func() { cancel(); <-done }()
+	<-ready
+	ask := func(from, name string) int {
+		t.Helper()
+		cl := &dns.Client{Timeout: 2 * time.Second, Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}}
+		m, _, err := cl.Exchange(new(dns.Msg).SetQuestion(name, dns.TypeA), addr)
+		if err != nil {
+			t.Fatalf("from %s: %s: %v", from, name, err)
+		}
+		return m.Rcode
+	}
+	for _, tt := range []struct {
+		from, name string
+		want       int
+	}{
+		{"127.0.0.1", "a.example.", dns.RcodeSuccess}, // the address itself; now cached
+		{"127.0.0.1", "a.example.", dns.RcodeSuccess}, // the fast path
+		{"127.0.0.2", "a.example.", dns.RcodeRefused}, // not from the fast path either
+		{"127.0.0.2", "b.example.", dns.RcodeRefused},
+		{"127.0.0.3", "a.example.", dns.RcodeSuccess}, // a recursion net
+		{"127.0.0.2", "ready.spartan.", dns.RcodeSuccess},
+	} {
+		if got := ask(tt.from, tt.name); got != tt.want {
+			t.Errorf("from %s %s: %s, want %s", tt.from, tt.name, dns.RcodeToString[got], dns.RcodeToString[tt.want])
+		}
+	}
+}

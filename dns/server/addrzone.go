@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/dns"
 )
@@ -25,6 +26,7 @@ type AddrZone struct {
 	name  string
 	mu    sync.RWMutex
 	names map[string]packedAddrs
+	gen   atomic.Uint64
 }
 
 // packedAddrs are a name's addresses: IPv4 as 4 bytes each, IPv6 as 16.
@@ -36,6 +38,12 @@ var _ Lister = (*AddrZone)(nil)
 func NewAddrZone(name string) *AddrZone {
 	return &AddrZone{name: dns.CanonicalName(name), names: map[string]packedAddrs{}}
 }
+
+// Inline implements InlineZone: addresses only, from memory.
+func (z *AddrZone) Inline() bool { return true }
+
+// Generation implements InlineZone.
+func (z *AddrZone) Generation() uint64 { return z.gen.Load() }
 
 // Name is the zone apex.
 func (z *AddrZone) Name() string { return z.name }
@@ -57,6 +65,7 @@ func (z *AddrZone) Reset(set []NameAddrs) {
 	}
 	z.mu.Lock()
 	z.names = m
+	z.gen.Add(1)
 	z.mu.Unlock()
 }
 
@@ -72,6 +81,7 @@ func (z *AddrZone) Apply(changes []NameAddrs) {
 			delete(z.names, na.Name)
 		}
 	}
+	z.gen.Add(1)
 }
 
 // pack packs addrs, sorted and without duplicates; ok is false for none.

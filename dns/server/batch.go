@@ -35,8 +35,10 @@ var (
 
 // batchServer serves DNS over one UDP socket bound to a specific address:
 // it reads queries in batches, answers those the FastPath can at once and
-// sends those answers in one batch; every other query goes to the Handler
-// in a goroutine of its own, as a dns.Server would. Under load one
+// those for local zones the Handler answers from memory (FastPath.Inline)
+// through the Handler in the reader, and sends those answers in one
+// batch; every other query (forwarded names the cache misses) goes to the
+// Handler in a goroutine of its own, as a dns.Server would. Under load one
 // recvmmsg and one sendmmsg carry up to batchSize queries and answers,
 // where a dns.Server makes two system calls and starts a goroutine for
 // each. A socket bound to an unspecified address (0.0.0.0, ::) needs the
@@ -46,11 +48,19 @@ type batchServer struct {
 	batch batchConn
 	h     dns.Handler
 	fast  *FastPath
+	// allow, when set, limits the fast path to the clients it allows.
+	allow func(net.Addr) bool
 }
 
 func newBatchServer(conn *net.UDPConn, h dns.Handler, fast *FastPath) *batchServer {
 	s := &batchServer{conn: conn, h: h, fast: fast}
+	six := false
 	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
+		six = true
+	}
+	if raw, err := newRawBatch(conn, six); err == nil {
+		s.batch = raw
+	} else if six {
 		s.batch = ipv6.NewPacketConn(conn)
 	} else {
 		s.batch = ipv4.NewPacketConn(conn)
@@ -99,8 +109,15 @@ func (s *batchServer) Serve() error {
 			q := m.Buffers[0][:m.N]
 			start := len(resp)
 			var ok bool
-			if s.fast != nil {
+			if s.fast != nil && (s.allow == nil || s.allow(m.Addr)) {
 				resp, ok = s.fast.answer(resp, q, key)
+			}
+			if !ok && s.fast != nil {
+				if iq, in := s.fast.inline(q, key); in {
+					if resp, ok = s.fast.localAnswer(resp, q, iq); !ok {
+						resp, ok = s.serveInline(resp, q, m.Addr, iq)
+					}
+				}
 			}
 			if !ok {
 				go s.serveSlow(append([]byte(nil), q...), m.Addr)
@@ -119,6 +136,66 @@ func (s *batchServer) Serve() error {
 		}
 	}
 }
+
+// serveInline answers the plain query q through the Handler in the
+// reader, appending the packed answer to dst; ok is false when it wrote
+// none (dst unchanged).
+func (s *batchServer) serveInline(dst, q []byte, addr net.Addr, iq inlineQuery) ([]byte, bool) {
+	req := new(dns.Msg)
+	if err := req.Unpack(q); err != nil {
+		return dst, false
+	}
+	w := &inlineWriter{conn: s.conn, remote: addr, buf: dst}
+	s.h.ServeDNS(w, req)
+	if !w.wrote {
+		return dst, false
+	}
+	if w.msg != nil {
+		s.fast.keepLocal(iq, w.msg)
+	}
+	return w.buf, true
+}
+
+// inlineWriter is the dns.ResponseWriter of a query answered in the
+// reader: it appends the packed answer to buf, for the batch.
+type inlineWriter struct {
+	conn   *net.UDPConn
+	remote net.Addr
+	buf    []byte
+	wrote  bool
+	msg    *dns.Msg // the answer written, to keep
+}
+
+var _ dns.ResponseWriter = (*inlineWriter)(nil)
+
+func (w *inlineWriter) LocalAddr() net.Addr  { return w.conn.LocalAddr() }
+func (w *inlineWriter) RemoteAddr() net.Addr { return w.remote }
+
+func (w *inlineWriter) WriteMsg(m *dns.Msg) error {
+	if w.wrote {
+		return errors.New("inline writer: one answer per query")
+	}
+	n := len(w.buf)
+	b, err := m.PackBuffer(w.buf[n:cap(w.buf)])
+	if err != nil {
+		return err
+	}
+	w.buf = append(w.buf, b...) // in place when it fitted
+	w.wrote, w.msg = true, m
+	return nil
+}
+
+func (w *inlineWriter) Write(b []byte) (int, error) {
+	if w.wrote {
+		return 0, errors.New("inline writer: one answer per query")
+	}
+	w.buf, w.wrote = append(w.buf, b...), true
+	return len(b), nil
+}
+func (w *inlineWriter) Close() error        { return nil }
+func (w *inlineWriter) TsigStatus() error   { return nil }
+func (w *inlineWriter) TsigTimersOnly(bool) {}
+func (w *inlineWriter) Hijack()             {}
 
 // Close stops Serve.
 func (s *batchServer) Close() error { return s.conn.Close() }

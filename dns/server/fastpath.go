@@ -28,6 +28,13 @@ type FastPath struct {
 	// apexes are the local zones' apexes in lower-cased wire form: names
 	// under them are the Handler's.
 	apexes [][]byte
+	// zones are the local zones, in the order of apexes.
+	zones []Zone
+	// local keeps the packed answers of inline zones' names.
+	kept localAnswers
+	// localHit, when set, is told the zone of every kept local answer
+	// sent (SetLocalAnswered).
+	localHit func(apex string)
 	// answered, when set, is told the rcode of every fast answer.
 	answered func(rcode int)
 }
@@ -44,9 +51,15 @@ func NewFastPath(h *Handler, c PackedCache, answered func(rcode int)) *FastPath 
 			continue
 		}
 		f.apexes = append(f.apexes, lowerASCII(append([]byte(nil), buf[:n]...)))
+		f.zones = append(f.zones, z)
 	}
 	return f
 }
+
+// SetLocalAnswered makes fn told the zone apex of every local answer the
+// batch server sends from the kept packed answers, which the Handler
+// (and its metrics) do not see. Call it before serving.
+func (f *FastPath) SetLocalAnswered(fn func(apex string)) { f.localHit = fn }
 
 // Wire constants (RFC 1035 section 4.1, RFC 6891).
 const (

@@ -53,6 +53,10 @@ type Handler struct {
 	// ForwardTimeout bounds one forwarded question; default
 	// DefaultForwardTimeout.
 	ForwardTimeout time.Duration
+	// ClearTruncated sends UDP answers cut to the client's size without
+	// the TC bit (Mesos-DNS's SetTruncateBit false, for clients that cannot
+	// retry over TCP); by default TC is set.
+	ClearTruncated bool
 }
 
 var _ dns.Handler = (*Handler)(nil)
@@ -98,6 +102,9 @@ func (h *Handler) answer(req *dns.Msg, tcp bool) *dns.Msg {
 	// additional records as fit, in that order (so additionals go first),
 	// and sets TC when it dropped any.
 	resp.Truncate(size)
+	if h.ClearTruncated {
+		resp.Truncated = false
+	}
 	return resp
 }
 
@@ -205,19 +212,20 @@ func (h *Handler) zoneFor(name string) Zone {
 // authoritative answers name in zone z: records, NODATA or NXDOMAIN, the
 // latter two with the zone's SOA in the authority section.
 func authoritative(req *dns.Msg, z Zone, name string, qtype uint16) *dns.Msg {
+	a := authorityOf(z)
 	resp := new(dns.Msg)
 	resp.SetReply(req)
 	resp.Authoritative = true
-	resp.RecursionAvailable = true
+	resp.RecursionAvailable = !a.NoRecursionAvailable
 	apex := name == z.Name()
 	var rrs []dns.RR
 	exists := apex
 	if apex && (qtype == dns.TypeSOA || qtype == dns.TypeNS || qtype == dns.TypeANY) {
 		if qtype != dns.TypeNS {
-			rrs = append(rrs, SOA(z.Name()))
+			rrs = append(rrs, a.soa(z.Name()))
 		}
 		if qtype != dns.TypeSOA {
-			rrs = append(rrs, &dns.NS{Hdr: header(z.Name(), dns.TypeNS), Ns: NSName})
+			rrs = append(rrs, a.ns(z.Name()))
 		}
 	}
 	if !apex || qtype != dns.TypeSOA && qtype != dns.TypeNS {
@@ -230,24 +238,13 @@ func authoritative(req *dns.Msg, z Zone, name string, qtype uint16) *dns.Msg {
 		if !exists {
 			resp.Rcode = dns.RcodeNameError
 		}
-		resp.Ns = []dns.RR{SOA(z.Name())}
+		resp.Ns = []dns.RR{a.soa(z.Name())}
 	}
 	return resp
 }
 
 // SOA is the SOA record of the cluster zone apex.
-func SOA(apex string) *dns.SOA {
-	return &dns.SOA{
-		Hdr:     header(apex, dns.TypeSOA),
-		Ns:      NSName,
-		Mbox:    soaMbox,
-		Serial:  uint32(time.Now().Unix()),
-		Refresh: soaRefresh,
-		Retry:   soaRetry,
-		Expire:  soaExpire,
-		Minttl:  soaMinTTL,
-	}
-}
+func SOA(apex string) *dns.SOA { return Authority{}.withDefaults().soa(apex) }
 
 // forwarded asks the Forwarder; SERVFAIL when it fails, REFUSED without one.
 func (h *Handler) forwarded(req *dns.Msg) *dns.Msg {

@@ -27,6 +27,20 @@ type Options struct {
 	// Fast, when set, answers cached forwarded questions in the UDP
 	// readers (FastPath).
 	Fast *FastPath
+	// Gates, when it has an entry for a listen address (as given), serve
+	// that address with the gate's handler instead (a RecursionGate), and
+	// its UDP fast path only to the clients the gate allows (sockets bound
+	// to a wildcard address get no fast path then).
+	Gates map[string]Gate
+}
+
+// Gate is how a restricted listen address is served.
+type Gate struct {
+	// Handler answers every query of the address.
+	Handler dns.Handler
+	// Allow reports whether a client may get forwarded answers (from the
+	// fast path too).
+	Allow func(client net.Addr) bool
 }
 
 // Run serves h on UDP and TCP at every address ("ip:port") until ctx ends,
@@ -131,13 +145,18 @@ func listen(addrs []string, h dns.Handler, o Options) ([]runner, error) {
 	}
 	for _, a := range addrs {
 		udpAddr, tcpAddr := a, a
+		h, fast := h, o.Fast
+		var allow func(net.Addr) bool
+		if g, ok := o.Gates[a]; ok {
+			h, allow = g.Handler, g.Allow
+		}
 		for range n {
 			pc, err := lc.ListenPacket(context.Background(), "udp", udpAddr)
 			if err != nil {
 				return fail(fmt.Errorf("listen udp %s: %w", a, err))
 			}
 			udpAddr = pc.LocalAddr().String()
-			servers = append(servers, udpServer(pc, h, o.Fast))
+			servers = append(servers, udpServer(pc, h, fast, allow))
 			l, err := lc.Listen(context.Background(), "tcp", tcpAddr)
 			if err != nil {
 				return fail(fmt.Errorf("listen tcp %s: %w", a, err))
@@ -151,14 +170,17 @@ func listen(addrs []string, h dns.Handler, o Options) ([]runner, error) {
 
 // udpServer is the server of one UDP socket: batched when it is bound to
 // a specific address, else a dns.Server with the fast path in its reader.
-func udpServer(pc net.PacketConn, h dns.Handler, fast *FastPath) runner {
+// allow, when set, limits the fast path to the clients it allows.
+func udpServer(pc net.PacketConn, h dns.Handler, fast *FastPath, allow func(net.Addr) bool) runner {
 	if conn, ok := pc.(*net.UDPConn); ok {
 		if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && !a.IP.IsUnspecified() {
-			return batchRunner{newBatchServer(conn, h, fast)}
+			s := newBatchServer(conn, h, fast)
+			s.allow = allow
+			return batchRunner{s}
 		}
 	}
 	s := &dns.Server{PacketConn: pc, Handler: h}
-	if fast != nil {
+	if fast != nil && allow == nil {
 		s.DecorateReader = fast.Reader
 	}
 	return dnsRunner{s}

@@ -70,3 +70,27 @@ func ensureLink(name string) (netlink.Link, error) {
 	}
 	return l, nil
 }
+
+// LinkAddrs returns the addresses link holds; none (and no error) when
+// there is no such link.
+func LinkAddrs(link string) ([]netip.Addr, error) {
+	l, err := netlink.LinkByName(link)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("find link %s: %w", link, err)
+	}
+	addrs, err := netlink.AddrList(l, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("addresses of %s: %w", link, err)
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			out = append(out, ip.Unmap())
+		}
+	}
+	return out, nil
+}

@@ -75,11 +75,13 @@ func startUnbound(t *testing.T, n *netsim.Node) *netsim.Process {
 
 // startForwarder runs dcnet-dns on n's underlay IP, port 53, with
 // --timeout fwdTimeout and the given flags, and waits until it answers.
+// The clients are on other nodes: the underlay is a --recursion-net (by
+// default an underlay address forwards for the node itself only).
 func startForwarder(t *testing.T, n *netsim.Node, flags ...string) *netsim.Process {
 	t.Helper()
 	ip := n.UnderlayIP.String()
 	argv := append([]string{bin("dcnet-dns"), "--listen", net.JoinHostPort(ip, "53"), "--spartan-link", "", "--http-addr", "",
-		"--timeout", fwdTimeout.String()}, flags...)
+		"--timeout", fwdTimeout.String(), "--recursion-net", "198.18.0.0/15"}, flags...)
 	p := netsim.StartProcessT(t, n, "", argv...)
 	c := nodeClient(n)
 	err := netsim.WaitFor(context.Background(), 10*time.Second, 50*time.Millisecond, func() error {

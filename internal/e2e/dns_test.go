@@ -76,7 +76,7 @@ func TestPrivilegedDNS(t *testing.T) {
 	a2 := nodes[1].UnderlayIP.String()
 	netsim.StartProcessT(t, nodes[1].Node, filepath.Join(nodes[1].dir, "dns.log"), bin("dcnet-dns"),
 		"--listen", net.JoinHostPort(a2, "53"), "--node-ip", a2, "--etcd-endpoints", endpoints,
-		"--upstream", upIP, "--timeout", "1s")
+		"--upstream", upIP, "--timeout", "1s", "--recursion-net", "9.0.0.0/8") // the node's containers ask its underlay address
 	client := attach(t, nodes[1], "client")
 
 	err := netsim.WaitFor(context.Background(), 10*time.Second, 100*time.Millisecond, func() error {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,6 +121,7 @@ func (m *fakeMesosMaster) expected(t *testing.T, masters ...string) (rs, tn reco
 	}
 	cfg := records.DefaultConfig()
 	cfg.Masters = masters
+	cfg.LookupHost = lookupHost // the fixture's framework "no pid" is at "localhost", as dcnet-dns resolves it
 	if rs, err = records.Generate(st, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +129,13 @@ func (m *fakeMesosMaster) expected(t *testing.T, masters ...string) (rs, tn reco
 		t.Fatal(err)
 	}
 	return rs, tn
+}
+
+// lookupHost resolves a host name with the system resolver, as dcnet-dns
+// does for the names in a Mesos state.
+func lookupHost(host string) []netip.Addr {
+	ips, _ := net.DefaultResolver.LookupNetIP(context.Background(), "ip", host)
+	return ips
 }
 
 // digShort asks server (ip[:port]) from inside nd, +short, and returns the

@@ -23,7 +23,9 @@ type flags struct {
 	zones                                        []resolver.ForwardZone
 	cnames                                       []node.CNAME
 	httpAddr, resolvConf, stateFile, spartanLink string
-	l4lbAddr                                     string
+	l4lbAddr, config                             string
+	recursionNets, publicIPs, axfr               listFlag
+	axfrRefresh                                  time.Duration
 	timeout, refresh, mesosTimeout               time.Duration
 	cacheSize, sockets                           int
 	fastPath, subscribe                          bool
@@ -35,6 +37,8 @@ func newFlags(fs *flag.FlagSet) *flags {
 	nd := node.DefaultConfig()
 	fs.StringVar(&f.mode, "mode", node.Mode, "node: the per-node server; mesos-dns: Mesos-DNS on a master")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.config, "config", "", "configuration file: Mesos-DNS's config.json in mesos-dns mode, dcos-dns's dcos-dns.json in node mode; flags override it")
+	fs.Var(&f.recursionNets, "recursion-net", "client network (CIDR) that gets forwarded names answered on every address (repeatable; node mode answers others only on its cluster DNS addresses)")
 	fs.StringVar(&f.httpAddr, "http-addr", "", "address of the HTTP API; empty: none (default "+nd.HTTPAddr+", in mesos-dns mode "+dnsapi.DefaultMesosHTTPAddr+")")
 	fs.StringVar(&f.resolvConf, "resolv-conf", nd.DNS.ResolvConf, "resolv.conf to read upstreams from when --upstream is not given (empty: the default)")
 	fs.StringVar(&f.stateFile, "mesos-state-file", "", "Mesos master state JSON, re-read every --refresh: serve the mesos zone and task names from it")
@@ -59,6 +63,9 @@ func newFlags(fs *flag.FlagSet) *flags {
 		})
 	})
 	fs.Var(&f.nodeIPs, "node-ip", "this node's IP, for thisnode.thisdcos.directory (repeatable)")
+	fs.Var(&f.publicIPs, "public-ip", "this node's public IP, for public.thisnode.thisdcos.directory (repeatable; node mode)")
+	fs.Var(&f.axfr, "mesos-dns-axfr", "Mesos-DNS /v1/axfr URL for mesos.thisdcos.directory (repeatable; default http://<each --mesos-dns ip>:8123/v1/axfr; node mode)")
+	fs.DurationVar(&f.axfrRefresh, "mesos-dns-refresh", nd.AXFRRefresh, "interval between two reads of Mesos-DNS's /v1/axfr (0: the default; node mode)")
 	fs.Func("cname", "name=target: answer name with an authoritative CNAME to target (repeatable; node mode)", func(v string) error {
 		return eachItem(v, func(s string) error {
 			c, err := node.ParseCNAME(s)
@@ -82,9 +89,12 @@ func (f *flags) given() map[string]bool {
 }
 
 // nodeConfig is node mode's Config: its defaults with the given flags.
-func (f *flags) nodeConfig() node.Config {
+func (f *flags) nodeConfig() node.Config { return f.applyNode(node.DefaultConfig()) }
+
+// applyNode returns c (the defaults or a dcos-dns.json) with the given
+// flags.
+func (f *flags) applyNode(c node.Config) node.Config {
 	set := f.given()
-	c := node.DefaultConfig()
 	f.applyDNS(set, &c.DNS)
 	f.applyMesos(set, &c.Mesos)
 	if set["http-addr"] {
@@ -105,14 +115,26 @@ func (f *flags) nodeConfig() node.Config {
 	if len(f.etcd) > 0 {
 		c.Etcd = f.etcd
 	}
+	if len(f.publicIPs) > 0 {
+		c.PublicIPs = f.publicIPs
+	}
+	if len(f.axfr) > 0 {
+		c.AXFR = f.axfr
+	}
+	if set["mesos-dns-refresh"] {
+		c.AXFRRefresh = f.axfrRefresh
+	}
 	return c
 }
 
 // mesosDNSConfig is Mesos-DNS mode's Config: its defaults with the given
 // flags (the node-mode flags are ignored).
-func (f *flags) mesosDNSConfig() mesosdns.Config {
+func (f *flags) mesosDNSConfig() mesosdns.Config { return f.applyMesosDNS(mesosdns.DefaultConfig()) }
+
+// applyMesosDNS returns c (the defaults or a config.json) with the given
+// flags.
+func (f *flags) applyMesosDNS(c mesosdns.Config) mesosdns.Config {
 	set := f.given()
-	c := mesosdns.DefaultConfig()
 	f.applyDNS(set, &c.DNS)
 	f.applyMesos(set, &c.Mesos)
 	if set["http-addr"] {
@@ -154,6 +176,9 @@ func (f *flags) applyDNS(set map[string]bool, c *resolver.Config) {
 	if set["fast-path"] {
 		c.FastPath = f.fastPath
 	}
+	if len(f.recursionNets) > 0 {
+		c.RecursionNets = f.recursionNets
+	}
 }
 
 // applyMesos sets the Mesos state source's fields of the given flags.
@@ -162,7 +187,7 @@ func (f *flags) applyMesos(set map[string]bool, c *mesoszone.Config) {
 		c.Masters = f.masters
 	}
 	if set["mesos-state-file"] {
-		c.StateFile = f.stateFile
+		c.UseStateFile(f.stateFile)
 	}
 	if set["refresh"] {
 		c.Refresh = f.refresh

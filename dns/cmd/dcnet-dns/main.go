@@ -60,13 +60,31 @@ type daemon interface {
 func newDaemon(f *flags, log *slog.Logger) (daemon, error) {
 	switch f.mode {
 	case node.Mode:
-		d, err := node.New(f.nodeConfig(), version, log)
+		c := node.DefaultConfig()
+		if f.config != "" {
+			var err error
+			if c, err = node.LoadConfigFile(f.config); err != nil {
+				return nil, err
+			}
+		}
+		d, err := node.New(f.applyNode(c), version, log)
 		if err != nil {
 			return nil, err
 		}
 		return d, nil
 	case mesosdns.Mode:
-		d, err := mesosdns.New(f.mesosDNSConfig(), version, log)
+		c := mesosdns.DefaultConfig()
+		if f.config != "" {
+			var ignored []string
+			var err error
+			if c, ignored, err = mesosdns.LoadConfigFile(f.config); err != nil {
+				return nil, err
+			}
+			if len(ignored) > 0 {
+				log.Info("dcnet-dns: config fields of older Mesos-DNS versions ignored, as Mesos-DNS does", "config", f.config, "fields", ignored)
+			}
+		}
+		d, err := mesosdns.New(f.applyMesosDNS(c), version, log)
 		if err != nil {
 			return nil, err
 		}

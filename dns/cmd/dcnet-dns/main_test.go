@@ -4,6 +4,8 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -149,6 +151,42 @@ func TestNewDaemonErrors(t *testing.T) {
 		"--mesos-state-file /nonexistent.json": "/nonexistent.json",
 	} {
 		f := mustParse(t, append(strings.Fields(args), "--upstream", "192.0.2.1", "--listen", "127.0.0.1:0")...)
+		if _, err := newDaemon(f, log); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error containing %q", args, err, want)
+		}
+	}
+}
+
+// TestConfigFile: --config reads each mode's file, the flags given
+// override it (the state file stands in for the file's ZooKeeper and
+// masters), and a file that cannot be read or parsed is an error of
+// newDaemon.
+func TestConfigFile(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	state := filepath.Join(t.TempDir(), "state.json")
+	if err := os.WriteFile(state, []byte(`{"leader":"master@10.0.0.1:5050","pid":"master@10.0.0.1:5050"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := mustParse(t, "--mode", "mesos-dns", "--config", "../../../conf/dns/mesos-dns.json", "--mesos-state-file", state,
+		"--listen", "127.0.0.1:0", "--http-addr", "", "--upstream", "192.0.2.1")
+	c, _, err := mesosdns.LoadConfigFile(f.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = f.applyMesosDNS(c)
+	if c.Mesos.Zk != "" || c.Mesos.StateFile != state || c.Zone.TTL != 60 || !cmp.Equal(c.DNS.Listen, []string{"127.0.0.1:0"}) ||
+		c.HTTPAddr != "" || !cmp.Equal(c.DNS.Upstreams, []string{"192.0.2.1"}) {
+		t.Errorf("mesos-dns config %+v", c)
+	}
+	if _, err := newDaemon(f, log); err != nil {
+		t.Fatalf("newDaemon: %v", err)
+	}
+	for args, want := range map[string]string{
+		"--mode mesos-dns --config /nonexistent.json":                                           "mesos-dns config",
+		"--config /nonexistent.json":                                                            "dcos-dns config",
+		"--mode mesos-dns --config ../../../conf/dns/dcos-dns.json --mesos-state-file " + state: `field "bind_ip_blacklist": unknown`,
+	} {
+		f := mustParse(t, strings.Fields(args)...)
 		if _, err := newDaemon(f, log); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error containing %q", args, err, want)
 		}
