@@ -15,6 +15,7 @@ import (
 	"github.com/dcnet/dcnet/internal/etcdtest"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 	"github.com/dcnet/dcnet/l4lb/l4lbapi"
+	"github.com/dcnet/dcnet/l4lb/vipaddr"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -246,7 +247,9 @@ func TestDaemonReleasesUnusedVIP(t *testing.T) {
 	if _, err := s.Client.Put(ctx, key, string(b), clientv3.WithLease(lease)); err != nil {
 		t.Fatal(err)
 	}
-	wantKeys := []string{cluster.VIPNamesPrefix + webName, cluster.VIPAddrPrefix + "11.0.0.1", cluster.VIPAddrPrefix + "fd01:c::1",
+	// The addresses are dcos-net's for the name.
+	a4, a6 := vipaddr.Default4.Start(vipaddr.Term(webName)), vipaddr.Default6.Start(vipaddr.Term(webName))
+	wantKeys := []string{cluster.VIPNamesPrefix + webName, cluster.VIPAddrPrefix + a4.String(), cluster.VIPAddrPrefix + a6.String(),
 		cluster.VIPNamePrefix + "ip/" + webName, cluster.VIPNamePrefix + "ip6/" + webName}
 	hasKeys := func(want bool) error {
 		got := getPrefix(t, s, cluster.VIPAndNamesPrefix)
@@ -466,5 +469,52 @@ func TestAllocateAllEtcdDown(t *testing.T) {
 	}
 	if took := time.Since(start); took > 3*storeTimeout {
 		t.Errorf("etcd down: %v for 40 names and 40 records, want about two store timeouts (%v each), not one per name", took, storeTimeout)
+	}
+}
+
+// TestAllocateDerived: a name gets dcos-net's address for it; when that
+// address is taken (known to the caller, or claimed in etcd by a name the
+// caller has not seen) it gets the next free one; a name allocated by an
+// earlier version (sequentially from 11.0.0.1) keeps its address.
+func TestAllocateDerived(t *testing.T) {
+	s := etcdtest.Store(t)
+	ctx := context.Background()
+	const fooBar = "foo.bar.l4lb.thisdcos.directory"
+	start := vipaddr.Default4.Start("foo.bar")
+	got, err := allocate(ctx, s.Client, AllocKey{dataplane.IPv4, fooBar}, map[netip.Addr]bool{})
+	if err != nil || got != start {
+		t.Fatalf("foo.bar = %s (%v), want %s", got, err, start)
+	}
+	// Taken in the caller's view: the next address.
+	const bazQux = "baz.qux.l4lb.thisdcos.directory"
+	bq := vipaddr.Default4.Start("baz.qux")
+	got, err = allocate(ctx, s.Client, AllocKey{dataplane.IPv4, bazQux}, map[netip.Addr]bool{bq: true})
+	if err != nil || got != vipaddr.Default4.Next(bq) {
+		t.Fatalf("baz.qux with %s taken = %s (%v), want %s", bq, got, err, vipaddr.Default4.Next(bq))
+	}
+	// Taken in etcd only: the claim fails, learns, and takes the next.
+	const quux = "quux.marathon.l4lb.thisdcos.directory"
+	q6 := vipaddr.Default6.Start("quux.marathon")
+	if _, err := s.Client.Put(ctx, cluster.VIPAddrPrefix+q6.String(), "ip6/someone-else"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = allocate(ctx, s.Client, AllocKey{dataplane.IPv6, quux}, map[netip.Addr]bool{})
+	if err != nil || got != vipaddr.Default6.Next(q6) {
+		t.Fatalf("quux with %s claimed in etcd = %s (%v), want %s", q6, got, err, vipaddr.Default6.Next(q6))
+	}
+	// Migration: an existing allocation stays.
+	old := AllocKey{dataplane.IPv4, webName}
+	if _, err := s.Client.Put(ctx, cluster.VIPNamePrefix+old.String(), "11.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Put(ctx, cluster.VIPAddrPrefix+"11.0.0.1", old.String()); err != nil {
+		t.Fatal(err)
+	}
+	all, errs := allocateAll(ctx, s.Client, []AllocKey{old, {dataplane.IPv4, "new.marathon.l4lb.thisdcos.directory"}}, map[netip.Addr]bool{})
+	if len(errs) > 0 || all[old] != netip.MustParseAddr("11.0.0.1") {
+		t.Fatalf("existing allocation: %v (%v), want 11.0.0.1", all, errs)
+	}
+	if a := all[AllocKey{dataplane.IPv4, "new.marathon.l4lb.thisdcos.directory"}]; a != vipaddr.Default4.Start("new.marathon") {
+		t.Errorf("new name in the same batch = %s, want %s", a, vipaddr.Default4.Start("new.marathon"))
 	}
 }
