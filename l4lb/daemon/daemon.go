@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,7 +64,12 @@ type Options struct {
 	// their nodes' liveness stays programmed (0 means DefaultFailOpenHold,
 	// negative holds until the backends return).
 	FailOpenHold time.Duration
-	Log          *slog.Logger
+	// RejectGrace bounds how long a VIP whose last backend went keeps
+	// refusing new connections before it is withdrawn (0 means
+	// DefaultRejectGrace, negative keeps it until a named VIP's release; an
+	// IP VIP then stays until dcnet-l4lb restarts).
+	RejectGrace time.Duration
+	Log         *slog.Logger
 }
 
 // Daemon is one node's dcnet-l4lb.
@@ -82,6 +89,8 @@ type Daemon struct {
 	metrics   *metrics
 	releaser  *releaser
 	holder    *holder
+	rejecter  *rejecter
+	conflicts *conflicts
 	kick      chan struct{}
 	// dirty is set by every cache change: the next sync computes the
 	// plan again instead of reusing the last one.
@@ -94,6 +103,7 @@ type Daemon struct {
 
 	mu       sync.RWMutex
 	services []Service // last programmed
+	refused  []Conflict
 	// programmed holds the addresses of the VIPs in the kernel after the
 	// last successful sync (see Programmed).
 	programmed map[netip.Addr]struct{}
@@ -110,7 +120,10 @@ type cache interface {
 // next syncs while no cache changes.
 type computed struct {
 	services []Service
-	missing  []AllocKey
+	// refused are the IP VIPs left out because a named VIP holds their
+	// address.
+	refused []Conflict
+	missing []AllocKey
 	// retry is set when an address allocation failed: the next sync
 	// computes again, whatever changed.
 	retry bool
@@ -147,6 +160,9 @@ func New(opts Options) (*Daemon, error) {
 	if opts.FailOpenHold == 0 {
 		opts.FailOpenHold = DefaultFailOpenHold
 	}
+	if opts.RejectGrace == 0 {
+		opts.RejectGrace = DefaultRejectGrace
+	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
@@ -154,6 +170,8 @@ func New(opts Options) (*Daemon, error) {
 	d.metrics = newMetrics(d)
 	d.syncer = dataplane.NewSyncer(opts.Kernel, opts.Conntrack)
 	d.holder = newHolder(opts.FailOpenHold)
+	d.rejecter = newRejecter(opts.RejectGrace)
+	d.conflicts = newConflicts()
 	d.endpoints = newRecordCache(opts.Store, cluster.EndpointsPrefix, "endpoint", decodeEndpointRecord(d.log), d.log)
 	d.alive = cluster.NewCache(opts.Store, cluster.AlivePrefix, d.log)
 	d.vips = cluster.NewCache(opts.Store, cluster.VIPAndNamesPrefix, d.log)
@@ -291,9 +309,9 @@ func (d *Daemon) sync(ctx context.Context, reconcile bool) {
 	if c != d.programmedFrom {
 		programmed := programmedAddrs(c.plan)
 		d.mu.Lock()
-		d.services, d.programmed = c.services, programmed
+		d.services, d.refused, d.programmed = c.services, c.refused, programmed
 		d.mu.Unlock()
-		d.metrics.programmed(c.services)
+		d.metrics.programmed(c.services, len(c.refused))
 		d.programmedFrom = c
 	}
 	d.mu.Lock()
@@ -315,12 +333,13 @@ func (d *Daemon) compute(ctx context.Context) *computed {
 	for _, kv := range d.alive.List("") {
 		in.Alive[strings.TrimPrefix(kv.Key, cluster.AlivePrefix)] = true
 	}
-	var used map[netip.Addr]bool
-	in.Addrs, used = parseAllocs(d.vips.List(""))
+	var owners map[netip.Addr]string
+	in.Addrs, owners = parseAllocs(d.vips.List(""))
 	c := &computed{}
 	services, missing, _ := Desired(in)
 	if len(missing) > 0 {
 		// Never hand out an address an IP VIP already uses.
+		used := usedAddrs(owners)
 		for _, s := range services {
 			if !s.Key.IsNamed() {
 				used[s.Addr] = true
@@ -329,6 +348,7 @@ func (d *Daemon) compute(ctx context.Context) *computed {
 		got, errs := allocateAll(ctx, d.opts.Store.Client, missing, used)
 		for k, a := range got {
 			in.Addrs[k] = a
+			owners[a] = k.Name
 		}
 		for k, err := range errs {
 			d.metrics.failed(stageAllocate)
@@ -337,10 +357,24 @@ func (d *Daemon) compute(ctx context.Context) *computed {
 		}
 		services, _, _ = Desired(in)
 	}
-	services, held := d.holder.apply(services, in.Alive, time.Now())
+	now := time.Now()
+	services, refused := refuseHeld(services, owners)
+	var fresh []Conflict
+	c.refused, fresh = d.conflicts.track(refused, now)
+	for _, r := range fresh {
+		d.log.Warn("ip vip refused: its address belongs to a named vip, which keeps its traffic and name",
+			"vip", r.Key.String(), "held_by", r.HeldBy, "backends", len(r.All))
+	}
+	services, held := d.holder.apply(services, in.Alive, now)
 	if held > 0 {
 		d.log.Warn("vips kept (fail open): every backend vanished with its node's liveness", "vips", held, "hold", d.opts.FailOpenHold)
 	}
+	services, rejecting := d.rejecter.apply(services, in.Addrs, now)
+	if held > 0 || rejecting > 0 {
+		// Their time runs out without any change: compute at every sync.
+		c.retry = true
+	}
+	sortServices(services)
 	plan, errs := dataplane.Build(Plan(services, d.opts.Node))
 	for _, err := range errs {
 		d.log.Warn("vip not programmed", "err", err)
@@ -352,6 +386,15 @@ func (d *Daemon) compute(ctx context.Context) *computed {
 	}
 	c.services, c.missing, c.plan = services, missing, plan
 	return c
+}
+
+// sortServices sorts services as Desired does (the held and rejecting ones
+// are appended after it).
+func sortServices(services []Service) {
+	slices.SortFunc(services, func(a, b Service) int {
+		return cmp.Or(a.Addr.Compare(b.Addr), cmp.Compare(a.Key.Protocol, b.Key.Protocol), cmp.Compare(a.Key.Port, b.Key.Port),
+			cmp.Compare(a.Key.Name, b.Key.Name))
+	})
 }
 
 // programmedAddrs returns the addresses of the VIPs of p.

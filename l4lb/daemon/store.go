@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,10 +33,12 @@ const (
 // ErrRangeFull means a named VIP range has no free address.
 var ErrRangeFull = errors.New("no free address")
 
-// parseAllocs reads the allocated addresses from the vips prefix cache.
-func parseAllocs(kvs []cluster.KV) (map[AllocKey]netip.Addr, map[netip.Addr]bool) {
-	byName := map[AllocKey]netip.Addr{}
-	used := map[netip.Addr]bool{}
+// parseAllocs reads the allocated addresses from the vips prefix cache:
+// each name's address, and each allocated address's owner (a DNS name; an
+// address key whose value is not <family>/<name> still counts as held).
+func parseAllocs(kvs []cluster.KV) (byName map[AllocKey]netip.Addr, owners map[netip.Addr]string) {
+	byName = map[AllocKey]netip.Addr{}
+	owners = map[netip.Addr]string{}
 	for _, kv := range kvs {
 		switch {
 		case strings.HasPrefix(kv.Key, cluster.VIPNamePrefix):
@@ -43,15 +46,29 @@ func parseAllocs(kvs []cluster.KV) (map[AllocKey]netip.Addr, map[netip.Addr]bool
 			a, err := netip.ParseAddr(string(kv.Value))
 			if ok && err == nil {
 				byName[k] = a
-				used[a] = true
+				owners[a] = k.Name
 			}
 		case strings.HasPrefix(kv.Key, cluster.VIPAddrPrefix):
-			if a, err := netip.ParseAddr(strings.TrimPrefix(kv.Key, cluster.VIPAddrPrefix)); err == nil {
-				used[a] = true
+			a, err := netip.ParseAddr(strings.TrimPrefix(kv.Key, cluster.VIPAddrPrefix))
+			if err != nil {
+				continue
+			}
+			if _, known := owners[a]; !known {
+				k, _ := parseAllocKey(string(kv.Value))
+				owners[a] = cmp.Or(k.Name, string(kv.Value))
 			}
 		}
 	}
-	return byName, used
+	return byName, owners
+}
+
+// usedAddrs is the set of owners' addresses, for the allocator.
+func usedAddrs(owners map[netip.Addr]string) map[netip.Addr]bool {
+	used := make(map[netip.Addr]bool, len(owners))
+	for a := range owners {
+		used[a] = true
+	}
+	return used
 }
 
 func parseAllocKey(s string) (AllocKey, bool) {

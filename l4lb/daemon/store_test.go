@@ -97,7 +97,7 @@ func getPrefix(t *testing.T, s *cluster.Store, prefix string) map[string]int64 {
 // vipLine renders one VIP of d for comparisons: proto port name -> backends.
 func vipLines(d *Daemon) string {
 	var b strings.Builder
-	for _, v := range d.VIPs() {
+	for _, v := range d.Details().VIPs {
 		fmt.Fprintf(&b, "%s %d %s ->", v.Protocol, v.Port, v.Name)
 		for _, be := range v.Backends {
 			fmt.Fprintf(&b, " %s:%d", be.IP, be.Port)
@@ -135,7 +135,7 @@ func TestDaemonMesosAgent(t *testing.T) {
 			return nil
 		})
 	}
-	addr := d2.VIPs()[0].Address
+	addr := d2.Details().VIPs[0].Address
 	if code := programmedCode(d2, addr); code != http.StatusNoContent {
 		t.Errorf("GET %s%s on a2: %d, want 204", l4lbapi.PathProgrammed, addr, code)
 	}
