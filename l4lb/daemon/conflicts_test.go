@@ -89,7 +89,9 @@ func TestComputeRefusesHijack(t *testing.T) {
 func TestDCOSVIPs(t *testing.T) {
 	d := offlineDaemon(t)
 	a := netip.MustParseAddr
-	be := func(ip string, port uint16) vip.Backend { return vip.Backend{IP: a(ip), Port: port, Healthy: true, Node: "a1"} }
+	be := func(ip string, port uint16) vip.Backend {
+		return vip.Backend{IP: a(ip), Port: port, Healthy: true, Node: "a1"}
+	}
 	const l4lbtest = "l4lbtest.marathon.l4lb.thisdcos.directory"
 	var five []vip.Backend
 	for i, ip := range []string{"198.18.0.1", "198.18.0.2", "198.18.0.3", "198.18.0.2", "198.18.0.1"} {

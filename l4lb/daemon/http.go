@@ -73,7 +73,9 @@ func (d *Daemon) VIPs() []l4lbapi.VIP {
 			return cmp.Or(netip.MustParseAddr(a.IP).Compare(netip.MustParseAddr(b.IP)), cmp.Compare(a.Port, b.Port))
 		})
 	}
-	slices.SortFunc(out, func(a, b l4lbapi.VIP) int { return cmp.Or(cmp.Compare(a.VIP, b.VIP), cmp.Compare(a.Protocol, b.Protocol)) })
+	slices.SortFunc(out, func(a, b l4lbapi.VIP) int {
+		return cmp.Or(cmp.Compare(a.VIP, b.VIP), cmp.Compare(a.Protocol, b.Protocol))
+	})
 	return out
 }
 
