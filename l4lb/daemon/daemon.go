@@ -22,6 +22,7 @@ import (
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 	"github.com/dcnet/dcnet/l4lb/vip"
+	"github.com/dcnet/dcnet/l4lb/vroute"
 )
 
 // Defaults of Options.
@@ -45,6 +46,10 @@ type Options struct {
 	// Conntrack, when set, lets the daemon delete the conntrack entries
 	// of UDP flows whose backend left (see dataplane.NewSyncer).
 	Conntrack dataplane.Conntrack
+	// Routes, when set, routes the named VIP ranges and every IP VIP to
+	// the minuteman link (vroute.Netlink in production), so that clients
+	// without a default route reach them.
+	Routes vroute.Kernel
 	// Node is the node's name, as overlayd's; "" means the host name
 	// (dcnet-l4lb --node-name).
 	Node string
@@ -86,6 +91,7 @@ type Daemon struct {
 	agent     *agentSource // nil without a Mesos agent
 	publisher *cluster.Publisher
 	syncer    *dataplane.Syncer
+	routes    *vroute.Syncer // nil without Options.Routes
 	metrics   *metrics
 	releaser  *releaser
 	holder    *holder
@@ -169,6 +175,9 @@ func New(opts Options) (*Daemon, error) {
 	d := &Daemon{opts: opts, log: opts.Log, kick: make(chan struct{}, 1)}
 	d.metrics = newMetrics(d)
 	d.syncer = dataplane.NewSyncer(opts.Kernel, opts.Conntrack)
+	if opts.Routes != nil {
+		d.routes = vroute.NewSyncer(opts.Routes)
+	}
 	d.holder = newHolder(opts.FailOpenHold)
 	d.rejecter = newRejecter(opts.RejectGrace)
 	d.conflicts = newConflicts()
@@ -306,6 +315,9 @@ func (d *Daemon) sync(ctx context.Context, reconcile bool) {
 		d.log.Error("sync nftables, retrying at the next change or tick", "err", err)
 		return
 	}
+	if d.routes != nil {
+		d.applyRoutes(c.plan, reconcile)
+	}
 	if c != d.programmedFrom {
 		programmed := programmedAddrs(c.plan)
 		d.mu.Lock()
@@ -395,6 +407,34 @@ func sortServices(services []Service) {
 		return cmp.Or(a.Addr.Compare(b.Addr), cmp.Compare(a.Key.Protocol, b.Key.Protocol), cmp.Compare(a.Key.Port, b.Key.Port),
 			cmp.Compare(a.Key.Name, b.Key.Name))
 	})
+}
+
+// applyRoutes routes the named ranges and the IP VIPs of plan to the
+// minuteman link (with reconcile: read back and repaired). A failure is
+// logged and retried at the next sync; the VIPs stay programmed.
+func (d *Daemon) applyRoutes(plan dataplane.Plan, reconcile bool) {
+	var addrs []netip.Addr
+	for _, t := range plan.Tables {
+		for k := range t.VIPs {
+			addrs = append(addrs, k.Addr)
+		}
+	}
+	want := vroute.Plan([]netip.Prefix{Range4, Range6}, addrs)
+	var r vroute.Result
+	var err error
+	if reconcile {
+		r, err = d.routes.Reconcile(want)
+	} else {
+		r, err = d.routes.Apply(want)
+	}
+	if r.Changed() {
+		d.log.Info("vip routes applied", "link", vroute.LinkName, "added", r.Added, "deleted", r.Deleted, "link_changed", r.LinkChanged,
+			"routes", len(want))
+	}
+	if err != nil {
+		d.metrics.failed(stageRoutes)
+		d.log.Warn("vip routes, retrying at the next sync", "err", err)
+	}
 }
 
 // programmedAddrs returns the addresses of the VIPs of p.

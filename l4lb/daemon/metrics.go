@@ -13,6 +13,7 @@ const (
 	stagePublishName = "publish_name"
 	stageMesosPoll   = "mesos_poll"
 	stageRelease     = "release"
+	stageRoutes      = "routes"
 )
 
 // Backend states of dcnet_l4lb_backends.
@@ -44,7 +45,7 @@ func newMetrics(d *Daemon) *metrics {
 		repairs: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "reconcile_repairs_total",
 			Help: "Kernel changes made by the periodic reconcile: hand damage repaired (a rebuilt table counts at least 1)."}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "errors_total",
-			Help: "Failures by stage: allocate, kernel, conntrack, publish_name, mesos_poll, release."}, []string{"stage"}),
+			Help: "Failures by stage: allocate, kernel, conntrack, publish_name, mesos_poll, release, routes."}, []string{"stage"}),
 		vips: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: ns + "vips",
 			Help: "VIPs (address, protocol, port) programmed, by family."}, []string{"family"}),
 		backends: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: ns + "backends",
@@ -58,7 +59,7 @@ func newMetrics(d *Daemon) *metrics {
 		states: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: ns + "vips_by_state",
 			Help: "Programmed VIPs by state: active, draining (every backend drains), rejecting (last backend gone, refusing until withdrawn), held (fail open)."}, []string{"state"}),
 	}
-	for _, s := range []string{stageAllocate, stageKernel, stageConntrack, stagePublishName, stageMesosPoll, stageRelease} {
+	for _, s := range []string{stageAllocate, stageKernel, stageConntrack, stagePublishName, stageMesosPoll, stageRelease, stageRoutes} {
 		m.errors.WithLabelValues(s)
 	}
 	for _, s := range []string{backendActive, backendDraining, backendDown} {

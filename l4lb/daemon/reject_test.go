@@ -5,8 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
+	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 	"github.com/dcnet/dcnet/l4lb/vip"
+	"github.com/dcnet/dcnet/l4lb/vroute"
 )
 
 // TestRejecter: a VIP whose last backend went stays without backends
@@ -43,5 +46,34 @@ func TestRejecter(t *testing.T) {
 	r.apply([]Service{ipv}, addrs, t0.Add(3*time.Minute))
 	if out, n := r.apply(nil, addrs, t0.Add(3*time.Minute+time.Second)); n != 1 || len(out) != 1 {
 		t.Errorf("gone again: %d added %+v", n, out)
+	}
+}
+
+// TestSyncRoutesAndRejects: a sync routes the named ranges and each
+// programmed IP VIP to minuteman; when the IP VIP's last backend goes, it
+// stays programmed as novip (rejecting) with its route, and /v1/dcnet/vips
+// says so.
+func TestSyncRoutesAndRejects(t *testing.T) {
+	d := offlineDaemon(t)
+	routes := vroute.NewFake()
+	d.routes = vroute.NewSyncer(routes)
+	e := ep("a1", "c1", map[string]string{"VIP_0": "10.200.0.80:80"}, "9.0.1.2/24")
+	putEndpoint(d, e)
+	d.sync(t.Context(), false)
+	want := "link minuteman\n10.200.0.80/32 dev minuteman proto 220\n11.0.0.0/8 dev minuteman proto 220\nfd01:c::/64 dev minuteman proto 220\n"
+	if routes.String() != want {
+		t.Errorf("routes after the sync:\n%s\nwant\n%s", routes.String(), want)
+	}
+	d.endpoints.Update([]cluster.Change{{Key: cluster.EndpointKey(e.Node, e.Network, e.ContainerID, e.IfName)}})
+	d.sync(t.Context(), false)
+	det := d.Details()
+	if len(det.VIPs) != 1 || det.VIPs[0].State != l4lbapi.StateRejecting || len(det.VIPs[0].Backends) != 0 {
+		t.Errorf("after the last backend went: %+v", det.VIPs)
+	}
+	if routes.String() != want {
+		t.Errorf("a rejecting IP VIP keeps its route:\n%s", routes.String())
+	}
+	if !d.Programmed(netip.MustParseAddr("10.200.0.80")) {
+		t.Error("a rejecting VIP is programmed (novip)")
 	}
 }

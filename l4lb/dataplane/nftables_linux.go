@@ -258,6 +258,7 @@ func (l layout) addSkeleton(c *nftables.Conn, t *nftables.Table, vips, backends 
 
 func (l layout) addLBChain(c *nftables.Conn, t *nftables.Table, backends *nftables.Set, k int) {
 	ch := c.AddChain(&nftables.Chain{Table: t, Name: ChainName(k)})
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: localMarkExprs()})
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: l.lbExprs(backends, k)})
 }
 
@@ -308,6 +309,22 @@ func hairpinExprs() []expr.Any {
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ne(0)},
 		&expr.Fib{Register: 1, FlagDADDR: true, FlagIIF: true, ResultOIF: true, FlagPRESENT: true},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne(1)},
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(^HairpinMark), Xor: ne(HairpinMark)},
+		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
+	}
+}
+
+// localMarkExprs: fib saddr type local meta mark set meta mark |
+// HairpinMark. A connection whose source is an address of the node (a
+// host-network client: the output chain) is masqueraded like a hairpin
+// one, so the backend answers to the node's address on its path, wherever
+// it is (see "Host clients" in doc.go).
+func localMarkExprs() []expr.Any {
+	ne := binaryutil.NativeEndian.PutUint32
+	return []expr.Any{
+		&expr.Fib{Register: 1, FlagSADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne(unix.RTN_LOCAL)},
 		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(^HairpinMark), Xor: ne(HairpinMark)},
 		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},

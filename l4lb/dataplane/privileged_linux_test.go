@@ -163,6 +163,13 @@ func TestPrivilegedVIP(t *testing.T) {
 	if res := r.sync(t, p); res[0].Changes+res[1].Changes != 0 {
 		t.Errorf("Sync after repair = %+v, want no change", res)
 	}
+	// The kernel prints the table as Render does.
+	var want strings.Builder
+	renderTable(&want, IPv4, p.Tables[IPv4])
+	got, err := r.node.Run(context.Background(), "nft", "list", "table", "ip", TableName)
+	if err != nil || strings.TrimSpace(got) != strings.TrimSpace(want.String()) {
+		t.Errorf("nft list table ip %s (%v):\n%s\nRender:\n%s", TableName, err, got, want.String())
+	}
 }
 
 // TestPrivilegedRandomTableRebuilt: a table written by an earlier version,

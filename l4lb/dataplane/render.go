@@ -43,7 +43,8 @@ func renderTable(b *strings.Builder, f Family, s State) {
 		fmt.Sprintf("meta mark & 0x%08x == 0x%08x masquerade", HairpinMark, HairpinMark))
 	renderChain(b, chainNoVIP, "", "reject with tcp reset", "reject")
 	for _, k := range s.Chains {
-		renderChain(b, ChainName(k), "", fmt.Sprintf("dnat %s to %s . numgen inc mod %d map @%s", f, key, k, mapBackends))
+		renderChain(b, ChainName(k), "", fmt.Sprintf("fib saddr type local meta mark set meta mark | 0x%08x", HairpinMark),
+			fmt.Sprintf("dnat %s to %s . numgen inc mod %d map @%s", f, key, k, mapBackends))
 	}
 	b.WriteString("}\n")
 }

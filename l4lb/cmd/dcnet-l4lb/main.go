@@ -22,6 +22,7 @@ import (
 	"github.com/dcnet/dcnet/internal/logging"
 	"github.com/dcnet/dcnet/l4lb/daemon"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
+	"github.com/dcnet/dcnet/l4lb/vroute"
 )
 
 func main() {
@@ -67,7 +68,7 @@ func main() {
 		fail(1, "%v", err)
 	}
 	defer store.Close()
-	opts := daemon.Options{Store: store, Kernel: dataplane.NewNFTables(), Node: *node,
+	opts := daemon.Options{Store: store, Kernel: dataplane.NewNFTables(), Routes: vroute.Netlink{}, Node: *node,
 		HTTPAddr: *httpAddr, SyncInterval: *interval, Mesos: agent, ReleaseGrace: *grace, FailOpenHold: *hold, RejectGrace: *reject, Log: log}
 	if ct, err := dataplane.NewNetlinkConntrack(netns.None()); err != nil {
 		log.Warn("no conntrack socket: stale UDP flows of removed backends are not deleted", "err", err)
