@@ -166,6 +166,20 @@ func TestContainerLifecycle(t *testing.T) {
 		t.Errorf("join: %+v", jr)
 	}
 
+	// Leave withdraws the record before the veth goes; a Join on the
+	// same endpoint publishes it again.
+	var atDel []string
+	e.kernel.BeforeDel = func() { atDel = append(atDel, e.overlay.String()) }
+	e.mustCall("NetworkDriver.Leave", endpointRequest{NetworkID: "net1", EndpointID: "ep0123456789abcdef"}, nil)
+	if len(atDel) != 1 || !strings.HasSuffix(atDel[0], " withdrawn\n") {
+		t.Errorf("overlayd when Leave deleted the veth: %q, want the attachment withdrawn", atDel)
+	}
+	e.mustCall("NetworkDriver.Join", joinRequest{NetworkID: "net1", EndpointID: "ep0123456789abcdef", SandboxKey: "/var/run/docker/netns/x"}, nil)
+	if got := e.overlay.String(); got != want {
+		t.Errorf("overlayd after Leave and Join:\n%s\nwant:\n%s", got, want)
+	}
+	e.kernel.BeforeDel = nil
+
 	// A restarted plugin knows the endpoint and releases it.
 	e.restart()
 	e.stop("net1", "ep0123456789abcdef", a4, a6)

@@ -48,6 +48,8 @@ func (f *FakeOverlay) Allocate(_ context.Context, req api.AllocateRequest) (api.
 		return api.AllocateResponse{}, &api.Error{Status: 404, Code: api.CodeInvalid, Msg: "unknown network " + req.Network}
 	}
 	if a, ok := f.atts[req.AttachmentID]; ok {
+		a.Withdrawn = false
+		f.atts[req.AttachmentID] = a
 		return api.AllocateResponse{Attachment: a, Network: *n}, nil
 	}
 	a := api.Attachment{AttachmentID: req.AttachmentID, Config: req.Config, Runtime: req.Runtime, Labels: req.Labels}
@@ -75,6 +77,18 @@ func (f *FakeOverlay) Release(_ context.Context, id api.AttachmentID) (bool, err
 	_, ok := f.atts[id]
 	delete(f.atts, id)
 	return ok, nil
+}
+
+// Withdraw implements Overlay.
+func (f *FakeOverlay) Withdraw(_ context.Context, id api.AttachmentID) (api.WithdrawResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.atts[id]
+	if ok {
+		a.Withdrawn = true
+		f.atts[id] = a
+	}
+	return api.WithdrawResponse{Withdrawn: ok}, nil
 }
 
 // Update implements Overlay.
@@ -127,7 +141,11 @@ func (f *FakeOverlay) String() string {
 		for _, k := range keys {
 			labels = append(labels, k+"="+a.Labels[k])
 		}
-		fmt.Fprintf(&b, "%s %s %s\n", a.AttachmentID, strings.Join(ips, ","), strings.Join(labels, ","))
+		w := ""
+		if a.Withdrawn {
+			w = " withdrawn"
+		}
+		fmt.Fprintf(&b, "%s %s %s%s\n", a.AttachmentID, strings.Join(ips, ","), strings.Join(labels, ","), w)
 	}
 	return b.String()
 }

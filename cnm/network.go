@@ -228,6 +228,7 @@ func (d *Driver) adoptAddress(ctx context.Context, overlay, addr string) (Addres
 // deleteEndpoint removes the veth and the endpoint; its addresses stay
 // allocated until dockerd's ReleaseAddress (or the sweep).
 func (d *Driver) deleteEndpoint(ctx context.Context, req *endpointRequest) (empty, error) {
+	d.withdraw(ctx, req.EndpointID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	host, _ := vethNames(req.EndpointID)
@@ -291,6 +292,17 @@ func (d *Driver) join(ctx context.Context, req *joinRequest) (joinResponse, erro
 	if err := d.kernel.AddVeth(Veth{Host: host, Peer: peer, Bridge: n.Bridge, MTU: n.MTU, MAC: ep.MAC}); err != nil {
 		return joinResponse{}, fmt.Errorf("join endpoint %.12s: %w", ep.ID, err)
 	}
+	if ep.Withdrawn {
+		// A Join after a Leave: publish the records again (Allocate of a
+		// withdrawn attachment does).
+		for _, id := range ep.Attachments {
+			if _, err := d.overlay.Allocate(ctx, api.AllocateRequest{AttachmentID: id, Config: ConfigName(ep.Overlay), Runtime: api.RuntimeDocker}); err != nil {
+				_ = d.kernel.DelVeth(host)
+				return joinResponse{}, fmt.Errorf("join endpoint %.12s: publish attachment %s again: %w", ep.ID, id, err)
+			}
+		}
+		ep.Withdrawn = false
+	}
 	resp := joinResponse{InterfaceName: interfaceName{SrcName: peer, DstPrefix: dstPrefix}, DisableGatewayService: true}
 	for _, a := range ep.Addresses {
 		if p, err := parseAddr(a); err == nil && p.Is6() {
@@ -308,9 +320,10 @@ func (d *Driver) join(ctx context.Context, req *joinRequest) (joinResponse, erro
 	return resp, nil
 }
 
-// leave removes the veth pair (dockerd has moved the peer back, or it is
-// gone with the sandbox).
-func (d *Driver) leave(_ context.Context, req *endpointRequest) (empty, error) {
+// leave withdraws the endpoint's records, then removes the veth pair
+// (dockerd has moved the peer back, or it is gone with the sandbox).
+func (d *Driver) leave(ctx context.Context, req *endpointRequest) (empty, error) {
+	d.withdraw(ctx, req.EndpointID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	host, _ := vethNames(req.EndpointID)
@@ -318,9 +331,31 @@ func (d *Driver) leave(_ context.Context, req *endpointRequest) (empty, error) {
 		return empty{}, err
 	}
 	ep, found, err := d.state.Endpoint(req.EndpointID)
-	if err != nil || !found || !ep.Joined {
+	if err != nil || !found || (!ep.Joined && ep.Withdrawn) {
 		return empty{}, err
 	}
-	ep.Joined = false
+	ep.Joined, ep.Withdrawn = false, true
 	return empty{}, d.state.apply(put(bucketEndpoints, ep.ID, ep))
+}
+
+// withdraw stops publishing the endpoint's records and waits (in
+// overlayd, bounded) until every node's dcnet-l4lb has stopped choosing
+// it, before its veth goes. It runs without the driver's lock, as it
+// waits on the cluster; a failure is logged and the removal goes on.
+func (d *Driver) withdraw(ctx context.Context, endpointID string) {
+	d.mu.Lock()
+	ep, found, err := d.state.Endpoint(endpointID)
+	d.mu.Unlock()
+	if err != nil || !found {
+		return
+	}
+	for _, id := range ep.Attachments {
+		r, err := d.overlay.Withdraw(ctx, id)
+		if err != nil {
+			d.log.Warn("withdraw endpoint record, removing the interface anyway", "endpoint", ep.ID, "attachment", id.String(), "err", err)
+			continue
+		}
+		d.log.Debug("endpoint record withdrawn", "endpoint", ep.ID, "attachment", id.String(), "acked", r.Acked,
+			"pending", r.Pending, "waited", r.Waited)
+	}
 }

@@ -58,6 +58,11 @@ type Attachment struct {
 	Labels       map[string]string `json:"labels,omitempty"`
 	PortMappings []PortMapping     `json:"portMappings,omitempty"`
 	Created      time.Time         `json:"created"`
+	// Withdrawn is set when the attachment is being removed: its endpoint
+	// record is no longer published (VIPs stop choosing it) while the
+	// interface still exists, until Release. Allocating the same ID again
+	// clears it.
+	Withdrawn bool `json:"withdrawn,omitempty"`
 }
 
 // ConfigName is the configuration that owns the attachment (Network when

@@ -42,7 +42,7 @@ func ipamRequest(r api.AllocateRequest) ipam.Request {
 func apiAttachment(a ipam.Attachment) api.Attachment {
 	out := api.Attachment{
 		AttachmentID: api.AttachmentID{Network: a.Network, ContainerID: a.ContainerID, IfName: a.IfName},
-		Config:       a.Config, Runtime: a.Runtime, Labels: a.Labels, Created: a.Created,
+		Config:       a.Config, Runtime: a.Runtime, Labels: a.Labels, Created: a.Created, Withdrawn: a.Withdrawn,
 		IPs: make([]api.IPConfig, len(a.IPs)),
 	}
 	for i, ip := range a.IPs {

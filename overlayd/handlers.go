@@ -34,6 +34,7 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("GET "+api.PathPeers, d.handlePeers)
 	mux.HandleFunc("POST "+api.PathNodeRemove, d.handleNodeRemove)
 	mux.HandleFunc("POST "+api.PathUpdate, d.handleUpdate)
+	mux.HandleFunc("POST "+api.PathWithdraw, d.handleWithdraw)
 	return d.metrics.instrument(mux)
 }
 
@@ -162,6 +163,7 @@ func (d *Daemon) handleAllocate(w http.ResponseWriter, r *http.Request) {
 			return api.AllocateResponse{}, err
 		}
 		start := time.Now()
+		before, _, _ := d.ipam.Get(ipamID(req.AttachmentID))
 		att, created, err := d.ipam.Allocate(pool, ipamRequest(req))
 		d.metrics.allocated(req.Network, err, time.Since(start))
 		if errors.Is(err, ipam.ErrExhausted) {
@@ -170,9 +172,12 @@ func (d *Daemon) handleAllocate(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return api.AllocateResponse{}, err
 		}
-		if created {
+		if before.Withdrawn {
+			d.forgetWithdraw(req.AttachmentID)
+		}
+		if created || before.Withdrawn {
 			d.publisher.Kick()
-			d.log.Debug("allocated", "attachment", req.AttachmentID.String(), "ips", att.IPs)
+			d.log.Debug("allocated", "attachment", req.AttachmentID.String(), "ips", att.IPs, "republished", before.Withdrawn)
 		}
 		return api.AllocateResponse{Attachment: apiAttachment(att), Network: info}, nil
 	}()
@@ -209,6 +214,7 @@ func (d *Daemon) handleRelease(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return api.ReleaseResponse{}, err
 		}
+		d.forgetWithdraw(id)
 		if released {
 			d.metrics.released.Inc()
 			d.publisher.Kick()

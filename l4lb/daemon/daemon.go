@@ -97,6 +97,7 @@ type Daemon struct {
 	holder    *holder
 	rejecter  *rejecter
 	conflicts *conflicts
+	applied   *applied
 	kick      chan struct{}
 	// dirty is set by every cache change: the next sync computes the
 	// plan again instead of reusing the last one.
@@ -134,6 +135,9 @@ type computed struct {
 	// computes again, whatever changed.
 	retry bool
 	plan  dataplane.Plan
+	// rev is the revision of the endpoint records it was computed from
+	// (read before them).
+	rev int64
 }
 
 // New returns a Daemon; Run starts it.
@@ -181,6 +185,7 @@ func New(opts Options) (*Daemon, error) {
 	d.holder = newHolder(opts.FailOpenHold)
 	d.rejecter = newRejecter(opts.RejectGrace)
 	d.conflicts = newConflicts()
+	d.applied = newApplied(opts.Store, opts.Node, d.log)
 	d.endpoints = newRecordCache(opts.Store, cluster.EndpointsPrefix, "endpoint", decodeEndpointRecord(d.log), d.log)
 	d.alive = cluster.NewCache(opts.Store, cluster.AlivePrefix, d.log)
 	d.vips = cluster.NewCache(opts.Store, cluster.VIPAndNamesPrefix, d.log)
@@ -242,6 +247,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.Run(ctx) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); d.applied.Run(ctx) }()
 	if d.agent != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); d.agent.Run(ctx) }()
@@ -329,6 +336,7 @@ func (d *Daemon) sync(ctx context.Context, reconcile bool) {
 	d.mu.Lock()
 	d.syncs++
 	d.mu.Unlock()
+	d.applied.set(c.rev)
 	d.publishNames(ctx, c.services)
 	if d.releaser != nil {
 		d.release(ctx, c.services, c.missing)
@@ -339,6 +347,7 @@ func (d *Daemon) sync(ctx context.Context, reconcile bool) {
 // allocates missing named VIP addresses and plans.
 func (d *Daemon) compute(ctx context.Context) *computed {
 	in := Input{Alive: map[string]bool{}}
+	rev := d.endpoints.Revision()
 	// Mesos backends first: a named VIP declared by both takes the
 	// spelling of the first (see Desired).
 	in.Records = d.endpoints.Bindings(d.mesos.Bindings(nil))
@@ -396,7 +405,7 @@ func (d *Daemon) compute(ctx context.Context) *computed {
 		// never lead to an address this node does not answer.
 		services = inPlan(services, plan)
 	}
-	c.services, c.missing, c.plan = services, missing, plan
+	c.services, c.missing, c.plan, c.rev = services, missing, plan, rev
 	return c
 }
 

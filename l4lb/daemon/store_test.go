@@ -518,3 +518,60 @@ func TestAllocateDerived(t *testing.T) {
 		t.Errorf("new name in the same batch = %s, want %s", a, vipaddr.Default4.Start("new.marathon"))
 	}
 }
+
+// TestDaemonPublishesApplied: after programming an endpoint record's
+// change the daemon's applied key passes that change's revision (a put,
+// then a delete), and it goes when the daemon stops.
+func TestDaemonPublishesApplied(t *testing.T) {
+	s := etcdtest.Store(t)
+	lease := aliveLease(t, s, "a1")
+	ctx := context.Background()
+	d, err := New(Options{Store: s, Kernel: dataplane.NewFake(), Node: "a1", SyncInterval: time.Second, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(dctx) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	appliedRev := func() (int64, bool) {
+		r, err := s.Client.Get(ctx, cluster.L4LBAppliedKey("a1"))
+		if err != nil || len(r.Kvs) == 0 {
+			return 0, false
+		}
+		var a cluster.L4LBApplied
+		json.Unmarshal(r.Kvs[0].Value, &a)
+		return a.Revision, r.Kvs[0].Lease != 0 && a.Node == "a1"
+	}
+	b, _ := json.Marshal(ep("a1", "c1", map[string]string{"VIP_0": "10.200.0.80:80"}, "9.0.1.2/24"))
+	key := cluster.EndpointKey("a1", "dcos", "c1", "eth0")
+	put, err := s.Client.Put(ctx, key, string(b), clientv3.WithLease(lease))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "applied after the put", func() error {
+		if rev, ok := appliedRev(); !ok || rev < put.Header.Revision {
+			return fmt.Errorf("applied %d (%t), want >= %d", rev, ok, put.Header.Revision)
+		}
+		return nil
+	})
+	del, err := s.Client.Delete(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "applied after the delete", func() error {
+		if rev, _ := appliedRev(); rev < del.Header.Revision {
+			return fmt.Errorf("applied %d, want >= %d", rev, del.Header.Revision)
+		}
+		return nil
+	})
+	stop()
+	<-done
+	done <- nil
+	if _, ok := appliedRev(); ok {
+		t.Error("the applied key outlived the daemon")
+	}
+}
