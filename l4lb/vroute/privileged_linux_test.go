@@ -17,9 +17,7 @@ import (
 // IP VIP through it, leaves the kernel's own routes alone, repairs a
 // deleted route and a deleted link, and deletes what it no longer wants.
 func TestPrivilegedRoutes(t *testing.T) {
-	netsim.RequireRoot(t)
-	netsim.RequireCommands(t, "ip")
-	netsim.GuardHost(t)
+	netsim.Privileged(t, "ip")
 	f := netsim.NewFabric(t, "vroute")
 	node, err := f.AddNode("n1")
 	if err != nil {
