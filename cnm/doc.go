@@ -10,7 +10,14 @@
 //	    [-o dcnet.overlay=dcos] [--ipv6 --subnet fd01:b::3:0:0:0/80] dcos
 //
 // scripts/create-dcos-network.sh does this with the node subnet read from
-// overlayd. --subnet is required: dockerd checks a pool it did not name
+// overlayd. An IPv6-only overlay (DC/OS's dcos6) takes
+//
+//	docker network create -d dcnet --ipam-driver dcnet --ipam-opt dcnet.overlay=dcos6 \
+//	    -o dcnet.overlay=dcos6 --ipv6 --subnet fd01:b::3:0:0:0/80 dcos6
+//
+// (NETWORK=dcos6 OVERLAY=dcos6 IPV4=0 IPV6=1 scripts/create-dcos-network.sh):
+// dockerd before 27 asks for an IPv4 pool all the same, and gets a
+// placeholder that gives containers no IPv4 route (noipv4.go). --subnet is required: dockerd checks a pool it did not name
 // against the routes of its netns, finds the node bridge's route and asks
 // again forever; the driver refuses such a request with the subnet to pass.
 //

@@ -38,11 +38,17 @@ func (d *Driver) createNetwork(ctx context.Context, req *createNetworkRequest) (
 		v6   bool
 	}{{req.IPv4Data, false}, {req.IPv6Data, true}} {
 		for _, data := range fam.data {
+			if !fam.v6 && data.Pool == noIPv4Pool {
+				continue // the placeholder of an IPv6-only overlay
+			}
 			if err := checkPool(n, data, fam.v6, opts.Overlay); err != nil {
 				return empty{}, err
 			}
 			pools = append(pools, data.Pool)
 		}
+	}
+	if len(pools) == 0 {
+		return empty{}, fmt.Errorf("network has only a placeholder IPv4 pool: overlay %s is IPv6-only, pass --ipv6 --subnet %s", opts.Overlay, orNone(n.NodeSubnet6))
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -139,7 +145,10 @@ func (d *Driver) createEndpoint(ctx context.Context, req *createEndpointRequest)
 	if _, found, err := d.state.Endpoint(req.EndpointID); err != nil || found {
 		return createEndpointResponse{}, err // a retry
 	}
-	addrs := slices.DeleteFunc([]string{req.Interface.Address, req.Interface.AddressIPv6}, func(s string) bool { return s == "" })
+	addrs := slices.DeleteFunc([]string{req.Interface.Address, req.Interface.AddressIPv6}, func(s string) bool { return s == "" || isNoIPv4Addr(s) })
+	if len(addrs) == 0 {
+		return createEndpointResponse{}, fmt.Errorf("endpoint %.12s has only a placeholder IPv4 address: the network needs an IPv6 pool (--ipv6 --subnet)", req.EndpointID)
+	}
 	n, err := d.network(ctx, req.NetworkID, addrs[0])
 	if err != nil {
 		return createEndpointResponse{}, err
