@@ -362,7 +362,7 @@ func TestIPv6OnlyNetwork(t *testing.T) {
 	}
 	e.mustCall("NetworkDriver.CreateEndpoint", createEndpointRequest{NetworkID: "net6", EndpointID: "ep6",
 		Interface: &endpointInterface{Address: a4.Address, AddressIPv6: a6.Address, MacAddress: "02:42:0a:00:03:02"},
-		Options: map[string]any{"VIP_0": "/web6:80"}}, nil)
+		Options:   map[string]any{"VIP_0": "/web6:80"}}, nil)
 	var jr joinResponse
 	e.mustCall("NetworkDriver.Join", joinRequest{NetworkID: "net6", EndpointID: "ep6", SandboxKey: "/var/run/docker/netns/y"}, &jr)
 	if jr.Gateway != "" || jr.GatewayIPv6 != dcos6.Gateway6 {
