@@ -73,7 +73,10 @@ func (l layout) readChains(c *nftables.Conn, t *nftables.Table, s *State) (bool,
 			ok = ok && baseChainOK(ch) && len(rules) == 1 && len(rules[0].Exprs) == 4
 		case chainHairpin:
 			ok = ok && hookOK(ch, nftables.ChainTypeFilter, nftables.ChainHookPrerouting, hairpinPriority) &&
-				len(rules) == 1 && len(rules[0].Exprs) == len(hairpinExprs())
+				len(rules) == 2 && len(rules[0].Exprs) == len(hairpinExprs()) && len(rules[1].Exprs) == len(vipAccessMarkExprs())
+		case chainVIPAccess:
+			ok = ok && hookOK(ch, nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter) &&
+				len(rules) == 1 && len(rules[0].Exprs) == len(vipAccessRejectExprs())
 		case chainPostrout:
 			ok = ok && hookOK(ch, nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource) &&
 				len(rules) == 1 && len(rules[0].Exprs) == len(masqueradeExprs())
@@ -89,7 +92,8 @@ func (l layout) readChains(c *nftables.Conn, t *nftables.Table, s *State) (bool,
 		}
 	}
 	slices.Sort(s.Chains)
-	return ok && seen[chainPrerouting] && seen[chainOutput] && seen[chainHairpin] && seen[chainPostrout] && seen[chainNoVIP], nil
+	return ok && seen[chainPrerouting] && seen[chainOutput] && seen[chainHairpin] && seen[chainPostrout] && seen[chainNoVIP] &&
+		seen[chainVIPAccess], nil
 }
 
 func baseChainOK(ch *nftables.Chain) bool {

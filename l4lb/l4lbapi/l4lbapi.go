@@ -25,6 +25,14 @@ const (
 	PathMetrics = "/metrics"
 )
 
+// VIPAccessPrefix begins the name of every node-side interface of the
+// dcnet-vipaccess CNI plugin (the link that gives a container on a network
+// without a route to the VIPs and to dcnet-dns access to both).
+// dcnet-l4lb masquerades VIP connections that come in through such an
+// interface and refuses to forward anything else from it, so the link
+// adds VIPs and DNS to its container's reach and nothing more.
+const VIPAccessPrefix = "vipa"
+
 // HeaderProgrammed is set to "no" on PathProgrammed's 404 answers, which
 // tells a real "not programmed" from the 404 of a server without the route
 // (an older dcnet-l4lb).
