@@ -44,7 +44,9 @@ func (f *fakeExec) ExecPlugin(_ context.Context, path string, stdin []byte, envi
 	return nil, nil
 }
 
-func (f *fakeExec) FindInPath(plugin string, _ []string) (string, error) { return "/fake/" + plugin, nil }
+func (f *fakeExec) FindInPath(plugin string, _ []string) (string, error) {
+	return "/fake/" + plugin, nil
+}
 
 func (f *fakeExec) Decode(b []byte) (version.PluginInfo, error) {
 	return version.PluginSupports("0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"), nil
