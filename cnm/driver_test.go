@@ -365,8 +365,9 @@ func TestIPv6OnlyNetwork(t *testing.T) {
 		Options:   map[string]any{"VIP_0": "/web6:80"}}, nil)
 	var jr joinResponse
 	e.mustCall("NetworkDriver.Join", joinRequest{NetworkID: "net6", EndpointID: "ep6", SandboxKey: "/var/run/docker/netns/y"}, &jr)
-	if jr.Gateway != "" || jr.GatewayIPv6 != dcos6.Gateway6 {
-		t.Errorf("join: %+v, want no IPv4 gateway", jr)
+	if jr.Gateway != "" || jr.GatewayIPv6 != "" || len(jr.StaticRoutes) != 1 ||
+		jr.StaticRoutes[0] != (staticRoute{Destination: "::/0", RouteType: routeNextHop, NextHop: dcos6.Gateway6}) {
+		t.Errorf("join: %+v, want no gateway and the IPv6 default route as a static route", jr)
 	}
 	if got, want := e.overlay.String(), "dcos6/ep6/docker fd01:b::3:0:0:2/80 VIP_0=/web6:80\n"; got != want {
 		t.Errorf("overlayd:\n%s\nwant:\n%s", got, want)

@@ -320,6 +320,13 @@ func (d *Driver) join(ctx context.Context, req *joinRequest) (joinResponse, erro
 			resp.Gateway = n.Gateway
 		}
 	}
+	if resp.Gateway == "" && resp.GatewayIPv6 != "" {
+		// dockerd sets an endpoint's gateways only when it has an IPv4
+		// one (its "gateway endpoint"): an IPv6-only endpoint gets its
+		// default route as a static route instead.
+		resp.StaticRoutes = append(resp.StaticRoutes, staticRoute{Destination: "::/0", RouteType: routeNextHop, NextHop: n.Gateway6})
+		resp.GatewayIPv6 = ""
+	}
 	ep.Joined, ep.Sandbox = true, req.SandboxKey
 	if err := d.state.apply(put(bucketEndpoints, ep.ID, ep)); err != nil {
 		_ = d.kernel.DelVeth(host)
