@@ -21,6 +21,7 @@ type Overlay interface {
 	Update(ctx context.Context, req api.UpdateRequest) (api.Attachment, error)
 	Attachments(ctx context.Context) ([]api.Attachment, error)
 	Withdraw(ctx context.Context, id api.AttachmentID) (api.WithdrawResponse, error)
+	Publish(ctx context.Context, id api.AttachmentID) (bool, error)
 }
 
 var _ Overlay = (*api.Client)(nil)

@@ -48,11 +48,11 @@ func (f *FakeOverlay) Allocate(_ context.Context, req api.AllocateRequest) (api.
 		return api.AllocateResponse{}, &api.Error{Status: 404, Code: api.CodeInvalid, Msg: "unknown network " + req.Network}
 	}
 	if a, ok := f.atts[req.AttachmentID]; ok {
-		a.Withdrawn = false
+		a.Withdrawn = a.Withdrawn && req.Unpublished
 		f.atts[req.AttachmentID] = a
 		return api.AllocateResponse{Attachment: a, Network: *n}, nil
 	}
-	a := api.Attachment{AttachmentID: req.AttachmentID, Config: req.Config, Runtime: req.Runtime, Labels: req.Labels}
+	a := api.Attachment{AttachmentID: req.AttachmentID, Config: req.Config, Runtime: req.Runtime, Labels: req.Labels, Withdrawn: req.Unpublished}
 	for _, pair := range [][2]string{{n.NodeSubnet, n.Gateway}, {n.NodeSubnet6, n.Gateway6}} {
 		if pair[0] == "" {
 			continue
@@ -89,6 +89,18 @@ func (f *FakeOverlay) Withdraw(_ context.Context, id api.AttachmentID) (api.With
 		f.atts[id] = a
 	}
 	return api.WithdrawResponse{Withdrawn: ok}, nil
+}
+
+// Publish implements Overlay.
+func (f *FakeOverlay) Publish(_ context.Context, id api.AttachmentID) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.atts[id]
+	if ok {
+		a.Withdrawn = false
+		f.atts[id] = a
+	}
+	return ok, nil
 }
 
 // Update implements Overlay.

@@ -212,7 +212,8 @@ func (d *Driver) requestAddress(ctx context.Context, req *requestAddressRequest)
 		return d.preferredAddress(overlay, subnet, req.Address)
 	}
 	id := provisionalID(overlay, req.Options[optMAC])
-	resp, err := d.overlay.Allocate(ctx, api.AllocateRequest{AttachmentID: id, Config: ConfigName(overlay), Runtime: api.RuntimeDocker})
+	// Unpublished: the record appears when Join has created the veth.
+	resp, err := d.overlay.Allocate(ctx, api.AllocateRequest{AttachmentID: id, Config: ConfigName(overlay), Runtime: api.RuntimeDocker, Unpublished: true})
 	if err != nil {
 		return requestAddressResponse{}, fmt.Errorf("allocate an address on overlay %s: %w", overlay, err)
 	}

@@ -301,17 +301,15 @@ func (d *Driver) join(ctx context.Context, req *joinRequest) (joinResponse, erro
 	if err := d.kernel.AddVeth(Veth{Host: host, Peer: peer, Bridge: n.Bridge, MTU: n.MTU, MAC: ep.MAC}); err != nil {
 		return joinResponse{}, fmt.Errorf("join endpoint %.12s: %w", ep.ID, err)
 	}
-	if ep.Withdrawn {
-		// A Join after a Leave: publish the records again (Allocate of a
-		// withdrawn attachment does).
-		for _, id := range ep.Attachments {
-			if _, err := d.overlay.Allocate(ctx, api.AllocateRequest{AttachmentID: id, Config: ConfigName(ep.Overlay), Runtime: api.RuntimeDocker}); err != nil {
-				_ = d.kernel.DelVeth(host)
-				return joinResponse{}, fmt.Errorf("join endpoint %.12s: publish attachment %s again: %w", ep.ID, id, err)
-			}
+	// The records appear once the veth exists (RequestAddress allocated
+	// them unpublished; a Join after a Leave publishes them again).
+	for _, id := range ep.Attachments {
+		if _, err := d.overlay.Publish(ctx, id); err != nil {
+			_ = d.kernel.DelVeth(host)
+			return joinResponse{}, fmt.Errorf("join endpoint %.12s: publish attachment %s: %w", ep.ID, id, err)
 		}
-		ep.Withdrawn = false
 	}
+	ep.Withdrawn = false
 	resp := joinResponse{InterfaceName: interfaceName{SrcName: peer, DstPrefix: dstPrefix}, DisableGatewayService: true}
 	for _, a := range ep.Addresses {
 		if p, err := parseAddr(a); err == nil && p.Is6() {

@@ -38,6 +38,7 @@ func (s *Store) Allocate(pool Pool, req Request) (att Attachment, created bool, 
 		Labels:       maps.Clone(req.Labels),
 		PortMappings: slices.Clone(req.PortMappings),
 		Created:      s.now().UTC().Round(0),
+		Withdrawn:    req.Unpublished,
 	}
 	// Match what a JSON round trip through the store gives back.
 	if len(fresh.Labels) == 0 {
@@ -49,7 +50,7 @@ func (s *Store) Allocate(pool Pool, req Request) (att Attachment, created bool, 
 	o := &op{prepare: func(tx *bolt.Tx) (func() error, error) {
 		created = false
 		old, found, err := getAttachment(tx, id)
-		if err != nil || (found && !old.Withdrawn) {
+		if err != nil || (found && (!old.Withdrawn || req.Unpublished)) {
 			att = old
 			return nil, err
 		}
@@ -135,6 +136,33 @@ func (s *Store) Withdraw(id ID) (att Attachment, withdrawn bool, err error) {
 		return Attachment{}, false, fmt.Errorf("withdraw attachment %s: %w", id, err)
 	}
 	return att, withdrawn, nil
+}
+
+// Publish clears the attachment's Withdrawn flag (its interface exists
+// now); published=false (no error) when it does not exist. Idempotent,
+// durable before it returns.
+func (s *Store) Publish(id ID) (att Attachment, published bool, err error) {
+	if err := validateID(id); err != nil {
+		return Attachment{}, false, fmt.Errorf("publish attachment %s: %w", id, err)
+	}
+	o := &op{prepare: func(tx *bolt.Tx) (func() error, error) {
+		att, published = Attachment{}, false
+		old, found, err := getAttachment(tx, id)
+		if err != nil || !found {
+			return nil, err
+		}
+		published = true
+		if !old.Withdrawn {
+			att = old
+			return nil, nil
+		}
+		old.Withdrawn = false
+		return putAttachment(tx, old, &att)
+	}}
+	if err := s.do(o); err != nil {
+		return Attachment{}, false, fmt.Errorf("publish attachment %s: %w", id, err)
+	}
+	return att, published, nil
 }
 
 // putAttachment returns the write that stores a under its key and sets

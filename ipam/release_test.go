@@ -213,3 +213,31 @@ func TestWithdraw(t *testing.T) {
 	}
 	checkInvariants(t, s, p)
 }
+
+// TestUnpublished: an attachment allocated Unpublished is withdrawn until
+// Publish; allocating it again Unpublished keeps it so, and Publish of an
+// unknown ID is fine.
+func TestUnpublished(t *testing.T) {
+	s := openTest(t, true)
+	p := pool("dcos", testSubnet4, testSubnet6)
+	r := req("dcos", "c1")
+	r.Unpublished = true
+	att := mustAllocate(t, s, p, r)
+	if !att.Withdrawn {
+		t.Fatalf("unpublished allocation: %+v", att)
+	}
+	if again, _, _ := s.Allocate(p, r); !again.Withdrawn || again.IPs[0] != att.IPs[0] {
+		t.Errorf("second unpublished Allocate: %+v", again)
+	}
+	got, published, err := s.Publish(att.ID)
+	if err != nil || !published || got.Withdrawn {
+		t.Errorf("Publish = %+v %v %v", got, published, err)
+	}
+	if stored, _, _ := s.Get(att.ID); stored.Withdrawn {
+		t.Error("Publish not stored")
+	}
+	if _, published, err := s.Publish(ID{Network: "dcos", ContainerID: "none", IfName: "eth0"}); err != nil || published {
+		t.Errorf("Publish of an unknown attachment: %v %v", published, err)
+	}
+	checkInvariants(t, s, p)
+}

@@ -47,6 +47,10 @@ type Request struct {
 	Runtime      string
 	Labels       map[string]string
 	PortMappings []PortMapping
+	// Unpublished creates the attachment withdrawn (see
+	// Attachment.Withdrawn): its record appears only with Publish, once
+	// its interface exists.
+	Unpublished bool
 }
 
 // Attachment is one allocated container interface, as stored.

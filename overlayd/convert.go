@@ -34,7 +34,7 @@ func ipamPortMappings(pms []api.PortMapping) []ipam.PortMapping {
 }
 
 func ipamRequest(r api.AllocateRequest) ipam.Request {
-	return ipam.Request{ID: ipamID(r.AttachmentID), Config: r.Config, Runtime: r.Runtime, Labels: r.Labels,
+	return ipam.Request{ID: ipamID(r.AttachmentID), Config: r.Config, Runtime: r.Runtime, Labels: r.Labels, Unpublished: r.Unpublished,
 		PortMappings: ipamPortMappings(r.PortMappings)}
 }
 

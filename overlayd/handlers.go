@@ -35,6 +35,7 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("POST "+api.PathNodeRemove, d.handleNodeRemove)
 	mux.HandleFunc("POST "+api.PathUpdate, d.handleUpdate)
 	mux.HandleFunc("POST "+api.PathWithdraw, d.handleWithdraw)
+	mux.HandleFunc("POST "+api.PathPublish, d.handlePublish)
 	return d.metrics.instrument(mux)
 }
 
@@ -172,12 +173,13 @@ func (d *Daemon) handleAllocate(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return api.AllocateResponse{}, err
 		}
-		if before.Withdrawn {
+		republished := before.Withdrawn && !att.Withdrawn
+		if republished {
 			d.forgetWithdraw(req.AttachmentID)
 		}
-		if created || before.Withdrawn {
+		if (created && !att.Withdrawn) || republished {
 			d.publisher.Kick()
-			d.log.Debug("allocated", "attachment", req.AttachmentID.String(), "ips", att.IPs, "republished", before.Withdrawn)
+			d.log.Debug("allocated", "attachment", req.AttachmentID.String(), "ips", att.IPs, "republished", republished)
 		}
 		return api.AllocateResponse{Attachment: apiAttachment(att), Network: info}, nil
 	}()
@@ -220,6 +222,28 @@ func (d *Daemon) handleRelease(w http.ResponseWriter, r *http.Request) {
 			d.publisher.Kick()
 		}
 		return api.ReleaseResponse{Released: released}, nil
+	}()
+	d.reply(w, r, resp, err)
+}
+
+func (d *Daemon) handlePublish(w http.ResponseWriter, r *http.Request) {
+	var id api.AttachmentID
+	resp, err := func() (api.PublishResponse, error) {
+		if err := decode(r, &id); err != nil {
+			return api.PublishResponse{}, err
+		}
+		if err := validID(id); err != nil {
+			return api.PublishResponse{}, err
+		}
+		_, published, err := d.ipam.Publish(ipamID(id))
+		if err != nil {
+			return api.PublishResponse{}, err
+		}
+		if published {
+			d.forgetWithdraw(id)
+			d.publisher.Kick()
+		}
+		return api.PublishResponse{Published: published}, nil
 	}()
 	d.reply(w, r, resp, err)
 }

@@ -16,9 +16,6 @@ import (
 // withdrawPoll is how often a withdraw reads the dcnet-l4lb applied keys.
 const withdrawPoll = 10 * time.Millisecond
 
-// withdrawRounds bounds the deletes of one withdraw (see handleWithdraw).
-const withdrawRounds = 3
-
 // handleWithdraw deletes the attachment's endpoint record, marks it
 // withdrawn (no longer published), and waits until every running
 // dcnet-l4lb has programmed the deletion or cfg.WithdrawWait passed, so
@@ -42,20 +39,25 @@ func (d *Daemon) handleWithdraw(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), max(bound, 0))
 		defer cancel()
 		key := cluster.EndpointKey(d.cfg.NodeName, id.Network, id.ContainerID, id.IfName)
-		// Delete first, then stop publishing: the publisher may write the
-		// record back once in between (a sync that read local state
-		// before), which the loop below deletes again.
+		// Stop publishing and delete the record with no publisher sync
+		// in between: one that read local state before could write it
+		// back after the delete.
 		var rev int64
 		known := false
-		if bound > 0 && d.store != nil {
-			if del, err := d.store.Client.Delete(ctx, key); err == nil && del.Deleted > 0 {
-				rev, known = del.Header.Revision, true
-			} else if err != nil {
-				d.log.Warn("withdraw: delete the endpoint record, the publisher retries", "attachment", id.String(), "err", err)
+		var werr error
+		d.publisher.Exclusive(func() {
+			if _, _, werr = d.ipam.Withdraw(ipamID(id)); werr != nil || bound <= 0 || d.store == nil {
+				return
 			}
-		}
-		if _, _, err := d.ipam.Withdraw(ipamID(id)); err != nil {
-			return api.WithdrawResponse{}, err
+			del, err := d.store.Client.Delete(ctx, key)
+			if err != nil {
+				d.log.Warn("withdraw: delete the endpoint record, the publisher retries", "attachment", id.String(), "err", err)
+				return
+			}
+			rev, known = del.Header.Revision, del.Deleted > 0
+		})
+		if werr != nil {
+			return api.WithdrawResponse{}, werr
 		}
 		d.publisher.Kick()
 		out := api.WithdrawResponse{Withdrawn: true}
@@ -67,15 +69,9 @@ func (d *Daemon) handleWithdraw(w http.ResponseWriter, r *http.Request) {
 			// publisher made is not waited for.
 			rev, known = d.withdrawRevision(id)
 		}
-		for round := 0; known && round < withdrawRounds; round++ {
+		if known {
 			out.Revision = rev
 			out.Acked, out.Pending = d.waitApplied(ctx, rev)
-			again, err := d.store.Client.Delete(ctx, key)
-			if err != nil || again.Deleted == 0 {
-				break
-			}
-			rev = again.Header.Revision
-			d.rememberWithdraw(id, rev)
 		}
 		out.Waited = time.Since(start)
 		if len(out.Pending) > 0 {

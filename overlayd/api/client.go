@@ -134,6 +134,14 @@ func (c *Client) Withdraw(ctx context.Context, id AttachmentID) (WithdrawRespons
 	return r, err
 }
 
+// Publish publishes an attachment's endpoint record (one allocated
+// Unpublished, or withdrawn); safe to call repeatedly.
+func (c *Client) Publish(ctx context.Context, id AttachmentID) (bool, error) {
+	var r PublishResponse
+	err := c.do(ctx, http.MethodPost, PathPublish, id, &r)
+	return r.Published, err
+}
+
 // Update replaces an attachment's labels and port mappings and optionally
 // re-keys it (see UpdateRequest); safe to call repeatedly.
 func (c *Client) Update(ctx context.Context, req UpdateRequest) (Attachment, error) {

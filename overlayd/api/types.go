@@ -25,6 +25,7 @@ const (
 	PathNodeRemove  = "/v1/nodes/remove" // POST NodeRemoveRequest -> NodeRemoveResponse
 	PathUpdate      = "/v1/update"       // POST UpdateRequest -> Attachment (404 when absent)
 	PathWithdraw    = "/v1/withdraw"     // POST AttachmentID -> WithdrawResponse (idempotent)
+	PathPublish     = "/v1/publish"      // POST AttachmentID -> PublishResponse (idempotent)
 )
 
 // Runtimes that create attachments.
@@ -72,6 +73,17 @@ type AllocateRequest struct {
 	Runtime      string            `json:"runtime,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
 	PortMappings []PortMapping     `json:"portMappings,omitempty"`
+	// Unpublished allocates without publishing the endpoint record (the
+	// attachment is withdrawn) until PathPublish: a runtime that creates
+	// the interface after the allocation publishes it once it exists, so
+	// no VIP sends a connection to an address nothing answers yet.
+	Unpublished bool `json:"unpublished,omitempty"`
+}
+
+// PublishResponse says whether the attachment exists (false is not an
+// error: nothing to publish).
+type PublishResponse struct {
+	Published bool `json:"published"`
 }
 
 // Attachment is one allocated container interface, as stored by overlayd.

@@ -83,6 +83,15 @@ func (l *Leases) Withdraw(ctx context.Context, id api.AttachmentID) error {
 	return nil
 }
 
+// Publish publishes the attachment's endpoint record: ADD calls it once
+// the interface exists (the allocation was Unpublished).
+func (l *Leases) Publish(ctx context.Context, id api.AttachmentID) error {
+	if _, err := l.client.Publish(ctx, id); err != nil {
+		return CNIError("publish "+id.String(), l.Socket(), err)
+	}
+	return nil
+}
+
 // Attachment returns one attachment; code 3 when overlayd has none.
 func (l *Leases) Attachment(ctx context.Context, id api.AttachmentID) (api.Attachment, error) {
 	a, err := l.client.Attachment(ctx, id)

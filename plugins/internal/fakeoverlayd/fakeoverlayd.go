@@ -72,6 +72,7 @@ func Start(t testing.TB, n api.Network) *Server {
 	mux.HandleFunc("POST "+api.PathAllocate, s.allocate)
 	mux.HandleFunc("POST "+api.PathRelease, s.release)
 	mux.HandleFunc("POST "+api.PathWithdraw, s.withdraw)
+	mux.HandleFunc("POST "+api.PathPublish, s.publish)
 	mux.HandleFunc("POST "+api.PathGC, s.gc)
 	mux.HandleFunc("GET "+api.PathAttachment, s.attachment)
 	mux.HandleFunc("GET "+api.PathAttachments, s.attachments)
@@ -171,7 +172,9 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusServiceUnavailable, api.CodeExhausted, "%v", err)
 			return
 		}
-		a = api.Attachment{AttachmentID: req.AttachmentID, Config: req.Config, IPs: ips, Created: time.Now()}
+		a = api.Attachment{AttachmentID: req.AttachmentID, Config: req.Config, IPs: ips, Created: time.Now(), Withdrawn: req.Unpublished}
+	} else if !req.Unpublished {
+		a.Withdrawn = false
 	}
 	a.Runtime, a.Labels, a.PortMappings = req.Runtime, req.Labels, req.PortMappings
 	s.atts[req.AttachmentID] = a
@@ -203,6 +206,21 @@ func (s *Server) withdraw(w http.ResponseWriter, r *http.Request) {
 		s.atts[id] = a
 	}
 	writeJSON(w, api.WithdrawResponse{Withdrawn: ok})
+}
+
+func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
+	var id api.AttachmentID
+	if !readJSON(w, r, &id) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.atts[id]
+	if ok {
+		a.Withdrawn = false
+		s.atts[id] = a
+	}
+	writeJSON(w, api.PublishResponse{Published: ok})
 }
 
 func (s *Server) gc(w http.ResponseWriter, r *http.Request) {
