@@ -9,12 +9,19 @@ import (
 	"time"
 
 	"github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/l4lb/vip"
 	"github.com/dcnet/dcnet/overlayd/api"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // withdrawPoll is how often a withdraw reads the dcnet-l4lb applied keys.
 const withdrawPoll = 10 * time.Millisecond
+
+// withdrawLinger is how long a withdraw still waits once every
+// dcnet-l4lb has stopped choosing the backend: connections translated to
+// it just before complete their handshake and first exchange before the
+// interface goes.
+const withdrawLinger = 200 * time.Millisecond
 
 // handleWithdraw deletes the attachment's endpoint record, marks it
 // withdrawn (no longer published), and waits until every running
@@ -31,7 +38,8 @@ func (d *Daemon) handleWithdraw(w http.ResponseWriter, r *http.Request) {
 		if err := validID(id); err != nil {
 			return api.WithdrawResponse{}, err
 		}
-		if _, found, err := d.ipam.Get(ipamID(id)); err != nil || !found {
+		att, found, err := d.ipam.Get(ipamID(id))
+		if err != nil || !found {
 			return api.WithdrawResponse{}, err
 		}
 		start := time.Now()
@@ -69,9 +77,13 @@ func (d *Daemon) handleWithdraw(w http.ResponseWriter, r *http.Request) {
 			// publisher made is not waited for.
 			rev, known = d.withdrawRevision(id)
 		}
-		if known {
+		if known && declaresVIP(att.Labels) {
+			// Only a VIP backend is waited for: nothing else chooses it.
 			out.Revision = rev
 			out.Acked, out.Pending = d.waitApplied(ctx, rev)
+			if out.Acked > 0 {
+				sleepCtx(ctx, withdrawLinger)
+			}
 		}
 		out.Waited = time.Since(start)
 		if len(out.Pending) > 0 {
@@ -83,6 +95,16 @@ func (d *Daemon) handleWithdraw(w http.ResponseWriter, r *http.Request) {
 		return out, nil
 	}()
 	d.reply(w, r, resp, err)
+}
+
+// declaresVIP reports whether labels make the attachment a VIP backend.
+func declaresVIP(labels map[string]string) bool {
+	for k := range labels {
+		if vip.IsVIPKey(k) || vip.IsTaskKey(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // rememberWithdraw notes the revision at which id's record was deleted,
