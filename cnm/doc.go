@@ -52,9 +52,11 @@
 // address is allocated in overlayd under a provisional attachment ID and
 // re-keyed when the endpoint is created:
 //
-//	RequestAddress  Allocate {overlay, cnm-<MAC>, docker}, Config docker:<overlay>, Runtime docker
+//	RequestAddress  Allocate {overlay, cnm-<MAC>, docker}, Config docker:<overlay>, Runtime docker, Unpublished
 //	CreateEndpoint  Update   {overlay, cnm-<MAC>, docker} -> {overlay, <endpoint ID>, docker} + labels
-//	DeleteEndpoint  the veth goes; the address stays allocated
+//	Join            Publish  once the veth exists: the endpoint record appears
+//	Leave           Withdraw before the veth goes (overlayd waits for every dcnet-l4lb)
+//	DeleteEndpoint  Withdraw (again, at once), the veth goes; the address stays allocated
 //	ReleaseAddress  Release  the attachment that holds the address
 //
 // The IPAM driver declares RequiresMACAddress, so dockerd names the
