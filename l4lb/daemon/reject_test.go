@@ -30,7 +30,7 @@ func TestRejecter(t *testing.T) {
 	if n != 2 || len(out) != 2 || !out[0].Rejecting || len(out[0].Backends) != 0 || out[0].Addr != named.Addr {
 		t.Fatalf("both gone: %d added: %+v", n, out)
 	}
-	plan, errs := dataplane.Build(Plan(out))
+	plan, errs := dataplane.Build(Plan(out, "a1"))
 	if len(errs) > 0 || plan.Tables[dataplane.IPv4].VIPs[dataplane.ServiceKey{Addr: a("1.1.1.7"), Proto: 17, Port: 53}] != 0 {
 		t.Errorf("a rejecting VIP must be planned with 0 slots (novip): %v %v", plan.Tables[dataplane.IPv4].VIPs, errs)
 	}

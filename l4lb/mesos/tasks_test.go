@@ -71,7 +71,7 @@ func TestPortLabelProtocol(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs, err := Backends(st, netip.MustParseAddr("198.18.0.3"))
+	bs, err := Backends(st, netip.MustParseAddr("198.18.0.3"), nil)
 	if err != nil || len(bs) != 1 || bs[0].VIP.String() != "udp:///dns@marathon:53" || bs[0].Backend.AddrPort().String() != "9.0.1.7:53" {
 		t.Errorf("backends %v, err %v; want only udp:///dns@marathon:53 -> 9.0.1.7:53", bs, err)
 	}

@@ -72,11 +72,11 @@ func TestFromEndpoint(t *testing.T) {
 			want: []Binding{{webUDP, be("9.0.1.5", 80)}, {webUDP, be("fd01:b::1:0:5", 80)}},
 		},
 		{
-			name: "udp:// label with port mappings: only the udp mapping",
+			name: "udp:// label with port mappings: only the udp mapping counts, no TCP VIP",
 			ep: endpoint(map[string]string{"VIP_0": "udp:///web:80"},
 				cluster.PortMapping{HostPort: 31000, ContainerPort: 80, Protocol: "tcp"},
 				cluster.PortMapping{HostPort: 31001, ContainerPort: 80, Protocol: "udp"}),
-			want: []Binding{{webUDP, be("198.18.0.2", 31001)}},
+			want: []Binding{{webUDP, be("9.0.1.5", 80)}, {webUDP, be("fd01:b::1:0:5", 80)}},
 		},
 		{
 			name:    "bad labels are reported, good ones kept",
