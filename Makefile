@@ -23,6 +23,7 @@ TEST_LOG     := $(BIN)/test.log
 MODULE      := github.com/dcnet/dcnet
 KERNEL_PKGS := internal/netsim internal/clustersim internal/benchkit internal/e2e internal/haproxytest internal/zktest bench/.* \
 	cnm/cnmtest plugins/internal/nstest plugins/veth plugins/dcnet plugins/cmd/dcnet plugins/portmap plugins/cmd/dcnet-portmap \
+	plugins/vipaccess plugins/cmd/dcnet-vipaccess \
 	dns/spartan dns/cmd/dcnet-dns overlayd overlayd/cmd/overlayd l4lb/cmd/dcnet-l4lb
 space       := $(subst ,, )
 KERNEL_RE   := ^$(MODULE)/($(subst $(space),|,$(strip $(KERNEL_PKGS))))$$

@@ -18,12 +18,20 @@
 //	/dcnet/v1/alive/<node>                                 Alive (lease)  overlayd of <node>         overlayd, dcnet-l4lb, dcnet-dns, dcnetctl
 //	/dcnet/v1/endpoints/<node>/<net>/<container>/<if>      Endpoint       overlayd of <node> (lease) dcnet-l4lb, dcnet-l7lb, overlayd (/v1/endpoints)
 //	/dcnet/v1/mesos-backends/<node>/<escaped task id>      MesosBackends  dcnet-l4lb of <node>       dcnet-l4lb (every node)
+//	/dcnet/v1/l4lb-applied/<node>                          L4LBApplied    dcnet-l4lb of <node> (own lease) overlayd (withdraw)
 //	/dcnet/v1/vips/name/<ip|ip6>/<dns name>                address text   dcnet-l4lb (CAS claim)     dcnet-l4lb
 //	/dcnet/v1/vips/addr/<address>                          <fam>/<name>   dcnet-l4lb (CAS claim)     dcnet-l4lb
 //	/dcnet/v1/vipnames/<dns name>                          VIPName        dcnet-l4lb (programmed)    dcnet-dns (l4lb.thisdcos.directory)
 //	/dcnet/v1/dns/tasknames/<fqdn>                         TaskAddrs      elected Mesos-DNS master   dcnet-dns (dcos.thisdcos.directory)
 //	/dcnet/v1/dns/publisher/<lease hex>                    master ID      Mesos-DNS masters          Mesos-DNS masters (election)
 //	/dcnet/v1/l7/pools/<name>                              l7lbapi.Pool   dcnet-l7lb's pools API     dcnet-l7lb --pool <name>
+//
+// An endpoint goes before its interface: overlayd withdraws the record
+// (deletes the key at revision R) and waits, bounded, until every
+// /dcnet/v1/l4lb-applied/<node> holds a revision >= R, i.e. every running
+// dcnet-l4lb has stopped sending new connections to it. Those keys live
+// under each dcnet-l4lb's own short lease, so a stopped one is not waited
+// for (after at most its TTL).
 //
 // Node, subnet and VTEP records carry no lease: a rebooting node gets its
 // subnet back, and only `dcnetctl node remove` or overlayd's reclaim of a

@@ -30,6 +30,10 @@ const (
 	// VIP backends a node's dcnet-l4lb read from its Mesos agent, under the
 	// node's liveness lease.
 	MesosBackendsPrefix = Prefix + "mesos-backends/"
+	// L4LBAppliedPrefix + <node> = L4LBApplied, the store revision of the
+	// endpoint records a node's dcnet-l4lb has programmed, under that
+	// dcnet-l4lb's own lease.
+	L4LBAppliedPrefix = Prefix + "l4lb-applied/"
 	// VIPsPrefix holds the named-VIP address allocation: VIPNamePrefix and
 	// VIPAddrPrefix, claimed together in one transaction.
 	VIPsPrefix = Prefix + "vips/"
@@ -61,9 +65,12 @@ const (
 // Prefixes lists every key prefix of the layout, for doc tests and tools.
 var Prefixes = []string{
 	NodesPrefix, SubnetsPrefix, VTEPsPrefix, VTEP6sPrefix, AlivePrefix, EndpointsPrefix,
-	MesosBackendsPrefix, VIPNamePrefix, VIPAddrPrefix, VIPNamesPrefix, TaskNamesPrefix, PublisherPrefix,
+	MesosBackendsPrefix, L4LBAppliedPrefix, VIPNamePrefix, VIPAddrPrefix, VIPNamesPrefix, TaskNamesPrefix, PublisherPrefix,
 	PoolsPrefix,
 }
+
+// L4LBAppliedKey is the key of node's dcnet-l4lb applied revision.
+func L4LBAppliedKey(node string) string { return L4LBAppliedPrefix + node }
 
 // NodeKey is the key of node's Node record.
 func NodeKey(node string) string { return NodesPrefix + node }

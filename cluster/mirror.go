@@ -26,6 +26,19 @@ type Sink interface {
 	Update(changes []Change)
 }
 
+// RevisionSink is a Sink that also learns the store revision its view
+// reflects with each hand-over, so that it can say, consistently with its
+// contents, up to which revision every change under the prefix has reached
+// it (a watch answer's revision covers events under the prefix only up to
+// it). The mirror calls ResetAt and UpdateAt instead of Reset and Update.
+type RevisionSink interface {
+	Sink
+	// ResetAt is Reset of a full read at revision rev.
+	ResetAt(kvs []Change, rev int64)
+	// UpdateAt is Update of a watch answer of revision rev.
+	UpdateAt(changes []Change, rev int64)
+}
+
 // Retry bounds of a failed read.
 const (
 	mirrorRetryMin = 200 * time.Millisecond
@@ -121,7 +134,11 @@ func (m *Mirror) Read(ctx context.Context) (int64, error) {
 		}
 		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
-	m.sink.Reset(kvs)
+	if rs, ok := m.sink.(RevisionSink); ok {
+		rs.ResetAt(kvs, rev)
+	} else {
+		m.sink.Reset(kvs)
+	}
 	m.synced.Store(true)
 	return rev, nil
 }
@@ -145,6 +162,10 @@ func (m *Mirror) watch(ctx context.Context, rev int64) {
 				}
 			}
 		}
-		m.sink.Update(changes)
+		if rs, ok := m.sink.(RevisionSink); ok {
+			rs.UpdateAt(changes, wr.Header.Revision)
+		} else {
+			m.sink.Update(changes)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,8 @@ type Publisher struct {
 	kick    chan struct{}
 	pending atomic.Int64
 	syncs   atomic.Int64
+	// mu serialises Sync with Exclusive.
+	mu sync.Mutex
 }
 
 // NewPublisher returns a publisher of prefix; desired returns full keys.
@@ -77,8 +80,20 @@ func (p *Publisher) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// Exclusive runs fn while no Sync runs: a Sync that computed its desired
+// set before fn changed local state cannot write it after fn, so fn may
+// change local state and the store together (overlayd's withdraw deletes
+// a record that the next Sync must not write back).
+func (p *Publisher) Exclusive(fn func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fn()
+}
+
 // Sync performs one reconcile of the prefix against the desired set.
 func (p *Publisher) Sync(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	want, err := p.desired()
 	if err != nil {
 		return fmt.Errorf("compute records: %w", err)

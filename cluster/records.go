@@ -114,6 +114,16 @@ type MesosBackend struct {
 	Local netip.AddrPort `json:"local,omitzero"`
 }
 
+// L4LBApplied is the value of an L4LBAppliedPrefix key: the node's
+// dcnet-l4lb has programmed its kernel from a view of the endpoint records
+// at store revision Revision or later. overlayd waits for every node's to
+// pass the revision that withdrew an endpoint before the interface goes.
+type L4LBApplied struct {
+	Node     string    `json:"node"`
+	Revision int64     `json:"revision"`
+	Updated  time.Time `json:"updated"`
+}
+
 // TaskAddrs is the value of a TaskNamesPrefix key: the name's addresses,
 // IPv4 first, each family sorted (["9.0.1.2","fd01:b::2"]).
 type TaskAddrs []netip.Addr

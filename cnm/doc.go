@@ -10,7 +10,14 @@
 //	    [-o dcnet.overlay=dcos] [--ipv6 --subnet fd01:b::3:0:0:0/80] dcos
 //
 // scripts/create-dcos-network.sh does this with the node subnet read from
-// overlayd. --subnet is required: dockerd checks a pool it did not name
+// overlayd. An IPv6-only overlay (DC/OS's dcos6) takes
+//
+//	docker network create -d dcnet --ipam-driver dcnet --ipam-opt dcnet.overlay=dcos6 \
+//	    -o dcnet.overlay=dcos6 --ipv6 --subnet fd01:b::3:0:0:0/80 dcos6
+//
+// (NETWORK=dcos6 OVERLAY=dcos6 IPV4=0 IPV6=1 scripts/create-dcos-network.sh):
+// dockerd before 27 asks for an IPv4 pool all the same, and gets a
+// placeholder that gives containers no IPv4 route (noipv4.go). --subnet is required: dockerd checks a pool it did not name
 // against the routes of its netns, finds the node bridge's route and asks
 // again forever; the driver refuses such a request with the subnet to pass.
 //
@@ -45,9 +52,11 @@
 // address is allocated in overlayd under a provisional attachment ID and
 // re-keyed when the endpoint is created:
 //
-//	RequestAddress  Allocate {overlay, cnm-<MAC>, docker}, Config docker:<overlay>, Runtime docker
+//	RequestAddress  Allocate {overlay, cnm-<MAC>, docker}, Config docker:<overlay>, Runtime docker, Unpublished
 //	CreateEndpoint  Update   {overlay, cnm-<MAC>, docker} -> {overlay, <endpoint ID>, docker} + labels
-//	DeleteEndpoint  the veth goes; the address stays allocated
+//	Join            Publish  once the veth exists: the endpoint record appears
+//	Leave           Withdraw before the veth goes (overlayd waits for every dcnet-l4lb)
+//	DeleteEndpoint  Withdraw (again, at once), the veth goes; the address stays allocated
 //	ReleaseAddress  Release  the attachment that holds the address
 //
 // The IPAM driver declares RequiresMACAddress, so dockerd names the

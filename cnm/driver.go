@@ -20,6 +20,8 @@ type Overlay interface {
 	Release(ctx context.Context, id api.AttachmentID) (bool, error)
 	Update(ctx context.Context, req api.UpdateRequest) (api.Attachment, error)
 	Attachments(ctx context.Context) ([]api.Attachment, error)
+	Withdraw(ctx context.Context, id api.AttachmentID) (api.WithdrawResponse, error)
+	Publish(ctx context.Context, id api.AttachmentID) (bool, error)
 }
 
 var _ Overlay = (*api.Client)(nil)

@@ -166,6 +166,20 @@ func TestContainerLifecycle(t *testing.T) {
 		t.Errorf("join: %+v", jr)
 	}
 
+	// Leave withdraws the record before the veth goes; a Join on the
+	// same endpoint publishes it again.
+	var atDel []string
+	e.kernel.BeforeDel = func() { atDel = append(atDel, e.overlay.String()) }
+	e.mustCall("NetworkDriver.Leave", endpointRequest{NetworkID: "net1", EndpointID: "ep0123456789abcdef"}, nil)
+	if len(atDel) != 1 || !strings.HasSuffix(atDel[0], " withdrawn\n") {
+		t.Errorf("overlayd when Leave deleted the veth: %q, want the attachment withdrawn", atDel)
+	}
+	e.mustCall("NetworkDriver.Join", joinRequest{NetworkID: "net1", EndpointID: "ep0123456789abcdef", SandboxKey: "/var/run/docker/netns/x"}, nil)
+	if got := e.overlay.String(); got != want {
+		t.Errorf("overlayd after Leave and Join:\n%s\nwant:\n%s", got, want)
+	}
+	e.kernel.BeforeDel = nil
+
 	// A restarted plugin knows the endpoint and releases it.
 	e.restart()
 	e.stop("net1", "ep0123456789abcdef", a4, a6)
@@ -310,5 +324,60 @@ func TestSweepEveryZeroIsDefault(t *testing.T) {
 		if got := sweepEvery(in); got != want {
 			t.Errorf("sweepEvery(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestIPv6OnlyNetwork: dockerd 20.10's sequence for `docker network
+// create -d dcnet --ipam-driver dcnet --ipam-opt dcnet.overlay=dcos6 -o
+// dcnet.overlay=dcos6 --ipv6 --subnet <dcos6 node subnet> dcos6`: the IPv4
+// pool it asks for anyway is a placeholder; endpoints get a placeholder
+// IPv4 address that is in no record and no gateway; the IPv6 address is
+// the endpoint's.
+func TestIPv6OnlyNetwork(t *testing.T) {
+	e := newEnv(t)
+	dcos6 := api.Network{Name: "dcos6", Bridge: "m-dcos6", MTU: 1420, NodeSubnet6: "fd01:b::3:0:0:0/80", Gateway6: "fd01:b::3:0:0:1"}
+	e.overlay = NewFakeOverlay(dualDcos, dcos6)
+	e.restart()
+	opt := map[string]string{OptOverlay: "dcos6"}
+	var p4, p6 requestPoolResponse
+	e.mustCall("IpamDriver.RequestPool", requestPoolRequest{Options: opt}, &p4)
+	if p4.Pool != "0.0.0.0/0" || p4.Data[dataGateway] == "" {
+		t.Fatalf("IPv4 pool of an IPv6-only overlay: %+v", p4)
+	}
+	e.mustCall("IpamDriver.RequestPool", requestPoolRequest{Pool: dcos6.NodeSubnet6, V6: true, Options: opt}, &p6)
+	gen := map[string]any{optGeneric: map[string]any{OptOverlay: "dcos6"}}
+	// Without the IPv6 pool the network is refused.
+	if msg := e.call("NetworkDriver.CreateNetwork", createNetworkRequest{NetworkID: "n0", Options: gen,
+		IPv4Data: []ipamData{{Pool: p4.Pool, Gateway: p4.Data[dataGateway]}}}, nil); !strings.Contains(msg, "IPv6-only") {
+		t.Errorf("placeholder pool alone: %q", msg)
+	}
+	e.mustCall("NetworkDriver.CreateNetwork", createNetworkRequest{NetworkID: "net6", Options: gen,
+		IPv4Data: []ipamData{{Pool: p4.Pool, Gateway: p4.Data[dataGateway]}}, IPv6Data: []ipamData{{Pool: p6.Pool}}}, nil)
+	var a4, a6 requestAddressResponse
+	ipamOpts := map[string]string{optMAC: "02:42:0a:00:03:02"}
+	e.mustCall("IpamDriver.RequestAddress", requestAddressRequest{PoolID: p4.PoolID, Options: ipamOpts}, &a4)
+	e.mustCall("IpamDriver.RequestAddress", requestAddressRequest{PoolID: p6.PoolID, Options: ipamOpts}, &a6)
+	if a6.Address != "fd01:b::3:0:0:2/80" || !isNoIPv4Addr(a4.Address) {
+		t.Fatalf("addresses %q %q", a4.Address, a6.Address)
+	}
+	e.mustCall("NetworkDriver.CreateEndpoint", createEndpointRequest{NetworkID: "net6", EndpointID: "ep6",
+		Interface: &endpointInterface{Address: a4.Address, AddressIPv6: a6.Address, MacAddress: "02:42:0a:00:03:02"},
+		Options:   map[string]any{"VIP_0": "/web6:80"}}, nil)
+	var jr joinResponse
+	e.mustCall("NetworkDriver.Join", joinRequest{NetworkID: "net6", EndpointID: "ep6", SandboxKey: "/var/run/docker/netns/y"}, &jr)
+	if jr.Gateway != "" || jr.GatewayIPv6 != "" || len(jr.StaticRoutes) != 1 ||
+		jr.StaticRoutes[0] != (staticRoute{Destination: "::/0", RouteType: routeNextHop, NextHop: dcos6.Gateway6}) {
+		t.Errorf("join: %+v, want no gateway and the IPv6 default route as a static route", jr)
+	}
+	if got, want := e.overlay.String(), "dcos6/ep6/docker fd01:b::3:0:0:2/80 VIP_0=/web6:80\n"; got != want {
+		t.Errorf("overlayd:\n%s\nwant:\n%s", got, want)
+	}
+	e.mustCall("NetworkDriver.Leave", endpointRequest{NetworkID: "net6", EndpointID: "ep6"}, nil)
+	e.mustCall("NetworkDriver.DeleteEndpoint", endpointRequest{NetworkID: "net6", EndpointID: "ep6"}, nil)
+	e.mustCall("IpamDriver.ReleaseAddress", releaseAddressRequest{PoolID: p4.PoolID, Address: a4.Address}, nil)
+	e.mustCall("IpamDriver.ReleaseAddress", releaseAddressRequest{PoolID: p6.PoolID, Address: a6.Address}, nil)
+	e.mustCall("IpamDriver.ReleasePool", releasePoolRequest{PoolID: p4.PoolID}, nil)
+	if got := e.overlay.String(); got != "" {
+		t.Errorf("left after stop:\n%s", got)
 	}
 }

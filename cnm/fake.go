@@ -48,9 +48,11 @@ func (f *FakeOverlay) Allocate(_ context.Context, req api.AllocateRequest) (api.
 		return api.AllocateResponse{}, &api.Error{Status: 404, Code: api.CodeInvalid, Msg: "unknown network " + req.Network}
 	}
 	if a, ok := f.atts[req.AttachmentID]; ok {
+		a.Withdrawn = a.Withdrawn && req.Unpublished
+		f.atts[req.AttachmentID] = a
 		return api.AllocateResponse{Attachment: a, Network: *n}, nil
 	}
-	a := api.Attachment{AttachmentID: req.AttachmentID, Config: req.Config, Runtime: req.Runtime, Labels: req.Labels}
+	a := api.Attachment{AttachmentID: req.AttachmentID, Config: req.Config, Runtime: req.Runtime, Labels: req.Labels, Withdrawn: req.Unpublished}
 	for _, pair := range [][2]string{{n.NodeSubnet, n.Gateway}, {n.NodeSubnet6, n.Gateway6}} {
 		if pair[0] == "" {
 			continue
@@ -74,6 +76,30 @@ func (f *FakeOverlay) Release(_ context.Context, id api.AttachmentID) (bool, err
 	defer f.mu.Unlock()
 	_, ok := f.atts[id]
 	delete(f.atts, id)
+	return ok, nil
+}
+
+// Withdraw implements Overlay.
+func (f *FakeOverlay) Withdraw(_ context.Context, id api.AttachmentID) (api.WithdrawResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.atts[id]
+	if ok {
+		a.Withdrawn = true
+		f.atts[id] = a
+	}
+	return api.WithdrawResponse{Withdrawn: ok}, nil
+}
+
+// Publish implements Overlay.
+func (f *FakeOverlay) Publish(_ context.Context, id api.AttachmentID) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.atts[id]
+	if ok {
+		a.Withdrawn = false
+		f.atts[id] = a
+	}
 	return ok, nil
 }
 
@@ -127,7 +153,11 @@ func (f *FakeOverlay) String() string {
 		for _, k := range keys {
 			labels = append(labels, k+"="+a.Labels[k])
 		}
-		fmt.Fprintf(&b, "%s %s %s\n", a.AttachmentID, strings.Join(ips, ","), strings.Join(labels, ","))
+		w := ""
+		if a.Withdrawn {
+			w = " withdrawn"
+		}
+		fmt.Fprintf(&b, "%s %s %s%s\n", a.AttachmentID, strings.Join(ips, ","), strings.Join(labels, ","), w)
 	}
 	return b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/dcnet/dcnet/overlayd/api"
@@ -62,6 +63,12 @@ func (d *Driver) requestPool(ctx context.Context, req *requestPoolRequest) (requ
 		}
 	}
 	n, err := d.choosePool(ctx, overlay, req.Pool, req.V6)
+	if err != nil && !req.V6 && req.Pool == "" && overlay != "" && hasOverlay(ctx, d, overlay) {
+		// An IPv6-only overlay: dockerd 20.10 asks for an IPv4 pool all
+		// the same (see noipv4.go).
+		d.log.Info("placeholder IPv4 pool for an IPv6-only overlay", "overlay", overlay)
+		return requestPoolResponse{PoolID: noIPv4PoolID(overlay), Pool: noIPv4Pool, Data: map[string]string{dataGateway: noIPv4Gateway}}, nil
+	}
 	if err != nil {
 		return requestPoolResponse{}, err
 	}
@@ -137,6 +144,12 @@ func (d *Driver) choosePool(ctx context.Context, overlay, pool string, v6 bool) 
 	return api.Network{}, fmt.Errorf("no default overlay with an %s node subnet (have %s): pass --ipam-opt %s=NAME", family, strings.Join(have, ", "), OptOverlay)
 }
 
+// hasOverlay reports whether overlayd serves an overlay named name.
+func hasOverlay(ctx context.Context, d *Driver, name string) bool {
+	nets, err := d.overlay.Networks(ctx)
+	return err == nil && slices.ContainsFunc(nets, func(n api.Network) bool { return n.Name == name })
+}
+
 func hasFamily(nets []api.Network, name string, v6 bool) bool {
 	for _, n := range nets {
 		if s, _ := subnetOf(n, v6); n.Name == name && s != "" {
@@ -147,6 +160,9 @@ func hasFamily(nets []api.Network, name string, v6 bool) bool {
 }
 
 func (d *Driver) releasePool(_ context.Context, req *releasePoolRequest) (empty, error) {
+	if isNoIPv4Pool(req.PoolID) {
+		return empty{}, nil
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	p, found, err := d.state.Pool(req.PoolID)
@@ -164,6 +180,12 @@ func (d *Driver) releasePool(_ context.Context, req *releasePoolRequest) (empty,
 // requestAddress returns the gateway without allocating, or allocates an
 // address from overlayd under a provisional attachment ID (see doc.go).
 func (d *Driver) requestAddress(ctx context.Context, req *requestAddressRequest) (requestAddressResponse, error) {
+	if isNoIPv4Pool(req.PoolID) {
+		if req.Options[optAddressType] == addressGateway {
+			return requestAddressResponse{Address: noIPv4Gateway}, nil
+		}
+		return requestAddressResponse{Address: noIPv4Address}, nil
+	}
 	overlay, v6, err := parsePoolID(req.PoolID)
 	if err != nil {
 		return requestAddressResponse{}, err
@@ -190,7 +212,8 @@ func (d *Driver) requestAddress(ctx context.Context, req *requestAddressRequest)
 		return d.preferredAddress(overlay, subnet, req.Address)
 	}
 	id := provisionalID(overlay, req.Options[optMAC])
-	resp, err := d.overlay.Allocate(ctx, api.AllocateRequest{AttachmentID: id, Config: ConfigName(overlay), Runtime: api.RuntimeDocker})
+	// Unpublished: the record appears when Join has created the veth.
+	resp, err := d.overlay.Allocate(ctx, api.AllocateRequest{AttachmentID: id, Config: ConfigName(overlay), Runtime: api.RuntimeDocker, Unpublished: true})
 	if err != nil {
 		return requestAddressResponse{}, fmt.Errorf("allocate an address on overlay %s: %w", overlay, err)
 	}
@@ -241,6 +264,9 @@ func provisionalID(overlay, mac string) api.AttachmentID {
 // other address of a dual-stack attachment); unknown addresses (the
 // gateway, or a second release) are fine.
 func (d *Driver) releaseAddress(ctx context.Context, req *releaseAddressRequest) (empty, error) {
+	if isNoIPv4Pool(req.PoolID) {
+		return empty{}, nil
+	}
 	overlay, v6, err := parsePoolID(req.PoolID)
 	if err != nil {
 		return empty{}, err

@@ -120,6 +120,9 @@ type FakeKernel struct {
 	veths map[string]Veth
 	// FailAdd, when set, makes AddVeth fail with it.
 	FailAdd error
+	// BeforeDel, when set, is called at the start of every DelVeth (a
+	// test sees what overlayd holds at that moment).
+	BeforeDel func()
 }
 
 var _ Kernel = (*FakeKernel)(nil)
@@ -140,6 +143,9 @@ func (k *FakeKernel) AddVeth(v Veth) error {
 
 // DelVeth implements Kernel.
 func (k *FakeKernel) DelVeth(host string) error {
+	if k.BeforeDel != nil {
+		k.BeforeDel()
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	delete(k.veths, host)

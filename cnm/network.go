@@ -38,11 +38,17 @@ func (d *Driver) createNetwork(ctx context.Context, req *createNetworkRequest) (
 		v6   bool
 	}{{req.IPv4Data, false}, {req.IPv6Data, true}} {
 		for _, data := range fam.data {
+			if !fam.v6 && data.Pool == noIPv4Pool {
+				continue // the placeholder of an IPv6-only overlay
+			}
 			if err := checkPool(n, data, fam.v6, opts.Overlay); err != nil {
 				return empty{}, err
 			}
 			pools = append(pools, data.Pool)
 		}
+	}
+	if len(pools) == 0 {
+		return empty{}, fmt.Errorf("network has only a placeholder IPv4 pool: overlay %s is IPv6-only, pass --ipv6 --subnet %s", opts.Overlay, orNone(n.NodeSubnet6))
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -139,7 +145,10 @@ func (d *Driver) createEndpoint(ctx context.Context, req *createEndpointRequest)
 	if _, found, err := d.state.Endpoint(req.EndpointID); err != nil || found {
 		return createEndpointResponse{}, err // a retry
 	}
-	addrs := slices.DeleteFunc([]string{req.Interface.Address, req.Interface.AddressIPv6}, func(s string) bool { return s == "" })
+	addrs := slices.DeleteFunc([]string{req.Interface.Address, req.Interface.AddressIPv6}, func(s string) bool { return s == "" || isNoIPv4Addr(s) })
+	if len(addrs) == 0 {
+		return createEndpointResponse{}, fmt.Errorf("endpoint %.12s has only a placeholder IPv4 address: the network needs an IPv6 pool (--ipv6 --subnet)", req.EndpointID)
+	}
 	n, err := d.network(ctx, req.NetworkID, addrs[0])
 	if err != nil {
 		return createEndpointResponse{}, err
@@ -228,6 +237,7 @@ func (d *Driver) adoptAddress(ctx context.Context, overlay, addr string) (Addres
 // deleteEndpoint removes the veth and the endpoint; its addresses stay
 // allocated until dockerd's ReleaseAddress (or the sweep).
 func (d *Driver) deleteEndpoint(ctx context.Context, req *endpointRequest) (empty, error) {
+	d.withdraw(ctx, req.EndpointID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	host, _ := vethNames(req.EndpointID)
@@ -291,6 +301,15 @@ func (d *Driver) join(ctx context.Context, req *joinRequest) (joinResponse, erro
 	if err := d.kernel.AddVeth(Veth{Host: host, Peer: peer, Bridge: n.Bridge, MTU: n.MTU, MAC: ep.MAC}); err != nil {
 		return joinResponse{}, fmt.Errorf("join endpoint %.12s: %w", ep.ID, err)
 	}
+	// The records appear once the veth exists (RequestAddress allocated
+	// them unpublished; a Join after a Leave publishes them again).
+	for _, id := range ep.Attachments {
+		if _, err := d.overlay.Publish(ctx, id); err != nil {
+			_ = d.kernel.DelVeth(host)
+			return joinResponse{}, fmt.Errorf("join endpoint %.12s: publish attachment %s: %w", ep.ID, id, err)
+		}
+	}
+	ep.Withdrawn = false
 	resp := joinResponse{InterfaceName: interfaceName{SrcName: peer, DstPrefix: dstPrefix}, DisableGatewayService: true}
 	for _, a := range ep.Addresses {
 		if p, err := parseAddr(a); err == nil && p.Is6() {
@@ -298,6 +317,13 @@ func (d *Driver) join(ctx context.Context, req *joinRequest) (joinResponse, erro
 		} else if err == nil {
 			resp.Gateway = n.Gateway
 		}
+	}
+	if resp.Gateway == "" && resp.GatewayIPv6 != "" {
+		// dockerd sets an endpoint's gateways only when it has an IPv4
+		// one (its "gateway endpoint"): an IPv6-only endpoint gets its
+		// default route as a static route instead.
+		resp.StaticRoutes = append(resp.StaticRoutes, staticRoute{Destination: "::/0", RouteType: routeNextHop, NextHop: n.Gateway6})
+		resp.GatewayIPv6 = ""
 	}
 	ep.Joined, ep.Sandbox = true, req.SandboxKey
 	if err := d.state.apply(put(bucketEndpoints, ep.ID, ep)); err != nil {
@@ -308,9 +334,10 @@ func (d *Driver) join(ctx context.Context, req *joinRequest) (joinResponse, erro
 	return resp, nil
 }
 
-// leave removes the veth pair (dockerd has moved the peer back, or it is
-// gone with the sandbox).
-func (d *Driver) leave(_ context.Context, req *endpointRequest) (empty, error) {
+// leave withdraws the endpoint's records, then removes the veth pair
+// (dockerd has moved the peer back, or it is gone with the sandbox).
+func (d *Driver) leave(ctx context.Context, req *endpointRequest) (empty, error) {
+	d.withdraw(ctx, req.EndpointID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	host, _ := vethNames(req.EndpointID)
@@ -318,9 +345,31 @@ func (d *Driver) leave(_ context.Context, req *endpointRequest) (empty, error) {
 		return empty{}, err
 	}
 	ep, found, err := d.state.Endpoint(req.EndpointID)
-	if err != nil || !found || !ep.Joined {
+	if err != nil || !found || (!ep.Joined && ep.Withdrawn) {
 		return empty{}, err
 	}
-	ep.Joined = false
+	ep.Joined, ep.Withdrawn = false, true
 	return empty{}, d.state.apply(put(bucketEndpoints, ep.ID, ep))
+}
+
+// withdraw stops publishing the endpoint's records and waits (in
+// overlayd, bounded) until every node's dcnet-l4lb has stopped choosing
+// it, before its veth goes. It runs without the driver's lock, as it
+// waits on the cluster; a failure is logged and the removal goes on.
+func (d *Driver) withdraw(ctx context.Context, endpointID string) {
+	d.mu.Lock()
+	ep, found, err := d.state.Endpoint(endpointID)
+	d.mu.Unlock()
+	if err != nil || !found {
+		return
+	}
+	for _, id := range ep.Attachments {
+		r, err := d.overlay.Withdraw(ctx, id)
+		if err != nil {
+			d.log.Warn("withdraw endpoint record, removing the interface anyway", "endpoint", ep.ID, "attachment", id.String(), "err", err)
+			continue
+		}
+		d.log.Debug("endpoint record withdrawn", "endpoint", ep.ID, "attachment", id.String(), "acked", r.Acked,
+			"pending", r.Pending, "waited", r.Waited)
+	}
 }

@@ -53,6 +53,9 @@ type Endpoint struct {
 	Sandbox string `json:"sandbox,omitempty"`
 	// Published is true while its host ports are mapped (dcnet-portmap).
 	Published bool `json:"published,omitempty"`
+	// Withdrawn is set once Leave withdrew the endpoint's records; a
+	// later Join publishes them again.
+	Withdrawn bool `json:"withdrawn,omitempty"`
 }
 
 // Pool is an IPAM pool handed to dockerd: an overlay's node subnet of one

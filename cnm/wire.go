@@ -110,6 +110,9 @@ type staticRoute struct {
 	NextHop     string
 }
 
+// routeNextHop is libnetwork's types.NEXTHOP: a route via NextHop.
+const routeNextHop = 0
+
 type joinResponse struct {
 	InterfaceName         interfaceName
 	Gateway               string `json:",omitempty"`

@@ -110,7 +110,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		v, err = c.Endpoints(ctx)
 		render = renderEndpoints
 	case "vips":
-		v, err = (&collect.L4LB{Addr: *l4lbAddr}).VIPs(ctx)
+		v, err = (&collect.L4LB{Addr: *l4lbAddr}).Details(ctx)
 		render = renderVIPs
 	case "records":
 		v, err = (&collect.DNS{Addr: *dnsAddr}).Records(ctx)
@@ -287,18 +287,28 @@ func renderPeers(w io.Writer, v any) {
 }
 
 func renderVIPs(w io.Writer, v any) {
-	vs := v.([]l4lbapi.VIPInfo)
+	d := v.(l4lbapi.Details)
 	var rows [][]string
-	for _, x := range vs {
-		var bs []string
-		for _, b := range x.Backends {
-			s := fmt.Sprintf("%s:%d@%s", b.IP, b.Port, dash(b.Node))
-			if !b.Active {
-				s += "(node gone)"
-			}
-			bs = append(bs, s)
-		}
-		rows = append(rows, []string{x.VIP, x.Protocol, dash(x.Name), dash(strings.Join(bs, ","))})
+	for _, x := range d.VIPs {
+		rows = append(rows, []string{x.VIP, x.Protocol, dash(x.Name), dash(x.State), backendList(x.Backends)})
 	}
-	table(w, "VIP\tPROTO\tNAME\tBACKENDS", rows)
+	for _, x := range d.Refused {
+		rows = append(rows, []string{x.VIP, x.Protocol, "-", "REFUSED: address held by " + x.HeldBy + " since " + x.Since, backendList(x.Backends)})
+	}
+	table(w, "VIP\tPROTO\tNAME\tSTATE\tBACKENDS", rows)
+}
+
+func backendList(bs []l4lbapi.BackendInfo) string {
+	var out []string
+	for _, b := range bs {
+		s := fmt.Sprintf("%s:%d@%s", b.IP, b.Port, dash(b.Node))
+		switch {
+		case !b.Active:
+			s += "(node gone)"
+		case b.Draining:
+			s += "(draining)"
+		}
+		out = append(out, s)
+	}
+	return dash(strings.Join(out, ","))
 }

@@ -17,7 +17,7 @@ import (
 // a negative one is a usage error.
 func TestTimeoutZeroIsDefault(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		json.NewEncoder(w).Encode([]l4lbapi.VIPInfo{})
+		json.NewEncoder(w).Encode(l4lbapi.Details{})
 	}))
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")

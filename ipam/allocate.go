@@ -14,7 +14,8 @@ import (
 // Allocate returns the attachment for req.ID, allocating one
 // address from every range of pool on first use. Idempotent: a second call
 // with the same ID returns the stored attachment unchanged (created=false),
-// even if labels differ. The attachment (with req's Runtime, Labels,
+// even if labels differ, except that a withdrawn one is published again
+// (its Withdrawn flag is cleared: the runtime adds it back). The attachment (with req's Runtime, Labels,
 // PortMappings, and Created=now) is durable (committed, fsynced) before it
 // returns. Either every range yields an address or none is kept; a range
 // without a free address makes the error wrap ErrExhausted.
@@ -37,6 +38,7 @@ func (s *Store) Allocate(pool Pool, req Request) (att Attachment, created bool, 
 		Labels:       maps.Clone(req.Labels),
 		PortMappings: slices.Clone(req.PortMappings),
 		Created:      s.now().UTC().Round(0),
+		Withdrawn:    req.Unpublished,
 	}
 	// Match what a JSON round trip through the store gives back.
 	if len(fresh.Labels) == 0 {
@@ -48,9 +50,13 @@ func (s *Store) Allocate(pool Pool, req Request) (att Attachment, created bool, 
 	o := &op{prepare: func(tx *bolt.Tx) (func() error, error) {
 		created = false
 		old, found, err := getAttachment(tx, id)
-		if err != nil || found {
+		if err != nil || (found && (!old.Withdrawn || req.Unpublished)) {
 			att = old
 			return nil, err
+		}
+		if found {
+			old.Withdrawn = false
+			return putAttachment(tx, old, &att)
 		}
 		return allocate(tx, hosts, fresh, &att, &created)
 	}}
@@ -101,6 +107,76 @@ func allocate(tx *bolt.Tx, hosts []hostRange, fresh Attachment, att *Attachment,
 			return fmt.Errorf("store attachment: %w", err)
 		}
 		*att, *created = fresh, true
+		return nil
+	}, nil
+}
+
+// Withdraw marks the attachment as being removed (see
+// Attachment.Withdrawn); withdrawn=false (no error) when it does not
+// exist. Idempotent, durable before it returns.
+func (s *Store) Withdraw(id ID) (att Attachment, withdrawn bool, err error) {
+	if err := validateID(id); err != nil {
+		return Attachment{}, false, fmt.Errorf("withdraw attachment %s: %w", id, err)
+	}
+	o := &op{prepare: func(tx *bolt.Tx) (func() error, error) {
+		att, withdrawn = Attachment{}, false
+		old, found, err := getAttachment(tx, id)
+		if err != nil || !found {
+			return nil, err
+		}
+		withdrawn = true
+		if old.Withdrawn {
+			att = old
+			return nil, nil
+		}
+		old.Withdrawn = true
+		return putAttachment(tx, old, &att)
+	}}
+	if err := s.do(o); err != nil {
+		return Attachment{}, false, fmt.Errorf("withdraw attachment %s: %w", id, err)
+	}
+	return att, withdrawn, nil
+}
+
+// Publish clears the attachment's Withdrawn flag (its interface exists
+// now); published=false (no error) when it does not exist. Idempotent,
+// durable before it returns.
+func (s *Store) Publish(id ID) (att Attachment, published bool, err error) {
+	if err := validateID(id); err != nil {
+		return Attachment{}, false, fmt.Errorf("publish attachment %s: %w", id, err)
+	}
+	o := &op{prepare: func(tx *bolt.Tx) (func() error, error) {
+		att, published = Attachment{}, false
+		old, found, err := getAttachment(tx, id)
+		if err != nil || !found {
+			return nil, err
+		}
+		published = true
+		if !old.Withdrawn {
+			att = old
+			return nil, nil
+		}
+		old.Withdrawn = false
+		return putAttachment(tx, old, &att)
+	}}
+	if err := s.do(o); err != nil {
+		return Attachment{}, false, fmt.Errorf("publish attachment %s: %w", id, err)
+	}
+	return att, published, nil
+}
+
+// putAttachment returns the write that stores a under its key and sets
+// *out.
+func putAttachment(tx *bolt.Tx, a Attachment, out *Attachment) (func() error, error) {
+	value, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encode attachment: %w", err)
+	}
+	return func() error {
+		if err := tx.Bucket(bucketAttachments).Put(attachmentKey(a.ID), value); err != nil {
+			return fmt.Errorf("store attachment %s: %w", a.ID, err)
+		}
+		*out = a
 		return nil
 	}, nil
 }

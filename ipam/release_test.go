@@ -179,3 +179,65 @@ func TestGCScopedToConfig(t *testing.T) {
 		t.Fatalf("GC of config dcos-bridge released %+v (%v)", rel, err)
 	}
 }
+
+// TestWithdraw: a withdrawn attachment keeps its addresses and says so
+// (durably: the flag is read back), withdrawing twice or an unknown ID is
+// fine, allocating the same ID again clears it with the same addresses,
+// and Release still frees it.
+func TestWithdraw(t *testing.T) {
+	s := openTest(t, true)
+	p := pool("dcos", testSubnet4, testSubnet6)
+	att := mustAllocate(t, s, p, req("dcos", "c1"))
+	got, withdrawn, err := s.Withdraw(att.ID)
+	if err != nil || !withdrawn || !got.Withdrawn {
+		t.Fatalf("Withdraw = %+v, %v, %v", got, withdrawn, err)
+	}
+	if stored, _, _ := s.Get(att.ID); !stored.Withdrawn || stored.IPs[0] != att.IPs[0] {
+		t.Errorf("stored after Withdraw: %+v", stored)
+	}
+	if _, withdrawn, err := s.Withdraw(att.ID); err != nil || !withdrawn {
+		t.Errorf("second Withdraw: %v %v", withdrawn, err)
+	}
+	if _, withdrawn, err := s.Withdraw(ID{Network: "dcos", ContainerID: "nobody", IfName: "eth0"}); err != nil || withdrawn {
+		t.Errorf("Withdraw of an unknown attachment: %v %v", withdrawn, err)
+	}
+	again, created, err := s.Allocate(p, req("dcos", "c1"))
+	if err != nil || created || again.Withdrawn || again.IPs[0] != att.IPs[0] {
+		t.Errorf("Allocate after Withdraw = %+v created %v, %v; want the same addresses, published again", again, created, err)
+	}
+	if _, _, err := s.Withdraw(att.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, released, err := s.Release(att.ID); err != nil || !released {
+		t.Errorf("Release of a withdrawn attachment: %v %v", released, err)
+	}
+	checkInvariants(t, s, p)
+}
+
+// TestUnpublished: an attachment allocated Unpublished is withdrawn until
+// Publish; allocating it again Unpublished keeps it so, and Publish of an
+// unknown ID is fine.
+func TestUnpublished(t *testing.T) {
+	s := openTest(t, true)
+	p := pool("dcos", testSubnet4, testSubnet6)
+	r := req("dcos", "c1")
+	r.Unpublished = true
+	att := mustAllocate(t, s, p, r)
+	if !att.Withdrawn {
+		t.Fatalf("unpublished allocation: %+v", att)
+	}
+	if again, _, _ := s.Allocate(p, r); !again.Withdrawn || again.IPs[0] != att.IPs[0] {
+		t.Errorf("second unpublished Allocate: %+v", again)
+	}
+	got, published, err := s.Publish(att.ID)
+	if err != nil || !published || got.Withdrawn {
+		t.Errorf("Publish = %+v %v %v", got, published, err)
+	}
+	if stored, _, _ := s.Get(att.ID); stored.Withdrawn {
+		t.Error("Publish not stored")
+	}
+	if _, published, err := s.Publish(ID{Network: "dcos", ContainerID: "none", IfName: "eth0"}); err != nil || published {
+		t.Errorf("Publish of an unknown attachment: %v %v", published, err)
+	}
+	checkInvariants(t, s, p)
+}

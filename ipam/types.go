@@ -47,6 +47,10 @@ type Request struct {
 	Runtime      string
 	Labels       map[string]string
 	PortMappings []PortMapping
+	// Unpublished creates the attachment withdrawn (see
+	// Attachment.Withdrawn): its record appears only with Publish, once
+	// its interface exists.
+	Unpublished bool
 }
 
 // Attachment is one allocated container interface, as stored.
@@ -58,6 +62,11 @@ type Attachment struct {
 	Labels       map[string]string `json:"labels,omitempty"`
 	PortMappings []PortMapping     `json:"portMappings,omitempty"`
 	Created      time.Time         `json:"created"`
+	// Withdrawn is set when the attachment is being removed: its endpoint
+	// record is no longer published (VIPs stop choosing it) while the
+	// interface still exists, until Release. Allocating the same ID again
+	// clears it.
+	Withdrawn bool `json:"withdrawn,omitempty"`
 }
 
 // ConfigName is the configuration that owns the attachment (Network when

@@ -34,7 +34,7 @@ func ipamPortMappings(pms []api.PortMapping) []ipam.PortMapping {
 }
 
 func ipamRequest(r api.AllocateRequest) ipam.Request {
-	return ipam.Request{ID: ipamID(r.AttachmentID), Config: r.Config, Runtime: r.Runtime, Labels: r.Labels,
+	return ipam.Request{ID: ipamID(r.AttachmentID), Config: r.Config, Runtime: r.Runtime, Labels: r.Labels, Unpublished: r.Unpublished,
 		PortMappings: ipamPortMappings(r.PortMappings)}
 }
 
@@ -42,7 +42,7 @@ func ipamRequest(r api.AllocateRequest) ipam.Request {
 func apiAttachment(a ipam.Attachment) api.Attachment {
 	out := api.Attachment{
 		AttachmentID: api.AttachmentID{Network: a.Network, ContainerID: a.ContainerID, IfName: a.IfName},
-		Config:       a.Config, Runtime: a.Runtime, Labels: a.Labels, Created: a.Created,
+		Config:       a.Config, Runtime: a.Runtime, Labels: a.Labels, Created: a.Created, Withdrawn: a.Withdrawn,
 		IPs: make([]api.IPConfig, len(a.IPs)),
 	}
 	for i, ip := range a.IPs {

@@ -18,6 +18,7 @@ import (
 	"github.com/dcnet/dcnet/cluster/embedded"
 	"github.com/dcnet/dcnet/ipam"
 	"github.com/dcnet/dcnet/overlayd/alloc"
+	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/dcnet/dcnet/overlayd/config"
 	"github.com/dcnet/dcnet/overlayd/datapath"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -50,9 +51,13 @@ type Daemon struct {
 
 	live      *cluster.Liveness
 	publisher *cluster.Publisher
-	endpoints *cluster.Cache
-	nodes     *cluster.Cache
-	alive     *cluster.Cache
+	// withdrawRevs holds, per withdrawn attachment, the revision at
+	// which this daemon deleted its record (see handleWithdraw).
+	withdrawMu   sync.Mutex
+	withdrawRevs map[api.AttachmentID]int64
+	endpoints    *cluster.Cache
+	nodes        *cluster.Cache
+	alive        *cluster.Cache
 
 	underlayMTU int
 	lastNode    []byte    // last node record written
@@ -432,6 +437,9 @@ func (d *Daemon) desiredEndpoints() (map[string][]byte, error) {
 	}
 	out := make(map[string][]byte, len(atts))
 	for _, a := range atts {
+		if a.Withdrawn {
+			continue // being removed: VIPs must not choose it
+		}
 		b, _ := json.Marshal(endpointRecord(a, d.cfg.NodeName, d.cfg.UnderlayIP))
 		out[cluster.EndpointKey(d.cfg.NodeName, a.Network, a.ContainerID, a.IfName)] = b
 	}

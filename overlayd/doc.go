@@ -10,6 +10,13 @@
 //     reconciles on every change and on a timer, under the node's liveness
 //     lease, so an etcd outage or a crash never loses a record and the ADD
 //     path never waits on etcd.
+//   - An attachment's record appears after its interface and goes before
+//     it: a runtime allocates Unpublished and publishes once the interface
+//     exists, and withdraws before removing it (withdraw.go: the record is
+//     deleted with no publisher sync in between, then overlayd waits,
+//     bounded by withdrawWait, until every dcnet-l4lb's applied revision
+//     passes the deletion, and lingers a moment for connections translated
+//     just before).
 //   - Subnet leases are remembered locally too, so a node that restarts while
 //     etcd is away keeps serving its own subnet.
 //   - The API starts before the store is reached; allocation answers

@@ -34,6 +34,8 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("GET "+api.PathPeers, d.handlePeers)
 	mux.HandleFunc("POST "+api.PathNodeRemove, d.handleNodeRemove)
 	mux.HandleFunc("POST "+api.PathUpdate, d.handleUpdate)
+	mux.HandleFunc("POST "+api.PathWithdraw, d.handleWithdraw)
+	mux.HandleFunc("POST "+api.PathPublish, d.handlePublish)
 	return d.metrics.instrument(mux)
 }
 
@@ -162,6 +164,7 @@ func (d *Daemon) handleAllocate(w http.ResponseWriter, r *http.Request) {
 			return api.AllocateResponse{}, err
 		}
 		start := time.Now()
+		before, _, _ := d.ipam.Get(ipamID(req.AttachmentID))
 		att, created, err := d.ipam.Allocate(pool, ipamRequest(req))
 		d.metrics.allocated(req.Network, err, time.Since(start))
 		if errors.Is(err, ipam.ErrExhausted) {
@@ -170,9 +173,13 @@ func (d *Daemon) handleAllocate(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return api.AllocateResponse{}, err
 		}
-		if created {
+		republished := before.Withdrawn && !att.Withdrawn
+		if republished {
+			d.forgetWithdraw(req.AttachmentID)
+		}
+		if (created && !att.Withdrawn) || republished {
 			d.publisher.Kick()
-			d.log.Debug("allocated", "attachment", req.AttachmentID.String(), "ips", att.IPs)
+			d.log.Debug("allocated", "attachment", req.AttachmentID.String(), "ips", att.IPs, "republished", republished)
 		}
 		return api.AllocateResponse{Attachment: apiAttachment(att), Network: info}, nil
 	}()
@@ -209,11 +216,34 @@ func (d *Daemon) handleRelease(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return api.ReleaseResponse{}, err
 		}
+		d.forgetWithdraw(id)
 		if released {
 			d.metrics.released.Inc()
 			d.publisher.Kick()
 		}
 		return api.ReleaseResponse{Released: released}, nil
+	}()
+	d.reply(w, r, resp, err)
+}
+
+func (d *Daemon) handlePublish(w http.ResponseWriter, r *http.Request) {
+	var id api.AttachmentID
+	resp, err := func() (api.PublishResponse, error) {
+		if err := decode(r, &id); err != nil {
+			return api.PublishResponse{}, err
+		}
+		if err := validID(id); err != nil {
+			return api.PublishResponse{}, err
+		}
+		_, published, err := d.ipam.Publish(ipamID(id))
+		if err != nil {
+			return api.PublishResponse{}, err
+		}
+		if published {
+			d.forgetWithdraw(id)
+			d.publisher.Kick()
+		}
+		return api.PublishResponse{Published: published}, nil
 	}()
 	d.reply(w, r, resp, err)
 }

@@ -10,7 +10,9 @@
 #
 # Environment: NETWORK (default dcos), OVERLAY (default dcos), IPV6 (1: also
 # the overlay's IPv6 node subnet; the overlay must be dual-stack, or
-# IPv6-only with IPV4=0), IPV4 (default 1), DOCKER (default docker),
+# IPv6-only with IPV4=0: dockerd before 27 still asks for an IPv4 pool and
+# dcnet-cnm answers a placeholder that gives containers no IPv4 route),
+# IPV4 (default 1), DOCKER (default docker),
 # DOCKER_HOST, DCNETCTL (default dcnetctl), OVERLAYD_SOCKET (default
 # /run/dcnet/overlayd.sock). Needs jq.
 set -euo pipefail
@@ -41,8 +43,6 @@ args=(network create --driver dcnet --ipam-driver dcnet -o "dcnet.overlay=$OVERL
 if [[ $IPV4 == 1 ]]; then
 	[[ -n $subnet ]] || die "overlay $OVERLAY has no IPv4 node subnet yet (is the cluster store reachable?)"
 	args+=(--subnet "$subnet")
-else
-	args+=(--ipv4=false)
 fi
 if [[ $IPV6 == 1 ]]; then
 	[[ -n $subnet6 ]] || die "overlay $OVERLAY has no IPv6 node subnet"

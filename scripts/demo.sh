@@ -175,8 +175,8 @@ for a in a2 a3; do
 done
 VIP=""
 for ((i = 0; i < WAIT_TRIES; i++)); do
-	VIP=$(ip netns exec "$P-a1" curl -s -m 1 http://127.0.0.1:62083/v1/vips 2>/dev/null |
-		jq -r '.[] | select(.name == "web.marathon.l4lb.thisdcos.directory" and (.address | contains(".")) and ([.backend[] | select(.active)] | length) == 2) | .address' 2>/dev/null | head -1)
+	VIP=$(ip netns exec "$P-a1" curl -s -m 1 http://127.0.0.1:62083/v1/dcnet/vips 2>/dev/null |
+		jq -r '.vips[] | select(.name == "web.marathon.l4lb.thisdcos.directory" and (.address | contains(".")) and ([.backend[] | select(.active)] | length) == 2) | .address' 2>/dev/null | head -1)
 	[ -n "$VIP" ] && break
 	sleep 0.1
 done

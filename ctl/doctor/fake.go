@@ -131,14 +131,18 @@ func (s *FakeStore) String() string {
 	return b.String()
 }
 
-// FakeL4LB answers VIPs, or Err.
+// FakeL4LB answers Details with the VIPs V and the refused IP VIPs R, or
+// Err.
 type FakeL4LB struct {
 	V   []l4lbapi.VIPInfo
+	R   []l4lbapi.Refused
 	Err error
 }
 
-// VIPs implements L4LBAPI.
-func (f *FakeL4LB) VIPs(context.Context) ([]l4lbapi.VIPInfo, error) { return f.V, f.Err }
+// Details implements L4LBAPI.
+func (f *FakeL4LB) Details(context.Context) (l4lbapi.Details, error) {
+	return l4lbapi.Details{VIPs: f.V, Refused: f.R}, f.Err
+}
 
 // FakeDNS answers Records (or Err) and, per server address, the
 // addresses of ready.spartan (a missing server times out).

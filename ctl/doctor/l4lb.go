@@ -291,3 +291,17 @@ func addrsString(as []netip.Addr) string {
 	}
 	return strings.Join(s, ",")
 }
+
+// CheckRefused reports every IP VIP dcnet-l4lb refuses because a named
+// VIP holds its address: the IP VIP's backends get no traffic until its
+// label names another address (or the named VIP is released).
+func CheckRefused(refused []l4lbapi.Refused) Check {
+	var fs []Finding
+	for _, r := range refused {
+		fs = append(fs, Finding{Kind: Wrong, Object: r.Protocol + " " + r.VIP,
+			Want: "an address no named VIP holds", Have: "held by " + r.HeldBy,
+			Detail:  "the IP VIP is not programmed (since " + r.Since + "); the named VIP keeps its traffic and name: give the IP VIP another address",
+			Command: "dcnetctl vips"})
+	}
+	return newCheck(L4LB, "vip addresses", len(refused), fs)
+}

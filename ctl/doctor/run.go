@@ -45,7 +45,9 @@ type Store interface {
 
 // L4LBAPI is dcnet-l4lb's HTTP API as the doctor reads it.
 type L4LBAPI interface {
-	VIPs(ctx context.Context) ([]l4lbapi.VIPInfo, error)
+	// Details is l4lbapi.PathDetails: the VIPs as the node programs them
+	// and the refused IP VIPs.
+	Details(ctx context.Context) (l4lbapi.Details, error)
 }
 
 // DNSAPI is dcnet-dns as the doctor asks it: its HTTP API and its DNS
@@ -291,17 +293,19 @@ func (r *runner) vipNames(component, name string) bool {
 func (r *runner) l4lb() {
 	tables := []string{"nft table ip " + L4LBTable, "nft table ip6 " + L4LBTable, "vip names"}
 	if r.src.L4LB == nil {
-		r.skip(L4LB, "not on this node", append([]string{"reachable"}, tables...)...)
+		r.skip(L4LB, "not on this node", append([]string{"reachable", "vip addresses"}, tables...)...)
 		return
 	}
-	vips, err := ask(r, r.src.L4LB.VIPs)
+	det, err := ask(r, r.src.L4LB.Details)
 	if err != nil {
-		r.add(broken(L4LB, "reachable", "dcnet-l4lb at "+r.src.L4LBAt, err, "curl -s http://"+r.src.L4LBAt+l4lbapi.PathVIPs))
-		r.skip(L4LB, "dcnet-l4lb did not answer", tables...)
+		r.add(broken(L4LB, "reachable", "dcnet-l4lb at "+r.src.L4LBAt, err, "curl -s http://"+r.src.L4LBAt+l4lbapi.PathDetails))
+		r.skip(L4LB, "dcnet-l4lb did not answer", append([]string{"vip addresses"}, tables...)...)
 		return
 	}
+	vips := det.VIPs
 	r.vips, r.vipsOK = vips, true
 	r.add(newCheck(L4LB, "reachable", len(vips), nil))
+	r.add(CheckRefused(det.Refused))
 	for i, fam := range NFTFamilies {
 		t, err := r.src.Kernel.NFTTable(fam)
 		if err != nil {

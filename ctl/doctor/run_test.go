@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dcnet/dcnet/cluster"
+	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 	"github.com/dcnet/dcnet/overlayd/api"
 	"github.com/dcnet/dcnet/overlayd/datapath"
 )
@@ -49,7 +50,7 @@ func TestRunHealthy(t *testing.T) {
 	src, _, _, _, _, _ := healthySources(t)
 	r := Run(context.Background(), src)
 	passed, failed, skip := r.Counts()
-	if !r.OK() || failed != 0 || skip != 0 || passed != 20 || r.Node != "a2" {
+	if !r.OK() || failed != 0 || skip != 0 || passed != 21 || r.Node != "a2" {
 		for _, c := range r.Checks {
 			if c.Status != OK {
 				t.Errorf("%s %s: %s %+v", c.Component, c.Name, c.Reason, c.Findings)
@@ -59,7 +60,7 @@ func TestRunHealthy(t *testing.T) {
 	}
 	var out bytes.Buffer
 	r.WriteText(&out, false)
-	if out.String() != "all 20 checks passed\n" {
+	if out.String() != "all 21 checks passed\n" {
 		t.Errorf("text report of a healthy node:\n%s", out.String())
 	}
 }
@@ -79,7 +80,7 @@ func TestRunDamage(t *testing.T) {
 		"  missing: 44.128.0.1 lladdr 70:b3:d5:80:00:01 PERMANENT\n" +
 		"    why:  peer a1\n" +
 		"    see:  ip neigh show dev vtep1024\n" +
-		"1 of 20 checks failed\n"
+		"1 of 21 checks failed\n"
 	if out.String() != want {
 		t.Errorf("text report:\n%s\nwant:\n%s", out.String(), want)
 	}
@@ -92,7 +93,7 @@ func TestRunDamage(t *testing.T) {
 		Failed int
 		Checks []Check
 	}
-	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.OK || doc.Failed != 1 || len(doc.Checks) != 20 {
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.OK || doc.Failed != 1 || len(doc.Checks) != 21 {
 		t.Errorf("json report: %v %+v\n%s", err, doc, out.String())
 	}
 }
@@ -112,12 +113,12 @@ func TestRunMissingDaemons(t *testing.T) {
 			"skip dcnet-l4lb: vip names", "skip dcnet-dns: l4lb.thisdcos.directory", "skip dcnet-dns: dcos.thisdcos.directory"}},
 		{"l4lb and dns not on this node", func(s *Sources, _ *FakeOverlayd, _ *FakeKernel, _ *FakeStore, _ *FakeL4LB, _ *FakeDNS) {
 			s.L4LB, s.DNS = nil, nil
-		}, true, []string{"skip dcnet-l4lb: reachable", "skip dcnet-l4lb: nft table ip dcnet-l4lb", "skip dcnet-l4lb: nft table ip6 dcnet-l4lb",
+		}, true, []string{"skip dcnet-l4lb: reachable", "skip dcnet-l4lb: vip addresses", "skip dcnet-l4lb: nft table ip dcnet-l4lb", "skip dcnet-l4lb: nft table ip6 dcnet-l4lb",
 			"skip dcnet-l4lb: vip names", "skip dcnet-dns: reachable", "skip dcnet-dns: l4lb.thisdcos.directory",
 			"skip dcnet-dns: dcos.thisdcos.directory", "skip dcnet-dns: ready.spartan"}},
 		{"l4lb down", func(_ *Sources, _ *FakeOverlayd, _ *FakeKernel, _ *FakeStore, l *FakeL4LB, _ *FakeDNS) {
 			l.Err = errors.New("connection refused")
-		}, false, []string{"fail dcnet-l4lb: reachable", "skip dcnet-l4lb: nft table ip dcnet-l4lb", "skip dcnet-l4lb: nft table ip6 dcnet-l4lb",
+		}, false, []string{"fail dcnet-l4lb: reachable", "skip dcnet-l4lb: vip addresses", "skip dcnet-l4lb: nft table ip dcnet-l4lb", "skip dcnet-l4lb: nft table ip6 dcnet-l4lb",
 			"skip dcnet-l4lb: vip names"}},
 		{"dns down", func(_ *Sources, _ *FakeOverlayd, _ *FakeKernel, _ *FakeStore, _ *FakeL4LB, d *FakeDNS) {
 			d.Err, d.Answers = errors.New("connection refused"), nil
@@ -131,6 +132,10 @@ func TestRunMissingDaemons(t *testing.T) {
 		{"no nft", func(_ *Sources, _ *FakeOverlayd, k *FakeKernel, _ *FakeStore, _ *FakeL4LB, _ *FakeDNS) {
 			k.NFTErr = errors.New("nft not found: install nftables")
 		}, false, []string{"fail dcnet-l4lb: nft table ip dcnet-l4lb", "fail dcnet-l4lb: nft table ip6 dcnet-l4lb"}},
+		{"refused ip vip", func(_ *Sources, _ *FakeOverlayd, _ *FakeKernel, _ *FakeStore, l *FakeL4LB, _ *FakeDNS) {
+			l.R = []l4lbapi.Refused{{VIP: "11.0.0.1:8080", Protocol: "tcp", Port: 8080, Address: "11.0.0.1",
+				HeldBy: "web.marathon.l4lb.thisdcos.directory", Since: "2024-01-02T03:04:05Z"}}
+		}, false, []string{"fail dcnet-l4lb: vip addresses"}},
 		{"no vtep device", func(_ *Sources, _ *FakeOverlayd, k *FakeKernel, _ *FakeStore, _ *FakeL4LB, _ *FakeDNS) {
 			delete(k.Links, "vtep1024")
 		}, false, []string{"fail overlayd: vtep device", "skip overlayd: vtep neighbours", "skip overlayd: vtep fdb", "skip overlayd: vtep routes"}},

@@ -174,6 +174,9 @@ func CheckEndpoints(st api.Status, atts []api.Attachment, recs []KV, aliveLease 
 		cmd := etcdctl.get(key)
 		kv, ok := byKey[key]
 		delete(byKey, key)
+		if a.Withdrawn {
+			continue // being removed: its record is gone or going
+		}
 		if !ok {
 			fs = append(fs, Finding{Kind: Missing, Object: key, Detail: "attachment " + a.String() + " of overlayd", Command: cmd})
 			continue

@@ -138,13 +138,14 @@ func (dn *dockerNode) mustDocker(args ...string) string {
 	return out
 }
 
-// createNetwork creates the dcos network with scripts/create-dcos-network.sh.
-func (dn *dockerNode) createNetwork() {
+// createNetwork creates the dcos network with scripts/create-dcos-network.sh
+// (env: more of its variables, NETWORK=dcos6 ...).
+func (dn *dockerNode) createNetwork(env ...string) {
 	dn.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot(), "scripts", "create-dcos-network.sh"))
-	cmd.Env = append(os.Environ(), "DOCKER_HOST=unix://"+dn.d.Socket, "DCNETCTL="+bin("dcnetctl"), "OVERLAYD_SOCKET="+dn.socket)
+	cmd.Env = append(append(os.Environ(), "DOCKER_HOST=unix://"+dn.d.Socket, "DCNETCTL="+bin("dcnetctl"), "OVERLAYD_SOCKET="+dn.socket), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		dn.t.Fatalf("create-dcos-network.sh on %s: %v\n%s", dn.Name, err, out)

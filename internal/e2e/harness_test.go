@@ -24,6 +24,7 @@ var binDir string
 // binaries built for the tests: main packages of this module and tools pinned in go.mod.
 var binaries = []string{
 	"./overlayd/cmd/overlayd", "./plugins/cmd/dcnet", "./plugins/cmd/dcnet-portmap", "./l4lb/cmd/dcnet-l4lb", "./plugins/cmd/dcnet-ipam", "./ctl/cmd/dcnetctl", "./dns/cmd/dcnet-dns",
+	"./plugins/cmd/dcnet-vipaccess",
 	"github.com/containernetworking/cni/cnitool",
 	"github.com/containernetworking/plugins/plugins/main/bridge",
 	"github.com/containernetworking/plugins/plugins/ipam/host-local",

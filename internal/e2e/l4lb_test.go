@@ -22,6 +22,7 @@ import (
 
 	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/internal/netsim"
+	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 	"github.com/dcnet/dcnet/l4lb/mesos"
 )
 
@@ -31,7 +32,7 @@ const (
 	l4lbDialMax = 3 * time.Second
 )
 
-// l4lbVIP is the part of /v1/vips the test reads.
+// l4lbVIP is the part of a VIP of /v1/dcnet/vips the test reads.
 type l4lbVIP struct {
 	Protocol string `json:"protocol"`
 	Port     int    `json:"port"`
@@ -54,19 +55,21 @@ func attachWeb(t *testing.T, nd *node, name string) attached {
 	return a
 }
 
-// vips reads /v1/vips of the node's dcnet-l4lb.
+// vips reads the VIPs of the node's dcnet-l4lb (/v1/dcnet/vips).
 func vips(nd *node) ([]l4lbVIP, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := nd.Run(ctx, "curl", "-sSf", "http://"+l4lbHTTP+"/v1/vips")
+	out, err := nd.Run(ctx, "curl", "-sSf", "http://"+l4lbHTTP+l4lbapi.PathDetails)
 	if err != nil {
-		return nil, fmt.Errorf("curl /v1/vips on %s: %v: %s", nd.Name, err, out)
+		return nil, fmt.Errorf("curl %s on %s: %v: %s", l4lbapi.PathDetails, nd.Name, err, out)
 	}
-	var vs []l4lbVIP
-	if err := json.Unmarshal([]byte(out), &vs); err != nil {
-		return nil, fmt.Errorf("/v1/vips on %s: %v: %s", nd.Name, err, out)
+	var det struct {
+		VIPs []l4lbVIP `json:"vips"`
 	}
-	return vs, nil
+	if err := json.Unmarshal([]byte(out), &det); err != nil {
+		return nil, fmt.Errorf("%s on %s: %v: %s", l4lbapi.PathDetails, nd.Name, err, out)
+	}
+	return det.VIPs, nil
 }
 
 // waitWebVIP waits until nd programs the web VIP of family is4 with n

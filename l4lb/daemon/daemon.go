@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 	"github.com/dcnet/dcnet/l4lb/vip"
+	"github.com/dcnet/dcnet/l4lb/vroute"
 )
 
 // Defaults of Options.
@@ -43,6 +46,10 @@ type Options struct {
 	// Conntrack, when set, lets the daemon delete the conntrack entries
 	// of UDP flows whose backend left (see dataplane.NewSyncer).
 	Conntrack dataplane.Conntrack
+	// Routes, when set, routes the named VIP ranges and every IP VIP to
+	// the minuteman link (vroute.Netlink in production), so that clients
+	// without a default route reach them.
+	Routes vroute.Kernel
 	// Node is the node's name, as overlayd's; "" means the host name
 	// (dcnet-l4lb --node-name).
 	Node string
@@ -62,7 +69,12 @@ type Options struct {
 	// their nodes' liveness stays programmed (0 means DefaultFailOpenHold,
 	// negative holds until the backends return).
 	FailOpenHold time.Duration
-	Log          *slog.Logger
+	// RejectGrace bounds how long a VIP whose last backend went keeps
+	// refusing new connections before it is withdrawn (0 means
+	// DefaultRejectGrace, negative keeps it until a named VIP's release; an
+	// IP VIP then stays until dcnet-l4lb restarts).
+	RejectGrace time.Duration
+	Log         *slog.Logger
 }
 
 // Daemon is one node's dcnet-l4lb.
@@ -79,9 +91,13 @@ type Daemon struct {
 	agent     *agentSource // nil without a Mesos agent
 	publisher *cluster.Publisher
 	syncer    *dataplane.Syncer
+	routes    *vroute.Syncer // nil without Options.Routes
 	metrics   *metrics
 	releaser  *releaser
 	holder    *holder
+	rejecter  *rejecter
+	conflicts *conflicts
+	applied   *applied
 	kick      chan struct{}
 	// dirty is set by every cache change: the next sync computes the
 	// plan again instead of reusing the last one.
@@ -94,6 +110,7 @@ type Daemon struct {
 
 	mu       sync.RWMutex
 	services []Service // last programmed
+	refused  []Conflict
 	// programmed holds the addresses of the VIPs in the kernel after the
 	// last successful sync (see Programmed).
 	programmed map[netip.Addr]struct{}
@@ -110,11 +127,17 @@ type cache interface {
 // next syncs while no cache changes.
 type computed struct {
 	services []Service
-	missing  []AllocKey
+	// refused are the IP VIPs left out because a named VIP holds their
+	// address.
+	refused []Conflict
+	missing []AllocKey
 	// retry is set when an address allocation failed: the next sync
 	// computes again, whatever changed.
 	retry bool
 	plan  dataplane.Plan
+	// rev is the revision of the endpoint records it was computed from
+	// (read before them).
+	rev int64
 }
 
 // New returns a Daemon; Run starts it.
@@ -147,13 +170,22 @@ func New(opts Options) (*Daemon, error) {
 	if opts.FailOpenHold == 0 {
 		opts.FailOpenHold = DefaultFailOpenHold
 	}
+	if opts.RejectGrace == 0 {
+		opts.RejectGrace = DefaultRejectGrace
+	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
 	d := &Daemon{opts: opts, log: opts.Log, kick: make(chan struct{}, 1)}
 	d.metrics = newMetrics(d)
 	d.syncer = dataplane.NewSyncer(opts.Kernel, opts.Conntrack)
+	if opts.Routes != nil {
+		d.routes = vroute.NewSyncer(opts.Routes)
+	}
 	d.holder = newHolder(opts.FailOpenHold)
+	d.rejecter = newRejecter(opts.RejectGrace)
+	d.conflicts = newConflicts()
+	d.applied = newApplied(opts.Store, opts.Node, d.log)
 	d.endpoints = newRecordCache(opts.Store, cluster.EndpointsPrefix, "endpoint", decodeEndpointRecord(d.log), d.log)
 	d.alive = cluster.NewCache(opts.Store, cluster.AlivePrefix, d.log)
 	d.vips = cluster.NewCache(opts.Store, cluster.VIPAndNamesPrefix, d.log)
@@ -215,6 +247,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.Run(ctx) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); d.applied.Run(ctx) }()
 	if d.agent != nil {
 		wg.Add(2)
 		go func() { defer wg.Done(); d.agent.Run(ctx) }()
@@ -288,17 +322,21 @@ func (d *Daemon) sync(ctx context.Context, reconcile bool) {
 		d.log.Error("sync nftables, retrying at the next change or tick", "err", err)
 		return
 	}
+	if d.routes != nil {
+		d.applyRoutes(c.plan, reconcile)
+	}
 	if c != d.programmedFrom {
 		programmed := programmedAddrs(c.plan)
 		d.mu.Lock()
-		d.services, d.programmed = c.services, programmed
+		d.services, d.refused, d.programmed = c.services, c.refused, programmed
 		d.mu.Unlock()
-		d.metrics.programmed(c.services)
+		d.metrics.programmed(c.services, len(c.refused))
 		d.programmedFrom = c
 	}
 	d.mu.Lock()
 	d.syncs++
 	d.mu.Unlock()
+	d.applied.set(c.rev)
 	d.publishNames(ctx, c.services)
 	if d.releaser != nil {
 		d.release(ctx, c.services, c.missing)
@@ -309,18 +347,20 @@ func (d *Daemon) sync(ctx context.Context, reconcile bool) {
 // allocates missing named VIP addresses and plans.
 func (d *Daemon) compute(ctx context.Context) *computed {
 	in := Input{Alive: map[string]bool{}}
+	rev := d.endpoints.Revision()
 	// Mesos backends first: a named VIP declared by both takes the
 	// spelling of the first (see Desired).
 	in.Records = d.endpoints.Bindings(d.mesos.Bindings(nil))
 	for _, kv := range d.alive.List("") {
 		in.Alive[strings.TrimPrefix(kv.Key, cluster.AlivePrefix)] = true
 	}
-	var used map[netip.Addr]bool
-	in.Addrs, used = parseAllocs(d.vips.List(""))
+	var owners map[netip.Addr]string
+	in.Addrs, owners = parseAllocs(d.vips.List(""))
 	c := &computed{}
 	services, missing, _ := Desired(in)
 	if len(missing) > 0 {
 		// Never hand out an address an IP VIP already uses.
+		used := usedAddrs(owners)
 		for _, s := range services {
 			if !s.Key.IsNamed() {
 				used[s.Addr] = true
@@ -329,6 +369,7 @@ func (d *Daemon) compute(ctx context.Context) *computed {
 		got, errs := allocateAll(ctx, d.opts.Store.Client, missing, used)
 		for k, a := range got {
 			in.Addrs[k] = a
+			owners[a] = k.Name
 		}
 		for k, err := range errs {
 			d.metrics.failed(stageAllocate)
@@ -337,10 +378,24 @@ func (d *Daemon) compute(ctx context.Context) *computed {
 		}
 		services, _, _ = Desired(in)
 	}
-	services, held := d.holder.apply(services, in.Alive, time.Now())
+	now := time.Now()
+	services, refused := refuseHeld(services, owners)
+	var fresh []Conflict
+	c.refused, fresh = d.conflicts.track(refused, now)
+	for _, r := range fresh {
+		d.log.Warn("ip vip refused: its address belongs to a named vip, which keeps its traffic and name",
+			"vip", r.Key.String(), "held_by", r.HeldBy, "backends", len(r.All))
+	}
+	services, held := d.holder.apply(services, in.Alive, now)
 	if held > 0 {
 		d.log.Warn("vips kept (fail open): every backend vanished with its node's liveness", "vips", held, "hold", d.opts.FailOpenHold)
 	}
+	services, rejecting := d.rejecter.apply(services, in.Addrs, now)
+	if held > 0 || rejecting > 0 {
+		// Their time runs out without any change: compute at every sync.
+		c.retry = true
+	}
+	sortServices(services)
 	plan, errs := dataplane.Build(Plan(services, d.opts.Node))
 	for _, err := range errs {
 		d.log.Warn("vip not programmed", "err", err)
@@ -350,8 +405,45 @@ func (d *Daemon) compute(ctx context.Context) *computed {
 		// never lead to an address this node does not answer.
 		services = inPlan(services, plan)
 	}
-	c.services, c.missing, c.plan = services, missing, plan
+	c.services, c.missing, c.plan, c.rev = services, missing, plan, rev
 	return c
+}
+
+// sortServices sorts services as Desired does (the held and rejecting ones
+// are appended after it).
+func sortServices(services []Service) {
+	slices.SortFunc(services, func(a, b Service) int {
+		return cmp.Or(a.Addr.Compare(b.Addr), cmp.Compare(a.Key.Protocol, b.Key.Protocol), cmp.Compare(a.Key.Port, b.Key.Port),
+			cmp.Compare(a.Key.Name, b.Key.Name))
+	})
+}
+
+// applyRoutes routes the named ranges and the IP VIPs of plan to the
+// minuteman link (with reconcile: read back and repaired). A failure is
+// logged and retried at the next sync; the VIPs stay programmed.
+func (d *Daemon) applyRoutes(plan dataplane.Plan, reconcile bool) {
+	var addrs []netip.Addr
+	for _, t := range plan.Tables {
+		for k := range t.VIPs {
+			addrs = append(addrs, k.Addr)
+		}
+	}
+	want := vroute.Plan([]netip.Prefix{Range4, Range6}, addrs)
+	var r vroute.Result
+	var err error
+	if reconcile {
+		r, err = d.routes.Reconcile(want)
+	} else {
+		r, err = d.routes.Apply(want)
+	}
+	if r.Changed() {
+		d.log.Info("vip routes applied", "link", vroute.LinkName, "added", r.Added, "deleted", r.Deleted, "link_changed", r.LinkChanged,
+			"routes", len(want))
+	}
+	if err != nil {
+		d.metrics.failed(stageRoutes)
+		d.log.Warn("vip routes, retrying at the next sync", "err", err)
+	}
 }
 
 // programmedAddrs returns the addresses of the VIPs of p.

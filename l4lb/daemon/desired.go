@@ -29,6 +29,13 @@ type Service struct {
 	Backends []vip.Backend
 	// All are every backend the records list, alive or not.
 	All []vip.Backend
+	// Held is set on a VIP kept as it was after every backend vanished
+	// with its node's liveness (fail open, see holder).
+	Held bool
+	// Rejecting is set on a VIP without backends kept for a grace period
+	// after its last backend went, to refuse new connections (see
+	// rejecter).
+	Rejecting bool
 }
 
 // Input is everything Desired decides from.

@@ -103,8 +103,8 @@ func TestParseAllocs(t *testing.T) {
 	if d := cmp.Diff(want, byName, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }), cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); d != "" {
 		t.Error(d)
 	}
-	if len(used) != 2 {
-		t.Errorf("used %v", used)
+	if len(used) != 2 || used[netip.MustParseAddr("11.0.0.1")] != webName || used[netip.MustParseAddr("11.0.0.2")] != "other" {
+		t.Errorf("owners %v", used)
 	}
 }
 

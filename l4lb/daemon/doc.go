@@ -1,9 +1,11 @@
 // Package daemon is dcnet-l4lb's node daemon: it mirrors the cluster's
 // endpoint records, Mesos backend records and liveness keys from etcd,
 // turns endpoint labels and Mesos tasks into VIPs (packages vip, mesos),
-// allocates named VIP addresses, programs the node's nftables through
-// package dataplane, publishes the names of programmed VIPs, releases
-// unused ones, and serves /v1/vips, /v1/programmed/<ip> and /metrics.
+// allocates named VIP addresses (package vipaddr), programs the node's
+// nftables through package dataplane and its VIP routes through package
+// vroute, publishes the names of programmed VIPs and the revision it
+// programmed, releases unused ones, and serves /v1/vips (dcos-net's
+// shape), /v1/dcnet/vips, /v1/programmed/<ip> and /metrics.
 //
 // # Loop
 //
@@ -71,10 +73,51 @@
 // if either source says so. Endpoint records carry no health or draining
 // state of their own; draining is Mesos-driven.
 //
+// # Refused IP VIPs
+//
+// An IP VIP whose address is allocated to a named VIP (any key under
+// /dcnet/v1/vips/, whether the name has backends now or not) is left out
+// of the plan and kept as a Conflict (refuseHeld): the named VIP keeps its
+// traffic and, as it stays in the plan, its name record. The refusal is
+// logged once when it begins and served by /v1/dcnet/vips and the
+// dcnet_l4lb_vips_refused gauge until the IP VIP goes or the name is
+// released.
+//
+// # Rejecting and withdrawn VIPs
+//
+// A VIP whose backends all went while their nodes stayed alive (the
+// containers were removed) is kept in the plan without backends, so it
+// jumps to novip and refuses new connections, for Options.RejectGrace (a
+// named one only while its address stays allocated), then withdrawn
+// (rejecter). A VIP whose backends vanished with their nodes' liveness is
+// held as it was instead (holder, fail open). Either way the daemon
+// computes again at every sync while one is kept, so its time runs out
+// without another change.
+//
+// # Routes
+//
+// With Options.Routes, every sync also routes the named VIP prefixes and
+// each programmed IP VIP outside them to the minuteman link (a
+// vroute.Syncer: Apply after the tables' Apply, Reconcile with their
+// Reconcile), so that the node's own processes reach VIPs without a
+// default route.
+//
+// # Applied revision
+//
+// After each successful sync the daemon publishes, off the sync loop and
+// under a lease of its own (appliedTTL, revoked when it stops),
+// /dcnet/v1/l4lb-applied/<node> = the store revision of the endpoint
+// records the plan was computed from (read from the record cache, which
+// learns it from each watch answer with its contents). overlayd's withdraw
+// waits for every node's to pass the revision that deleted an endpoint
+// record before the endpoint's interface goes.
+//
 // # Named VIP addresses
 //
 // A named VIP gets one address per family (from 11.0.0.0/8 and
-// fd01:c::/64), shared by all its ports and protocols. Keys:
+// fd01:c::/64), shared by all its ports and protocols: the address
+// dcos-net derived for its name (vipaddr: erlang:phash2 for IPv4, SHA-1
+// for IPv6), or the next free one after it. Keys:
 //
 //	/dcnet/v1/vips/name/<ip|ip6>/<dns name>  = address
 //	/dcnet/v1/vips/addr/<address>            = <ip|ip6>/<dns name>

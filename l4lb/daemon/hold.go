@@ -58,6 +58,7 @@ func (h *holder) apply(services []Service, alive map[string]bool, now time.Time)
 			continue
 		}
 		since[k] = t
+		p.Held = true
 		services = append(services, p)
 		held++
 	}

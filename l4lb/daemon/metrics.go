@@ -13,6 +13,7 @@ const (
 	stagePublishName = "publish_name"
 	stageMesosPoll   = "mesos_poll"
 	stageRelease     = "release"
+	stageRoutes      = "routes"
 )
 
 // Backend states of dcnet_l4lb_backends.
@@ -31,6 +32,8 @@ type metrics struct {
 	backends *prometheus.GaugeVec
 	polls    *prometheus.CounterVec
 	released prometheus.Counter
+	refused  prometheus.Gauge
+	states   *prometheus.GaugeVec
 }
 
 func newMetrics(d *Daemon) *metrics {
@@ -42,7 +45,7 @@ func newMetrics(d *Daemon) *metrics {
 		repairs: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "reconcile_repairs_total",
 			Help: "Kernel changes made by the periodic reconcile: hand damage repaired (a rebuilt table counts at least 1)."}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "errors_total",
-			Help: "Failures by stage: allocate, kernel, conntrack, publish_name, mesos_poll, release."}, []string{"stage"}),
+			Help: "Failures by stage: allocate, kernel, conntrack, publish_name, mesos_poll, release, routes."}, []string{"stage"}),
 		vips: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: ns + "vips",
 			Help: "VIPs (address, protocol, port) programmed, by family."}, []string{"family"}),
 		backends: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: ns + "backends",
@@ -51,14 +54,21 @@ func newMetrics(d *Daemon) *metrics {
 			Help: "GET_STATE polls of the local Mesos agent by result."}, []string{"result"}),
 		released: prometheus.NewCounter(prometheus.CounterOpts{Name: ns + "vip_releases_total",
 			Help: "Named VIPs whose addresses and name this node released after the grace period."}),
+		refused: prometheus.NewGauge(prometheus.GaugeOpts{Name: ns + "vips_refused",
+			Help: "IP VIPs (address, protocol, port) not programmed because a named VIP holds their address."}),
+		states: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: ns + "vips_by_state",
+			Help: "Programmed VIPs by state: active, draining (every backend drains), rejecting (last backend gone, refusing until withdrawn), held (fail open)."}, []string{"state"}),
 	}
-	for _, s := range []string{stageAllocate, stageKernel, stageConntrack, stagePublishName, stageMesosPoll, stageRelease} {
+	for _, s := range []string{stageAllocate, stageKernel, stageConntrack, stagePublishName, stageMesosPoll, stageRelease, stageRoutes} {
 		m.errors.WithLabelValues(s)
 	}
 	for _, s := range []string{backendActive, backendDraining, backendDown} {
 		m.backends.WithLabelValues(s)
 	}
-	m.reg.MustRegister(m.syncDur, m.repairs, m.errors, m.vips, m.backends, m.polls, m.released,
+	for _, s := range vipStates {
+		m.states.WithLabelValues(s)
+	}
+	m.reg.MustRegister(m.syncDur, m.repairs, m.errors, m.vips, m.backends, m.polls, m.released, m.refused, m.states,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: ns + "syncs_total", Help: "Successful syncs."},
 			func() float64 {
@@ -81,12 +91,15 @@ func (m *metrics) polled(err error) {
 	m.polls.WithLabelValues("ok").Inc()
 }
 
-// programmed sets the gauges from the services of a successful sync.
-func (m *metrics) programmed(services []Service) {
+// programmed sets the gauges from the services of a successful sync and
+// the number of refused IP VIPs.
+func (m *metrics) programmed(services []Service, refused int) {
 	vips := map[string]int{}
 	states := map[string]int{}
+	byState := map[string]int{}
 	for _, s := range services {
 		vips[familyOf(s.Addr).String()]++
+		byState[serviceState(s)]++
 		for _, b := range s.Backends {
 			if b.Healthy && !b.Draining {
 				states[backendActive]++
@@ -103,4 +116,8 @@ func (m *metrics) programmed(services []Service) {
 	for _, s := range []string{backendActive, backendDraining, backendDown} {
 		m.backends.WithLabelValues(s).Set(float64(states[s]))
 	}
+	for _, s := range vipStates {
+		m.states.WithLabelValues(s).Set(float64(byState[s]))
+	}
+	m.refused.Set(float64(refused))
 }

@@ -33,9 +33,10 @@ type recordCache struct {
 	mu     sync.RWMutex
 	byKey  map[string]record
 	synced bool
+	rev    int64 // see Revision
 }
 
-var _ cluster.Sink = (*recordCache)(nil)
+var _ cluster.RevisionSink = (*recordCache)(nil)
 
 // record is one decoded record at one revision.
 type record struct {
@@ -53,13 +54,29 @@ func newRecordCache(s *cluster.Store, prefix, what string, decode func(key strin
 	return c
 }
 
+// Revision is the store revision the cache reflects: every change under
+// its prefix up to it is in the bindings (0 before the first read).
+func (c *recordCache) Revision() int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.rev
+}
+
+// ResetAt implements cluster.RevisionSink.
+func (c *recordCache) ResetAt(kvs []cluster.Change, rev int64) { c.reset(kvs, rev) }
+
+// UpdateAt implements cluster.RevisionSink.
+func (c *recordCache) UpdateAt(changes []cluster.Change, rev int64) { c.update(changes, rev) }
+
 // Run keeps the cache in sync until ctx ends; while etcd is unreachable
 // it keeps its last view.
 func (c *recordCache) Run(ctx context.Context) { c.mirror.Run(ctx) }
 
 // Reset implements cluster.Sink: records whose revision is unchanged keep
 // their decoded bindings.
-func (c *recordCache) Reset(kvs []cluster.Change) {
+func (c *recordCache) Reset(kvs []cluster.Change) { c.reset(kvs, 0) }
+
+func (c *recordCache) reset(kvs []cluster.Change, rev int64) {
 	c.mu.RLock()
 	old := c.byKey
 	c.mu.RUnlock()
@@ -73,12 +90,15 @@ func (c *recordCache) Reset(kvs []cluster.Change) {
 	}
 	c.mu.Lock()
 	c.byKey, c.synced = items, true
+	c.rev = max(c.rev, rev)
 	c.mu.Unlock()
 	c.changed()
 }
 
 // Update implements cluster.Sink.
-func (c *recordCache) Update(changes []cluster.Change) {
+func (c *recordCache) Update(changes []cluster.Change) { c.update(changes, 0) }
+
+func (c *recordCache) update(changes []cluster.Change, rev int64) {
 	for _, ch := range changes {
 		if ch.Value == nil {
 			c.mu.Lock()
@@ -91,6 +111,9 @@ func (c *recordCache) Update(changes []cluster.Change) {
 		c.byKey[ch.Key] = r
 		c.mu.Unlock()
 	}
+	c.mu.Lock()
+	c.rev = max(c.rev, rev)
+	c.mu.Unlock()
 	c.changed()
 }
 

@@ -64,7 +64,7 @@ func (r *releaser) forget(name string) { delete(r.since, name) }
 func (d *Daemon) release(ctx context.Context, services []Service, missing []AllocKey) {
 	inUse := map[string]bool{}
 	for _, s := range services {
-		if s.Key.IsNamed() {
+		if s.Key.IsNamed() && !s.Rejecting {
 			inUse[s.Key.Name] = true
 		}
 	}

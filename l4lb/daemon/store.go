@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,11 +12,14 @@ import (
 
 	"github.com/dcnet/dcnet/cluster"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
+	"github.com/dcnet/dcnet/l4lb/vipaddr"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// Named VIP address ranges.
+// Named VIP prefixes: every node routes them to dcnet-l4lb's link. The
+// addresses are derived within them as dcos-net did (vipaddr.Default4,
+// vipaddr.Default6).
 var (
 	Range4 = netip.MustParsePrefix("11.0.0.0/8")
 	Range6 = netip.MustParsePrefix("fd01:c::/64")
@@ -29,10 +33,12 @@ const (
 // ErrRangeFull means a named VIP range has no free address.
 var ErrRangeFull = errors.New("no free address")
 
-// parseAllocs reads the allocated addresses from the vips prefix cache.
-func parseAllocs(kvs []cluster.KV) (map[AllocKey]netip.Addr, map[netip.Addr]bool) {
-	byName := map[AllocKey]netip.Addr{}
-	used := map[netip.Addr]bool{}
+// parseAllocs reads the allocated addresses from the vips prefix cache:
+// each name's address, and each allocated address's owner (a DNS name; an
+// address key whose value is not <family>/<name> still counts as held).
+func parseAllocs(kvs []cluster.KV) (byName map[AllocKey]netip.Addr, owners map[netip.Addr]string) {
+	byName = map[AllocKey]netip.Addr{}
+	owners = map[netip.Addr]string{}
 	for _, kv := range kvs {
 		switch {
 		case strings.HasPrefix(kv.Key, cluster.VIPNamePrefix):
@@ -40,15 +46,29 @@ func parseAllocs(kvs []cluster.KV) (map[AllocKey]netip.Addr, map[netip.Addr]bool
 			a, err := netip.ParseAddr(string(kv.Value))
 			if ok && err == nil {
 				byName[k] = a
-				used[a] = true
+				owners[a] = k.Name
 			}
 		case strings.HasPrefix(kv.Key, cluster.VIPAddrPrefix):
-			if a, err := netip.ParseAddr(strings.TrimPrefix(kv.Key, cluster.VIPAddrPrefix)); err == nil {
-				used[a] = true
+			a, err := netip.ParseAddr(strings.TrimPrefix(kv.Key, cluster.VIPAddrPrefix))
+			if err != nil {
+				continue
+			}
+			if _, known := owners[a]; !known {
+				k, _ := parseAllocKey(string(kv.Value))
+				owners[a] = cmp.Or(k.Name, string(kv.Value))
 			}
 		}
 	}
-	return byName, used
+	return byName, owners
+}
+
+// usedAddrs is the set of owners' addresses, for the allocator.
+func usedAddrs(owners map[netip.Addr]string) map[netip.Addr]bool {
+	used := make(map[netip.Addr]bool, len(owners))
+	for a := range owners {
+		used[a] = true
+	}
+	return used
 }
 
 func parseAllocKey(s string) (AllocKey, bool) {
@@ -64,27 +84,39 @@ func parseAllocKey(s string) (AllocKey, bool) {
 	return AllocKey{}, false
 }
 
-// allocate returns k's address, claiming the lowest address of its range
-
-// rangeOf is the named-VIP range of family f.
-func rangeOf(f dataplane.Family) netip.Prefix {
+// rangeOf is the named-VIP address range of family f.
+func rangeOf(f dataplane.Family) vipaddr.Range {
 	if f == dataplane.IPv6 {
-		return Range6
+		return vipaddr.Default6
 	}
-	return Range4
+	return vipaddr.Default4
 }
 
-// not in used when k has none. used is updated with what it learns.
-func allocate(ctx context.Context, cli *clientv3.Client, k AllocKey, used map[netip.Addr]bool) (netip.Addr, error) {
+// candidate is the address k claims next: the address dcos-net derives
+// from k's name (vipaddr), or the next ones after it (linear probing,
+// wrapping at the end of the range) while used holds them or taken (the
+// batch's own claims) does. It fails when the probe went round every
+// address in used without finding a free one.
+func candidate(k AllocKey, used, taken map[netip.Addr]bool) (netip.Addr, error) {
 	rng := rangeOf(k.Family)
-	nameKey := cluster.VIPNamePrefix + k.String()
-	cand := rng.Addr().Next()
-	for range maxAllocAttempts {
-		for used[cand] {
-			cand = cand.Next()
-		}
-		if !rng.Contains(cand) {
+	cand := rng.Start(vipaddr.Term(k.Name))
+	for i := 0; used[cand] || taken[cand]; i++ {
+		if i > len(used)+len(taken) {
 			return netip.Addr{}, fmt.Errorf("allocate %s in %s: %w", k, rng, ErrRangeFull)
+		}
+		cand = rng.Next(cand)
+	}
+	return cand, nil
+}
+
+// allocate returns k's address, claiming candidate(k) when k has none.
+// used is updated with what it learns.
+func allocate(ctx context.Context, cli *clientv3.Client, k AllocKey, used map[netip.Addr]bool) (netip.Addr, error) {
+	nameKey := cluster.VIPNamePrefix + k.String()
+	for range maxAllocAttempts {
+		cand, err := candidate(k, used, nil)
+		if err != nil {
+			return netip.Addr{}, err
 		}
 		addrKey := cluster.VIPAddrPrefix + cand.String()
 		cctx, cancel := context.WithTimeout(ctx, storeTimeout)
@@ -120,7 +152,7 @@ func allocate(ctx context.Context, cli *clientv3.Client, k AllocKey, used map[ne
 const allocBatch = 32
 
 // allocateAll claims an address for each of keys, allocBatch names per
-// transaction: each name gets the next address not in used, and the
+// transaction: each name gets its candidate address, and the
 // transaction applies only if no name and no address is taken yet. When
 // it does not apply (another node claimed one of its names or addresses
 // first), the same transaction has read those keys: the names already
@@ -175,20 +207,12 @@ func allocateBatch(ctx context.Context, cli *clientv3.Client, batch []AllocKey, 
 	var puts, gets []clientv3.Op
 	cands := make([]netip.Addr, len(batch))
 	taken := map[netip.Addr]bool{}
-	next := map[dataplane.Family]netip.Addr{}
 	for i, k := range batch {
-		rng := rangeOf(k.Family)
-		cand, seen := next[k.Family]
-		if !seen {
-			cand = rng.Addr().Next()
-		}
-		for used[cand] || taken[cand] {
-			cand = cand.Next()
-		}
-		if !rng.Contains(cand) {
+		cand, err := candidate(k, used, taken)
+		if err != nil {
 			return batch, false, nil
 		}
-		taken[cand], cands[i], next[k.Family] = true, cand, cand.Next()
+		taken[cand], cands[i] = true, cand
 		nameKey, addrKey := cluster.VIPNamePrefix+k.String(), cluster.VIPAddrPrefix+cand.String()
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(nameKey), "=", 0),
 			clientv3.Compare(clientv3.CreateRevision(addrKey), "=", 0))

@@ -15,6 +15,7 @@ import (
 	"github.com/dcnet/dcnet/internal/etcdtest"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
 	"github.com/dcnet/dcnet/l4lb/l4lbapi"
+	"github.com/dcnet/dcnet/l4lb/vipaddr"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -96,7 +97,7 @@ func getPrefix(t *testing.T, s *cluster.Store, prefix string) map[string]int64 {
 // vipLine renders one VIP of d for comparisons: proto port name -> backends.
 func vipLines(d *Daemon) string {
 	var b strings.Builder
-	for _, v := range d.VIPs() {
+	for _, v := range d.Details().VIPs {
 		fmt.Fprintf(&b, "%s %d %s ->", v.Protocol, v.Port, v.Name)
 		for _, be := range v.Backends {
 			fmt.Fprintf(&b, " %s:%d", be.IP, be.Port)
@@ -134,7 +135,7 @@ func TestDaemonMesosAgent(t *testing.T) {
 			return nil
 		})
 	}
-	addr := d2.VIPs()[0].Address
+	addr := d2.Details().VIPs[0].Address
 	if code := programmedCode(d2, addr); code != http.StatusNoContent {
 		t.Errorf("GET %s%s on a2: %d, want 204", l4lbapi.PathProgrammed, addr, code)
 	}
@@ -246,7 +247,9 @@ func TestDaemonReleasesUnusedVIP(t *testing.T) {
 	if _, err := s.Client.Put(ctx, key, string(b), clientv3.WithLease(lease)); err != nil {
 		t.Fatal(err)
 	}
-	wantKeys := []string{cluster.VIPNamesPrefix + webName, cluster.VIPAddrPrefix + "11.0.0.1", cluster.VIPAddrPrefix + "fd01:c::1",
+	// The addresses are dcos-net's for the name.
+	a4, a6 := vipaddr.Default4.Start(vipaddr.Term(webName)), vipaddr.Default6.Start(vipaddr.Term(webName))
+	wantKeys := []string{cluster.VIPNamesPrefix + webName, cluster.VIPAddrPrefix + a4.String(), cluster.VIPAddrPrefix + a6.String(),
 		cluster.VIPNamePrefix + "ip/" + webName, cluster.VIPNamePrefix + "ip6/" + webName}
 	hasKeys := func(want bool) error {
 		got := getPrefix(t, s, cluster.VIPAndNamesPrefix)
@@ -466,5 +469,109 @@ func TestAllocateAllEtcdDown(t *testing.T) {
 	}
 	if took := time.Since(start); took > 3*storeTimeout {
 		t.Errorf("etcd down: %v for 40 names and 40 records, want about two store timeouts (%v each), not one per name", took, storeTimeout)
+	}
+}
+
+// TestAllocateDerived: a name gets dcos-net's address for it; when that
+// address is taken (known to the caller, or claimed in etcd by a name the
+// caller has not seen) it gets the next free one; a name allocated by an
+// earlier version (sequentially from 11.0.0.1) keeps its address.
+func TestAllocateDerived(t *testing.T) {
+	s := etcdtest.Store(t)
+	ctx := context.Background()
+	const fooBar = "foo.bar.l4lb.thisdcos.directory"
+	start := vipaddr.Default4.Start("foo.bar")
+	got, err := allocate(ctx, s.Client, AllocKey{dataplane.IPv4, fooBar}, map[netip.Addr]bool{})
+	if err != nil || got != start {
+		t.Fatalf("foo.bar = %s (%v), want %s", got, err, start)
+	}
+	// Taken in the caller's view: the next address.
+	const bazQux = "baz.qux.l4lb.thisdcos.directory"
+	bq := vipaddr.Default4.Start("baz.qux")
+	got, err = allocate(ctx, s.Client, AllocKey{dataplane.IPv4, bazQux}, map[netip.Addr]bool{bq: true})
+	if err != nil || got != vipaddr.Default4.Next(bq) {
+		t.Fatalf("baz.qux with %s taken = %s (%v), want %s", bq, got, err, vipaddr.Default4.Next(bq))
+	}
+	// Taken in etcd only: the claim fails, learns, and takes the next.
+	const quux = "quux.marathon.l4lb.thisdcos.directory"
+	q6 := vipaddr.Default6.Start("quux.marathon")
+	if _, err := s.Client.Put(ctx, cluster.VIPAddrPrefix+q6.String(), "ip6/someone-else"); err != nil {
+		t.Fatal(err)
+	}
+	got, err = allocate(ctx, s.Client, AllocKey{dataplane.IPv6, quux}, map[netip.Addr]bool{})
+	if err != nil || got != vipaddr.Default6.Next(q6) {
+		t.Fatalf("quux with %s claimed in etcd = %s (%v), want %s", q6, got, err, vipaddr.Default6.Next(q6))
+	}
+	// Migration: an existing allocation stays.
+	old := AllocKey{dataplane.IPv4, webName}
+	if _, err := s.Client.Put(ctx, cluster.VIPNamePrefix+old.String(), "11.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Client.Put(ctx, cluster.VIPAddrPrefix+"11.0.0.1", old.String()); err != nil {
+		t.Fatal(err)
+	}
+	all, errs := allocateAll(ctx, s.Client, []AllocKey{old, {dataplane.IPv4, "new.marathon.l4lb.thisdcos.directory"}}, map[netip.Addr]bool{})
+	if len(errs) > 0 || all[old] != netip.MustParseAddr("11.0.0.1") {
+		t.Fatalf("existing allocation: %v (%v), want 11.0.0.1", all, errs)
+	}
+	if a := all[AllocKey{dataplane.IPv4, "new.marathon.l4lb.thisdcos.directory"}]; a != vipaddr.Default4.Start("new.marathon") {
+		t.Errorf("new name in the same batch = %s, want %s", a, vipaddr.Default4.Start("new.marathon"))
+	}
+}
+
+// TestDaemonPublishesApplied: after programming an endpoint record's
+// change the daemon's applied key passes that change's revision (a put,
+// then a delete), and it goes when the daemon stops.
+func TestDaemonPublishesApplied(t *testing.T) {
+	s := etcdtest.Store(t)
+	lease := aliveLease(t, s, "a1")
+	ctx := context.Background()
+	d, err := New(Options{Store: s, Kernel: dataplane.NewFake(), Node: "a1", SyncInterval: time.Second, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(dctx) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+	appliedRev := func() (int64, bool) {
+		r, err := s.Client.Get(ctx, cluster.L4LBAppliedKey("a1"))
+		if err != nil || len(r.Kvs) == 0 {
+			return 0, false
+		}
+		var a cluster.L4LBApplied
+		json.Unmarshal(r.Kvs[0].Value, &a)
+		return a.Revision, r.Kvs[0].Lease != 0 && a.Node == "a1"
+	}
+	b, _ := json.Marshal(ep("a1", "c1", map[string]string{"VIP_0": "10.200.0.80:80"}, "9.0.1.2/24"))
+	key := cluster.EndpointKey("a1", "dcos", "c1", "eth0")
+	put, err := s.Client.Put(ctx, key, string(b), clientv3.WithLease(lease))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "applied after the put", func() error {
+		if rev, ok := appliedRev(); !ok || rev < put.Header.Revision {
+			return fmt.Errorf("applied %d (%t), want >= %d", rev, ok, put.Header.Revision)
+		}
+		return nil
+	})
+	del, err := s.Client.Delete(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "applied after the delete", func() error {
+		if rev, _ := appliedRev(); rev < del.Header.Revision {
+			return fmt.Errorf("applied %d, want >= %d", rev, del.Header.Revision)
+		}
+		return nil
+	})
+	stop()
+	<-done
+	done <- nil
+	if _, ok := appliedRev(); ok {
+		t.Error("the applied key outlived the daemon")
 	}
 }

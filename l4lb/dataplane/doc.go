@@ -16,9 +16,12 @@
 //	map backends  (daddr . l4proto . dport . slot) : (addr . port)
 //	chain prerouting  nat hook prerouting priority dstnat: daddr . l4proto . th dport vmap @vips
 //	chain output      nat hook output priority -100:       the same, for local clients
-//	chain hairpin     filter hook prerouting priority dstnat + 1: mark hairpin connections
-//	chain postrouting nat hook postrouting priority srcnat:  masquerade what hairpin marked
-//	chain lb-K        dnat to daddr . l4proto . th dport . numgen inc mod K map @backends
+//	chain hairpin     filter hook prerouting priority dstnat + 1: mark hairpin connections,
+//	                  and VIP connections from dcnet-vipaccess links (iifname "vipa*")
+//	chain vipaccess   filter hook forward priority filter: refuse the rest from those links
+//	chain postrouting nat hook postrouting priority srcnat:  masquerade what is marked
+//	chain lb-K        mark a connection from a node address (fib saddr type local);
+//	                  dnat to daddr . l4proto . th dport . numgen inc mod K map @backends
 //	chain novip       reject with tcp reset; reject (ICMP port unreachable)
 //
 // so a new connection costs two hash lookups (the verdict map, then the
@@ -96,6 +99,31 @@
 // input interface is still the bridge and the same rule applies; a
 // container reaching itself then also needs hairpin mode on its bridge
 // port, which the dcnet CNI plugin sets.
+//
+// # Host clients
+//
+// A process of the node itself (its connection goes through the output
+// chain; package vroute gives it a route) picks its source address from
+// the route to the VIP, which says nothing about the path to the backend:
+// a backend on another node would answer through the underlay a connection
+// that went out through the overlay, or the other way round. The first rule
+// of every lb-K chain therefore marks a connection whose source is an
+// address of the node (`fib saddr type local`, true only on the output
+// path) with HairpinMark, and the postrouting chain masquerades it to the
+// address of the interface towards the backend. Containers' connections
+// keep their address.
+//
+// # VIP access links
+//
+// The dcnet-vipaccess CNI plugin links a container on another network to
+// the node (node end named l4lbapi.VIPAccessPrefix + hash) and routes VIPs,
+// DNS and a low-priority default through it. The hairpin chain's second
+// rule marks the VIP connections arriving on such a link for masquerade
+// (the container's link address means nothing elsewhere), and the
+// vipaccess chain refuses anything else they would forward (`ct status !
+// dnat reject with icmp net-unreachable`), as the missing route would
+// have: the link adds VIPs and DNS to the container's reach and nothing
+// more. DNS to the node's own addresses is local delivery, not forwarded.
 //
 // # Desired state in memory
 //

@@ -11,6 +11,8 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
+
+	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 	"golang.org/x/sys/unix"
 )
 
@@ -246,6 +248,10 @@ func (l layout) addSkeleton(c *nftables.Conn, t *nftables.Table, vips, backends 
 	hp := c.AddChain(&nftables.Chain{Table: t, Name: chainHairpin, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookPrerouting, Priority: hairpinPriority, Policy: &accept})
 	c.AddRule(&nftables.Rule{Table: t, Chain: hp, Exprs: hairpinExprs()})
+	c.AddRule(&nftables.Rule{Table: t, Chain: hp, Exprs: vipAccessMarkExprs()})
+	va := c.AddChain(&nftables.Chain{Table: t, Name: chainVIPAccess, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	c.AddRule(&nftables.Rule{Table: t, Chain: va, Exprs: vipAccessRejectExprs()})
 	pr := c.AddChain(&nftables.Chain{Table: t, Name: chainPostrout, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource, Policy: &accept})
 	c.AddRule(&nftables.Rule{Table: t, Chain: pr, Exprs: masqueradeExprs()})
@@ -258,6 +264,7 @@ func (l layout) addSkeleton(c *nftables.Conn, t *nftables.Table, vips, backends 
 
 func (l layout) addLBChain(c *nftables.Conn, t *nftables.Table, backends *nftables.Set, k int) {
 	ch := c.AddChain(&nftables.Chain{Table: t, Name: ChainName(k)})
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: localMarkExprs()})
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: l.lbExprs(backends, k)})
 }
 
@@ -312,6 +319,64 @@ func hairpinExprs() []expr.Any {
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(^HairpinMark), Xor: ne(HairpinMark)},
 		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
 	}
+}
+
+// localMarkExprs: fib saddr type local meta mark set meta mark |
+// HairpinMark. A connection whose source is an address of the node (a
+// host-network client: the output chain) is masqueraded like a hairpin
+// one, so the backend answers to the node's address on its path, wherever
+// it is (see "Host clients" in doc.go).
+func localMarkExprs() []expr.Any {
+	ne := binaryutil.NativeEndian.PutUint32
+	return []expr.Any{
+		&expr.Fib{Register: 1, FlagSADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne(unix.RTN_LOCAL)},
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(^HairpinMark), Xor: ne(HairpinMark)},
+		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
+	}
+}
+
+// vipAccessIf matches an interface of the dcnet-vipaccess CNI plugin:
+// iifname "vipa*" (nft compares the prefix only).
+func vipAccessIf() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte(l4lbapi.VIPAccessPrefix)},
+	}
+}
+
+// vipAccessMarkExprs: iifname "vipa*" ct state new ct status dnat meta
+// mark set meta mark | HairpinMark. A VIP connection from a container on a
+// dcnet-vipaccess link (whose address only this node can route back to) is
+// masqueraded.
+func vipAccessMarkExprs() []expr.Any {
+	ne := binaryutil.NativeEndian.PutUint32
+	return append(vipAccessIf(),
+		&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(expr.CtStateBitNEW), Xor: ne(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ne(0)},
+		&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(ctStatusDNAT), Xor: ne(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ne(0)},
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(^HairpinMark), Xor: ne(HairpinMark)},
+		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
+	)
+}
+
+// vipAccessRejectExprs: iifname "vipa*" ct status & dnat == 0 reject with
+// icmp(v6) net unreachable (no route). A dcnet-vipaccess link routes a
+// container's traffic to this node only for VIPs and DNS; anything else is
+// refused as the container's missing route would have refused it.
+func vipAccessRejectExprs() []expr.Any {
+	ne := binaryutil.NativeEndian.PutUint32
+	return append(vipAccessIf(),
+		&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ne(ctStatusDNAT), Xor: ne(0)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ne(0)},
+		&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: 0},
+	)
 }
 
 // ctStatusDNAT is IPS_DST_NAT (linux/netfilter/nf_conntrack_common.h).

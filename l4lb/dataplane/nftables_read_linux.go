@@ -73,7 +73,10 @@ func (l layout) readChains(c *nftables.Conn, t *nftables.Table, s *State) (bool,
 			ok = ok && baseChainOK(ch) && len(rules) == 1 && len(rules[0].Exprs) == 4
 		case chainHairpin:
 			ok = ok && hookOK(ch, nftables.ChainTypeFilter, nftables.ChainHookPrerouting, hairpinPriority) &&
-				len(rules) == 1 && len(rules[0].Exprs) == len(hairpinExprs())
+				len(rules) == 2 && len(rules[0].Exprs) == len(hairpinExprs()) && len(rules[1].Exprs) == len(vipAccessMarkExprs())
+		case chainVIPAccess:
+			ok = ok && hookOK(ch, nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter) &&
+				len(rules) == 1 && len(rules[0].Exprs) == len(vipAccessRejectExprs())
 		case chainPostrout:
 			ok = ok && hookOK(ch, nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource) &&
 				len(rules) == 1 && len(rules[0].Exprs) == len(masqueradeExprs())
@@ -89,7 +92,8 @@ func (l layout) readChains(c *nftables.Conn, t *nftables.Table, s *State) (bool,
 		}
 	}
 	slices.Sort(s.Chains)
-	return ok && seen[chainPrerouting] && seen[chainOutput] && seen[chainHairpin] && seen[chainPostrout] && seen[chainNoVIP], nil
+	return ok && seen[chainPrerouting] && seen[chainOutput] && seen[chainHairpin] && seen[chainPostrout] && seen[chainNoVIP] &&
+		seen[chainVIPAccess], nil
 }
 
 func baseChainOK(ch *nftables.Chain) bool {
@@ -108,18 +112,25 @@ func hookOK(ch *nftables.Chain, typ nftables.ChainType, hook *nftables.ChainHook
 		ch.Policy != nil && *ch.Policy == nftables.ChainPolicyAccept
 }
 
-// lbChainK parses an lb-K chain and checks that its one rule picks among K
-// slots in round robin (numgen inc mod K from 0): a chain of an earlier
-// version (numgen random) counts as damage, so its table is rebuilt once.
+// lbChainK parses an lb-K chain and checks its two rules: the mark of
+// host clients (localMarkExprs), then the pick among K slots in round
+// robin (numgen inc mod K from 0). A chain of an earlier version (numgen
+// random, or no mark rule) counts as damage, so its table is rebuilt once.
 func lbChainK(ch *nftables.Chain, rules []*nftables.Rule) (int, bool) {
 	ks, found := strings.CutPrefix(ch.Name, "lb-")
 	k, err := strconv.Atoi(ks)
-	if !found || err != nil || k < 1 || ChainName(k) != ch.Name || ch.Hooknum != nil || len(rules) != 1 {
+	if !found || err != nil || k < 1 || ChainName(k) != ch.Name || ch.Hooknum != nil || len(rules) != 2 {
 		return 0, false
 	}
-	for _, e := range rules[0].Exprs {
+	if len(rules[0].Exprs) != len(localMarkExprs()) {
+		return 0, false
+	}
+	if f, isFib := rules[0].Exprs[0].(*expr.Fib); !isFib || !f.FlagSADDR || !f.ResultADDRTYPE {
+		return 0, false
+	}
+	for _, e := range rules[1].Exprs {
 		if ng, isNG := e.(*expr.Numgen); isNG {
-			return k, ng.Modulus == uint32(k) && ng.Type == unix.NFT_NG_INCREMENTAL && ng.Offset == 0 && len(rules[0].Exprs) == 6
+			return k, ng.Modulus == uint32(k) && ng.Type == unix.NFT_NG_INCREMENTAL && ng.Offset == 0 && len(rules[1].Exprs) == 6
 		}
 	}
 	return 0, false

@@ -308,6 +308,7 @@ const (
 	chainHairpin    = "hairpin"
 	chainPostrout   = "postrouting"
 	chainNoVIP      = "novip"
+	chainVIPAccess  = "vipaccess"
 	mapVIPs         = "vips"
 	mapBackends     = "backends"
 )

@@ -163,6 +163,21 @@ func TestPrivilegedVIP(t *testing.T) {
 	if res := r.sync(t, p); res[0].Changes+res[1].Changes != 0 {
 		t.Errorf("Sync after repair = %+v, want no change", res)
 	}
+	// The kernel prints the tables as Render does.
+	p6, errs := Build([]Service{{Key: ipKey("tcp", "fd01:c::2", 80)}})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	p.Tables[IPv6] = p6.Tables[IPv6]
+	r.sync(t, p)
+	for _, f := range Families {
+		var want strings.Builder
+		renderTable(&want, f, p.Tables[f])
+		got, err := r.node.Run(context.Background(), "nft", "list", "table", f.String(), TableName)
+		if err != nil || strings.TrimSpace(got) != strings.TrimSpace(want.String()) {
+			t.Errorf("nft list table %s %s (%v):\n%s\nRender:\n%s", f, TableName, err, got, want.String())
+		}
+	}
 }
 
 // TestPrivilegedRandomTableRebuilt: a table written by an earlier version,

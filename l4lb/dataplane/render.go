@@ -3,6 +3,8 @@ package dataplane
 import (
 	"fmt"
 	"strings"
+
+	"github.com/dcnet/dcnet/l4lb/l4lbapi"
 )
 
 // Render prints p the way `nft list ruleset` shows the tables (rules as nft
@@ -38,12 +40,20 @@ func renderTable(b *strings.Builder, f Family, s State) {
 	renderChain(b, chainPrerouting, "type nat hook prerouting priority dstnat; policy accept;", key+" vmap @"+mapVIPs)
 	renderChain(b, chainOutput, "type nat hook output priority -100; policy accept;", key+" vmap @"+mapVIPs)
 	renderChain(b, chainHairpin, "type filter hook prerouting priority dstnat + 1; policy accept;",
-		fmt.Sprintf("ct state new ct status dnat fib daddr . iif oif exists meta mark set meta mark | 0x%08x", HairpinMark))
+		fmt.Sprintf("ct state new ct status dnat fib daddr . iif oif exists meta mark set meta mark | 0x%08x", HairpinMark),
+		fmt.Sprintf("iifname \"%s*\" ct state new ct status dnat meta mark set meta mark | 0x%08x", l4lbapi.VIPAccessPrefix, HairpinMark))
+	reject := "icmp net-unreachable"
+	if f == IPv6 {
+		reject = "icmpv6 no-route"
+	}
+	renderChain(b, chainVIPAccess, "type filter hook forward priority filter; policy accept;",
+		fmt.Sprintf("iifname \"%s*\" ct status ! dnat reject with %s", l4lbapi.VIPAccessPrefix, reject))
 	renderChain(b, chainPostrout, "type nat hook postrouting priority srcnat; policy accept;",
 		fmt.Sprintf("meta mark & 0x%08x == 0x%08x masquerade", HairpinMark, HairpinMark))
 	renderChain(b, chainNoVIP, "", "reject with tcp reset", "reject")
 	for _, k := range s.Chains {
-		renderChain(b, ChainName(k), "", fmt.Sprintf("dnat %s to %s . numgen inc mod %d map @%s", f, key, k, mapBackends))
+		renderChain(b, ChainName(k), "", fmt.Sprintf("fib saddr type local meta mark set meta mark | 0x%08x", HairpinMark),
+			fmt.Sprintf("dnat %s to %s . numgen inc mod %d map @%s", f, key, k, mapBackends))
 	}
 	b.WriteString("}\n")
 }

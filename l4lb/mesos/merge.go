@@ -74,6 +74,9 @@ func (p *TaskPort) parse(framework string) []error {
 		v, err := vip.ParseValue(l.value, p.Protocol, framework)
 		if err != nil {
 			le := err.(*vip.LabelError)
+			if le.OtherProtocol {
+				continue // udp:// on a tcp port: the udp port carries it
+			}
 			le.Key = l.key
 			errs = append(errs, le)
 			continue

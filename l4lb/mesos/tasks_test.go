@@ -53,3 +53,26 @@ func TestDecodeErrors(t *testing.T) {
 		t.Error("Replay of a TASK_ADDED without a body: want an error")
 	}
 }
+
+// TestPortLabelProtocol: a port label that names its protocol
+// (VIP_0=udp://dns:53) declares the VIP on the port of that protocol only:
+// Marathon gives a "udp,tcp" port one discovery port per protocol with the
+// same labels, and the tcp one carries no UDP VIP (and no error).
+func TestPortLabelProtocol(t *testing.T) {
+	st, err := Decode([]byte(`{"type":"GET_STATE","get_state":{
+ "get_frameworks":{"frameworks":[{"framework_info":{"id":{"value":"f1"},"name":"marathon"}}]},
+ "get_tasks":{"tasks":[{
+  "task_id":{"value":"dns.1"},"framework_id":{"value":"f1"},"agent_id":{"value":"a1"},"state":"TASK_RUNNING",
+  "statuses":[{"state":"TASK_RUNNING","timestamp":2,"container_status":{"network_infos":[{"ip_addresses":[{"ip_address":"9.0.1.7"}]}]}}],
+  "discovery":{"ports":{"ports":[
+   {"number":53,"protocol":"udp","labels":{"labels":[{"key":"VIP_0","value":"udp:///dns:53"}]}},
+   {"number":53,"protocol":"tcp","labels":{"labels":[{"key":"VIP_0","value":"udp:///dns:53"}]}}]}}
+ }]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := Backends(st, netip.MustParseAddr("198.18.0.3"), nil)
+	if err != nil || len(bs) != 1 || bs[0].VIP.String() != "udp:///dns@marathon:53" || bs[0].Backend.AddrPort().String() != "9.0.1.7:53" {
+		t.Errorf("backends %v, err %v; want only udp:///dns@marathon:53 -> 9.0.1.7:53", bs, err)
+	}
+}

@@ -12,10 +12,17 @@
 //	1.2.3.4:80, fd01:c::5:8080                IP VIP (split at the last ':')
 //	[fd01:c::5]:8080                          IP VIP, bracketed form
 //
-// The protocol is the protocol of the labelled port, so TCP and UDP on the
-// same port are two VIPs. The task-label form VIP_PORT<n>=tcp://name:port
-// (key case-insensitive: vip_port0) names the protocol itself and points at
-// the n-th port of the task. Malformed labels give a *LabelError naming
+// optionally behind tcp:// or udp:// (VIP_0=udp:///dns:53), which names
+// the VIP's protocol. Without a scheme the protocol is the labelled port's
+// (Marathon portDefinitions[].protocol, Mesos DiscoveryInfo ports, a port
+// mapping's protocol), and TCP where the source has none (CNI and Docker
+// labels), so TCP and UDP on the same port are two VIPs. With a scheme, a
+// port of the other protocol does not carry the VIP (Marathon gives a
+// "udp,tcp" port one discovery port per protocol, both with the labels),
+// and of an endpoint's port mappings only those of that protocol count. The
+// task-label form VIP_PORT<n>=tcp://name:port (key case-insensitive:
+// vip_port0) names the protocol itself and points at the n-th port of the
+// task. Malformed labels give a *LabelError naming
 // key, value and reason: a missing, empty, non-numeric, out-of-range or 0
 // port, an empty name, a name with ':' that is not an IP address ("too many
 // colons"), a name with no DNS-safe character, an IP with a zone, a bad

@@ -88,10 +88,12 @@ func (s *endpointSource) label(key, value string) ([]Binding, error) {
 		}
 		return s.containerBackends(key, value, v, pm.ContainerPort)
 	}
-	v, ok, err := ParseLabel(key, value, ProtoTCP, EndpointFramework)
+	// An endpoint label has no port protocol: udp://name:port says UDP.
+	v, ok, err := ParseLabel(key, value, "", EndpointFramework)
 	if !ok || err != nil {
 		return nil, err
 	}
+	_, _, explicit := SplitProtocol(value)
 	var out []Binding
 	for _, pm := range s.ep.PortMappings {
 		if pm.ContainerPort != int(v.Port) || pm.HostPort <= 0 {
@@ -99,6 +101,9 @@ func (s *endpointSource) label(key, value string) ([]Binding, error) {
 		}
 		pv := v
 		pv.Protocol = strings.ToLower(cmp.Or(pm.Protocol, ProtoTCP))
+		if explicit && pv.Protocol != v.Protocol {
+			continue // the label names the other protocol
+		}
 		if pv.Protocol != ProtoTCP && pv.Protocol != ProtoUDP {
 			return nil, &LabelError{Key: key, Value: value, Reason: "port mapping protocol " + strconv.Quote(pm.Protocol) + " is not tcp or udp"}
 		}

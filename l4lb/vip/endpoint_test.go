@@ -67,6 +67,18 @@ func TestFromEndpoint(t *testing.T) {
 			want: []Binding{{web, be("9.0.1.5", 8080)}, {web, be("fd01:b::1:0:5", 8080)}},
 		},
 		{
+			name: "udp:// label: a UDP VIP on the container's addresses",
+			ep:   endpoint(map[string]string{"VIP_0": "udp:///web:80"}),
+			want: []Binding{{webUDP, be("9.0.1.5", 80)}, {webUDP, be("fd01:b::1:0:5", 80)}},
+		},
+		{
+			name: "udp:// label with port mappings: only the udp mapping counts, no TCP VIP",
+			ep: endpoint(map[string]string{"VIP_0": "udp:///web:80"},
+				cluster.PortMapping{HostPort: 31000, ContainerPort: 80, Protocol: "tcp"},
+				cluster.PortMapping{HostPort: 31001, ContainerPort: 80, Protocol: "udp"}),
+			want: []Binding{{webUDP, be("9.0.1.5", 80)}, {webUDP, be("fd01:b::1:0:5", 80)}},
+		},
+		{
 			name:    "bad labels are reported, good ones kept",
 			ep:      endpoint(map[string]string{"VIP_0": "/web:80", "VIP_1": "/web:0", "VIP_PORT3": "tcp://x:80"}),
 			want:    []Binding{{web, be("9.0.1.5", 80)}, {web, be("fd01:b::1:0:5", 80)}},

@@ -1,6 +1,7 @@
 package vip
 
 import (
+	"cmp"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -24,6 +25,11 @@ type LabelError struct {
 	Key    string // label key; empty when only a value was parsed
 	Value  string
 	Reason string
+	// OtherProtocol is set when the value names a protocol (udp://...)
+	// other than the labelled port's: the label is then not malformed, it
+	// declares no VIP for this port (the port of that protocol, which a
+	// Marathon port of protocol "udp,tcp" also has, carries it).
+	OtherProtocol bool
 }
 
 // Error renders the error as `vip label VIP_0="/web:0": port 0`.
@@ -48,17 +54,35 @@ func IsTaskKey(key string) bool {
 
 // ParseLabel parses one port label (Mesos DiscoveryInfo port label,
 // Marathon portDefinitions label, endpoint label) for a port of the given
-// protocol. ok is false, with no error, when key is not a VIP key.
+// protocol ("" when the source has none: the value's scheme, else tcp).
+// ok is false, with no error, when key is not a VIP key or the value names
+// the other protocol than the port's.
 func ParseLabel(key, value, protocol, framework string) (v VIP, ok bool, err error) {
 	if !IsVIPKey(key) {
 		return VIP{}, false, nil
 	}
 	v, err = ParseValue(value, protocol, framework)
 	if err != nil {
-		err.(*LabelError).Key = key
+		le := err.(*LabelError)
+		if le.OtherProtocol {
+			return VIP{}, false, nil
+		}
+		le.Key = key
 		return VIP{}, true, err
 	}
 	return v, true, nil
+}
+
+// SplitProtocol splits a label value of the form tcp://name:port or
+// udp://name:port (scheme in any case) into the protocol, lower-cased,
+// and the rest; ok is false when value has no such scheme.
+func SplitProtocol(value string) (protocol, rest string, ok bool) {
+	scheme, rest, found := strings.Cut(value, "://")
+	scheme = strings.ToLower(scheme)
+	if !found || (scheme != ProtoTCP && scheme != ProtoUDP) {
+		return "", value, false
+	}
+	return scheme, rest, true
 }
 
 // ParseTaskLabel parses a task label VIP_PORT<n>=tcp://name:port (or
@@ -92,14 +116,25 @@ func ParseTaskLabel(key, value, framework string) (index int, v VIP, ok bool, er
 
 // ParseValue parses a VIP label value: name:port, /name:port,
 // /group/name:port (named VIP of framework) or 1.2.3.4:80, fd01:c::5:8080,
-// [fd01:c::5]:8080 (IP VIP; the port follows the last ':'). protocol is
-// the protocol of the labelled port, "tcp" or "udp" (any case). Errors are
-// *LabelError.
+// [fd01:c::5]:8080 (IP VIP; the port follows the last ':'), each
+// optionally behind tcp:// or udp://, which names the VIP's protocol.
+// protocol is the protocol of the labelled port, "tcp" or "udp" (any
+// case), or "" when the source has none (then the scheme, else tcp). A
+// scheme that names the other protocol than a given one is a LabelError
+// with OtherProtocol set. Errors are *LabelError.
 func ParseValue(value, protocol, framework string) (VIP, error) {
+	orig := value
 	fail := func(reason string) (VIP, error) {
-		return VIP{}, &LabelError{Value: value, Reason: reason}
+		return VIP{}, &LabelError{Value: orig, Reason: reason}
 	}
 	proto := strings.ToLower(protocol)
+	if scheme, rest, ok := SplitProtocol(value); ok {
+		if proto != "" && proto != scheme {
+			return VIP{}, &LabelError{Value: orig, Reason: "names " + scheme + ", the port is " + proto, OtherProtocol: true}
+		}
+		proto, value = scheme, rest
+	}
+	proto = cmp.Or(proto, ProtoTCP)
 	if proto != ProtoTCP && proto != ProtoUDP {
 		return fail("protocol " + strconv.Quote(protocol) + " is not tcp or udp")
 	}

@@ -123,6 +123,25 @@ func (c *Client) Release(ctx context.Context, id AttachmentID) (bool, error) {
 	return r.Released, err
 }
 
+// Withdraw stops publishing an attachment's endpoint record and waits,
+// bounded, until every dcnet-l4lb of the cluster has stopped choosing it:
+// call it before the interface goes. Withdrawing an unknown attachment
+// succeeds with Withdrawn=false; Allocate of the same ID publishes it
+// again.
+func (c *Client) Withdraw(ctx context.Context, id AttachmentID) (WithdrawResponse, error) {
+	var r WithdrawResponse
+	err := c.do(ctx, http.MethodPost, PathWithdraw, id, &r)
+	return r, err
+}
+
+// Publish publishes an attachment's endpoint record (one allocated
+// Unpublished, or withdrawn); safe to call repeatedly.
+func (c *Client) Publish(ctx context.Context, id AttachmentID) (bool, error) {
+	var r PublishResponse
+	err := c.do(ctx, http.MethodPost, PathPublish, id, &r)
+	return r.Published, err
+}
+
 // Update replaces an attachment's labels and port mappings and optionally
 // re-keys it (see UpdateRequest); safe to call repeatedly.
 func (c *Client) Update(ctx context.Context, req UpdateRequest) (Attachment, error) {

@@ -24,6 +24,8 @@ const (
 	PathPeers       = "/v1/peers"        // GET -> []Peer (what this node programs for the others)
 	PathNodeRemove  = "/v1/nodes/remove" // POST NodeRemoveRequest -> NodeRemoveResponse
 	PathUpdate      = "/v1/update"       // POST UpdateRequest -> Attachment (404 when absent)
+	PathWithdraw    = "/v1/withdraw"     // POST AttachmentID -> WithdrawResponse (idempotent)
+	PathPublish     = "/v1/publish"      // POST AttachmentID -> PublishResponse (idempotent)
 )
 
 // Runtimes that create attachments.
@@ -71,6 +73,17 @@ type AllocateRequest struct {
 	Runtime      string            `json:"runtime,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
 	PortMappings []PortMapping     `json:"portMappings,omitempty"`
+	// Unpublished allocates without publishing the endpoint record (the
+	// attachment is withdrawn) until PathPublish: a runtime that creates
+	// the interface after the allocation publishes it once it exists, so
+	// no VIP sends a connection to an address nothing answers yet.
+	Unpublished bool `json:"unpublished,omitempty"`
+}
+
+// PublishResponse says whether the attachment exists (false is not an
+// error: nothing to publish).
+type PublishResponse struct {
+	Published bool `json:"published"`
 }
 
 // Attachment is one allocated container interface, as stored by overlayd.
@@ -82,6 +95,9 @@ type Attachment struct {
 	Labels       map[string]string `json:"labels,omitempty"`
 	PortMappings []PortMapping     `json:"portMappings,omitempty"`
 	Created      time.Time         `json:"created"`
+	// Withdrawn is set while the attachment is being removed: its endpoint
+	// record is no longer published (see PathWithdraw).
+	Withdrawn bool `json:"withdrawn,omitempty"`
 }
 
 // ConfigName is the configuration that owns the attachment (Network when
@@ -117,6 +133,19 @@ type AllocateResponse struct {
 // already gone, which is not an error).
 type ReleaseResponse struct {
 	Released bool `json:"released"`
+}
+
+// WithdrawResponse says what a withdraw did: the endpoint record of the
+// attachment is deleted from the store (at Revision) and overlayd waited
+// until every running dcnet-l4lb had programmed that deletion (Acked of
+// them), or until its bound passed (Pending names the nodes still behind).
+// Withdrawn is false for an unknown attachment, which is not an error.
+type WithdrawResponse struct {
+	Withdrawn bool          `json:"withdrawn"`
+	Revision  int64         `json:"revision,omitempty"`
+	Acked     int           `json:"acked"`
+	Pending   []string      `json:"pending,omitempty"`
+	Waited    time.Duration `json:"waited"`
 }
 
 // UpdateRequest replaces the labels and port mappings of an existing

@@ -34,8 +34,11 @@ const (
 	DefaultVTEPSubnet  = "44.128.0.0/20"
 	DefaultVTEPSubnet6 = "fd01:a::/64"
 	DefaultGracePeriod = 7 * 24 * time.Hour
-	maxVNI             = 1<<24 - 1
-	maxPort            = 65535
+	// DefaultWithdrawWait bounds how long a container removal waits for
+	// every dcnet-l4lb to stop choosing the container (WithdrawWait).
+	DefaultWithdrawWait = 2 * time.Second
+	maxVNI              = 1<<24 - 1
+	maxPort             = 65535
 
 	bridgePrefix  = "m-"
 	maxIfNameLen  = 15 // IFNAMSIZ - 1
@@ -168,6 +171,11 @@ type Config struct {
 	// NodeGracePeriod: a node without a liveness lease for longer loses its
 	// subnets and VTEP (they go back to the pool).
 	NodeGracePeriod Duration `json:"nodeGracePeriod"`
+	// WithdrawWait bounds how long a withdraw (CNI DEL, Docker Leave)
+	// waits for every dcnet-l4lb to have programmed the removal of the
+	// endpoint record before the interface goes; 0 means
+	// DefaultWithdrawWait, negative does not wait.
+	WithdrawWait Duration `json:"withdrawWait"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -182,6 +190,7 @@ func Default() Config {
 		LeaseTTL:          Duration{DefaultLeaseTTL},
 		ReconcileInterval: Duration{DefaultReconcile},
 		NodeGracePeriod:   Duration{DefaultGracePeriod},
+		WithdrawWait:      Duration{DefaultWithdrawWait},
 		VTEP: VTEP{Name: DefaultVTEPName, VNI: DefaultVNI, Port: DefaultVTEPPort,
 			Subnet: DefaultVTEPSubnet, Subnet6: DefaultVTEPSubnet6},
 	}
@@ -247,6 +256,9 @@ func (c *Config) applyDefaults() {
 		if o.MTU == 0 {
 			o.MTU = DefaultMTU
 		}
+	}
+	if c.WithdrawWait.Duration == 0 {
+		c.WithdrawWait.Duration = DefaultWithdrawWait
 	}
 	d := Default().VTEP
 	if c.VTEP.Name == "" {

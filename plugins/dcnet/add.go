@@ -40,11 +40,22 @@ func (p *Plugin) Add(args *skel.CmdArgs) error {
 
 	ctx := context.Background()
 	leases := lease.New(conf.Socket)
-	resp, err := leases.Allocate(ctx, conf.AllocateRequest(id))
+	// The endpoint record appears only once the interface exists (as it
+	// goes before the interface on DEL): no VIP sends a connection to an
+	// address nothing answers yet.
+	req := conf.AllocateRequest(id)
+	req.Unpublished = true
+	resp, err := leases.Allocate(ctx, req)
 	if err != nil {
 		return err
 	}
 	res, werr := p.wire(conf, args, resp)
+	if werr == nil {
+		if err := leases.Publish(ctx, id); err != nil {
+			_ = p.Kernel.Teardown(args.Netns, args.IfName, HostVethName(args.ContainerID, args.IfName))
+			werr = err.(*types.Error)
+		}
+	}
 	if werr != nil {
 		if rerr := leases.Release(ctx, id); rerr != nil {
 			werr.Details = fmt.Sprintf("releasing the attachment after the failure failed too: %v", rerr)

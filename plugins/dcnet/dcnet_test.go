@@ -213,6 +213,9 @@ func TestDel(t *testing.T) {
 	if err := e.plugin.Add(cmdArgs("c1", "/run/netns/c1", conf)); err != nil {
 		t.Fatalf("Add: %v", err)
 	}
+	// The endpoint record is withdrawn before the interface goes.
+	var atTeardown []string
+	e.kernel.BeforeTeardown = func() { atTeardown = append(atTeardown, e.srv.String()) }
 	for i := range 2 {
 		if err := e.plugin.Del(cmdArgs("c1", "/run/netns/c1", conf)); err != nil {
 			t.Fatalf("Del #%d: %v", i+1, err)
@@ -220,6 +223,9 @@ func TestDel(t *testing.T) {
 	}
 	if e.kernel.String() != "" || e.srv.String() != "" {
 		t.Errorf("after DEL: kernel %q, overlayd %q; want both empty", e.kernel, e.srv)
+	}
+	if len(atTeardown) == 0 || !strings.HasSuffix(atTeardown[0], " withdrawn") {
+		t.Errorf("overlayd at the first teardown: %q, want the attachment withdrawn", atTeardown)
 	}
 	if err := e.plugin.Del(cmdArgs("never-added", "", conf)); err != nil {
 		t.Errorf("Del without ADD and netns: %v", err)

@@ -14,13 +14,19 @@
 // interface. Then overlayd allocates (idempotent per network, container ID
 // and interface), the Kernel creates the veth pair (host end
 // "veth"+8 hex digits of a hash of container ID and interface, see
-// HostVethName) and configures it. Any failure after the allocation removes
+// HostVethName) and configures it, and only then is the endpoint record
+// published (the allocation is Unpublished): no VIP sends a connection to
+// an address nothing answers yet. Any failure after the allocation removes
 // what was created and releases the attachment.
 //
 // # DEL
 //
-// DEL removes the container interface (when CNI_NETNS is set and still
-// exists), the host end (when still there), then releases the attachment.
+// DEL first withdraws the endpoint record: overlayd deletes it and answers
+// once every node's dcnet-l4lb has stopped choosing the container (or
+// after its withdrawWait bound), so no VIP connection goes to an interface
+// that is gone. Then it removes the container interface (when CNI_NETNS is
+// set and still exists), the host end (when still there), and releases the
+// attachment.
 // Each step tolerates "already gone", so DEL succeeds twice, without an ADD,
 // and after a reboot. When overlayd is unreachable the interfaces are removed
 // anyway and DEL fails with code 11 (try again later) so that the runtime

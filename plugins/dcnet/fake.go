@@ -17,6 +17,9 @@ type FakeKernel struct {
 	// (Setup then creates nothing).
 	ProbeErr error
 	SetupErr error
+	// BeforeTeardown, when set, is called at the start of every Teardown
+	// (a test sees what overlayd holds at that moment).
+	BeforeTeardown func()
 
 	mu    sync.Mutex
 	pairs []veth.Spec
@@ -58,6 +61,9 @@ func (k *FakeKernel) Setup(s veth.Spec) (host, cont veth.Link, err error) {
 
 // Teardown forgets the pair of netns/ifName and the pair of hostName.
 func (k *FakeKernel) Teardown(netns, ifName, hostName string) error {
+	if k.BeforeTeardown != nil {
+		k.BeforeTeardown()
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.pairs = slices.DeleteFunc(k.pairs, func(p veth.Spec) bool {

@@ -68,19 +68,29 @@ func HostVethName(containerID, ifName string) string {
 	return "veth" + hex.EncodeToString(sum[:hostNameHashLen])
 }
 
-// Del removes the container's interface and releases its attachment; see
-// the package comment for why it succeeds when things are already gone and
-// when it answers code 11.
+// Del withdraws the container's endpoint record, removes its interface
+// and releases its attachment; see the package comment for why it
+// succeeds when things are already gone and when it answers code 11.
+//
+// The record goes first: overlayd answers the withdraw once every node's
+// dcnet-l4lb has stopped choosing the container for new VIP connections
+// (or after its bound), so no connection is sent to an interface that is
+// gone. A withdraw that fails (overlayd away) does not stop the removal:
+// the release that follows reports it.
 func (p *Plugin) Del(args *skel.CmdArgs) error {
 	conf, err := netconf.Parse(args.StdinData)
 	if err != nil {
 		return err
 	}
 	id := conf.AttachmentID(args.ContainerID, args.IfName)
+	leases := lease.New(conf.Socket)
+	if err := leases.Withdraw(context.Background(), id); err != nil {
+		fmt.Fprintf(os.Stderr, "dcnet: %v; removing the interface anyway\n", err)
+	}
 	if err := p.Kernel.Teardown(args.Netns, args.IfName, HostVethName(args.ContainerID, args.IfName)); err != nil {
 		return kernelError("del "+id.String(), err)
 	}
-	return lease.New(conf.Socket).Release(context.Background(), id)
+	return leases.Release(context.Background(), id)
 }
 
 // GC releases the network's attachments that the runtime does not list in

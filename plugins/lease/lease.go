@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -62,6 +63,31 @@ func (l *Leases) Allocate(ctx context.Context, req api.AllocateRequest) (api.All
 func (l *Leases) Release(ctx context.Context, id api.AttachmentID) error {
 	if _, err := l.client.Release(ctx, id); err != nil {
 		return CNIError("release "+id.String(), l.Socket(), err)
+	}
+	return nil
+}
+
+// Withdraw stops publishing the attachment's endpoint record and waits
+// (bounded, in overlayd) until every node's dcnet-l4lb stopped choosing it:
+// DEL calls it before the interface goes. An overlayd without the route
+// (an older version) answers 404, which is not an error.
+func (l *Leases) Withdraw(ctx context.Context, id api.AttachmentID) error {
+	_, err := l.client.Withdraw(ctx, id)
+	var ae *api.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound && !api.IsCode(err, api.CodeNotFound) {
+		return nil
+	}
+	if err != nil {
+		return CNIError("withdraw "+id.String(), l.Socket(), err)
+	}
+	return nil
+}
+
+// Publish publishes the attachment's endpoint record: ADD calls it once
+// the interface exists (the allocation was Unpublished).
+func (l *Leases) Publish(ctx context.Context, id api.AttachmentID) error {
+	if _, err := l.client.Publish(ctx, id); err != nil {
+		return CNIError("publish "+id.String(), l.Socket(), err)
 	}
 	return nil
 }

@@ -2,9 +2,13 @@
 // Docker tests and bench/cnm build (CGO_ENABLED=0): a TCP greeter and its
 // client, and a no-op for timing container starts.
 //
-//	probe serve :7000     answer every connection with "hello from <addrs>"
-//	probe dial IP:PORT    connect (2 s timeout), print the greeting, exit 0
-//	probe true            exit 0
+//	probe serve :7000           answer every connection with "hello from <addrs>"
+//	probe serve-name NAME :7000 [:7001]
+//	                            answer every TCP connection on :7000 and every
+//	                            UDP datagram on :7001 (default :7000) with NAME
+//	                            (a VIP backend)
+//	probe dial IP:PORT          connect (2 s timeout), print the greeting, exit 0
+//	probe true                  exit 0
 package main
 
 import (
@@ -27,6 +31,19 @@ func main() {
 	case "true":
 	case "serve":
 		if err := serve(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	case "serve-name":
+		if len(os.Args) < 4 {
+			fmt.Fprintln(os.Stderr, "usage: probe serve-name NAME ADDR")
+			os.Exit(2)
+		}
+		udp := os.Args[3]
+		if len(os.Args) > 4 {
+			udp = os.Args[4]
+		}
+		if err := serveName(os.Args[2], os.Args[3], udp); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -59,6 +76,37 @@ func serve(addr string) error {
 		}
 		c.SetDeadline(time.Now().Add(dialTimeout))
 		c.Write([]byte(greeting))
+		c.Close()
+	}
+}
+
+// serveName answers TCP connections on addr and UDP datagrams on udpAddr
+// with name.
+func serveName(name, addr, udpAddr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	pc, err := net.ListenPacket("udp", udpAddr)
+	if err != nil {
+		return err
+	}
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			_, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo([]byte(name), from)
+		}
+	}()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return err
+		}
+		c.Write([]byte(name))
 		c.Close()
 	}
 }

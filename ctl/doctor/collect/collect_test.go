@@ -54,8 +54,8 @@ func TestDNSServer(t *testing.T) {
 func TestHTTPSources(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
-		case l4lbapi.PathVIPs:
-			json.NewEncoder(w).Encode([]l4lbapi.VIPInfo{{VIP: "11.0.0.1:80", Protocol: "tcp", Port: 80, Address: "11.0.0.1"}})
+		case l4lbapi.PathDetails:
+			json.NewEncoder(w).Encode(l4lbapi.Details{VIPs: []l4lbapi.VIPInfo{{VIP: "11.0.0.1:80", Protocol: "tcp", Port: 80, Address: "11.0.0.1"}}})
 		case dnsapi.PathRecords:
 			w.Write([]byte("not json"))
 		default:
@@ -64,14 +64,14 @@ func TestHTTPSources(t *testing.T) {
 	}))
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
-	vs, err := (&L4LB{Addr: addr}).VIPs(context.Background())
-	if err != nil || len(vs) != 1 || vs[0].Address != "11.0.0.1" {
-		t.Errorf("VIPs = %+v, %v", vs, err)
+	d, err := (&L4LB{Addr: addr}).Details(context.Background())
+	if err != nil || len(d.VIPs) != 1 || d.VIPs[0].Address != "11.0.0.1" {
+		t.Errorf("Details = %+v, %v", d, err)
 	}
 	if _, err := (&DNS{Addr: srv.URL}).Records(context.Background()); err == nil || !strings.Contains(err.Error(), "decode dcnet-dns's /v1/records") {
 		t.Errorf("garbage records: %v", err)
 	}
-	if _, err := (&L4LB{Addr: "127.0.0.1:1"}).VIPs(context.Background()); err == nil || !strings.Contains(err.Error(), "pass --l4lb") {
+	if _, err := (&L4LB{Addr: "127.0.0.1:1"}).Details(context.Background()); err == nil || !strings.Contains(err.Error(), "pass --l4lb") {
 		t.Errorf("unreachable dcnet-l4lb: %v", err)
 	}
 }

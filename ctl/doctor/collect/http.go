@@ -52,11 +52,11 @@ func getJSON(ctx context.Context, what, addr, path, hint string, out any) error 
 // L4LB is dcnet-l4lb's HTTP API at Addr.
 type L4LB struct{ Addr string }
 
-// VIPs reads l4lbapi.PathVIPs.
-func (l *L4LB) VIPs(ctx context.Context) ([]l4lbapi.VIPInfo, error) {
-	var vs []l4lbapi.VIPInfo
-	err := getJSON(ctx, "dcnet-l4lb", l.Addr, l4lbapi.PathVIPs, "--l4lb", &vs)
-	return vs, err
+// Details reads l4lbapi.PathDetails.
+func (l *L4LB) Details(ctx context.Context) (l4lbapi.Details, error) {
+	var d l4lbapi.Details
+	err := getJSON(ctx, "dcnet-l4lb", l.Addr, l4lbapi.PathDetails, "--l4lb", &d)
+	return d, err
 }
 
 // DNS is dcnet-dns: its HTTP API at Addr and its DNS servers.

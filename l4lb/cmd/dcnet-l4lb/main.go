@@ -22,6 +22,7 @@ import (
 	"github.com/dcnet/dcnet/internal/logging"
 	"github.com/dcnet/dcnet/l4lb/daemon"
 	"github.com/dcnet/dcnet/l4lb/dataplane"
+	"github.com/dcnet/dcnet/l4lb/vroute"
 )
 
 func main() {
@@ -35,6 +36,7 @@ func main() {
 	mesosPoll := flag.Duration("mesos-poll-interval", daemon.DefaultMesosPoll, "interval between GET_STATE polls of the Mesos agent (0: the default)")
 	grace := flag.Duration("vip-release-grace", daemon.DefaultReleaseGrace, "release a named VIP's addresses and name after it has had no backend for this long (0: the default; negative: never)")
 	hold := flag.Duration("fail-open-hold", daemon.DefaultFailOpenHold, "keep a VIP programmed this long after all its backends vanished with their nodes' liveness (a cut-off node's records expire with its lease); 0: the default; negative: until they return")
+	reject := flag.Duration("vip-reject-grace", daemon.DefaultRejectGrace, "keep refusing new connections to a VIP this long after its last backend went, then withdraw it (a named VIP at the latest when it is released); 0: the default; negative: until released (IP VIPs: until restart)")
 	logLevel := flag.String("log-level", "info", "debug, info, warn or error")
 	flag.Parse()
 	log, err := logging.New(*logLevel)
@@ -66,8 +68,8 @@ func main() {
 		fail(1, "%v", err)
 	}
 	defer store.Close()
-	opts := daemon.Options{Store: store, Kernel: dataplane.NewNFTables(), Node: *node,
-		HTTPAddr: *httpAddr, SyncInterval: *interval, Mesos: agent, ReleaseGrace: *grace, FailOpenHold: *hold, Log: log}
+	opts := daemon.Options{Store: store, Kernel: dataplane.NewNFTables(), Routes: vroute.Netlink{}, Node: *node,
+		HTTPAddr: *httpAddr, SyncInterval: *interval, Mesos: agent, ReleaseGrace: *grace, FailOpenHold: *hold, RejectGrace: *reject, Log: log}
 	if ct, err := dataplane.NewNetlinkConntrack(netns.None()); err != nil {
 		log.Warn("no conntrack socket: stale UDP flows of removed backends are not deleted", "err", err)
 	} else {

@@ -71,6 +71,8 @@ func Start(t testing.TB, n api.Network) *Server {
 	mux.HandleFunc("GET "+api.PathStatus, s.status)
 	mux.HandleFunc("POST "+api.PathAllocate, s.allocate)
 	mux.HandleFunc("POST "+api.PathRelease, s.release)
+	mux.HandleFunc("POST "+api.PathWithdraw, s.withdraw)
+	mux.HandleFunc("POST "+api.PathPublish, s.publish)
 	mux.HandleFunc("POST "+api.PathGC, s.gc)
 	mux.HandleFunc("GET "+api.PathAttachment, s.attachment)
 	mux.HandleFunc("GET "+api.PathAttachments, s.attachments)
@@ -122,6 +124,9 @@ func (s *Server) String() string {
 		for _, pm := range a.PortMappings {
 			fmt.Fprintf(&b, " port %d:%d/%s", pm.HostPort, pm.ContainerPort, pm.Protocol)
 		}
+		if a.Withdrawn {
+			b.WriteString(" withdrawn")
+		}
 		lines = append(lines, b.String())
 	}
 	sort.Strings(lines)
@@ -167,7 +172,9 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusServiceUnavailable, api.CodeExhausted, "%v", err)
 			return
 		}
-		a = api.Attachment{AttachmentID: req.AttachmentID, Config: req.Config, IPs: ips, Created: time.Now()}
+		a = api.Attachment{AttachmentID: req.AttachmentID, Config: req.Config, IPs: ips, Created: time.Now(), Withdrawn: req.Unpublished}
+	} else if !req.Unpublished {
+		a.Withdrawn = false
 	}
 	a.Runtime, a.Labels, a.PortMappings = req.Runtime, req.Labels, req.PortMappings
 	s.atts[req.AttachmentID] = a
@@ -184,6 +191,36 @@ func (s *Server) release(w http.ResponseWriter, r *http.Request) {
 	_, ok := s.atts[id]
 	delete(s.atts, id)
 	writeJSON(w, api.ReleaseResponse{Released: ok})
+}
+
+func (s *Server) withdraw(w http.ResponseWriter, r *http.Request) {
+	var id api.AttachmentID
+	if !readJSON(w, r, &id) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.atts[id]
+	if ok {
+		a.Withdrawn = true
+		s.atts[id] = a
+	}
+	writeJSON(w, api.WithdrawResponse{Withdrawn: ok})
+}
+
+func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
+	var id api.AttachmentID
+	if !readJSON(w, r, &id) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.atts[id]
+	if ok {
+		a.Withdrawn = false
+		s.atts[id] = a
+	}
+	writeJSON(w, api.PublishResponse{Published: ok})
 }
 
 func (s *Server) gc(w http.ResponseWriter, r *http.Request) {
